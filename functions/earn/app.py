@@ -1,0 +1,65 @@
+"""POST /v1/members/{member_id}/earn and /returns: credit a purchase, take back a refund."""
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+from loyalty import service
+from loyalty.api.models import EarnRequest, EarnResponse, ReturnRequest, ReturnResponse
+from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver, metrics, utc_now
+from loyalty.domain.access import ADMIN_SCOPE, POS_SCOPE
+from loyalty.program import get_program
+
+app = make_resolver()
+
+
+@app.post(
+    "/v1/members/<member_id>/earn", tags=["points"], summary="Credit points for a purchase",
+    description="Idempotent on transaction_id, forever: a replay answers 200 with the original result.",
+    responses={
+        200: documented("Replay of an earlier identical request", EarnResponse),
+        201: documented("Credited", EarnResponse),
+        404: documented("MEMBER_NOT_FOUND"),
+        409: documented("IDEMPOTENCY_KEY_REUSED: this transaction_id was used with a different request"),
+        422: documented("VALIDATION_ERROR, CURRENCY_MISMATCH or OCCURRED_AT_OUT_OF_RANGE"),
+    },
+)
+def earn(member_id: MemberId, body: EarnRequest) -> Response[EarnResponse]:
+    caller = caller_of(app)
+    caller.require(POS_SCOPE, ADMIN_SCOPE)
+    outcome = service.earn(
+        caller, get_program(), utc_now(), caller.target(member_id), transaction_id=body.transaction_id,
+        amount_minor=body.amount_minor, currency=body.currency, payload=body.model_dump(mode="json", exclude_none=True),
+        occurred_at=body.occurred_at_utc(), store_id=body.store_id, channel=body.channel,
+    )
+    if not outcome.replayed:
+        metrics.add_metric(name="PointsEarned", unit=MetricUnit.Count, value=outcome.entry.points)
+    return json_response(200 if outcome.replayed else 201, EarnResponse.of(outcome.entry))
+
+
+@app.post(
+    "/v1/members/<member_id>/returns", tags=["points"], summary="Take back points for a refund",
+    description="Takes back points in proportion to the refunded share of the purchase; idempotent on return_id. "
+    "The balance never goes below zero: what it cannot cover is recorded as points_unrecovered.",
+    responses={
+        200: documented("Replay of an earlier identical request", ReturnResponse),
+        201: documented("Taken back", ReturnResponse),
+        404: documented("MEMBER_NOT_FOUND or TRANSACTION_NOT_FOUND"),
+        409: documented("IDEMPOTENCY_KEY_REUSED"),
+        422: documented("VALIDATION_ERROR or REFUND_EXCEEDS_PURCHASE"),
+    },
+)
+def return_purchase(member_id: MemberId, body: ReturnRequest) -> Response[ReturnResponse]:
+    caller = caller_of(app)
+    caller.require(POS_SCOPE, ADMIN_SCOPE)
+    outcome = service.return_purchase(
+        caller, utc_now(), caller.target(member_id), transaction_id=body.transaction_id,
+        return_id=body.return_id, amount_minor=body.amount_minor, payload=body.model_dump(mode="json"),
+    )
+    return json_response(200 if outcome.replayed else 201, ReturnResponse.of(outcome.entry))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event, context):
+    return app.resolve(event, context)

@@ -1,0 +1,42 @@
+"""POST /v1/members: enroll a member."""
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+from loyalty import service
+from loyalty.api.models import EnrollRequest, EnrollResponse, default_channel
+from loyalty.api.resolver import caller_of, documented, json_response, logger, make_resolver, metrics, utc_now
+from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
+from loyalty.program import get_program
+
+app = make_resolver()
+
+
+@app.post(
+    "/v1/members", tags=["members"], summary="Enroll a member",
+    description="A member token links the new member to its subject (one member per account). "
+    "The welcome bonus is credited at once; the referral bonus on the first purchase.",
+    responses={
+        201: documented("Enrolled", EnrollResponse),
+        409: documented("ALREADY_ENROLLED: the email, or the token's account, is already enrolled"),
+        422: documented("VALIDATION_ERROR or INVALID_REFERRAL_CODE"),
+    },
+)
+def enroll(body: EnrollRequest) -> Response[EnrollResponse]:
+    caller = caller_of(app)
+    caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
+    member = service.enroll(
+        caller, get_program(), utc_now(), email=body.email, channel=body.channel or default_channel(caller),
+        name=body.name, phone=body.phone, birthday=body.birthday, marketing_opt_in=body.marketing_opt_in,
+        referral_code=body.referral_code,
+    )
+    metrics.add_metric(name="Enrollments", unit=MetricUnit.Count, value=1)
+    logger.info("member enrolled", extra={"member_id": member.member_id, "channel": member.channel})
+    return json_response(201, EnrollResponse.of(member))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event, context):
+    return app.resolve(event, context)

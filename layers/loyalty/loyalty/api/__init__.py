@@ -1,0 +1,1 @@
+"""HTTP side: request/response models, the shared resolver, authorization from JWT claims."""

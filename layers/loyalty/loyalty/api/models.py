@@ -1,0 +1,289 @@
+"""API models (pydantic). Types are strict: "12" or 12.0 for an integer, 1 for a boolean are rejected."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
+
+from loyalty.domain.access import Caller
+from loyalty.domain.model import Entry, Member, Reward
+from loyalty.domain.rules import expiring_lots, tier_progress
+from loyalty.program import Program
+
+MAX_AMOUNT_MINOR = 100_000_000  # one purchase of a million in major units is not a purchase, it is a typo
+MAX_POINTS = 1_000_000_000
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+MEMBER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+REWARD_ID_PATTERN = r"^[a-z0-9-]{1,64}$"
+Channel = Literal["app", "web", "store", "social", "partner"]
+
+
+def _only_strings(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must include a time zone (use Z for UTC)")
+    return value.astimezone(timezone.utc)
+
+
+Amount = Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT_MINOR, description="Minor units (1299 = 12.99).")]
+Points = Annotated[int, Field(strict=True, gt=0, le=MAX_POINTS)]
+IdempotencyId = Annotated[str, Field(pattern=IDEMPOTENCY_KEY_PATTERN)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")]
+DateString = Annotated[date, BeforeValidator(_only_strings)]
+Timestamp = Annotated[datetime, BeforeValidator(_only_strings)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class EnrollRequest(Request):
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    phone: Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{5,20}$")] | None = None
+    birthday: DateString | None = None
+    channel: Channel | None = Field(default=None, description="Defaults to app for a member token, store otherwise.")
+    referral_code: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{4,16}$")] | None = None
+    marketing_opt_in: StrictBool = False
+
+    @model_validator(mode="after")
+    def _plausible_birthday(self) -> EnrollRequest:
+        if self.birthday and not date(1900, 1, 1) <= self.birthday <= date.today():
+            raise ValueError("birthday must be a past date after 1900")
+        return self
+
+
+class PurchaseItem(Request):
+    sku: Annotated[str, Field(min_length=1, max_length=64)]
+    category: Annotated[str, Field(max_length=64)] | None = None
+    amount_minor: Annotated[int, Field(strict=True, ge=0, le=MAX_AMOUNT_MINOR)]
+    quantity: Annotated[int, Field(strict=True, gt=0, le=10_000)] = 1
+
+
+class EarnRequest(Request):
+    transaction_id: IdempotencyId = Field(description="The purchase's id: the idempotency key.")
+    amount_minor: Amount
+    currency: Currency
+    store_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    channel: Channel | None = None
+    occurred_at: Timestamp | None = None
+    items: Annotated[list[PurchaseItem], Field(max_length=500)] | None = None
+
+    def occurred_at_utc(self) -> datetime | None:
+        return _utc(self.occurred_at) if self.occurred_at else None
+
+
+class ReturnRequest(Request):
+    transaction_id: IdempotencyId = Field(description="The original purchase's transaction_id.")
+    return_id: IdempotencyId = Field(description="The refund's id: the idempotency key.")
+    amount_minor: Amount = Field(description="The amount refunded, in minor units.")
+
+
+class RedemptionRequest(Request):
+    reward_id: Annotated[str, Field(pattern=REWARD_ID_PATTERN)] | None = None
+    points: Points | None = Field(default=None, description="A discount worth points × point_value_minor.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RedemptionRequest:
+        if (self.reward_id is None) == (self.points is None):
+            raise ValueError("give either reward_id or points")
+        return self
+
+
+# ------------------------------------------------------------------ responses
+
+
+class EnrollResponse(BaseModel):
+    member_id: str
+    tier: str
+    points_balance: int
+    referral_code: str
+    enrolled_at: datetime
+
+    @classmethod
+    def of(cls, member: Member) -> EnrollResponse:
+        return cls(
+            member_id=member.member_id, tier=member.tier, points_balance=member.balance,
+            referral_code=member.referral_code, enrolled_at=member.enrolled_at,
+        )
+
+
+class EarnResponse(BaseModel):
+    entry_id: str
+    transaction_id: str
+    points: int
+    balance: int
+    tier: str
+    tier_changed: bool
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, entry: Entry) -> EarnResponse:
+        return cls(
+            entry_id=entry.entry_id, transaction_id=entry.transaction_id or "", points=entry.points,
+            balance=entry.balance_after, tier=entry.tier_after or "", tier_changed=bool(entry.tier_changed),
+            expires_at=entry.expires_at,
+        )
+
+
+class ReturnResponse(BaseModel):
+    entry_id: str
+    return_id: str
+    transaction_id: str
+    points: int = Field(description="Points taken back (negative or zero).")
+    points_unrecovered: int = Field(description="Points the balance could not cover.")
+    balance: int
+
+    @classmethod
+    def of(cls, entry: Entry) -> ReturnResponse:
+        return cls(
+            entry_id=entry.entry_id, return_id=entry.return_id or "", transaction_id=entry.transaction_id or "",
+            points=entry.points, points_unrecovered=entry.points_unrecovered or 0, balance=entry.balance_after,
+        )
+
+
+class RedemptionResponse(BaseModel):
+    redemption_id: str
+    reward_id: str | None
+    points: int = Field(description="Points spent.")
+    balance: int
+    voucher_code: str
+    value_minor: int
+
+    @classmethod
+    def of(cls, entry: Entry) -> RedemptionResponse:
+        return cls(
+            redemption_id=entry.entry_id, reward_id=entry.reward_id, points=-entry.points,
+            balance=entry.balance_after, voucher_code=entry.voucher_code or "", value_minor=entry.value_minor or 0,
+        )
+
+
+class RewardItem(BaseModel):
+    reward_id: str
+    name: str
+    description: str
+    kind: Literal["discount", "free_item", "perk"]
+    points: int
+    value_minor: int
+    min_tier: str | None
+    available: bool
+
+    @classmethod
+    def of(cls, reward: Reward, program: Program, tier: str | None) -> RewardItem:
+        tier_ok = reward.min_tier is None or tier is None or program.tier_rank(tier) >= program.tier_rank(reward.min_tier)
+        in_stock = reward.stock is None or reward.stock > 0
+        return cls(
+            reward_id=reward.reward_id, name=reward.name, description=reward.description, kind=reward.kind,
+            points=reward.points, value_minor=reward.value_minor, min_tier=reward.min_tier,
+            available=tier_ok and in_stock,
+        )
+
+
+class RewardsPage(BaseModel):
+    items: list[RewardItem]
+    next_cursor: str | None = None
+
+
+class ExpiringPoints(BaseModel):
+    points: int
+    expires_at: datetime
+
+
+class TierProgressView(BaseModel):
+    qualifying_points: int
+    window_months: int
+    next_tier: str | None
+    points_to_next_tier: int | None
+
+
+class MemberView(BaseModel):
+    member_id: str
+    email: str
+    name: str | None
+    phone: str | None
+    birthday: date | None
+    channel: str
+    marketing_opt_in: bool
+    enrolled_at: datetime
+    referral_code: str
+    tier: str
+    tier_progress: TierProgressView
+    points_balance: int
+    points_value_minor: int = Field(description="What the balance is worth: points × point_value_minor.")
+    next_expiry: ExpiringPoints | None = Field(description="The soonest-expiring points.")
+    points_expiring_soon: list[ExpiringPoints] = Field(description="Lots expiring within the next 90 days.")
+    lifetime_points: int
+    points_redeemed: int
+    points_expired: int
+    purchases: int
+
+    @classmethod
+    def of(cls, member: Member, program: Program, now: datetime) -> MemberView:
+        from datetime import timedelta
+
+        progress = tier_progress(member, program, now)
+        lots = [ExpiringPoints(points=p, expires_at=at) for at, p in expiring_lots(member, now, timedelta(days=36500))]
+        soon = [lot for lot in lots if lot.expires_at <= now + timedelta(days=90)]
+        return cls(
+            member_id=member.member_id, email=member.email, name=member.name, phone=member.phone,
+            birthday=member.birthday, channel=member.channel, marketing_opt_in=member.marketing_opt_in,
+            enrolled_at=member.enrolled_at, referral_code=member.referral_code, tier=member.tier,
+            tier_progress=TierProgressView(
+                qualifying_points=progress.qualifying_points, window_months=program.qualifying_window_months,
+                next_tier=progress.next_tier, points_to_next_tier=progress.points_to_next_tier,
+            ),
+            points_balance=member.balance, points_value_minor=member.balance * program.point_value_minor,
+            next_expiry=lots[0] if lots else None, points_expiring_soon=soon,
+            lifetime_points=member.points_earned, points_redeemed=member.points_redeemed,
+            points_expired=member.points_expired, purchases=member.purchases,
+        )
+
+
+class ActivityItem(BaseModel):
+    entry_id: str
+    type: Literal["earn", "bonus", "redeem", "return", "expire", "adjust"]
+    points: int
+    balance_after: int
+    created_at: datetime
+    transaction_id: str | None = None
+    reward_id: str | None = None
+    return_id: str | None = None
+    amount_minor: int | None = None
+    bonus: str | None = None
+    points_unrecovered: int | None = None
+
+    @classmethod
+    def of(cls, entry: Entry) -> ActivityItem:
+        return cls(
+            entry_id=entry.entry_id, type=entry.type, points=entry.points, balance_after=entry.balance_after,
+            created_at=entry.created_at, transaction_id=entry.transaction_id, reward_id=entry.reward_id,
+            return_id=entry.return_id, amount_minor=entry.amount_minor, bonus=entry.bonus,
+            points_unrecovered=entry.points_unrecovered,
+        )
+
+
+class ActivityPage(BaseModel):
+    items: list[ActivityItem]
+    next_cursor: str | None
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable, UPPER_SNAKE_CASE; see the error table in the README.")
+    message: str
+    errors: list[ErrorDetail] | None = None
+
+
+def default_channel(caller: Caller) -> str:
+    return "app" if caller.is_member else "store"

@@ -1,0 +1,1 @@
+"""Pure loyalty rules on plain values: no boto3, no pynamodb, no HTTP."""

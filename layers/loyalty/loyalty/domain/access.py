@@ -1,0 +1,46 @@
+"""Who may act on which member."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from loyalty.domain import errors
+from loyalty.domain.model import Member, member_id_for_sub
+
+MEMBER_SCOPE = "loyalty/member"
+POS_SCOPE = "loyalty/pos"
+ADMIN_SCOPE = "loyalty/admin"
+STAFF_SCOPES = frozenset({POS_SCOPE, ADMIN_SCOPE})
+
+
+@dataclass(frozen=True)
+class Caller:
+    sub: str | None
+    scopes: frozenset[str]
+    client_id: str | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(self.scopes & STAFF_SCOPES)
+
+    @property
+    def is_member(self) -> bool:
+        return MEMBER_SCOPE in self.scopes and not self.is_staff
+
+    def require(self, *allowed: str) -> None:
+        if not self.scopes & set(allowed):
+            raise errors.Forbidden(f"this needs one of the scopes {', '.join(sorted(allowed))}")
+
+    def target(self, member_id: str) -> str:
+        """The member id a path names; "me" is the member enrolled with this token's subject."""
+        if member_id != "me":
+            return member_id
+        if not (MEMBER_SCOPE in self.scopes and self.sub):
+            raise errors.MemberNotFound('"me" names a member only with a member token')
+        return member_id_for_sub(self.sub)
+
+    def ensure_may_access(self, member: Member | None, member_id: str) -> Member:
+        """Staff reach every member; a member only their own. Others' members are reported as unknown."""
+        if member is None or (not self.is_staff and member.sub != self.sub):
+            raise errors.MemberNotFound(f"no member {member_id}")
+        return member

@@ -1,0 +1,78 @@
+"""Domain errors. Each carries its HTTP status and stable code; the API maps them in one place."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 400
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class Forbidden(DomainError):
+    status, code = 403, "FORBIDDEN"
+
+
+class MemberNotFound(DomainError):
+    status, code = 404, "MEMBER_NOT_FOUND"
+
+
+class RewardNotFound(DomainError):
+    status, code = 404, "REWARD_NOT_FOUND"
+
+
+class PurchaseNotFound(DomainError):
+    status, code = 404, "TRANSACTION_NOT_FOUND"
+
+
+class AlreadyEnrolled(DomainError):
+    status, code = 409, "ALREADY_ENROLLED"
+
+
+class IdempotencyKeyReused(DomainError):
+    status, code = 409, "IDEMPOTENCY_KEY_REUSED"
+
+
+class OutOfStock(DomainError):
+    status, code = 409, "OUT_OF_STOCK"
+
+
+class InsufficientPoints(DomainError):
+    status, code = 422, "INSUFFICIENT_POINTS"
+
+
+class CurrencyMismatch(DomainError):
+    status, code = 422, "CURRENCY_MISMATCH"
+
+
+class TierTooLow(DomainError):
+    status, code = 422, "TIER_TOO_LOW"
+
+
+class RefundExceedsPurchase(DomainError):
+    status, code = 422, "REFUND_EXCEEDS_PURCHASE"
+
+
+class InvalidReferralCode(DomainError):
+    status, code = 422, "INVALID_REFERRAL_CODE"
+
+
+class OccurredAtOutOfRange(DomainError):
+    status, code = 422, "OCCURRED_AT_OUT_OF_RANGE"
+
+
+class Busy(DomainError):
+    """A dependency throttled or the member is too contended: nothing was written, retry."""
+
+    status, code = 503, "TRY_AGAIN"
+
+
+ALL_ERRORS: tuple[type[DomainError], ...] = (
+    Forbidden, MemberNotFound, RewardNotFound, PurchaseNotFound, AlreadyEnrolled,
+    IdempotencyKeyReused, OutOfStock, InsufficientPoints, CurrencyMismatch, TierTooLow,
+    RefundExceedsPurchase, InvalidReferralCode, OccurredAtOutOfRange, Busy,
+)

@@ -1,0 +1,126 @@
+"""The member and the ledger entry as plain values."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+ENTRY_TYPES = ("earn", "bonus", "redeem", "return", "expire", "adjust")
+
+
+@dataclass
+class Member:
+    member_id: str
+    email: str
+    enrolled_at: datetime
+    channel: str
+    tier: str
+    referral_code: str
+    name: str | None = None
+    phone: str | None = None
+    birthday: date | None = None
+    marketing_opt_in: bool = False
+    sub: str | None = None
+    referred_by: str | None = None
+    referral_bonus_paid: bool = False
+    balance: int = 0
+    lots: dict[str, int] = field(default_factory=dict)  # expiry month -> points left
+    qualifying: dict[str, int] = field(default_factory=dict)  # earn month -> qualifying points
+    purchases: int = 0
+    points_earned: int = 0  # lifetime points credited (purchases and bonuses)
+    points_redeemed: int = 0
+    points_expired: int = 0
+    points_returned: int = 0  # points taken back by returns
+    version: int = 0  # bumped by every ledger entry; the entry's sequence number
+
+    def copy(self) -> Member:
+        clone = Member(**self.__dict__)
+        clone.lots = dict(self.lots)
+        clone.qualifying = dict(self.qualifying)
+        return clone
+
+
+@dataclass
+class Entry:
+    """One change of a member's balance. `key` embeds the idempotency key."""
+
+    member_id: str
+    key: str
+    seq: int
+    entry_id: str
+    type: str
+    points: int
+    balance_after: int
+    created_at: datetime
+    request_hash: str | None = None
+    transaction_id: str | None = None
+    reward_id: str | None = None
+    # earn
+    amount_minor: int | None = None
+    currency: str | None = None
+    store_id: str | None = None
+    channel: str | None = None
+    occurred_at: datetime | None = None
+    qualifying_points: int | None = None
+    expires_at: datetime | None = None
+    tier_after: str | None = None
+    tier_changed: bool | None = None
+    refunded_minor: int | None = None  # earn: refunded so far
+    points_reversed: int | None = None  # earn: points taken back so far (recovered or not)
+    qualifying_reversed: int | None = None
+    # return
+    return_id: str | None = None
+    points_unrecovered: int | None = None
+    # redeem
+    voucher_code: str | None = None
+    value_minor: int | None = None
+    lots_consumed: dict[str, int] | None = None
+    # bonus
+    bonus: str | None = None  # "welcome" | "referral"
+
+
+def earn_key(transaction_id: str) -> str:
+    return f"earn#{transaction_id}"
+
+
+def return_key(return_id: str) -> str:
+    return f"return#{return_id}"
+
+
+def redeem_key(idempotency_key: str) -> str:
+    return f"redeem#{idempotency_key}"
+
+
+_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud at a counter
+
+
+def new_code(length: int) -> str:
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(length))
+
+
+def new_entry_id() -> str:
+    return "e_" + secrets.token_hex(10)
+
+
+@dataclass(frozen=True)
+class Reward:
+    reward_id: str
+    name: str
+    description: str
+    kind: str  # discount | free_item | perk
+    points: int
+    value_minor: int
+    min_tier: str | None = None
+    active: bool = True
+    stock: int | None = None  # None: unlimited
+
+
+def member_id_for_sub(sub: str) -> str:
+    """App members' ids derive from their token's subject, so "me" resolves without a read."""
+    return "m" + hashlib.sha256(f"sub:{sub}".encode()).hexdigest()[:20]
+
+
+def new_member_id() -> str:
+    return "m" + secrets.token_hex(10)

@@ -1,0 +1,278 @@
+"""The loyalty rules. Each function takes plain values and returns the new state.
+
+Every balance change goes through `_record`, which appends a ledger entry carrying
+the balance after it, so `balance == sum(entry points)` holds by construction.
+Points live in lots keyed by expiry month; every debit takes the soonest first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+
+from loyalty.domain import errors
+from loyalty.domain.model import Entry, Member, Reward, new_code, new_entry_id
+from loyalty.domain.months import add_months, end_of_month, month_key, window
+from loyalty.program import Program
+
+# A purchase may be reported late (a terminal offline for a while) but not from the future.
+MAX_PURCHASE_AGE = timedelta(days=30)
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+REFERRAL_CODE_LENGTH = 8
+VOUCHER_CODE_LENGTH = 10
+
+
+@dataclass
+class Change:
+    """The result of a rule: members after it and the ledger entries that explain it."""
+
+    members: list[Member]
+    entries: list[Entry] = field(default_factory=list)
+
+    @property
+    def member(self) -> Member:
+        return self.members[0]
+
+    @property
+    def entry(self) -> Entry:
+        return self.entries[0]
+
+
+def _record(member: Member, now: datetime, type_: str, key: str, points: int, **fields: object) -> Entry:
+    member.version += 1
+    return Entry(
+        member_id=member.member_id, key=key, seq=member.version, entry_id=new_entry_id(),
+        type=type_, points=points, balance_after=member.balance, created_at=now, **fields,
+    )
+
+
+def _credit(member: Member, program: Program, points: int, earned_at: datetime) -> str:
+    """Add points to the lot of their expiry month; returns that month."""
+    expiry_month = add_months(month_key(earned_at), program.expiry.months)
+    if points:
+        member.lots[expiry_month] = member.lots.get(expiry_month, 0) + points
+        member.balance += points
+        member.points_earned += points
+    return expiry_month
+
+
+def _debit(member: Member, points: int, first: str | None = None) -> dict[str, int]:
+    """Take points from lots, the `first` month then soonest-expiring; returns what came from where."""
+    order = sorted(member.lots)
+    if first in member.lots:
+        order.remove(first)
+        order.insert(0, first)
+    taken: dict[str, int] = {}
+    left = points
+    for month in order:
+        if not left:
+            break
+        take = min(left, member.lots[month])
+        taken[month] = take
+        left -= take
+        member.lots[month] -= take
+        if not member.lots[month]:
+            del member.lots[month]
+    if left:
+        raise AssertionError("debit larger than the balance")  # callers check first
+    member.balance -= points
+    return taken
+
+
+def _bonus(member: Member, program: Program, now: datetime, kind: str, key: str, points: int) -> Entry:
+    expiry_month = _credit(member, program, points, now)
+    return _record(member, now, "bonus", key, points, bonus=kind, expires_at=end_of_month(expiry_month))
+
+
+def qualifying_points(member: Member, program: Program, now: datetime) -> int:
+    months = window(now, program.qualifying_window_months)
+    return sum(points for month, points in member.qualifying.items() if month in months)
+
+
+# ------------------------------------------------------------------ enroll
+
+
+def enroll(
+    *, member_id: str, email: str, channel: str, now: datetime, program: Program,
+    name: str | None = None, phone: str | None = None, birthday: date | None = None,
+    marketing_opt_in: bool = False, sub: str | None = None, referred_by: str | None = None,
+    referral_code: str | None = None,
+) -> Change:
+    member = Member(
+        member_id=member_id, email=email, enrolled_at=now, channel=channel,
+        tier=program.base_tier.name, referral_code=referral_code or new_code(REFERRAL_CODE_LENGTH),
+        name=name, phone=phone, birthday=birthday, marketing_opt_in=marketing_opt_in,
+        sub=sub, referred_by=referred_by,
+    )
+    change = Change([member])
+    if program.bonuses.welcome:
+        change.entries.append(_bonus(member, program, now, "welcome", "bonus#welcome", program.bonuses.welcome))
+    return change
+
+
+# ------------------------------------------------------------------ earn
+
+
+def purchase_points(program: Program, amount_minor: int, tier_name: str) -> tuple[int, int]:
+    """(qualifying points, points credited): base points rounded down, then the tier multiplier, rounded down."""
+    base = amount_minor * program.earn.points_per_unit // program.earn.unit_minor
+    multiplier = program.tier(tier_name).earn_multiplier
+    credited = int((Decimal(base) * multiplier).to_integral_value(rounding=ROUND_FLOOR))
+    return base, credited
+
+
+def referral_due(member: Member) -> bool:
+    return bool(member.referred_by) and not member.referral_bonus_paid and member.purchases == 0
+
+
+def earn(
+    member: Member, program: Program, *, key: str, transaction_id: str, amount_minor: int,
+    currency: str, now: datetime, request_hash: str, occurred_at: datetime | None = None,
+    store_id: str | None = None, channel: str | None = None, referrer: Member | None = None,
+) -> Change:
+    """Credit a purchase. Pass `referrer` when `referral_due(member)`: both then get the referral bonus, once."""
+    if currency != program.currency:
+        raise errors.CurrencyMismatch(f"this program earns in {program.currency}, not {currency}")
+    purchased_at = occurred_at or now
+    if purchased_at > now + MAX_CLOCK_SKEW or purchased_at < now - MAX_PURCHASE_AGE:
+        raise errors.OccurredAtOutOfRange(
+            f"occurred_at must be within the last {MAX_PURCHASE_AGE.days} days and not in the future"
+        )
+    referral = referral_due(member) and program.bonuses.referral > 0 and referrer is not None
+    member = member.copy()
+    tier_before = member.tier
+    qualifying, points = purchase_points(program, amount_minor, member.tier)
+    expiry_month = _credit(member, program, points, purchased_at)
+    earn_month = month_key(purchased_at)
+    member.qualifying[earn_month] = member.qualifying.get(earn_month, 0) + qualifying
+    member.purchases += 1
+    reached = program.tier_for(qualifying_points(member, program, now))
+    if program.tier_rank(reached.name) > program.tier_rank(member.tier):
+        member.tier = reached.name  # upgrades at once; downgrades only in the tier review
+    earn_entry = _record(
+        member, now, "earn", key, points, request_hash=request_hash, transaction_id=transaction_id,
+        amount_minor=amount_minor, currency=currency, store_id=store_id, channel=channel,
+        occurred_at=purchased_at, qualifying_points=qualifying, expires_at=end_of_month(expiry_month),
+        tier_after=member.tier, tier_changed=member.tier != tier_before,
+        refunded_minor=0, points_reversed=0, qualifying_reversed=0,
+    )
+    change = Change([member], [earn_entry])
+    if referral:
+        assert referrer is not None
+        bonus = program.bonuses.referral
+        member.referral_bonus_paid = True
+        referrer = referrer.copy()
+        change.entries.append(_bonus(member, program, now, "referral", f"bonus#referral#{referrer.member_id}", bonus))
+        change.members.append(referrer)
+        change.entries.append(_bonus(referrer, program, now, "referral", f"bonus#referral#{member.member_id}", bonus))
+    return change
+
+
+# ------------------------------------------------------------------ returns
+
+
+def return_purchase(
+    member: Member, purchase: Entry, *, key: str, return_id: str, amount_minor: int,
+    now: datetime, request_hash: str,
+) -> tuple[Change, Entry]:
+    """Take back points in proportion to the refunded share. Returns the change and the updated purchase entry.
+
+    Shares are computed on the cumulative refund so several partial returns add up to
+    exactly the points of a full return. What the balance cannot cover is recorded, not owed.
+    """
+    assert purchase.amount_minor and purchase.refunded_minor is not None
+    refunded = purchase.refunded_minor + amount_minor
+    if refunded > purchase.amount_minor:
+        raise errors.RefundExceedsPurchase(
+            f"refunds would total {refunded}, more than the purchase's {purchase.amount_minor}",
+            refundable_minor=purchase.amount_minor - purchase.refunded_minor,
+        )
+    points_due = purchase.points * refunded // purchase.amount_minor - (purchase.points_reversed or 0)
+    qualifying_due = (purchase.qualifying_points or 0) * refunded // purchase.amount_minor - (purchase.qualifying_reversed or 0)
+
+    member = member.copy()
+    recovered = min(points_due, member.balance)
+    expiry_month = month_key(purchase.expires_at) if purchase.expires_at else None
+    _debit(member, recovered, first=expiry_month)
+    member.points_returned += recovered
+    earn_month = month_key(purchase.occurred_at or purchase.created_at)
+    if earn_month in member.qualifying:
+        member.qualifying[earn_month] = max(0, member.qualifying[earn_month] - qualifying_due)
+
+    entry = _record(
+        member, now, "return", key, -recovered, request_hash=request_hash,
+        transaction_id=purchase.transaction_id, return_id=return_id, amount_minor=amount_minor,
+        points_unrecovered=points_due - recovered,
+    )
+    updated_purchase = Entry(**purchase.__dict__)
+    updated_purchase.refunded_minor = refunded
+    updated_purchase.points_reversed = (purchase.points_reversed or 0) + points_due
+    updated_purchase.qualifying_reversed = (purchase.qualifying_reversed or 0) + qualifying_due
+    return Change([member], [entry]), updated_purchase
+
+
+# ------------------------------------------------------------------ redeem
+
+
+def redeem(
+    member: Member, program: Program, *, key: str, now: datetime, request_hash: str,
+    reward: Reward | None = None, points: int | None = None,
+) -> Change:
+    """Spend points on a catalog reward or on a discount of `points × point_value_minor`."""
+    if reward is not None:
+        if not reward.active:
+            raise errors.RewardNotFound(f"reward {reward.reward_id} is not available")
+        if reward.min_tier and program.tier_rank(member.tier) < program.tier_rank(reward.min_tier):
+            raise errors.TierTooLow(f"{reward.name} is for {reward.min_tier} members and above", min_tier=reward.min_tier)
+        if reward.stock is not None and reward.stock <= 0:
+            raise errors.OutOfStock(f"{reward.name} is out of stock")
+        cost, value = reward.points, reward.value_minor
+    else:
+        assert points is not None and points > 0
+        cost, value = points, points * program.point_value_minor
+    if cost > member.balance:
+        raise errors.InsufficientPoints(
+            f"this needs {cost} points; the balance is {member.balance}", balance=member.balance, needed=cost
+        )
+    member = member.copy()
+    consumed = _debit(member, cost)
+    member.points_redeemed += cost
+    entry = _record(
+        member, now, "redeem", key, -cost, request_hash=request_hash,
+        reward_id=reward.reward_id if reward else None, voucher_code=new_code(VOUCHER_CODE_LENGTH),
+        value_minor=value, lots_consumed=consumed,
+    )
+    return Change([member], [entry])
+
+
+# ------------------------------------------------------------------ views
+
+
+@dataclass(frozen=True)
+class TierProgress:
+    tier: str
+    qualifying_points: int
+    next_tier: str | None
+    points_to_next_tier: int | None
+
+
+def tier_progress(member: Member, program: Program, now: datetime) -> TierProgress:
+    qualifying = qualifying_points(member, program, now)
+    upcoming = program.next_tier(member.tier)
+    return TierProgress(
+        tier=member.tier,
+        qualifying_points=qualifying,
+        next_tier=upcoming.name if upcoming else None,
+        points_to_next_tier=max(0, upcoming.min_qualifying_points - qualifying) if upcoming else None,
+    )
+
+
+def expiring_lots(member: Member, now: datetime, within: timedelta) -> list[tuple[datetime, int]]:
+    """Lots that expire before `now + within`, soonest first, as (expires_at, points)."""
+    horizon = now + within
+    return [
+        (end_of_month(month), points)
+        for month, points in sorted(member.lots.items())
+        if points and end_of_month(month) <= horizon
+    ]

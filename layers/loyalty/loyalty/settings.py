@@ -1,0 +1,36 @@
+"""Settings read once per cold start from the function's environment."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+DEFAULT_PROGRAM_FILE = Path(__file__).parent / "data" / "program.json"
+
+
+class Settings(BaseModel):
+    members_table: str = "MembersTable"
+    ledger_table: str = "LedgerTable"
+    catalog_table: str = "CatalogTable"
+    aws_region: str = "us-east-1"
+    program_file: Path = DEFAULT_PROGRAM_FILE
+    email_hash_key: str = Field(default="local-email-hash-key", min_length=16)
+    catalog_cache_seconds: int = 60
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    env = os.environ
+    values = {
+        "members_table": env.get("MEMBERS_TABLE"),
+        "ledger_table": env.get("LEDGER_TABLE"),
+        "catalog_table": env.get("CATALOG_TABLE"),
+        "aws_region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+        "program_file": env.get("PROGRAM_FILE"),
+        "email_hash_key": env.get("EMAIL_HASH_KEY"),
+        "catalog_cache_seconds": env.get("CATALOG_CACHE_SECONDS"),
+    }
+    return Settings(**{key: value for key, value in values.items() if value is not None})

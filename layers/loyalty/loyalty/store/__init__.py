@@ -1,0 +1,1 @@
+"""Data access: pynamodb models and the store operations the use cases need."""

@@ -1,0 +1,68 @@
+"""Explicit conversion between stored records (pynamodb) and domain values."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import date
+
+from loyalty.domain.model import Entry, Member, Reward
+from loyalty.store.models import EntryModel, MemberModel, RewardModel
+
+_MEMBER_PLAIN = [f.name for f in fields(Member) if f.name not in ("birthday", "lots", "qualifying")]
+_ENTRY_PLAIN = [f.name for f in fields(Entry) if f.name not in ("key", "lots_consumed")]
+
+
+def member_pk(member_id: str) -> str:
+    return f"M#{member_id}"
+
+
+def _plain_map(attribute) -> dict[str, int]:
+    return {key: int(value) for key, value in attribute.as_dict().items()} if attribute is not None else {}
+
+
+def member_to_record(member: Member) -> MemberModel:
+    record = MemberModel(member_pk(member.member_id), **{name: getattr(member, name) for name in _MEMBER_PLAIN})
+    record.birthday = member.birthday.isoformat() if member.birthday else None
+    record.lots = dict(member.lots)
+    record.qualifying = dict(member.qualifying)
+    return record
+
+
+def member_from_record(record: MemberModel) -> Member:
+    member = Member(**{name: getattr(record, name) for name in _MEMBER_PLAIN})
+    member.birthday = date.fromisoformat(record.birthday) if record.birthday else None
+    member.lots = _plain_map(record.lots)
+    member.qualifying = _plain_map(record.qualifying)
+    for counter in ("balance", "purchases", "points_earned", "points_redeemed", "points_expired", "points_returned", "version"):
+        setattr(member, counter, int(getattr(member, counter)))
+    return member
+
+
+def entry_to_record(entry: Entry) -> EntryModel:
+    values = {name: getattr(entry, name) for name in _ENTRY_PLAIN if getattr(entry, name) is not None}
+    record = EntryModel(entry.member_id, entry.key, **values)
+    if entry.lots_consumed is not None:
+        record.lots_consumed = dict(entry.lots_consumed)
+    return record
+
+
+def entry_from_record(record: EntryModel) -> Entry:
+    entry = Entry(key=record.entry_key, **{name: getattr(record, name) for name in _ENTRY_PLAIN})
+    entry.lots_consumed = _plain_map(record.lots_consumed) if record.lots_consumed is not None else None
+    return entry
+
+
+def reward_to_record(reward: Reward) -> RewardModel:
+    return RewardModel(
+        "REWARD", reward.reward_id, name=reward.name, description=reward.description, kind=reward.kind,
+        points=reward.points, value_minor=reward.value_minor, min_tier=reward.min_tier,
+        active=reward.active, stock=reward.stock,
+    )
+
+
+def reward_from_record(record: RewardModel) -> Reward:
+    return Reward(
+        reward_id=record.sk, name=record.name, description=record.description, kind=record.kind,
+        points=int(record.points), value_minor=int(record.value_minor), min_tier=record.min_tier,
+        active=record.active, stock=None if record.stock is None else int(record.stock),
+    )

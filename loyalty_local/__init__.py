@@ -1,0 +1,1 @@
+"""Development-side tooling: reads template.yaml, runs the SAM application on a laptop."""
