@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import sys
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,16 +45,23 @@ class LambdaContext:
     aws_request_id: str = "req-0"
 
 
-def load_function(name: str):
-    """Import functions/<name>/app.py under a unique module name (every function's module is `app`)."""
-    module_name = f"loyalty_function_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+_import_lock = threading.Lock()
+
+
+def load_function(name: str, instance: int = 0):
+    """Import functions/<name>/app.py under a unique module name (every function's module is `app`).
+
+    Each `instance` is a separate copy, like separate Lambda instances: a resolver holds the
+    current event, so concurrent requests must not share one.
+    """
+    module_name = f"loyalty_function_{name}_{instance}"
+    with _import_lock:  # concurrency tests call handlers from threads before the first import is done
+        if module_name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            sys.modules[module_name] = module
+    return sys.modules[module_name]
 
 
 def http_event(
@@ -103,8 +111,8 @@ class Reply:
         return self.body[key]
 
 
-def call(function: str, event: dict) -> Reply:
-    response = load_function(function).lambda_handler(event, LambdaContext(function_name=function))
+def call(function: str, event: dict, instance: int = 0) -> Reply:
+    response = load_function(function, instance).lambda_handler(event, LambdaContext(function_name=function))
     body = response.get("body") or "null"
     if response.get("isBase64Encoded"):
         body = base64.b64decode(body).decode()

@@ -30,7 +30,7 @@ def earn(member_id: MemberId, body: EarnRequest) -> Response[EarnResponse]:
     outcome = service.earn(
         caller, get_program(), utc_now(), caller.target(member_id), transaction_id=body.transaction_id,
         amount_minor=body.amount_minor, currency=body.currency, payload=body.model_dump(mode="json", exclude_none=True),
-        occurred_at=body.occurred_at_utc(), store_id=body.store_id, channel=body.channel,
+        occurred_at=body.occurred_at, store_id=body.store_id, channel=body.channel,
     )
     if not outcome.replayed:
         metrics.add_metric(name="PointsEarned", unit=MetricUnit.Count, value=outcome.entry.points)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
 
 from loyalty.domain.access import Caller
 from loyalty.domain.model import Entry, Member, Reward
@@ -37,7 +37,7 @@ Points = Annotated[int, Field(strict=True, gt=0, le=MAX_POINTS)]
 IdempotencyId = Annotated[str, Field(pattern=IDEMPOTENCY_KEY_PATTERN)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")]
 DateString = Annotated[date, BeforeValidator(_only_strings)]
-Timestamp = Annotated[datetime, BeforeValidator(_only_strings)]
+Timestamp = Annotated[datetime, BeforeValidator(_only_strings), AfterValidator(_utc)]
 
 
 class Request(BaseModel):
@@ -75,9 +75,6 @@ class EarnRequest(Request):
     channel: Channel | None = None
     occurred_at: Timestamp | None = None
     items: Annotated[list[PurchaseItem], Field(max_length=500)] | None = None
-
-    def occurred_at_utc(self) -> datetime | None:
-        return _utc(self.occurred_at) if self.occurred_at else None
 
 
 class ReturnRequest(Request):

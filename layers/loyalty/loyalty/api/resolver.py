@@ -21,6 +21,7 @@ metrics = Metrics()
 # Codes the resolver itself produces (the domain's are in loyalty.domain.errors).
 MALFORMED_JSON = "MALFORMED_JSON"
 VALIDATION_ERROR = "VALIDATION_ERROR"
+INTERNAL_ERROR = "INTERNAL_ERROR"
 
 MemberId = Annotated[str, Path(pattern=MEMBER_ID_PATTERN, description='A member id, or "me" with a member token.')]
 
@@ -63,6 +64,11 @@ def make_resolver() -> APIGatewayHttpResolver:
         if error.status >= 500:
             logger.warning("request not served", extra={"code": error.code, "reason": error.message})
         return error_response(error.status, error.code, error.message)
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(500, INTERNAL_ERROR, "an unexpected error occurred; retrying the same request is safe")
 
     @app.not_found
     def _no_route(_: Exception) -> Response:
