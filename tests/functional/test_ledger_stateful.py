@@ -1,0 +1,137 @@
+"""Random sequences of enroll, earn, replayed earn, redeem, replayed redeem and return, through the handlers.
+
+A small reference model predicts every balance; after each step the touched members must
+agree with it, with the sum of their ledger, and with the sum of their lots, and never go negative.
+"""
+
+from __future__ import annotations
+
+import boto3
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, precondition, rule
+from moto import mock_aws
+
+from loyalty_local.template import create_tables
+from tests.functional.helpers import earn, enroll, ledger_sum, redeem, return_points, view
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    members = Bundle("members")
+    purchases = Bundle("purchases")
+
+    def __init__(self):
+        super().__init__()
+        self.mock = mock_aws()
+        self.mock.start()
+        create_tables(boto3.client("dynamodb", region_name="us-east-1"))
+        from loyalty import seed, service
+
+        seed.seed_demo()
+        service._catalog_cache = None
+        self.counter = 0
+        self.balance: dict[str, int] = {}
+        self.purchase_state: dict[tuple[str, str], dict] = {}
+        self.redemptions: list[tuple[str, str, int, dict]] = []
+        self.earn_replies: list[tuple[str, str, int, dict]] = []
+        self.touched: set[str] = set()
+
+    def teardown(self):
+        from loyalty import service
+
+        service._catalog_cache = None
+        self.mock.stop()
+
+    def _next(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}-{self.counter}"
+
+    @rule(target=members)
+    def enroll_member(self):
+        reply = enroll(f"{self._next('user')}@example.com")
+        assert reply.status == 201
+        self.balance[reply["member_id"]] = reply["points_balance"]
+        self.touched.add(reply["member_id"])
+        return reply["member_id"]
+
+    @rule(target=purchases, member_id=members, amount=st.integers(min_value=1, max_value=60_000))
+    def earn_points(self, member_id, amount):
+        transaction_id = self._next("t")
+        reply = earn(member_id, transaction_id, amount)
+        assert reply.status == 201, reply.body
+        assert reply["points"] >= amount // 100, "a tier multiplier never lowers the base rate"
+        assert reply["balance"] == self.balance[member_id] + reply["points"]
+        self.balance[member_id] = reply["balance"]
+        self.purchase_state[(member_id, transaction_id)] = {"amount": amount, "points": reply["points"], "refunded": 0, "reversed": 0}
+        self.earn_replies.append((member_id, transaction_id, amount, reply.body))
+        self.touched.add(member_id)
+        return (member_id, transaction_id)
+
+    @precondition(lambda self: self.earn_replies)
+    @rule(data=st.data())
+    def replay_earn(self, data):
+        member_id, transaction_id, amount, original = data.draw(st.sampled_from(self.earn_replies))
+        reply = earn(member_id, transaction_id, amount)
+        assert reply.status == 200 and reply.body == original
+        reused = earn(member_id, transaction_id, amount + 1)
+        assert reused.status == 409 and reused["code"] == "IDEMPOTENCY_KEY_REUSED"
+        self.touched.add(member_id)
+
+    @rule(member_id=members, points=st.integers(min_value=1, max_value=800))
+    def redeem_points(self, member_id, points):
+        key = self._next("k")
+        reply = redeem(member_id, key, points=points)
+        if points > self.balance[member_id]:
+            assert reply.status == 422 and reply["code"] == "INSUFFICIENT_POINTS"
+        else:
+            assert reply.status == 201, reply.body
+            self.balance[member_id] -= points
+            assert reply["balance"] == self.balance[member_id]
+            self.redemptions.append((member_id, key, points, reply.body))
+        self.touched.add(member_id)
+
+    @precondition(lambda self: self.redemptions)
+    @rule(data=st.data())
+    def replay_redeem(self, data):
+        member_id, key, points, original = data.draw(st.sampled_from(self.redemptions))
+        reply = redeem(member_id, key, points=points)
+        assert reply.status == 200 and reply.body == original
+        self.touched.add(member_id)
+
+    @rule(purchase=purchases, share=st.integers(min_value=1, max_value=100))
+    def return_some(self, purchase, share):
+        member_id, transaction_id = purchase
+        state = self.purchase_state[purchase]
+        refundable = state["amount"] - state["refunded"]
+        amount = max(1, refundable * share // 100)
+        reply = return_points(member_id, transaction_id, self._next("r"), amount)
+        if refundable == 0:
+            assert reply.status == 422 and reply["code"] == "REFUND_EXCEEDS_PURCHASE"
+            return
+        assert reply.status == 201, reply.body
+        state["refunded"] += amount
+        due = state["points"] * state["refunded"] // state["amount"] - state["reversed"]
+        state["reversed"] += due
+        recovered = min(due, self.balance[member_id])
+        assert (reply["points"], reply["points_unrecovered"]) == (-recovered, due - recovered)
+        self.balance[member_id] -= recovered
+        self.touched.add(member_id)
+
+    @invariant()
+    def touched_members_agree_with_the_model_and_the_ledger(self):
+        from loyalty.store.repository import get_member
+
+        for member_id in self.touched:
+            stored = get_member(member_id)
+            assert stored.balance == self.balance[member_id] >= 0
+            assert stored.balance == sum(stored.lots.values()) == ledger_sum(member_id)
+            assert all(points > 0 for points in stored.lots.values())
+            assert view(member_id)["points_balance"] == stored.balance
+        self.touched.clear()
+
+
+LedgerMachine.TestCase.settings = settings(
+    max_examples=20, stateful_step_count=25, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestLedger = LedgerMachine.TestCase
