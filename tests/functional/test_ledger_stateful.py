@@ -9,7 +9,7 @@ from __future__ import annotations
 import boto3
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, precondition, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
 from moto import mock_aws
 
 from loyalty_local.template import create_tables
