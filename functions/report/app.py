@@ -1,5 +1,6 @@
-"""GET /v1/program, /v1/members/{member_id} and its activity: what the program is and where a member stands."""
+"""GET /v1/program, /v1/members/{member_id} and its activity, /v1/reports/program: the program, a member, the KPIs."""
 
+from datetime import date
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -7,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 
 from loyalty import service
-from loyalty.api.models import ActivityItem, ActivityPage, MemberView
+from loyalty.api.models import ActivityItem, ActivityPage, MemberView, ProgramReportView
 from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver, metrics, utc_now
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
 from loyalty.program import Program, get_program
@@ -47,11 +48,37 @@ def activity(
     member_id: MemberId,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=1024, description="next_cursor of the previous page")] = None,
+    from_: Annotated[date | None, Query(alias="from", description="first day, in the program's time zone")] = None,
+    to: Annotated[date | None, Query(description="last day, included")] = None,
 ) -> Response[ActivityPage]:
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
-    entries, next_cursor = service.activity(caller, caller.target(member_id), limit, cursor)
+    entries, next_cursor = service.activity(caller, get_program(), caller.target(member_id), limit, cursor, from_, to)
     return json_response(200, ActivityPage(items=[ActivityItem.of(entry) for entry in entries], next_cursor=next_cursor))
+
+
+@app.get(
+    "/v1/reports/program", tags=["reports"], summary="Program KPIs for a date range",
+    description="Figures come from counters kept in the same transactions as the ledger: the cost grows with "
+    f"the days in the range, never with members or ledger size. At most {service.MAX_REPORT_DAYS} days. "
+    "Send `Accept: text/csv` for one row per day plus a totals row.",
+    responses={
+        200: {"description": "The report", "content": {
+            "application/json": {"model": ProgramReportView}, "text/csv": {"schema": {"type": "string"}},
+        }},
+        422: documented("VALIDATION_ERROR or INVALID_RANGE"),
+    },
+)
+def program_report(
+    from_: Annotated[date, Query(alias="from", description="first day, in the program's time zone")],
+    to: Annotated[date, Query(description="last day, included")],
+):  # no return annotation: the body is JSON or CSV (documented in `responses`), not one model to validate
+    caller_of(app).require(ADMIN_SCOPE)
+    program = get_program()
+    report = ProgramReportView.of(service.program_report(program, utc_now(), from_, to), program)
+    if "text/csv" in app.current_event.headers.get("accept", ""):
+        return Response(status_code=200, content_type="text/csv; charset=utf-8", body=report.to_csv())
+    return Response(status_code=200, content_type="application/json", body=report.model_dump(mode="json", by_alias=True))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

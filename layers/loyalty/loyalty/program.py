@@ -8,7 +8,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 # Multipliers are exact decimals in storage and arithmetic; published as JSON numbers.
 Multiplier = Annotated[
@@ -57,6 +59,16 @@ class Program(_Rules):
     expiry: Expiry
     bonuses: Bonuses
     point_value_minor: int = Field(gt=0, description="What one point is worth in minor units.")
+    time_zone: str = Field(default="UTC", description="Reports count days in this IANA time zone.")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        return value
 
     @model_validator(mode="after")
     def _tiers_ascend_from_zero(self) -> Program:

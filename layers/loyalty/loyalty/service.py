@@ -13,10 +13,10 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TypeVar
 
-from loyalty.domain import errors, rules
+from loyalty.domain import errors, rules, stats
 from loyalty.domain.access import Caller
 from loyalty.domain.model import Entry, Member, Reward, earn_key, member_id_for_sub, new_member_id, redeem_key, return_key
 from loyalty.program import Program
@@ -203,11 +203,38 @@ def member(caller: Caller, member_id: str) -> Member:
     return caller.ensure_may_access(store.get_member(member_id), member_id)
 
 
-def activity(caller: Caller, member_id: str, limit: int, cursor: str | None) -> tuple[list[Entry], str | None]:
-    """A page of the ledger. A member token naming an id reads the member first to check ownership."""
+def activity(
+    caller: Caller, program: Program, member_id: str, limit: int, cursor: str | None,
+    start: date | None = None, end: date | None = None,
+) -> tuple[list[Entry], str | None]:
+    """A page of the ledger, optionally of the days [start, end] in the program's time zone.
+
+    A member token naming an id reads the member first to check ownership.
+    """
+    if start and end and end < start:
+        raise errors.InvalidRange("`to` is before `from`")
     if caller.is_member and member_id != (member_id_for_sub(caller.sub) if caller.sub else None):
         member(caller, member_id)
-    entries, next_cursor = store.activity(member_id, limit, cursor)
+    since = stats.day_start(start, program.time_zone) if start else None
+    until = stats.day_start(end + timedelta(days=1), program.time_zone) if end else None
+    entries, next_cursor = store.activity(member_id, limit, cursor, since, until)
     if not entries and cursor is None:
         member(caller, member_id)  # an empty first page: tell an unknown member apart
     return entries, next_cursor
+
+
+# ------------------------------------------------------------------ reports
+
+MAX_REPORT_DAYS = 366
+
+
+def program_report(program: Program, now: datetime, start: date, end: date) -> stats.ProgramReport:
+    """KPIs for [start, end] (days in the program's time zone) from the counters: no member or ledger read."""
+    if end < start:
+        raise errors.InvalidRange("`to` is before `from`")
+    if (end - start).days + 1 > MAX_REPORT_DAYS:
+        raise errors.InvalidRange(f"a report covers at most {MAX_REPORT_DAYS} days")
+    shards = get_settings().stats_shards
+    report_plan = stats.plan(start, end, stats.local_day(now, program.time_zone))
+    items = store.counters(report_plan.keys(shards))
+    return stats.build_report(report_plan, items, shards, [tier.name for tier in program.tiers])

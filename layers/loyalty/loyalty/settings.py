@@ -15,6 +15,8 @@ class Settings(BaseModel):
     members_table: str = "MembersTable"
     ledger_table: str = "LedgerTable"
     catalog_table: str = "CatalogTable"
+    stats_table: str = "StatsTable"
+    stats_shards: int = Field(default=8, ge=1, le=64)  # counter items per day: more spreads hot writes
     aws_region: str = "us-east-1"
     program_file: Path = DEFAULT_PROGRAM_FILE
     email_hash_key: str = Field(default="local-email-hash-key", min_length=16)
@@ -28,6 +30,8 @@ def get_settings() -> Settings:
         "members_table": env.get("MEMBERS_TABLE"),
         "ledger_table": env.get("LEDGER_TABLE"),
         "catalog_table": env.get("CATALOG_TABLE"),
+        "stats_table": env.get("STATS_TABLE"),
+        "stats_shards": env.get("STATS_SHARDS"),
         "aws_region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
         "program_file": env.get("PROGRAM_FILE"),
         "email_hash_key": env.get("EMAIL_HASH_KEY"),

@@ -65,6 +65,14 @@ class OccurredAtOutOfRange(DomainError):
     status, code = 422, "OCCURRED_AT_OUT_OF_RANGE"
 
 
+class InvalidRange(DomainError):
+    status, code = 422, "INVALID_RANGE"
+
+
+class InvalidCursor(DomainError):
+    status, code = 400, "INVALID_CURSOR"
+
+
 class Busy(DomainError):
     """A dependency throttled or the member is too contended: nothing was written, retry."""
 
@@ -74,5 +82,5 @@ class Busy(DomainError):
 ALL_ERRORS: tuple[type[DomainError], ...] = (
     Forbidden, MemberNotFound, RewardNotFound, PurchaseNotFound, AlreadyEnrolled,
     IdempotencyKeyReused, OutOfStock, InsufficientPoints, CurrencyMismatch, TierTooLow,
-    RefundExceedsPurchase, InvalidReferralCode, OccurredAtOutOfRange, Busy,
+    RefundExceedsPurchase, InvalidReferralCode, OccurredAtOutOfRange, InvalidRange, InvalidCursor, Busy,
 )

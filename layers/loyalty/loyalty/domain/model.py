@@ -34,6 +34,9 @@ class Member:
     points_expired: int = 0
     points_returned: int = 0  # points taken back by returns
     version: int = 0  # bumped by every ledger entry; the entry's sequence number
+    last_entry_at: datetime | None = None  # entries never go back in time, whatever the clocks say
+    last_purchase_day: str | None = None  # in the program's time zone, for the report's counters
+    previous_purchase_day: str | None = None
 
     def copy(self) -> Member:
         clone = Member(**self.__dict__)
@@ -79,6 +82,14 @@ class Entry:
     lots_consumed: dict[str, int] | None = None
     # bonus
     bonus: str | None = None  # "welcome" | "referral"
+    # earn: the member's two previous purchase days (for exact active and repeat counts)
+    previous_purchase_day: str | None = None
+    previous_purchase_day_2: str | None = None
+
+    @property
+    def created_seq(self) -> str:
+        """Sort key of the activity index: time first, then sequence (times never decrease per member)."""
+        return f"{self.created_at.strftime('%Y-%m-%dT%H:%M:%S.%f')}Z#{self.seq:012d}"
 
 
 def earn_key(transaction_id: str) -> str:

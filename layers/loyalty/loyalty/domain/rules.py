@@ -14,6 +14,7 @@ from decimal import ROUND_FLOOR, Decimal
 from loyalty.domain import errors
 from loyalty.domain.model import Entry, Member, Reward, new_code, new_entry_id
 from loyalty.domain.months import add_months, end_of_month, month_key, window
+from loyalty.domain.stats import local_day
 from loyalty.program import Program
 
 # A purchase may be reported late (a terminal offline for a while) but not from the future.
@@ -29,6 +30,7 @@ class Change:
 
     members: list[Member]
     entries: list[Entry] = field(default_factory=list)
+    tier_moves: list[tuple[str, str | None, str]] = field(default_factory=list)  # (member_id, from, to)
 
     @property
     def member(self) -> Member:
@@ -41,9 +43,10 @@ class Change:
 
 def _record(member: Member, now: datetime, type_: str, key: str, points: int, **fields: object) -> Entry:
     member.version += 1
+    member.last_entry_at = max(now, member.last_entry_at) if member.last_entry_at else now
     return Entry(
         member_id=member.member_id, key=key, seq=member.version, entry_id=new_entry_id(),
-        type=type_, points=points, balance_after=member.balance, created_at=now, **fields,
+        type=type_, points=points, balance_after=member.balance, created_at=member.last_entry_at, **fields,
     )
 
 
@@ -105,7 +108,7 @@ def enroll(
         name=name, phone=phone, birthday=birthday, marketing_opt_in=marketing_opt_in,
         sub=sub, referred_by=referred_by,
     )
-    change = Change([member])
+    change = Change([member], tier_moves=[(member_id, None, member.tier)])
     if program.bonuses.welcome:
         change.entries.append(_bonus(member, program, now, "welcome", "bonus#welcome", program.bonuses.welcome))
     return change
@@ -147,6 +150,7 @@ def earn(
     earn_month = month_key(purchased_at)
     member.qualifying[earn_month] = member.qualifying.get(earn_month, 0) + qualifying
     member.purchases += 1
+    previous_days = (member.last_purchase_day, member.previous_purchase_day)
     reached = program.tier_for(qualifying_points(member, program, now))
     if program.tier_rank(reached.name) > program.tier_rank(member.tier):
         member.tier = reached.name  # upgrades at once; downgrades only in the tier review
@@ -156,8 +160,14 @@ def earn(
         occurred_at=purchased_at, qualifying_points=qualifying, expires_at=end_of_month(expiry_month),
         tier_after=member.tier, tier_changed=member.tier != tier_before,
         refunded_minor=0, points_reversed=0, qualifying_reversed=0,
+        previous_purchase_day=previous_days[0], previous_purchase_day_2=previous_days[1],
     )
+    # Days of the last two purchases, as recorded: reports count a purchase on the day it is recorded.
+    member.previous_purchase_day = member.last_purchase_day
+    member.last_purchase_day = local_day(earn_entry.created_at, program.time_zone).isoformat()
     change = Change([member], [earn_entry])
+    if member.tier != tier_before:
+        change.tier_moves.append((member.member_id, tier_before, member.tier))
     if referral:
         assert referrer is not None
         bonus = program.bonuses.referral

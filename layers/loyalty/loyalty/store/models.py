@@ -47,6 +47,9 @@ class MemberModel(Model):
     points_expired = NumberAttribute(default=0)
     points_returned = NumberAttribute(default=0)
     version = NumberAttribute(default=0)
+    last_entry_at = UTCDateTimeAttribute(null=True)
+    last_purchase_day = UnicodeAttribute(null=True)
+    previous_purchase_day = UnicodeAttribute(null=True)
 
 
 class MarkerModel(Model):
@@ -60,13 +63,13 @@ class MarkerModel(Model):
     member_id = UnicodeAttribute()
 
 
-class BySeqIndex(LocalSecondaryIndex):
+class ByTimeIndex(LocalSecondaryIndex):
     class Meta:
-        index_name = "by_seq"
+        index_name = "by_time"
         projection = AllProjection()
 
     member_id = UnicodeAttribute(hash_key=True)
-    seq = NumberAttribute(range_key=True)
+    created_seq = UnicodeAttribute(range_key=True)
 
 
 class EntryModel(Model):
@@ -79,7 +82,8 @@ class EntryModel(Model):
     member_id = UnicodeAttribute(hash_key=True)
     entry_key = UnicodeAttribute(range_key=True)
     seq = NumberAttribute()
-    by_seq = BySeqIndex()
+    created_seq = UnicodeAttribute()  # "<created_at>#<seq>": the activity feed's order, filterable by date
+    by_time = ByTimeIndex()
     entry_id = UnicodeAttribute()
     type = UnicodeAttribute()
     points = NumberAttribute()
@@ -106,6 +110,8 @@ class EntryModel(Model):
     value_minor = NumberAttribute(null=True)
     lots_consumed = MapAttribute(null=True)
     bonus = UnicodeAttribute(null=True)
+    previous_purchase_day = UnicodeAttribute(null=True)
+    previous_purchase_day_2 = UnicodeAttribute(null=True)
 
 
 class RewardModel(Model):
@@ -125,3 +131,13 @@ class RewardModel(Model):
     min_tier = UnicodeAttribute(null=True)
     active = BooleanAttribute(default=True)
     stock = NumberAttribute(null=True)
+
+
+class CounterModel(Model):
+    """A counter item of the statistics table (see loyalty.domain.stats); counters are dynamic attributes."""
+
+    class Meta:
+        table_name = _settings.stats_table
+        region = _settings.aws_region
+
+    pk = UnicodeAttribute(hash_key=True)

@@ -10,6 +10,7 @@ from loyalty.store.models import EntryModel, MemberModel, RewardModel
 
 _MEMBER_PLAIN = [f.name for f in fields(Member) if f.name not in ("birthday", "lots", "qualifying")]
 _ENTRY_PLAIN = [f.name for f in fields(Entry) if f.name not in ("key", "lots_consumed")]
+_MEMBER_COUNTERS = ("balance", "purchases", "points_earned", "points_redeemed", "points_expired", "points_returned", "version")
 
 
 def member_pk(member_id: str) -> str:
@@ -33,14 +34,14 @@ def member_from_record(record: MemberModel) -> Member:
     member.birthday = date.fromisoformat(record.birthday) if record.birthday else None
     member.lots = _plain_map(record.lots)
     member.qualifying = _plain_map(record.qualifying)
-    for counter in ("balance", "purchases", "points_earned", "points_redeemed", "points_expired", "points_returned", "version"):
+    for counter in _MEMBER_COUNTERS:
         setattr(member, counter, int(getattr(member, counter)))
     return member
 
 
 def entry_to_record(entry: Entry) -> EntryModel:
     values = {name: getattr(entry, name) for name in _ENTRY_PLAIN if getattr(entry, name) is not None}
-    record = EntryModel(entry.member_id, entry.key, **values)
+    record = EntryModel(entry.member_id, entry.key, created_seq=entry.created_seq, **values)
     if entry.lots_consumed is not None:
         record.lots_consumed = dict(entry.lots_consumed)
     return record

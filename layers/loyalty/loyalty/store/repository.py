@@ -10,14 +10,19 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable
+from datetime import datetime, timezone
+
+from pynamodb.expressions.operand import Path
 
 from pynamodb.exceptions import GetError, PynamoDBException, QueryError, TransactGetError, TransactWriteError
 from pynamodb.transactions import TransactGet, TransactWrite
 
-from loyalty.domain import errors
+from loyalty.domain import errors, stats
 from loyalty.domain.model import Entry, Member, Reward
 from loyalty.domain.rules import Change
-from loyalty.store.models import EntryModel, MarkerModel, MemberModel, RewardModel
+from loyalty.program import get_program
+from loyalty.settings import get_settings
+from loyalty.store.models import CounterModel, EntryModel, MarkerModel, MemberModel, RewardModel
 from loyalty.store.records import (
     entry_from_record,
     entry_to_record,
@@ -35,10 +40,6 @@ class LostRace(Exception):
 
 class ReferralCodeTaken(Exception):
     pass
-
-
-class InvalidCursor(errors.DomainError):
-    status, code = 400, "INVALID_CURSOR"
 
 
 def _busy(error: PynamoDBException) -> errors.Busy:
@@ -93,16 +94,30 @@ def member_id_for_referral_code(code: str) -> str | None:
         raise _busy(error) from error
 
 
-def activity(member_id: str, limit: int, cursor: str | None) -> tuple[list[Entry], str | None]:
-    """A page of the member's ledger, newest first."""
+def activity(
+    member_id: str, limit: int, cursor: str | None, since: datetime | None = None, until: datetime | None = None,
+) -> tuple[list[Entry], str | None]:
+    """A page of the member's ledger, newest first, optionally recorded in [since, until)."""
     start = _decode_cursor(cursor, member_id) if cursor else None
+    window = None
+    if since or until:
+        low = _time_key(since) if since else ""
+        high = _time_key(until) if until else "~"  # "~" sorts after every timestamp
+        window = EntryModel.created_seq.between(low, high)
     try:
-        page = EntryModel.by_seq.query(member_id, scan_index_forward=False, limit=limit, last_evaluated_key=start)
+        page = EntryModel.by_time.query(
+            member_id, window, scan_index_forward=False, limit=limit, last_evaluated_key=start
+        )
         entries = [entry_from_record(record) for record in page]
     except QueryError as error:
         raise _busy(error) from error
     last = page.last_evaluated_key
     return entries, _encode_cursor(last) if last and len(entries) == limit else None
+
+
+def _time_key(moment: datetime) -> str:
+    """A `created_seq` bound: every entry at or after `moment` sorts above it (entries carry "#<seq>")."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _encode_cursor(last_evaluated_key: dict) -> str:
@@ -112,11 +127,11 @@ def _encode_cursor(last_evaluated_key: dict) -> str:
 def _decode_cursor(cursor: str, member_id: str) -> dict:
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        valid = set(key) == {"member_id", "entry_key", "seq"} and key["member_id"] == {"S": member_id}
+        valid = set(key) == {"member_id", "entry_key", "created_seq"} and key["member_id"] == {"S": member_id}
     except (ValueError, TypeError, AttributeError):
         valid = False
     if not valid:
-        raise InvalidCursor("the cursor is not one this list returned")
+        raise errors.InvalidCursor("the cursor is not one this list returned")
     return key
 
 
@@ -145,6 +160,7 @@ def create_member(change: Change, email_hash: str) -> None:
             writes.save(referral_marker, condition=MarkerModel.pk.does_not_exist())
             for entry in change.entries:
                 writes.save(entry_to_record(entry), condition=EntryModel.entry_key.does_not_exist())
+            _add_counters(writes, change, enrolled=member)
     except TransactWriteError as error:
         failed = _failed_items(error)
         if failed & set(range(0, 1 + len(markers))):
@@ -188,11 +204,45 @@ def commit(
                     actions=[RewardModel.stock.add(-1)],
                     condition=RewardModel.stock > 0,
                 )
+            _add_counters(writes, change)
     except TransactWriteError as error:
         stock_index = len(change.members) + len(change.entries) + (1 if purchase_update else 0)
         if stock_reward and stock_index in _failed_items(error):
             raise errors.OutOfStock(f"{stock_reward.name} is out of stock") from error
         raise _as_race_or_busy(error) from error
+
+
+def _add_counters(writes: TransactWrite, change: Change, enrolled: Member | None = None) -> None:
+    """The report counters move in the same transaction as the ledger, so they are exact."""
+    deltas = stats.counter_deltas(
+        change.entries, time_zone=get_program().time_zone, shards=get_settings().stats_shards,
+        enrolled=enrolled, tier_moves=change.tier_moves,
+    )
+    for key, counters in sorted(deltas.items()):
+        writes.update(CounterModel(key), actions=[Path(name).add(value) for name, value in sorted(counters.items())])
+
+
+BATCH_GET_LIMIT = 100
+
+
+def counters(keys: Iterable[str]) -> dict[str, dict[str, int]]:
+    """Counter items by key (missing ones are absent), in as few BatchGetItem calls as the keys need.
+
+    Read raw: the counters are dynamic attributes, which a pynamodb model would drop.
+    """
+    table = CounterModel._get_connection()
+    pending = [{"pk": {"S": key}} for key in dict.fromkeys(keys)]
+    found: dict[str, dict[str, int]] = {}
+    while pending:
+        batch, pending = pending[:BATCH_GET_LIMIT], pending[BATCH_GET_LIMIT:]
+        try:
+            response = table.batch_get_item(batch)
+        except GetError as error:
+            raise _busy(error) from error
+        for item in response["Responses"].get(table.table_name, []):
+            found[item["pk"]["S"]] = {name: int(value["N"]) for name, value in item.items() if "N" in value}
+        pending += response.get("UnprocessedKeys", {}).get(table.table_name, {}).get("Keys", [])
+    return found
 
 
 def put_rewards(catalog: Iterable[Reward]) -> None:
