@@ -128,3 +128,15 @@ def test_sample_events_run_in_order_through_their_functions():
         function = _function_for(event["routeKey"]).removesuffix("Function").lower()
         reply = call(function, event)
         assert reply.status in (200, 201), (name, reply.body)
+
+
+def test_dashboard_is_valid_json_and_every_alarm_notifies():
+    from loyalty_local.template import resolve
+
+    body = json.loads(resolve(TEMPLATE["Resources"]["Dashboard"]["Properties"]["DashboardBody"], TEMPLATE))
+    titles = {widget["properties"]["title"] for widget in body["widgets"]}
+    assert {"Program activity (per 5 min)", "Redemption failures by code", "Function errors"} <= titles
+    alarms = resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm")
+    assert {"Api5xxRateAlarm", "DynamoDBThrottleAlarm"} <= set(alarms)
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name

@@ -56,6 +56,8 @@ def return_purchase(member_id: MemberId, body: ReturnRequest) -> Response[Return
         caller, utc_now(), caller.target(member_id), transaction_id=body.transaction_id,
         return_id=body.return_id, amount_minor=body.amount_minor, payload=body.model_dump(mode="json"),
     )
+    if not outcome.replayed:
+        metrics.add_metric(name="PointsReturned", unit=MetricUnit.Count, value=-outcome.entry.points)
     return json_response(200 if outcome.replayed else 201, ReturnResponse.of(outcome.entry))
 
 

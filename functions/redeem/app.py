@@ -62,7 +62,8 @@ def redeem(
             payload=body.model_dump(mode="json"), reward_id=body.reward_id, points=body.points,
         )
     except errors.DomainError as failure:
-        metrics.add_metric(name=f"RedemptionFailed_{failure.code}", unit=MetricUnit.Count, value=1)
+        metrics.add_dimension(name="code", value=failure.code)  # this invocation's only metric
+        metrics.add_metric(name="RedemptionFailures", unit=MetricUnit.Count, value=1)
         raise
     if not outcome.replayed:
         metrics.add_metric(name="PointsRedeemed", unit=MetricUnit.Count, value=-outcome.entry.points)
