@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-MODULES = ["benchmarks.api", "benchmarks.local_runtime", "benchmarks.jobs"]
+MODULES = ["benchmarks.api", "benchmarks.report", "benchmarks.local_runtime", "benchmarks.jobs"]
 
 
 def main() -> int:
