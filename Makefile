@@ -28,7 +28,8 @@ token: $(STAMP)  ## print a local JWT: make token ROLE=member|pos|admin [SUB=...
 test: $(STAMP) lint check-openapi  ## lint the template, check openapi.json, run every test
 	$(PY) -m pytest -q
 
-lint: $(STAMP)  ## cfn-lint the template
+lint: $(STAMP)  ## ruff on the code, cfn-lint on the template
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/cfn-lint template.yaml
 
 openapi: $(STAMP)  ## regenerate openapi.json from the functions' resolvers

@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import call, http_event
 from tests.functional.helpers import (
-    ADMIN, MEMBER, POS, activity, earn, enroll, ledger_sum, redeem, return_points, table_items, view,
+    ADMIN, MEMBER, activity, earn, enroll, ledger_sum, redeem, return_points, table_items, view,
 )
 
 pytestmark = pytest.mark.usefixtures("tables")

@@ -5,13 +5,12 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
 
 from loyalty import service
-from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE, Caller
+from loyalty.domain.access import POS_SCOPE, Caller
 from loyalty.program import get_program
 from tests.conftest import call, http_event, load_function
 
