@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
@@ -17,6 +18,8 @@ from loyalty.domain.access import Caller
 
 logger = Logger()
 metrics = Metrics()
+# Reads and refusals publish no business metric; that is expected, not worth a warning per request.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 # Codes the resolver itself produces (the domain's are in loyalty.domain.errors).
 MALFORMED_JSON = "MALFORMED_JSON"

@@ -1,0 +1,5 @@
+import sys
+
+from loyalty_local.server import main
+
+sys.exit(main())
