@@ -48,6 +48,9 @@ class Runtime:
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        from loyalty_local.moto_atomic import make_dynamodb_atomic
+
+        make_dynamodb_atomic()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
         self.dynamodb = ThreadedMotoServer(ip_address="127.0.0.1", port=self.dynamodb_port, verbose=False)
         self.dynamodb.start()

@@ -1,4 +1,4 @@
-"""Races against moto in server mode, which applies each conditional write atomically.
+"""Races against moto in server mode, made as atomic as DynamoDB (loyalty_local.moto_atomic).
 
 Threads call the handlers at the same time, each its own copy of the function (as separate
 Lambda instances would); the ledger must stay exact.
@@ -14,6 +14,7 @@ import pytest
 import requests
 from moto.server import ThreadedMotoServer
 
+from loyalty_local.moto_atomic import make_dynamodb_atomic
 from loyalty_local.template import create_tables
 from tests.functional.helpers import earn, enroll, redeem, view
 
@@ -30,6 +31,7 @@ def _reset_connections():
 
 @pytest.fixture
 def moto_server():
+    make_dynamodb_atomic()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
