@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/layers/loyalty:$(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install run token test unit lint openapi check-openapi bench build deploy validate clean
+.PHONY: help install run token events test unit lint openapi check-openapi bench build deploy validate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ run: $(STAMP)  ## start the whole system locally (API :3000, Lambda invoke :3001
 
 token: $(STAMP)  ## print a local JWT: make token ROLE=member|pos|admin [SUB=...]
 	@$(PY) -m loyalty_local token --role $(or $(ROLE),member) $(if $(SUB),--sub $(SUB))
+
+events: $(STAMP)  ## list the domain events the running `make run` published: make events [TYPE=TierChanged]
+	@$(PY) -m loyalty_local events $(if $(TYPE),--type $(TYPE))
 
 test: $(STAMP) lint check-openapi  ## lint the template, check openapi.json, run every test
 	$(PY) -m pytest -q

@@ -14,6 +14,8 @@ from loyalty_local.template import LOCAL_REGION, ROOT, FunctionSpec
 
 
 INIT_SECONDS = 10  # like Lambda, a cold start's init phase has its own allowance
+# No SQS here: a job dispatcher runs its batches itself, so an invoke returns with the job done.
+LOCAL_OVERRIDES = {"JOB_QUEUE_URL": "local", "EVENT_BUS_NAME": "local"}
 
 
 class FunctionTimeout(Exception):
@@ -42,6 +44,7 @@ class Worker:
             "HOME": os.environ.get("HOME", "/tmp"),
             **self.base_environment,
             **self.spec.environment,
+            **{name: value for name, value in LOCAL_OVERRIDES.items() if name in self.spec.environment},
             "PYTHONPATH": os.pathsep.join([str(self.spec.code_dir), str(ROOT / "layers" / "loyalty"), str(ROOT)]),
             "LOCAL_HANDLER": f"{module}.{handler}",
             "AWS_LAMBDA_FUNCTION_NAME": self.spec.logical_id,

@@ -27,6 +27,7 @@ from loyalty_local.template import LOCAL_REGION, ROOT, create_tables, functions,
 sys.path.insert(0, str(ROOT / "layers" / "loyalty"))  # the shared layer, as /opt/python is in Lambda
 
 DOCS_PAGE = Path(__file__).with_name("docs.html")
+EVENTS_FILE = ROOT / ".local" / "events.jsonl"
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
 
@@ -40,6 +41,7 @@ class Runtime:
         self.servers: list[ThreadingHTTPServer] = []
         self.dynamodb = None
         self.pool: FunctionPool | None = None
+        self.poller = None
         self.router: apigw.Router | None = None
         self.openapi: bytes = b"{}"
 
@@ -56,7 +58,7 @@ class Runtime:
         self.dynamodb.start()
         endpoint = f"http://127.0.0.1:{self.dynamodb_port}"
         aws = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-               "AWS_DEFAULT_REGION": LOCAL_REGION}
+               "AWS_DEFAULT_REGION": LOCAL_REGION, "LOCAL_EVENTS_FILE": str(EVENTS_FILE)}
         os.environ.update(aws)  # for the seeding and the OpenAPI build in this process
 
         import boto3
@@ -69,6 +71,12 @@ class Runtime:
         specs = functions(template)
         self.router = apigw.Router(specs)
         self.pool = FunctionPool(specs, aws, log)
+        EVENTS_FILE.parent.mkdir(exist_ok=True)
+        EVENTS_FILE.write_text("")  # the events of this run
+        from loyalty_local.streams import StreamPoller
+
+        self.poller = StreamPoller(endpoint, specs, self._deliver_stream, log)
+        self.poller.start()
         from loyalty_local.openapi import build_openapi
 
         self.openapi = json.dumps(build_openapi(), indent=2).encode()
@@ -80,7 +88,15 @@ class Runtime:
             server.daemon_threads = True
             threading.Thread(target=server.serve_forever, daemon=True).start()
 
+    def _deliver_stream(self, function: str, event: dict) -> None:
+        try:
+            self.pool.invoke(function, event)
+        except (FunctionError, FunctionTimeout) as error:
+            log(f"[streams] {function} failed on a stream batch: {error}")
+
     def stop(self) -> None:
+        if self.poller:
+            self.poller.stop()
         for server in self.servers:
             server.shutdown()
             server.server_close()
@@ -187,6 +203,7 @@ Loyalty API running locally ({time.perf_counter() - started:.1f} s to start)
   API docs         {api}/docs       OpenAPI: {api}/openapi.json
   Lambda invoke    http://127.0.0.1:{runtime.lambda_port}   (aws lambda invoke --endpoint-url ...)
   DynamoDB (moto)  http://127.0.0.1:{runtime.dynamodb_port}
+  Domain events    logged here, and listed by `make events` ({EVENTS_FILE})
 Tokens (12 h; `make token ROLE=member|pos|admin [SUB=...]` for more):
   member  {apigw.make_token("member", secret)}
   pos     {apigw.make_token("pos", secret)}
@@ -201,6 +218,17 @@ Ready. Ctrl-C stops everything.""")
     return 0
 
 
+def list_events(detail_type: str | None) -> int:
+    if not EVENTS_FILE.exists():
+        print("no events yet: start `make run` and use the API")
+        return 0
+    for line in EVENTS_FILE.read_text().splitlines():
+        event = json.loads(line)
+        if detail_type in (None, event["detail-type"]):
+            print(f"{event['time']}  {event['detail-type']:<20} {json.dumps(event['detail'])}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -211,9 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     token = commands.add_parser("token", help="print a local JWT")
     token.add_argument("--role", choices=sorted(apigw.ROLE_SCOPES), default="member")
     token.add_argument("--sub", help="the token's subject (default: one per role)")
+    listing = commands.add_parser("events", help="list the domain events published by the running `make run`")
+    listing.add_argument("--type", help="only this detail-type, e.g. PointsExpiringSoon")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve()
+    if args.command == "events":
+        return list_events(args.type)
     print(apigw.make_token(args.role, os.environ.get("LOCAL_JWT_SECRET", apigw.DEFAULT_SECRET), args.sub))
     return 0
 

@@ -159,9 +159,11 @@ def table_definitions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "KeySchema": props["KeySchema"],
             "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
         }
-        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"):
+        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
             if key in props:
                 kwargs[key] = props[key]
+        if "StreamSpecification" in props:  # CloudFormation implies StreamEnabled; the API wants it said
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         definitions[logical_id] = kwargs
     return definitions
 
@@ -194,6 +196,7 @@ class FunctionSpec:
     environment: dict[str, str]
     routes: tuple[Route, ...]
     schedules: tuple[dict[str, Any], ...]
+    streams: tuple[str, ...] = ()  # logical ids of the tables whose streams invoke the function
 
 
 def functions(template: dict[str, Any] | None = None, parameters: dict[str, str] | None = None) -> dict[str, FunctionSpec]:
@@ -207,7 +210,7 @@ def functions(template: dict[str, Any] | None = None, parameters: dict[str, str]
             **globals_.get("Environment", {}).get("Variables", {}),
             **props.get("Environment", {}).get("Variables", {}),
         }
-        routes, schedules = [], []
+        routes, schedules, streams = [], [], []
         for event in props.get("Events", {}).values():
             event_props = event.get("Properties", {})
             if event["Type"] == "HttpApi":
@@ -215,6 +218,8 @@ def functions(template: dict[str, Any] | None = None, parameters: dict[str, str]
                 routes.append(Route(event_props["Method"].upper(), event_props["Path"], tuple(scopes)))
             elif event["Type"] in ("Schedule", "ScheduleV2"):
                 schedules.append(event_props)
+            elif event["Type"] == "DynamoDB":
+                streams.append(event_props["Stream"]["Fn::GetAtt"][0])
         specs[logical_id] = FunctionSpec(
             logical_id=logical_id,
             code_dir=ROOT / props["CodeUri"],
@@ -223,5 +228,6 @@ def functions(template: dict[str, Any] | None = None, parameters: dict[str, str]
             environment={k: str(v) for k, v in resolve(environment, template, parameters).items()},
             routes=tuple(routes),
             schedules=tuple(schedules),
+            streams=tuple(streams),
         )
     return specs

@@ -47,6 +47,13 @@ class Bonuses(_Rules):
     referral: int = Field(ge=0, le=1_000_000, description="Paid to referrer and referee on the referee's first purchase.")
 
 
+class TierReview(_Rules):
+    max_levels_down: int = Field(
+        default=1, ge=1, le=10,
+        description="The monthly review lowers a tier by at most this many levels at a time.",
+    )
+
+
 class Program(_Rules):
     name: str
     currency: str = Field(pattern=r"^[A-Z]{3}$")
@@ -60,6 +67,8 @@ class Program(_Rules):
     bonuses: Bonuses
     point_value_minor: int = Field(gt=0, description="What one point is worth in minor units.")
     time_zone: str = Field(default="UTC", description="Reports count days in this IANA time zone.")
+    tier_review: TierReview = TierReview()
+    reminder_days: int = Field(default=30, ge=1, le=180, description="Members hear of expiring points this many days ahead.")
 
     @field_validator("time_zone")
     @classmethod

@@ -238,3 +238,39 @@ def program_report(program: Program, now: datetime, start: date, end: date) -> s
     report_plan = stats.plan(start, end, stats.local_day(now, program.time_zone))
     items = store.counters(report_plan.keys(shards))
     return stats.build_report(report_plan, items, shards, [tier.name for tier in program.tiers])
+
+
+# ------------------------------------------------------------------ scheduled jobs
+
+
+def expire_member(program: Program, now: datetime, member_id: str) -> int:
+    """Expire what is past due for one member and record its reminders; returns the points expired.
+
+    Safe to repeat: what expired is gone from the lots and reminded lots are remembered, both in the
+    same version-checked write as the `expire` ledger entry.
+    """
+
+    def attempt() -> int:
+        member = store.get_member(member_id)
+        outcome = rules.expire_and_remind(member, program, now) if member else None
+        if outcome is None:
+            return 0
+        change, _reminders = outcome  # announced by the event publisher from the member's stream
+        store.commit(change, {member_id: member.version})
+        return -sum(entry.points for entry in change.entries)
+
+    return _with_retries(attempt)
+
+
+def review_member(program: Program, now: datetime, member_id: str) -> bool:
+    """Run this month's tier review for one member; returns whether the tier changed."""
+
+    def attempt() -> bool:
+        member = store.get_member(member_id)
+        change = rules.review_tier(member, program, now) if member else None
+        if change is None:
+            return False
+        store.commit(change, {member_id: member.version})
+        return bool(change.tier_moves)
+
+    return _with_retries(attempt)

@@ -37,11 +37,14 @@ class Member:
     last_entry_at: datetime | None = None  # entries never go back in time, whatever the clocks say
     last_purchase_day: str | None = None  # in the program's time zone, for the report's counters
     previous_purchase_day: str | None = None
+    reminded_lots: list[str] = field(default_factory=list)  # lot months already announced as expiring soon
+    tier_reviewed: str | None = None  # the month of the last tier review
 
     def copy(self) -> Member:
         clone = Member(**self.__dict__)
         clone.lots = dict(self.lots)
         clone.qualifying = dict(self.qualifying)
+        clone.reminded_lots = list(self.reminded_lots)
         return clone
 
 

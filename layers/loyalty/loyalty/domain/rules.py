@@ -286,3 +286,70 @@ def expiring_lots(member: Member, now: datetime, within: timedelta) -> list[tupl
         for month, points in sorted(member.lots.items())
         if points and end_of_month(month) <= horizon
     ]
+
+
+# ------------------------------------------------------------------ scheduled jobs
+
+
+@dataclass(frozen=True)
+class Reminder:
+    member_id: str
+    points: int
+    expires_at: datetime
+
+
+def expire_and_remind(member: Member, program: Program, now: datetime) -> tuple[Change, list[Reminder]] | None:
+    """Expire every lot past its end of month; announce, once per lot, those expiring within the reminder window.
+
+    Returns None when there is nothing to do, so a rerun of the same day changes nothing.
+    """
+    expired = {month: points for month, points in member.lots.items() if end_of_month(month) < now}
+    horizon = now + timedelta(days=program.reminder_days)
+    due = sorted(
+        month for month, points in member.lots.items()
+        if month not in expired and month not in member.reminded_lots and end_of_month(month) <= horizon
+    )
+    if not expired and not due:
+        return None
+    member = member.copy()
+    change = Change([member])
+    if expired:
+        total = sum(expired.values())
+        for month in expired:
+            del member.lots[month]
+        member.balance -= total
+        member.points_expired += total
+        change.entries.append(_record(member, now, "expire", f"expire#{max(expired)}", -total, lots_consumed=expired))
+    member.reminded_lots = sorted({*(m for m in member.reminded_lots if m in member.lots), *due})
+    reminders = [Reminder(member.member_id, member.lots[month], end_of_month(month)) for month in due]
+    return change, reminders
+
+
+def next_due(member: Member, program: Program) -> datetime | None:
+    """When the expiry job next has something to do for this member: a reminder or an expiry."""
+    moments = [
+        end_of_month(month) if month in member.reminded_lots else end_of_month(month) - timedelta(days=program.reminder_days)
+        for month in member.lots
+    ]
+    return min(moments) if moments else None
+
+
+def review_tier(member: Member, program: Program, now: datetime) -> Change | None:
+    """The monthly tier review: the tier qualifying points earn, lowered at most `max_levels_down` at a time.
+
+    A higher tier is applied too (normally earning has already done it). Returns None when this
+    month's review already ran, so a retried delivery changes nothing.
+    """
+    month = month_key(now)
+    if member.tier_reviewed == month:
+        return None
+    member = member.copy()
+    member.tier_reviewed = month
+    current = program.tier_rank(member.tier)
+    earned = program.tier_rank(program.tier_for(qualifying_points(member, program, now)).name)
+    target = earned if earned >= current else max(earned, current - program.tier_review.max_levels_down)
+    change = Change([member])
+    if target != current:
+        member.tier = program.tiers[target].name
+        change.tier_moves.append((member.member_id, program.tiers[current].name, member.tier))
+    return change

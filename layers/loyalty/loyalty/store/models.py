@@ -4,17 +4,40 @@ from __future__ import annotations
 
 from pynamodb.attributes import (
     BooleanAttribute,
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, LocalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
 from pynamodb.models import Model
 
 from loyalty.settings import get_settings
 
 _settings = get_settings()
+
+
+class ByDueIndex(GlobalSecondaryIndex):
+    """Members with lots, by when the expiry job next has something to do for them (sparse, sharded)."""
+
+    class Meta:
+        index_name = "by_due"
+        projection = KeysOnlyProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    next_due = UnicodeAttribute(range_key=True)
+
+
+class ByReviewIndex(GlobalSecondaryIndex):
+    """Members above the base tier, by the month of their last review (sparse, sharded)."""
+
+    class Meta:
+        index_name = "by_review"
+        projection = KeysOnlyProjection()
+
+    review_shard = UnicodeAttribute(hash_key=True)
+    review_month = UnicodeAttribute(range_key=True)
 
 
 class MemberModel(Model):
@@ -50,6 +73,15 @@ class MemberModel(Model):
     last_entry_at = UTCDateTimeAttribute(null=True)
     last_purchase_day = UnicodeAttribute(null=True)
     previous_purchase_day = UnicodeAttribute(null=True)
+    reminded_lots = ListAttribute(of=UnicodeAttribute, default=list)
+    tier_reviewed = UnicodeAttribute(null=True)
+    # Index keys derived from the state above (store.records), absent when the member has nothing due.
+    due_shard = UnicodeAttribute(null=True)
+    next_due = UnicodeAttribute(null=True)
+    by_due = ByDueIndex()
+    review_shard = UnicodeAttribute(null=True)
+    review_month = UnicodeAttribute(null=True)
+    by_review = ByReviewIndex()
 
 
 class MarkerModel(Model):

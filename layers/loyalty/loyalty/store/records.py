@@ -6,9 +6,14 @@ from dataclasses import fields
 from datetime import date
 
 from loyalty.domain.model import Entry, Member, Reward
+from loyalty.domain.rules import next_due
+from loyalty.domain.stats import shard_of
+from loyalty.program import get_program
+from loyalty.settings import get_settings
 from loyalty.store.models import EntryModel, MemberModel, RewardModel
 
-_MEMBER_PLAIN = [f.name for f in fields(Member) if f.name not in ("birthday", "lots", "qualifying")]
+_MEMBER_PLAIN = [f.name for f in fields(Member) if f.name not in ("birthday", "lots", "qualifying", "reminded_lots")]
+NEVER_REVIEWED = "0000-00"
 _ENTRY_PLAIN = [f.name for f in fields(Entry) if f.name not in ("key", "lots_consumed")]
 _MEMBER_COUNTERS = ("balance", "purchases", "points_earned", "points_redeemed", "points_expired", "points_returned", "version")
 
@@ -26,7 +31,21 @@ def member_to_record(member: Member) -> MemberModel:
     record.birthday = member.birthday.isoformat() if member.birthday else None
     record.lots = dict(member.lots)
     record.qualifying = dict(member.qualifying)
+    record.reminded_lots = list(member.reminded_lots)
+    _set_index_keys(record, member)
     return record
+
+
+def _set_index_keys(record: MemberModel, member: Member) -> None:
+    """Sparse index keys: a member is in by_due while it has lots, in by_review while above the base tier."""
+    program, shards = get_program(), get_settings().job_shards
+    due = next_due(member, program)
+    if due is not None:
+        record.due_shard = f"D#{shard_of(member.member_id, shards)}"
+        record.next_due = due.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if member.tier != program.base_tier.name:
+        record.review_shard = f"R#{shard_of(member.member_id, shards)}"
+        record.review_month = member.tier_reviewed or NEVER_REVIEWED
 
 
 def member_from_record(record: MemberModel) -> Member:
@@ -34,6 +53,7 @@ def member_from_record(record: MemberModel) -> Member:
     member.birthday = date.fromisoformat(record.birthday) if record.birthday else None
     member.lots = _plain_map(record.lots)
     member.qualifying = _plain_map(record.qualifying)
+    member.reminded_lots = list(record.reminded_lots or [])
     for counter in _MEMBER_COUNTERS:
         setattr(member, counter, int(getattr(member, counter)))
     return member

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 
 from pynamodb.expressions.operand import Path
@@ -133,6 +133,25 @@ def _decode_cursor(cursor: str, member_id: str) -> dict:
     if not valid:
         raise errors.InvalidCursor("the cursor is not one this list returned")
     return key
+
+
+def due_member_ids(shard: int, now: datetime) -> Iterator[str]:
+    """Members of one shard for whom the expiry job has something due at `now`."""
+    until = now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _index_member_ids(MemberModel.by_due, f"D#{shard}", MemberModel.next_due <= until)
+
+
+def unreviewed_member_ids(shard: int, month: str) -> Iterator[str]:
+    """Members of one shard above the base tier whose tier was not reviewed in `month`."""
+    return _index_member_ids(MemberModel.by_review, f"R#{shard}", MemberModel.review_month < month)
+
+
+def _index_member_ids(index, shard_key: str, condition) -> Iterator[str]:
+    try:
+        for record in index.query(shard_key, condition):
+            yield record.pk.removeprefix("M#")
+    except QueryError as error:
+        raise _busy(error) from error
 
 
 def rewards() -> list[Reward]:

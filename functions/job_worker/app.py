@@ -1,0 +1,26 @@
+"""Job queue consumer: applies a batch of members' expiry or tier review; failed messages are retried alone."""
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+from loyalty import jobs
+
+logger = Logger()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def _work(record) -> None:
+    batch = jobs.Batch.from_json(record.body)
+    result = jobs.work(batch)
+    if batch.job == jobs.EXPIRE:
+        metrics.add_metric(name="PointsExpired", unit=MetricUnit.Count, value=result["points_expired"])
+    else:
+        metrics.add_metric(name="TierChanges", unit=MetricUnit.Count, value=result["changed"])
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event, context):
+    return process_partial_response(event=event, record_handler=_work, processor=processor, context=context)

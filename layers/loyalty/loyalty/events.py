@@ -1,0 +1,112 @@
+"""Domain events for notification services, derived from the tables' streams after the fact.
+
+Nothing on a request path waits for them: the publisher reads the members and ledger streams
+and puts events on the program's EventBridge bus. Streams deliver at least once, so each event
+carries an `event_id` built from its stream record: consumers drop duplicates by it.
+Schemas: docs/events.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from loyalty.domain.months import end_of_month
+from loyalty.settings import get_settings
+
+SOURCE = "loyalty"
+LOCAL_BUS = "local"
+PUT_EVENTS_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    detail_type: str
+    detail: dict[str, Any]
+
+
+def _plain(image: dict | None) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    values = {name: deserializer.deserialize(value) for name, value in (image or {}).items()}
+    return json.loads(json.dumps(values, default=lambda v: int(v) if isinstance(v, Decimal) and v == int(v) else str(v)))
+
+
+def from_stream(records: Iterable[dict]) -> list[DomainEvent]:
+    events: list[DomainEvent] = []
+    for record in records:
+        change = record["dynamodb"]
+        new, old = _plain(change.get("NewImage")), _plain(change.get("OldImage"))
+        base = {"event_id": record["eventID"]}
+        if "entry_key" in new and record["eventName"] == "INSERT":
+            events += _ledger_events(new, base)
+        elif new.get("pk", "").startswith("M#"):
+            events += _member_events(record["eventName"], new, old, base)
+    return events
+
+
+def _ledger_events(entry: dict, base: dict) -> list[DomainEvent]:
+    common = {**base, "member_id": entry["member_id"], "entry_id": entry["entry_id"], "balance": entry["balance_after"],
+              "at": entry["created_at"]}
+    if entry["type"] == "earn":
+        return [DomainEvent("PointsEarned", {**common, "points": entry["points"], "transaction_id": entry["transaction_id"],
+                                             "amount_minor": entry.get("amount_minor"), "currency": entry.get("currency"),
+                                             "tier": entry.get("tier_after"), "expires_at": entry.get("expires_at")})]
+    if entry["type"] == "redeem":
+        return [DomainEvent("PointsRedeemed", {**common, "points": -entry["points"], "reward_id": entry.get("reward_id"),
+                                               "value_minor": entry.get("value_minor"), "voucher_code": entry.get("voucher_code")})]
+    if entry["type"] == "expire":
+        return [DomainEvent("PointsExpired", {**common, "points": -entry["points"], "lots": entry.get("lots_consumed") or {}})]
+    return []
+
+
+def _member_events(kind: str, new: dict, old: dict, base: dict) -> list[DomainEvent]:
+    member = {**base, "member_id": new["member_id"]}
+    if kind == "INSERT":
+        return [DomainEvent("MemberEnrolled", {
+            **member, "email": new["email"], "name": new.get("name"), "channel": new["channel"], "tier": new["tier"],
+            "referral_code": new["referral_code"], "marketing_opt_in": new.get("marketing_opt_in", False),
+            "points_balance": new["balance"], "enrolled_at": new["enrolled_at"],
+        })]
+    events = []
+    if old and old.get("tier") != new.get("tier"):
+        events.append(DomainEvent("TierChanged", {**member, "from": old.get("tier"), "to": new["tier"], "email": new["email"]}))
+    for month in sorted(set(new.get("reminded_lots") or []) - set(old.get("reminded_lots") or [])):
+        events.append(DomainEvent("PointsExpiringSoon", {
+            **member, "event_id": f"{base['event_id']}:{month}", "email": new["email"],
+            "points": (new.get("lots") or {}).get(month, 0), "expires_at": end_of_month(month).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "marketing_opt_in": new.get("marketing_opt_in", False),
+        }))
+    return events
+
+
+def publish(events: list[DomainEvent], log) -> None:
+    """Put events on the bus, or with EVENT_BUS_NAME=local, log them and append them to LOCAL_EVENTS_FILE."""
+    settings = get_settings()
+    bus = settings.event_bus_name
+    if not events:
+        return
+    if bus == LOCAL_BUS:
+        path = settings.local_events_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as sink:
+            for event in events:
+                line = {"time": datetime.now(timezone.utc).isoformat(), "source": SOURCE, "detail-type": event.detail_type,
+                        "detail": event.detail}
+                sink.write(json.dumps(line) + "\n")
+                log(f"event {event.detail_type} {json.dumps(event.detail)}")
+        return
+    import boto3  # only the publisher talks to EventBridge
+
+    client = boto3.client("events")
+    for start in range(0, len(events), PUT_EVENTS_LIMIT):
+        chunk = events[start:start + PUT_EVENTS_LIMIT]
+        entries = [{"Source": SOURCE, "DetailType": e.detail_type, "Detail": json.dumps(e.detail), "EventBusName": bus} for e in chunk]
+        response = client.put_events(Entries=entries)
+        if response.get("FailedEntryCount"):
+            raise RuntimeError(f"{response['FailedEntryCount']} events were not accepted; the stream batch will be retried")

@@ -1,0 +1,62 @@
+"""Domain events from moto's real stream records, to the local sink and to an EventBridge bus."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import boto3
+import pytest
+
+from loyalty import events, service
+from loyalty.program import get_program
+from loyalty.settings import get_settings
+from tests.conftest import LambdaContext, load_function
+from tests.jobs.test_jobs import STAFF, member_with_points, run
+
+pytestmark = pytest.mark.usefixtures("tables")
+
+
+def stream_records(table: str) -> list[dict]:
+    tables = boto3.client("dynamodb", region_name="us-east-1")
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    arn = tables.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+    for record in records:
+        record["dynamodb"].pop("ApproximateCreationDateTime", None)
+    return records
+
+
+def test_every_domain_event_comes_from_the_streams(tmp_path, monkeypatch):
+    member_id = member_with_points("ev@example.com", 60_000, datetime(2025, 11, 10, tzinfo=timezone.utc))  # Silver, lot 2026-11
+    service.redeem(STAFF, get_program(), datetime(2025, 11, 11, tzinfo=timezone.utc), member_id, idempotency_key="k",
+                   payload={}, points=40)
+    run("expire_points", datetime(2026, 11, 2, tzinfo=timezone.utc))  # reminder for the lot of 2026-11
+    run("expire_points", datetime(2026, 12, 1, 0, 15, tzinfo=timezone.utc))  # ... which then expires
+    run("tier_review", datetime(2026, 12, 1, 1, 30, tzinfo=timezone.utc))  # qualifying points out of the window
+
+    sink = tmp_path / "events.jsonl"
+    monkeypatch.setattr(events, "get_settings", lambda: get_settings().model_copy(update={"event_bus_name": "local", "local_events_file": sink}))
+    publisher = load_function("publish_events")
+    for table in ("MembersTable", "LedgerTable"):
+        publisher.lambda_handler({"Records": stream_records(table)}, LambdaContext(function_name="publish_events"))
+    published = [json.loads(line) for line in sink.read_text().splitlines()]
+    by_type: dict[str, list[dict]] = {}
+    for event in published:
+        by_type.setdefault(event["detail-type"], []).append(event["detail"])
+    assert set(by_type) == {"MemberEnrolled", "PointsEarned", "PointsRedeemed", "PointsExpiringSoon", "PointsExpired", "TierChanged"}
+    assert by_type["MemberEnrolled"][0]["email"] == "ev@example.com"
+    assert by_type["PointsEarned"][0]["points"] == 600 and by_type["PointsRedeemed"][0]["points"] == 40
+    assert [(e["points"], e["expires_at"]) for e in by_type["PointsExpiringSoon"]] == [(610, "2026-11-30T23:59:59Z")]
+    assert by_type["PointsExpired"][0]["points"] == 610
+    assert [(e["from"], e["to"]) for e in by_type["TierChanged"]] == [("Bronze", "Silver"), ("Silver", "Bronze")]
+    assert len({e["detail"]["event_id"] for e in published}) == len(published), "consumers deduplicate by event_id"
+
+
+def test_events_go_to_the_eventbridge_bus(monkeypatch):
+    boto3.client("events", region_name="us-east-1").create_event_bus(Name="loyalty-test")
+    monkeypatch.setattr(events, "get_settings", lambda: get_settings().model_copy(update={"event_bus_name": "loyalty-test"}))
+    batch = [events.DomainEvent("PointsEarned", {"event_id": str(index), "points": index}) for index in range(23)]
+    events.publish(batch, log=lambda line: None)  # three PutEvents calls of at most ten; raises on any failed entry
