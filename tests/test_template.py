@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from loyalty_local.template import ROOT, functions, load_template, resources_of_type
-from tests.conftest import call
+from tests.conftest import LambdaContext, call, load_function
 
 TEMPLATE = load_template()
 MEMBER, POS, ADMIN = "loyalty/member", "loyalty/pos", "loyalty/admin"
@@ -104,6 +104,7 @@ def test_api_functions_do_not_scan():
 
 EVENT_FILES = sorted(Path(ROOT / "events").glob("*.json"))
 HTTP_EVENTS = [path for path in EVENT_FILES if json.loads(path.read_text()).get("version") == "2.0"]
+SCHEDULED_EVENTS = [path for path in EVENT_FILES if json.loads(path.read_text()).get("detail-type") == "Scheduled Event"]
 ORDER = [
     "enroll-member", "earn-purchase", "return-purchase", "redeem-reward", "redeem-points", "list-rewards", "get-program",
     "get-member", "get-activity", "get-program-report",
@@ -123,6 +124,7 @@ def test_there_is_a_sample_event_for_every_route():
 @pytest.mark.usefixtures("tables")
 def test_sample_events_run_in_order_through_their_functions():
     assert sorted(ORDER) == sorted(path.stem for path in HTTP_EVENTS)
+    assert len(HTTP_EVENTS) + len(SCHEDULED_EVENTS) == len(EVENT_FILES), "every sample event is run by a test"
     for name in ORDER:
         event = json.loads((ROOT / "events" / f"{name}.json").read_text())
         function = _function_for(event["routeKey"]).removesuffix("Function").lower()
@@ -140,3 +142,22 @@ def test_dashboard_is_valid_json_and_every_alarm_notifies():
     assert {"Api5xxRateAlarm", "DynamoDBThrottleAlarm"} <= set(alarms)
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+
+
+@pytest.mark.usefixtures("tables")
+def test_scheduled_sample_events_run_their_jobs():
+    for name, function in (("expire-points-scheduled", "expire_points"), ("tier-review-scheduled", "tier_review")):
+        event = json.loads((ROOT / "events" / f"{name}.json").read_text())
+        result = load_function(function).lambda_handler(event, LambdaContext())
+        assert result["now"].startswith(event["time"][:19])
+
+
+def test_every_job_has_its_schedule_and_the_worker_reports_partial_failures():
+    specs = functions()
+    assert [s["Schedule"] for s in specs["ExpirePointsFunction"].schedules] == ["cron(15 0 * * ? *)"]
+    assert [s["Schedule"] for s in specs["TierReviewFunction"].schedules] == ["cron(30 1 1 * ? *)"]
+    worker = TEMPLATE["Resources"]["JobWorkerFunction"]["Properties"]["Events"]["Jobs"]["Properties"]
+    assert worker["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    queue = TEMPLATE["Resources"]["JobQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["JobDeadLetterQueue", "Arn"]}
+    assert set(specs["PublishEventsFunction"].streams) == {"MembersTable", "LedgerTable"}
