@@ -1,9 +1,10 @@
 """API benchmark: DynamoDB requests per call, warm overhead and cold start, in one run.
 
 - Requests per call are counted with a botocore `before-send` hook on the clients pynamodb uses.
-- Warm overhead: every DynamoDB call a handler makes is recorded (operation and parameters),
-  then replayed with a plain boto3 client against a twin set of tables that went through the
-  same history, so the direct calls do exactly the same work. Ratio = handler time / direct time.
+- Warm overhead: every DynamoDB call a handler makes is recorded (operation and parameters) and
+  replayed right after it with a plain boto3 client against a twin set of tables that went
+  through the same history, so the direct calls do exactly the same work under the same load.
+  Ratio = handler time / direct time.
 - Cold start: a fresh interpreter imports a function and initialises it up to its first
   DynamoDB call, against `import boto3; boto3.client("dynamodb")`, bytecode compiled first.
 Both sides run against moto in server mode on loopback, in this one process run.
@@ -38,12 +39,11 @@ def _snake(name: str) -> str:
 
 
 class Recorder:
-    """Counts sends and records each DynamoDB call pynamodb makes, tagged by the current invocation."""
+    """Counts sends and records each DynamoDB call pynamodb makes."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[tuple[str, int] | None, str, dict]] = []
+        self.calls: list[tuple[str, dict]] = []
         self.sends = 0
-        self.tag: tuple[str, int] | None = None  # (route, invocation number)
 
     def install(self, models) -> None:
         for model in models:
@@ -52,7 +52,7 @@ class Recorder:
             events.register("before-send.dynamodb.*", self._on_send)
 
     def _on_params(self, params, model, **_):
-        self.calls.append((self.tag, model.name, copy.deepcopy(params)))
+        self.calls.append((model.name, copy.deepcopy(params)))
 
     def _on_send(self, **_):
         self.sends += 1
@@ -80,7 +80,7 @@ def _twin(params: dict) -> dict:
 
 
 def _replay(client, calls) -> float:
-    prepared = [(getattr(client, _snake(operation)), _twin(params)) for _, operation, params in calls]
+    prepared = [(getattr(client, _snake(operation)), _twin(params)) for operation, params in calls]
     started = time.perf_counter()
     for method, params in prepared:
         try:
@@ -114,25 +114,28 @@ def warm_benchmark() -> list[dict]:
 
         from loyalty import seed
         from loyalty.domain.model import member_id_for_sub
-        from loyalty.store.models import EntryModel, MarkerModel, MemberModel, RewardModel
+        from loyalty.store.models import CounterModel, EntryModel, MarkerModel, MemberModel, RewardModel
 
         recorder = Recorder()
-        recorder.install([MemberModel, MarkerModel, EntryModel, RewardModel])
+        recorder.install([MemberModel, MarkerModel, EntryModel, RewardModel, CounterModel])
+        twin_client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
         seed.seed_demo()
         handlers = {name: load_function(name, instance=99).lambda_handler for name in ("enroll", "earn", "redeem", "report")}
         context = LambdaContext()
         results: dict[str, dict] = {}
 
         def invoke(route: str, function: str, event: dict, expect: int) -> None:
-            recorder.tag, sends_before = (route, len(recorder.calls)), recorder.sends
+            first_call, sends_before = len(recorder.calls), recorder.sends
             started = time.perf_counter()
             response = handlers[function](event, context)
             elapsed = time.perf_counter() - started
-            recorder.tag = None
             assert response["statusCode"] == expect, (route, response)
-            result = results.setdefault(route, {"times": [], "requests": [], "calls": []})
+            # The same calls at once on the twin tables: same history, same machine load.
+            direct = _replay(twin_client, recorder.calls[first_call:])
+            result = results.setdefault(route, {"times": [], "requests": [], "direct": []})
             result["times"].append(elapsed)
             result["requests"].append(recorder.sends - sends_before)
+            result["direct"].append(direct)
 
         def scenario(route: str, function: str, make_event: Callable[[int], dict], expect: int) -> None:
             invoke(f"warm-up {route}", function, make_event(-1), expect)
@@ -158,26 +161,12 @@ def warm_benchmark() -> list[dict]:
         scenario("rewards (cached)", "redeem", lambda i: http_event("GET", "/v1/rewards"), 200)
         scenario("program", "report", lambda i: http_event("GET", "/v1/program"), 200)
 
-        # Replay the whole history on the twins in order, timing each measured invocation's calls.
-        direct: dict[str, list[float]] = {}
-        twin_client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
-        calls = recorder.calls
-        index = 0
-        while index < len(calls):
-            tag = calls[index][0]
-            end = index
-            while end < len(calls) and calls[end][0] == tag:
-                end += 1
-            elapsed = _replay(twin_client, calls[index:end])
-            if tag and tag[0] in results:
-                direct.setdefault(tag[0], []).append(elapsed)
-            index = end
         rows = []
         for route, result in results.items():
             if route.startswith("warm-up") or route == "setup":
                 continue
             handler = statistics.median(result["times"])
-            baseline = statistics.median(direct[route]) if route in direct else None
+            baseline = statistics.median(result["direct"]) if any(result["direct"]) else None
             rows.append({
                 "route": route, "requests": max(result["requests"]), "target": TARGET_REQUESTS.get(route),
                 "handler_ms": handler * 1000, "direct_ms": baseline * 1000 if baseline else None,
