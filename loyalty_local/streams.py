@@ -1,7 +1,9 @@
 """DynamoDB Streams delivery for the local runtime: what Lambda's event source mapping does in AWS.
 
-Reads moto's stream of every table that a function of the template consumes and hands new
-records to that function, in order, every half second.
+Reads moto's stream of every table that a function of the template consumes (its `DynamoDB`
+events) and hands the new records to that function as a Lambda stream event, in order, every
+half second. A batch whose delivery raises is offered again on the next poll (at least once, as
+in AWS).
 """
 
 from __future__ import annotations
@@ -9,9 +11,22 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from loyalty_local.template import LOCAL_REGION, FunctionSpec
+from loyalty_local.template import LOCAL_REGION, FunctionSpec, functions
 
 POLL_SECONDS = 0.5
+BATCH_SIZE = 100  # the template's BatchSize for the publisher
+
+Deliver = Callable[[str, dict], None]  # (function logical id, stream event)
+
+
+def start_stream_poller(dynamodb_endpoint: str, deliver: Deliver, log: Callable[[str], None] = print) -> Callable[[], None]:
+    """Start polling the streams of the template's stream-consuming functions; returns the call that stops it.
+
+    Call it once the tables exist (`create_tables`): delivery starts at the oldest record.
+    """
+    poller = StreamPoller(dynamodb_endpoint, functions(), deliver, log)
+    poller.start()
+    return poller.stop
 
 
 def _as_lambda_delivers(record: dict, arn: str) -> dict:
@@ -23,24 +38,22 @@ def _as_lambda_delivers(record: dict, arn: str) -> dict:
 
 
 class StreamPoller:
-    def __init__(self, endpoint: str, specs: dict[str, FunctionSpec], deliver: Callable[[str, dict], None], log) -> None:
+    def __init__(self, endpoint: str, specs: dict[str, FunctionSpec], deliver: Deliver, log: Callable[[str], None]) -> None:
         import boto3
 
         self.streams = boto3.client("dynamodbstreams", endpoint_url=endpoint, region_name=LOCAL_REGION)
         tables = boto3.client("dynamodb", endpoint_url=endpoint, region_name=LOCAL_REGION)
         self.deliver, self.log = deliver, log
         self.stopping = threading.Event()
-        self.iterators: dict[tuple[str, str], str] = {}  # (function, stream arn) -> shard iterator
-        self.sources: dict[str, str] = {}
+        self.iterators: dict[tuple[str, str, str], str] = {}  # (function, stream arn, shard id) -> shard iterator
         for spec in specs.values():
             for table in spec.streams:
                 arn = tables.describe_table(TableName=table)["Table"]["LatestStreamArn"]
                 for shard in self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-                    iterator = self.streams.get_shard_iterator(
+                    self.iterators[(spec.logical_id, arn, shard["ShardId"])] = self.streams.get_shard_iterator(
                         StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
                     )["ShardIterator"]
-                    self.iterators[(spec.logical_id, arn)] = iterator
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread = threading.Thread(target=self._run, name="stream-poller", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
@@ -49,13 +62,20 @@ class StreamPoller:
         self.stopping.set()
         self.thread.join(timeout=5)
 
+    def poll_once(self) -> int:
+        """Deliver what is new on every stream; returns the number of records delivered."""
+        delivered = 0
+        for (function, arn, shard), iterator in list(self.iterators.items()):
+            try:
+                page = self.streams.get_records(ShardIterator=iterator, Limit=BATCH_SIZE)
+                if page["Records"]:
+                    self.deliver(function, {"Records": [_as_lambda_delivers(record, arn) for record in page["Records"]]})
+                    delivered += len(page["Records"])
+                self.iterators[(function, arn, shard)] = page["NextShardIterator"]  # only once delivered
+            except Exception as error:  # noqa: BLE001 - keep polling; Lambda retries a failed batch too
+                self.log(f"[streams] delivering to {function} failed: {error}")
+        return delivered
+
     def _run(self) -> None:
         while not self.stopping.wait(POLL_SECONDS):
-            for (function, arn), iterator in list(self.iterators.items()):
-                try:
-                    page = self.streams.get_records(ShardIterator=iterator, Limit=100)
-                    self.iterators[(function, arn)] = page["NextShardIterator"]
-                    if page["Records"]:
-                        self.deliver(function, {"Records": [_as_lambda_delivers(record, arn) for record in page["Records"]]})
-                except Exception as error:  # noqa: BLE001 - keep polling; Lambda would retry the batch too
-                    self.log(f"[streams] delivering to {function} failed: {error}")
+            self.poll_once()

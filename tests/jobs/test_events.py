@@ -51,7 +51,10 @@ def test_every_domain_event_comes_from_the_streams(tmp_path, monkeypatch):
     assert by_type["PointsEarned"][0]["points"] == 600 and by_type["PointsRedeemed"][0]["points"] == 40
     assert [(e["points"], e["expires_at"]) for e in by_type["PointsExpiringSoon"]] == [(610, "2026-11-30T23:59:59Z")]
     assert by_type["PointsExpired"][0]["points"] == 610
-    assert [(e["from"], e["to"]) for e in by_type["TierChanged"]] == [("Bronze", "Silver"), ("Silver", "Bronze")]
+    assert [(e["from"], e["to"], e["reason"]) for e in by_type["TierChanged"]] == [
+        ("Bronze", "Silver", "points_earned"), ("Silver", "Bronze", "tier_review")]
+    assert by_type["PointsEarned"][0]["at"] == "2025-11-10T00:00:00Z", "times as the API writes them"
+    assert by_type["PointsEarned"][0]["expires_at"] == "2026-11-30T23:59:59Z"
     assert len({e["detail"]["event_id"] for e in published}) == len(published), "consumers deduplicate by event_id"
 
 

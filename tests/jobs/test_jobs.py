@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from loyalty import jobs, service
+from loyalty.domain import rules
 from loyalty.domain.access import POS_SCOPE, Caller
 from loyalty.program import get_program
 from loyalty.settings import get_settings
@@ -81,6 +82,28 @@ def test_a_date_can_be_replayed_past_or_future():
     assert service.store.get_member(member_id).balance == 0
 
 
+def test_replaying_a_past_date_after_a_later_run_changes_nothing():
+    member_id = member_with_points("replay@example.com", 5_000)  # lot 2026-10: 100
+    service.earn(STAFF, get_program(), datetime(2025, 11, 5, tzinfo=timezone.utc), member_id, transaction_id="t2",
+                 amount_minor=7_000, currency="EUR", payload={"b": 1})  # lot 2026-11: 70
+    run("expire_points", datetime(2026, 12, 1, 0, 15, tzinfo=timezone.utc))  # a missed day: both lots at once
+    assert [int(e["points"]["N"]) for e in entries(member_id, "expire")] == [-170]
+    assert run("expire_points", datetime(2026, 11, 1, 0, 15, tzinfo=timezone.utc))["members"] == 0
+    member = service.store.get_member(member_id)
+    assert member.balance == 0 == ledger_sum(member_id) and len(entries(member_id, "expire")) == 1
+
+
+def test_a_request_that_read_the_member_before_a_job_wrote_it_must_reread():
+    member_id = member_with_points("race@example.com", 200_000, datetime(2025, 9, 1, tzinfo=timezone.utc))  # Gold
+    before_review = service.store.get_member(member_id)
+    run("tier_review", datetime(2026, 11, 1, 1, 30, tzinfo=timezone.utc))  # Gold -> Silver, no ledger entry
+    late_earn = rules.earn(before_review, get_program(), key="earn#t9", transaction_id="t9", amount_minor=100,
+                           currency="EUR", now=datetime(2026, 11, 1, 2, 0, tzinfo=timezone.utc), request_hash="h")
+    with pytest.raises(service.store.LostRace):  # else it would write the Gold tier back
+        service.store.commit(late_earn, {member_id: before_review.version})
+    assert service.store.get_member(member_id).tier == "Silver"
+
+
 def test_members_are_reminded_once_per_lot():
     member_id = member_with_points("remind@example.com", 10_000, datetime(2025, 11, 15, tzinfo=timezone.utc))  # lot 2026-11
     run("expire_points", datetime(2026, 11, 5, tzinfo=timezone.utc))
@@ -145,6 +168,8 @@ def test_through_the_queue_a_crashed_batch_is_retried_without_double_effects(mon
     monkeypatch.setattr(service, "expire_member", crash_on_the_fifth)
     first = worker.lambda_handler(event, LambdaContext(function_name="job_worker"))
     assert len(first["batchItemFailures"]) == 1, "only the crashed message goes back to the queue"
+    unexpired = [member_id for member_id in members if service.store.get_member(member_id).balance]
+    assert unexpired == [calls[4]], "the crashed member does not hold back the rest of its batch"
     monkeypatch.setattr(service, "expire_member", original)
     again = worker.lambda_handler(event, LambdaContext(function_name="job_worker"))  # every message delivered again
     assert again["batchItemFailures"] == []

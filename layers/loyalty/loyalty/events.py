@@ -50,13 +50,25 @@ def from_stream(records: Iterable[dict]) -> list[DomainEvent]:
     return events
 
 
+def _rfc3339(moment: datetime) -> str:
+    """As the API writes times: RFC 3339 in UTC."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _timestamp(stored: str | None) -> str | None:
+    """A time as stored by pynamodb ("...000000+0000"), in the API's format."""
+    from pynamodb.attributes import UTCDateTimeAttribute
+
+    return _rfc3339(UTCDateTimeAttribute().deserialize(stored)) if stored else None
+
+
 def _ledger_events(entry: dict, base: dict) -> list[DomainEvent]:
     common = {**base, "member_id": entry["member_id"], "entry_id": entry["entry_id"], "balance": entry["balance_after"],
-              "at": entry["created_at"]}
+              "at": _timestamp(entry["created_at"])}
     if entry["type"] == "earn":
         return [DomainEvent("PointsEarned", {**common, "points": entry["points"], "transaction_id": entry["transaction_id"],
                                              "amount_minor": entry.get("amount_minor"), "currency": entry.get("currency"),
-                                             "tier": entry.get("tier_after"), "expires_at": entry.get("expires_at")})]
+                                             "tier": entry.get("tier_after"), "expires_at": _timestamp(entry.get("expires_at"))})]
     if entry["type"] == "redeem":
         return [DomainEvent("PointsRedeemed", {**common, "points": -entry["points"], "reward_id": entry.get("reward_id"),
                                                "value_minor": entry.get("value_minor"), "voucher_code": entry.get("voucher_code")})]
@@ -71,15 +83,19 @@ def _member_events(kind: str, new: dict, old: dict, base: dict) -> list[DomainEv
         return [DomainEvent("MemberEnrolled", {
             **member, "email": new["email"], "name": new.get("name"), "channel": new["channel"], "tier": new["tier"],
             "referral_code": new["referral_code"], "marketing_opt_in": new.get("marketing_opt_in", False),
-            "points_balance": new["balance"], "enrolled_at": new["enrolled_at"],
+            "points_balance": new["balance"], "enrolled_at": _timestamp(new["enrolled_at"]),
         })]
     events = []
     if old and old.get("tier") != new.get("tier"):
-        events.append(DomainEvent("TierChanged", {**member, "from": old.get("tier"), "to": new["tier"], "email": new["email"]}))
+        reviewed = new.get("tier_reviewed") != old.get("tier_reviewed")  # else an earn moved it up
+        events.append(DomainEvent("TierChanged", {
+            **member, "from": old.get("tier"), "to": new["tier"], "reason": "tier_review" if reviewed else "points_earned",
+            "email": new["email"],
+        }))
     for month in sorted(set(new.get("reminded_lots") or []) - set(old.get("reminded_lots") or [])):
         events.append(DomainEvent("PointsExpiringSoon", {
             **member, "event_id": f"{base['event_id']}:{month}", "email": new["email"],
-            "points": (new.get("lots") or {}).get(month, 0), "expires_at": end_of_month(month).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "points": (new.get("lots") or {}).get(month, 0), "lot_month": month, "expires_at": _rfc3339(end_of_month(month)),
             "marketing_opt_in": new.get("marketing_opt_in", False),
         }))
     return events

@@ -73,16 +73,31 @@ def dispatch(job: str, now: datetime, send: Callable[[list[Batch]], None]) -> in
     return count
 
 
+class BatchIncomplete(Exception):
+    """Some members of a batch failed: the message goes back to the queue (the others are then no-ops)."""
+
+
 def work(batch: Batch) -> dict[str, int]:
-    """Apply the job to each member of a batch; returns what changed."""
+    """Apply the job to each member of a batch; returns what changed.
+
+    A member that fails does not hold back the rest of its batch: all are tried, then the batch fails.
+    """
     program = get_program()
     changed = expired = 0
+    failed: list[str] = []
+    last_error: Exception | None = None
     for member_id in batch.member_ids:
-        if batch.job == EXPIRE:
-            points = service.expire_member(program, batch.now, member_id)
-            changed, expired = changed + (points > 0), expired + points
-        else:
-            changed += service.review_member(program, batch.now, member_id)
+        try:
+            if batch.job == EXPIRE:
+                points = service.expire_member(program, batch.now, member_id)
+                changed, expired = changed + (points > 0), expired + points
+            else:
+                changed += service.review_member(program, batch.now, member_id)
+        except Exception as error:  # noqa: BLE001 - reported below, with the last one as the cause
+            failed.append(member_id)
+            last_error = error
+    if failed:
+        raise BatchIncomplete(f"{len(failed)} of {len(batch.member_ids)} members failed, first {failed[0]}") from last_error
     return {"members": len(batch.member_ids), "changed": changed, "points_expired": expired}
 
 

@@ -252,10 +252,9 @@ def expire_member(program: Program, now: datetime, member_id: str) -> int:
 
     def attempt() -> int:
         member = store.get_member(member_id)
-        outcome = rules.expire_and_remind(member, program, now) if member else None
-        if outcome is None:
+        change = rules.expire_and_remind(member, program, now) if member else None
+        if change is None:
             return 0
-        change, _reminders = outcome  # announced by the event publisher from the member's stream
         store.commit(change, {member_id: member.version})
         return -sum(entry.points for entry in change.entries)
 

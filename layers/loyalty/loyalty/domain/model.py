@@ -33,7 +33,7 @@ class Member:
     points_redeemed: int = 0
     points_expired: int = 0
     points_returned: int = 0  # points taken back by returns
-    version: int = 0  # bumped by every ledger entry; the entry's sequence number
+    version: int = 0  # bumped by every write (scheduled jobs too); a ledger entry's sequence number
     last_entry_at: datetime | None = None  # entries never go back in time, whatever the clocks say
     last_purchase_day: str | None = None  # in the program's time zone, for the report's counters
     previous_purchase_day: str | None = None

@@ -291,24 +291,24 @@ def expiring_lots(member: Member, now: datetime, within: timedelta) -> list[tupl
 # ------------------------------------------------------------------ scheduled jobs
 
 
-@dataclass(frozen=True)
-class Reminder:
-    member_id: str
-    points: int
-    expires_at: datetime
+def _touch(member: Member) -> None:
+    """A write without a ledger entry moves the version too: a request that read the member before
+    then fails its version condition and rereads, instead of writing back what the job changed."""
+    member.version += 1
 
 
-def expire_and_remind(member: Member, program: Program, now: datetime) -> tuple[Change, list[Reminder]] | None:
-    """Expire every lot past its end of month; announce, once per lot, those expiring within the reminder window.
+def expire_and_remind(member: Member, program: Program, now: datetime) -> Change | None:
+    """Expire every lot past its end of month; remember, once per lot, those expiring within the reminder window.
 
-    Returns None when there is nothing to do, so a rerun of the same day changes nothing.
+    The reminders are the months added to `reminded_lots` (the event publisher announces them from
+    the member's stream). Returns None when there is nothing to do, so a rerun of the same day changes nothing.
     """
     expired = {month: points for month, points in member.lots.items() if end_of_month(month) < now}
     horizon = now + timedelta(days=program.reminder_days)
-    due = sorted(
-        month for month, points in member.lots.items()
+    due = [
+        month for month in member.lots
         if month not in expired and month not in member.reminded_lots and end_of_month(month) <= horizon
-    )
+    ]
     if not expired and not due:
         return None
     member = member.copy()
@@ -320,9 +320,10 @@ def expire_and_remind(member: Member, program: Program, now: datetime) -> tuple[
         member.balance -= total
         member.points_expired += total
         change.entries.append(_record(member, now, "expire", f"expire#{max(expired)}", -total, lots_consumed=expired))
-    member.reminded_lots = sorted({*(m for m in member.reminded_lots if m in member.lots), *due})
-    reminders = [Reminder(member.member_id, member.lots[month], end_of_month(month)) for month in due]
-    return change, reminders
+    else:
+        _touch(member)
+    member.reminded_lots = sorted({*(month for month in member.reminded_lots if month in member.lots), *due})
+    return change
 
 
 def next_due(member: Member, program: Program) -> datetime | None:
@@ -345,6 +346,7 @@ def review_tier(member: Member, program: Program, now: datetime) -> Change | Non
         return None
     member = member.copy()
     member.tier_reviewed = month
+    _touch(member)
     current = program.tier_rank(member.tier)
     earned = program.tier_rank(program.tier_for(qualifying_points(member, program, now)).name)
     target = earned if earned >= current else max(earned, current - program.tier_review.max_levels_down)
