@@ -2,51 +2,58 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import selectors
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
-from typing import Any
+import time
+from pathlib import Path
+from typing import Any, BinaryIO, Callable
 
 from loyalty_local.template import LOCAL_REGION, ROOT, FunctionSpec
 
-
+WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 INIT_SECONDS = 10  # like Lambda, a cold start's init phase has its own allowance
+STOP_SECONDS = 5
 # No SQS here: a job dispatcher runs its batches itself, so an invoke returns with the job done.
 LOCAL_OVERRIDES = {"JOB_QUEUE_URL": "local", "EVENT_BUS_NAME": "local"}
 
 
-class FunctionTimeout(Exception):
-    pass
-
-
-@dataclass
 class FunctionError(Exception):
-    """The handler raised: the payload is what Lambda reports."""
+    """The invocation failed: `payload` is what Lambda reports (errorMessage, errorType, stackTrace)."""
 
-    payload: dict[str, Any]
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(f"{payload.get('errorType')}: {payload.get('errorMessage')}")
+        self.payload = payload
+
+
+class FunctionTimeout(FunctionError):
+    """The function ran past the template's Timeout; its worker was discarded."""
 
 
 class Worker:
-    def __init__(self, spec: FunctionSpec, base_environment: dict[str, str], log) -> None:
+    """One function's warm process, serving one invocation at a time like one Lambda instance."""
+
+    def __init__(self, spec: FunctionSpec, base_environment: dict[str, str], log: Callable[[str], None]) -> None:
         self.spec = spec
         self.base_environment = base_environment
         self.log = log
-        self.lock = threading.Lock()  # one invocation at a time, like one Lambda instance
+        self.lock = threading.Lock()
         self.process: subprocess.Popen | None = None
 
-    def _environment(self) -> dict[str, str]:
-        module, handler = self.spec.handler.rsplit(".", 1)
+    def environment(self) -> dict[str, str]:
+        """The function's own environment: nothing of the runtime's but PATH and HOME."""
         return {
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", "/tmp"),
             **self.base_environment,
             **self.spec.environment,
             **{name: value for name, value in LOCAL_OVERRIDES.items() if name in self.spec.environment},
-            "PYTHONPATH": os.pathsep.join([str(self.spec.code_dir), str(ROOT / "layers" / "loyalty"), str(ROOT)]),
-            "LOCAL_HANDLER": f"{module}.{handler}",
+            "PYTHONPATH": os.pathsep.join([str(self.spec.code_dir), str(ROOT / "layers" / "loyalty")]),
+            "LOCAL_HANDLER": self.spec.handler,
             "AWS_LAMBDA_FUNCTION_NAME": self.spec.logical_id,
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(self.spec.timeout),
             "AWS_REGION": LOCAL_REGION,
@@ -56,54 +63,93 @@ class Worker:
 
     def _start(self) -> subprocess.Popen:
         process = subprocess.Popen(
-            [sys.executable, "-m", "loyalty_local.worker"], cwd=self.spec.code_dir, env=self._environment(),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+            [sys.executable, str(WORKER_SCRIPT)], cwd=self.spec.code_dir, env=self.environment(),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            process_group=0,  # a terminal's Ctrl-C is for the runtime, which stops its workers itself
         )
         threading.Thread(target=self._forward_logs, args=(process,), daemon=True).start()
         return process
 
     def _forward_logs(self, process: subprocess.Popen) -> None:
         for line in process.stderr:
-            self.log(f"[{self.spec.logical_id}] {line.rstrip()}")
+            self.log(f"[{self.spec.logical_id}] {line.decode('utf-8', 'replace').rstrip()}")
 
-    def invoke(self, event: Any, request_id: str | None = None) -> Any:
+    def invoke(self, event: Any, request_id: str) -> Any:
         with self.lock:
             cold = self.process is None or self.process.poll() is not None
             if cold:
                 self.process = self._start()
             process = self.process
-            process.stdin.write(json.dumps({"event": event, "request_id": request_id}) + "\n")
-            process.stdin.flush()
-            reply: list[str] = []
-            reader = threading.Thread(target=lambda: reply.append(process.stdout.readline()), daemon=True)
-            reader.start()
-            reader.join(self.spec.timeout + (INIT_SECONDS if cold else 0))
-            timed_out, line = reader.is_alive(), reply[0] if reply else ""
-            if timed_out or not line:
+            try:
+                process.stdin.write(json.dumps({"event": event, "request_id": request_id}).encode() + b"\n")
+                process.stdin.flush()
+            except BrokenPipeError:
+                pass  # it exited during init; its reply, if it wrote one, is still in the pipe
+            allowance = self.spec.timeout + (INIT_SECONDS if cold else 0)
+            line = _read_line(process.stdout, allowance)
+            if line is None:
                 self.stop()  # a timed-out function is not reused, as Lambda discards the sandbox
-                if timed_out:
-                    raise FunctionTimeout(f"{self.spec.logical_id} timed out after {self.spec.timeout} s")
-                raise FunctionError({"errorMessage": "the function process exited", "errorType": "Runtime.ExitError"})
-        answer = json.loads(line)
+                raise FunctionTimeout({"errorType": "Sandbox.Timedout",
+                                       "errorMessage": f"RequestId: {request_id} Error: Task timed out after {allowance:.2f} seconds"})
+            if not line:
+                status = self._exit_status(process)
+                raise FunctionError({"errorType": "Runtime.ExitError",
+                                     "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {status}"})
+            answer = json.loads(line)
+            if answer.get("init_failed"):
+                self.stop()
         if not answer["ok"]:
             raise FunctionError(answer["error"])
         return answer["result"]
 
+    def _exit_status(self, process: subprocess.Popen) -> int | None:
+        try:
+            return process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            return None
+        finally:
+            self.stop()
+
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=5)
-        self.process = None
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=STOP_SECONDS)
+        with contextlib.suppress(OSError):  # a request it never read may be left in the pipe
+            process.stdin.close()
+
+
+def _read_line(pipe: BinaryIO, timeout: float) -> bytes | None:
+    """The worker's reply line; b"" if it exited first, None if `timeout` passed.
+
+    Waiting on the pipe itself (rather than on a reader thread) keeps a warm call at a few
+    hundred microseconds: each extra thread hand-off can cost a scheduler tick.
+    """
+    deadline = time.monotonic() + timeout
+    line = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(pipe, selectors.EVENT_READ)
+        while not line.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                return None
+            chunk = os.read(pipe.fileno(), 1 << 16)
+            if not chunk:
+                return b""
+            line += chunk
+    return line
 
 
 class FunctionPool:
-    def __init__(self, specs: dict[str, FunctionSpec], base_environment: dict[str, str], log) -> None:
+    def __init__(self, specs: dict[str, FunctionSpec], base_environment: dict[str, str], log: Callable[[str], None]) -> None:
         self.workers = {name: Worker(spec, base_environment, log) for name, spec in specs.items()}
 
     def __contains__(self, name: str) -> bool:
         return name in self.workers
 
-    def invoke(self, name: str, event: Any, request_id: str | None = None) -> Any:
+    def invoke(self, name: str, event: Any, request_id: str) -> Any:
         return self.workers[name].invoke(event, request_id)
 
     def stop(self) -> None:

@@ -16,29 +16,48 @@ import signal
 import sys
 import threading
 import time
+import traceback
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
+from urllib.parse import unquote
 
-from loyalty_local import apigw
+from loyalty_local import apigw, events
 from loyalty_local.functions import FunctionError, FunctionPool, FunctionTimeout
-from loyalty_local.template import LOCAL_REGION, ROOT, create_tables, functions, load_template
+from loyalty_local.template import LOCAL_ACCOUNT, LOCAL_REGION, ROOT, create_tables, functions, load_template
 
 sys.path.insert(0, str(ROOT / "layers" / "loyalty"))  # the shared layer, as /opt/python is in Lambda
 
 DOCS_PAGE = Path(__file__).with_name("docs.html")
-EVENTS_FILE = ROOT / ".local" / "events.jsonl"
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+
+Response = tuple[int, list[tuple[str, str]], bytes]
 
 
 def log(message: str) -> None:
     print(message, flush=True)
 
 
+class HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True  # a keep-alive connection must not hold up the exit
+    request_queue_size = 128  # the default 5 drops connections when a test or a script sends a burst
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that went away needs no traceback
+            super().handle_error(request, client_address)
+
+
+def json_response(status: int, body: Any, *headers: tuple[str, str]) -> Response:
+    return status, [("content-type", "application/json"), *headers], json.dumps(body, separators=(",", ":")).encode()
+
+
 class Runtime:
     def __init__(self, api_port: int, lambda_port: int, dynamodb_port: int, secret: str) -> None:
         self.api_port, self.lambda_port, self.dynamodb_port, self.secret = api_port, lambda_port, dynamodb_port, secret
-        self.servers: list[ThreadingHTTPServer] = []
+        self.issuer = apigw.local_issuer(api_port)
+        self.http_servers: list[HTTPServer] = []
+        self.serving = False
         self.dynamodb = None
         self.pool: FunctionPool | None = None
         self.poller = None
@@ -48,17 +67,24 @@ class Runtime:
     # ---------------------------------------------------------------- start and stop
 
     def start(self) -> None:
-        from moto.server import ThreadedMotoServer
+        """Start everything, or stop what was started and raise (a port in use is an OSError)."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
 
-        from loyalty_local.moto_atomic import make_dynamodb_atomic
-
-        make_dynamodb_atomic()
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
-        self.dynamodb = ThreadedMotoServer(ip_address="127.0.0.1", port=self.dynamodb_port, verbose=False)
-        self.dynamodb.start()
+    def _start(self) -> None:
+        # Bind the ports first: a port in use fails here, before anything slow has started.
+        self.http_servers = [
+            HTTPServer(("127.0.0.1", self.api_port), self._handler(self._serve_api, self.api_port)),
+            HTTPServer(("127.0.0.1", self.lambda_port), self._handler(self._serve_invoke, self.lambda_port)),
+        ]
+        self.dynamodb = _start_dynamodb(self.dynamodb_port)
         endpoint = f"http://127.0.0.1:{self.dynamodb_port}"
+        published = events.events_file()
         aws = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-               "AWS_DEFAULT_REGION": LOCAL_REGION, "LOCAL_EVENTS_FILE": str(EVENTS_FILE)}
+               "AWS_DEFAULT_REGION": LOCAL_REGION, "LOCAL_EVENTS_FILE": str(published)}
         os.environ.update(aws)  # for the seeding and the OpenAPI build in this process
 
         import boto3
@@ -71,54 +97,64 @@ class Runtime:
         specs = functions(template)
         self.router = apigw.Router(specs)
         self.pool = FunctionPool(specs, aws, log)
-        EVENTS_FILE.parent.mkdir(exist_ok=True)
-        EVENTS_FILE.write_text("")  # the events of this run
+        published.parent.mkdir(parents=True, exist_ok=True)
+        published.write_text("")  # the events of this run
         from loyalty_local.streams import StreamPoller
 
-        self.poller = StreamPoller(endpoint, specs, self._deliver_stream, log)
+        self.poller = StreamPoller(endpoint, specs, self._deliver_stream_batch, log)
         self.poller.start()
         from loyalty_local.openapi import build_openapi
 
         self.openapi = json.dumps(build_openapi(), indent=2).encode()
-        self.servers = [
-            ThreadingHTTPServer(("127.0.0.1", self.api_port), self._handler(self._serve_api)),
-            ThreadingHTTPServer(("127.0.0.1", self.lambda_port), self._handler(self._serve_invoke)),
-        ]
-        for server in self.servers:
-            server.daemon_threads = True
+        for server in self.http_servers:
             threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    def _deliver_stream(self, function: str, event: dict) -> None:
-        try:
-            self.pool.invoke(function, event)
-        except (FunctionError, FunctionTimeout) as error:
-            log(f"[streams] {function} failed on a stream batch: {error}")
+        self.serving = True
 
     def stop(self) -> None:
         if self.poller:
             self.poller.stop()
-        for server in self.servers:
-            server.shutdown()
+        for server in self.http_servers:
+            if self.serving:  # shutdown() would wait forever for a server that never served
+                server.shutdown()
             server.server_close()
         if self.pool:
             self.pool.stop()
         if self.dynamodb:
-            self.dynamodb.stop()
+            self.dynamodb.shutdown()
+
+    def _deliver_stream_batch(self, name: str, event: dict) -> None:
+        """As Lambda's event source mapping does; a failure raises, so the poller offers the batch again."""
+        self.pool.invoke(name, event, str(uuid.uuid4()))
+
+    def _invoke_unwaited(self, name: str, event: Any, request_id: str) -> None:
+        """An `Event` invocation, after its 202: nobody waits for it, so a failure goes to the log."""
+        try:
+            self.pool.invoke(name, event, request_id)
+        except FunctionError as error:
+            log(f"[invoke] {name} failed: {error}")
 
     # ---------------------------------------------------------------- HTTP plumbing
 
-    def _handler(self, serve):
+    def _handler(self, serve: Callable[[apigw.Request], Response], port: int):
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # headers and body leave in two writes: no 40 ms delayed-ACK stall
 
             def _any(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
-                status, headers, data = serve(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
-                                              body, self.client_address[0])
+                try:
+                    path, _, query = self.path.partition("?")
+                    request = apigw.Request(self.command, path, query, _joined_headers(self.headers),
+                                            _read_body(self.headers, self.rfile), self.client_address[0], port)
+                except ValueError:
+                    status, headers, data = json_response(400, {"message": "Bad Request"})
+                else:
+                    try:
+                        status, headers, data = serve(request)
+                    except Exception:  # noqa: BLE001 - a bug of the runtime, not of a function
+                        log(f"[runtime] {self.command} {self.path}\n{traceback.format_exc()}")
+                        status, headers, data = json_response(500, {"message": "Internal Server Error"})
                 self.send_response(status)
-                for name, value in headers.items():
+                for name, value in headers:
                     self.send_header(name, value)
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()
@@ -131,61 +167,117 @@ class Runtime:
 
         return Handler
 
-    @staticmethod
-    def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-        return status, {"content-type": "application/json", **(headers or {})}, json.dumps(body).encode()
-
     # ---------------------------------------------------------------- the HTTP API
 
-    def _serve_api(self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str):
-        path, _, query = target.partition("?")
-        if method == "GET" and path == "/openapi.json":
-            return 200, {"content-type": "application/json"}, self.openapi
-        if method == "GET" and path in ("/docs", "/docs/"):
-            return 200, {"content-type": "text/html; charset=utf-8"}, DOCS_PAGE.read_bytes()
-        match = self.router.match(method, path)
+    def _serve_api(self, request: apigw.Request) -> Response:
+        request_id = str(uuid.uuid4())
+        status, headers, body = self._answer_api(request, request_id)
+        return status, [*headers, ("apigw-requestid", request_id)], body
+
+    def _answer_api(self, request: apigw.Request, request_id: str) -> Response:
+        if request.method == "GET" and request.path == "/openapi.json":
+            return 200, [("content-type", "application/json")], self.openapi
+        if request.method == "GET" and request.path in ("/docs", "/docs/"):
+            return 200, [("content-type", "text/html; charset=utf-8")], DOCS_PAGE.read_bytes()
+        match = self.router.match(request.method, request.path)
         if match is None:
-            return self._json(404, {"message": "Not Found"})
+            return json_response(404, {"message": "Not Found"})
         try:
-            claims = apigw.authorize(headers, self.secret)
-        except apigw.Unauthorized:
-            return self._json(401, {"message": "Unauthorized"}, {"www-authenticate": "Bearer"})
-        if not apigw.has_scope(claims, match.route):
-            return self._json(403, {"message": "Forbidden"})
-        event = apigw.http_event(match, method, path, query, headers, body, claims, source_ip)
+            authorization = apigw.authorize(request.headers, self.secret, match.route)
+        except apigw.Unauthorized as refused:
+            return json_response(401, {"message": "Unauthorized"}, ("www-authenticate", refused.challenge()))
+        except apigw.Forbidden as refused:
+            return json_response(403, {"message": "Forbidden"}, ("www-authenticate", refused.challenge()))
+        event = apigw.http_event(match, request, authorization, request_id)
+        name = match.function.logical_id
         try:
-            result = self.pool.invoke(match.function.logical_id, event, event["requestContext"]["requestId"])
+            return apigw.http_response(self.pool.invoke(name, event, request_id))
         except FunctionTimeout as error:
-            log(f"[api] {error}")
-            return self._json(503, {"message": "Service Unavailable"})
-        except FunctionError as error:
-            log(f"[api] {match.function.logical_id} failed: {error.payload.get('errorType')}: {error.payload.get('errorMessage')}")
-            return self._json(502, {"message": "Internal Server Error"})
-        return apigw.http_response(result)
+            log(f"[api] {request.method} {request.path}: {name} {error}")
+            return json_response(503, {"message": "Service Unavailable"})
+        except (FunctionError, apigw.InvalidResponse) as error:
+            log(f"[api] {request.method} {request.path}: {name} failed: {error}")
+            return json_response(502, {"message": "Internal Server Error"})
 
     # ---------------------------------------------------------------- the Lambda Invoke API
 
-    def _serve_invoke(self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str):
-        found = INVOKE_PATH.match(target.partition("?")[0])
-        if method != "POST" or not found:
-            return self._json(404, {"Type": "User", "message": "Unknown operation"})
-        name = found["name"].split(":")[-1]
+    def _serve_invoke(self, request: apigw.Request) -> Response:
+        request_id = str(uuid.uuid4())
+        found = INVOKE_PATH.match(request.path)
+        if request.method != "POST" or not found:
+            return _lambda_error(404, "UnknownOperationException", f"no such operation: {request.method} {request.path}")
+        name = _function_name(unquote(found["name"]))
         if name not in self.pool:
-            return self._json(404, {"Type": "User", "message": f"Function not found: {name}"},
-                              {"x-amzn-errortype": "ResourceNotFoundException"})
+            arn = f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{name}"
+            return _lambda_error(404, "ResourceNotFoundException", f"Function not found: {arn}")
         try:
-            event = json.loads(body or b"{}")
-        except json.JSONDecodeError:
-            return self._json(400, {"Type": "User", "message": "Could not parse request body into json"},
-                              {"x-amzn-errortype": "InvalidRequestContentException"})
-        executed = {"x-amz-executed-version": "$LATEST"}
+            event = json.loads(request.body or b"{}")
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            return _lambda_error(400, "InvalidRequestContentException", f"Could not parse request body into json: {error}")
+        headers = [("x-amzn-requestid", request_id), ("x-amz-executed-version", "$LATEST")]
+        invocation_type = request.headers.get("x-amz-invocation-type", "RequestResponse")
+        if invocation_type == "DryRun":
+            return 204, headers, b""
+        if invocation_type == "Event":
+            threading.Thread(target=self._invoke_unwaited, args=(name, event, request_id), daemon=True).start()
+            return 202, headers, b""
+        if invocation_type != "RequestResponse":
+            return _lambda_error(400, "InvalidParameterValueException", f"unknown invocation type {invocation_type}")
         try:
-            return self._json(200, self.pool.invoke(name, event), executed)
-        except FunctionTimeout as error:
-            return self._json(200, {"errorMessage": str(error), "errorType": "Sandbox.Timedout"},
-                              {**executed, "x-amz-function-error": "Unhandled"})
+            return json_response(200, self.pool.invoke(name, event, request_id), *headers)
         except FunctionError as error:
-            return self._json(200, error.payload, {**executed, "x-amz-function-error": "Unhandled"})
+            return json_response(200, error.payload, *headers, ("x-amz-function-error", "Unhandled"))
+
+
+def _start_dynamodb(port: int):
+    """moto's server app on a thread (ThreadedMotoServer would wait forever if the port were taken)."""
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    from loyalty_local.moto_atomic import make_dynamodb_atomic
+
+    make_dynamodb_atomic()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
+    server = make_server("127.0.0.1", port, DomainDispatcherApplication(create_backend_app), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _joined_headers(message) -> dict[str, str]:
+    """Lower-cased names; a repeated header joined as API Gateway joins it."""
+    headers: dict[str, str] = {}
+    for name, value in message.items():
+        name = name.lower()
+        headers[name] = f"{headers[name]}{'; ' if name == 'cookie' else ','}{value}" if name in headers else value
+    return headers
+
+
+def _read_body(headers, stream: BinaryIO) -> bytes:
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        chunks = []
+        while size := int(stream.readline().split(b";")[0], 16):
+            chunks.append(stream.read(size))
+            stream.readline()  # the chunk's CRLF
+        while stream.readline() not in (b"\r\n", b"\n", b""):
+            pass  # trailers
+        return b"".join(chunks)
+    length = int(headers.get("content-length") or 0)
+    if length < 0:
+        raise ValueError(f"content-length {length}")
+    return stream.read(length)
+
+
+def _function_name(identifier: str) -> str:
+    """The name in a function name, a partial ARN or an ARN, with or without a qualifier."""
+    parts = identifier.split(":")
+    return parts[parts.index("function") + 1] if "function" in parts else parts[0]
+
+
+def _lambda_error(status: int, error_type: str, message: str) -> Response:
+    return json_response(status, {"Type": "User", "Message": message}, ("x-amzn-errortype", error_type))
+
+
+# ---------------------------------------------------------------- command line
 
 
 def serve() -> int:
@@ -195,19 +287,30 @@ def serve() -> int:
         dynamodb_port=int(os.environ.get("DYNAMODB_PORT", "3002")), secret=secret,
     )
     started = time.perf_counter()
-    runtime.start()
+    try:
+        runtime.start()
+    except KeyboardInterrupt:  # Ctrl-C while starting: what had started is stopped already
+        return 130
+    except OSError as error:
+        ports = f"API_PORT={runtime.api_port}, LAMBDA_PORT={runtime.lambda_port}, DYNAMODB_PORT={runtime.dynamodb_port}"
+        print(f"cannot start: {error} ({ports}; set them to free ports)", file=sys.stderr)
+        return 1
     api = f"http://127.0.0.1:{runtime.api_port}"
+
+    def token(role: str) -> str:
+        return apigw.make_token(role, secret, issuer=runtime.issuer)
+
     log(f"""
 Loyalty API running locally ({time.perf_counter() - started:.1f} s to start)
   HTTP API         {api}            (try {api}/v1/program)
   API docs         {api}/docs       OpenAPI: {api}/openapi.json
   Lambda invoke    http://127.0.0.1:{runtime.lambda_port}   (aws lambda invoke --endpoint-url ...)
   DynamoDB (moto)  http://127.0.0.1:{runtime.dynamodb_port}
-  Domain events    logged here, and listed by `make events` ({EVENTS_FILE})
+  Domain events    logged here, and listed by `make events` ({events.events_file()})
 Tokens (12 h; `make token ROLE=member|pos|admin [SUB=...]` for more):
-  member  {apigw.make_token("member", secret)}
-  pos     {apigw.make_token("pos", secret)}
-  admin   {apigw.make_token("admin", secret)}
+  member  {token("member")}
+  pos     {token("pos")}
+  admin   {token("admin")}
 Ready. Ctrl-C stops everything.""")
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -215,17 +318,6 @@ Ready. Ctrl-C stops everything.""")
     stopping.wait()
     log("stopping...")
     runtime.stop()
-    return 0
-
-
-def list_events(detail_type: str | None) -> int:
-    if not EVENTS_FILE.exists():
-        print("no events yet: start `make run` and use the API")
-        return 0
-    for line in EVENTS_FILE.read_text().splitlines():
-        event = json.loads(line)
-        if detail_type in (None, event["detail-type"]):
-            print(f"{event['time']}  {event['detail-type']:<20} {json.dumps(event['detail'])}")
     return 0
 
 
@@ -239,14 +331,17 @@ def main(argv: list[str] | None = None) -> int:
     token = commands.add_parser("token", help="print a local JWT")
     token.add_argument("--role", choices=sorted(apigw.ROLE_SCOPES), default="member")
     token.add_argument("--sub", help="the token's subject (default: one per role)")
-    listing = commands.add_parser("events", help="list the domain events published by the running `make run`")
-    listing.add_argument("--type", help="only this detail-type, e.g. PointsExpiringSoon")
-    args = parser.parse_args(argv)
+    commands.add_parser("events", add_help=False,  # its options, -h included, are loyalty_local.events'
+                        help="list the domain events published locally: events -h for its options")
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "events":
+        return events.main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "serve":
         return serve()
-    if args.command == "events":
-        return list_events(args.type)
-    print(apigw.make_token(args.role, os.environ.get("LOCAL_JWT_SECRET", apigw.DEFAULT_SECRET), args.sub))
+    issuer = apigw.local_issuer(int(os.environ.get("API_PORT", "3000")))
+    print(apigw.make_token(args.role, os.environ.get("LOCAL_JWT_SECRET", apigw.DEFAULT_SECRET), args.sub, issuer))
     return 0
 
 

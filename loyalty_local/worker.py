@@ -1,8 +1,11 @@
 """A function's worker process: imports its handler once and serves invocations, like a warm Lambda.
 
-Started by the local runtime with the function's own environment, so functions never share
-settings or modules. Protocol: one JSON request per line on stdin, one JSON reply per line on
-the original stdout; everything the function prints goes to stderr, which the runtime shows.
+The local runtime starts it as a script, in the function's code directory, with the function's own
+environment: functions never share settings or modules, and the import path is Lambda's (the code
+directory, then the shared layer from PYTHONPATH). Protocol: one JSON request per line on stdin, one
+JSON reply per line on the original stdout; whatever the function prints goes to stderr, which the
+runtime shows prefixed with the function's name. Only the standard library is used here, so the
+function's imports are all its own.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ import importlib
 import json
 import os
 import sys
+import time
 import traceback
-import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -22,36 +26,77 @@ class LambdaContext:
     memory_limit_in_mb: int
     invoked_function_arn: str
     aws_request_id: str
+    deadline: float = field(repr=False)
     log_group_name: str = ""
     log_stream_name: str = "local"
     function_version: str = "$LATEST"
 
     def get_remaining_time_in_millis(self) -> int:
-        return int(os.environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "3")) * 1000
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+class InitError(Exception):
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(payload["errorMessage"])
+        self.payload = payload
+
+
+def error_payload(error: BaseException, error_type: str | None = None, message: str | None = None) -> dict[str, Any]:
+    """An error as the Python runtime reports it."""
+    return {"errorMessage": message or str(error), "errorType": error_type or type(error).__name__,
+            "stackTrace": traceback.format_tb(error.__traceback__)}
+
+
+def load_handler(handler: str):
+    """Import the handler the way the Lambda Python runtime does, with its error types."""
+    module_name, function_name = handler.rsplit(".", 1)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise InitError(error_payload(error, "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {error}")) from error
+    except SyntaxError as error:
+        raise InitError(error_payload(error, "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {error}")) from error
+    except Exception as error:  # noqa: BLE001 - any failure at import is the function's init error
+        raise InitError(error_payload(error)) from error
+    if not callable(getattr(module, function_name, None)):
+        raise InitError({"errorMessage": f"Handler '{function_name}' missing on module '{module_name}'",
+                         "errorType": "Runtime.HandlerNotFound", "stackTrace": []})
+    return getattr(module, function_name)
+
+
+def invoke(handler, event: Any, context: LambdaContext) -> str:
+    """The reply line: the handler's result, or its error as Lambda reports it."""
+    try:
+        reply = {"ok": True, "result": handler(event, context)}
+    except Exception as error:  # noqa: BLE001 - reported to the caller as Lambda does
+        traceback.print_exc()
+        reply = {"ok": False, "error": error_payload(error)}
+    try:
+        return json.dumps(reply)
+    except (TypeError, ValueError) as error:
+        return json.dumps({"ok": False, "error": error_payload(error, "Runtime.MarshalError", f"Unable to marshal response: {error}")})
 
 
 def main() -> None:
-    replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
-    sys.stdout = sys.stderr  # the function's prints must not corrupt the protocol
-    module_name, function_name = os.environ["LOCAL_HANDLER"].rsplit(".", 1)
-    handler = getattr(importlib.import_module(module_name), function_name)
-    name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1, encoding="utf-8")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # even output written below Python must not reach the replies
+    sys.stdout = sys.stderr
+    del sys.path[0]  # this script's directory: the function imports from its code directory and layer only
+    name, timeout = os.environ["AWS_LAMBDA_FUNCTION_NAME"], int(os.environ["AWS_LAMBDA_FUNCTION_TIMEOUT"])
+    try:
+        handler = load_handler(os.environ["LOCAL_HANDLER"])
+    except InitError as error:
+        traceback.print_exc()
+        replies.write(json.dumps({"ok": False, "error": error.payload, "init_failed": True}) + "\n")
+        return  # like Lambda, the next invocation tries a fresh init
     for line in sys.stdin:
         request = json.loads(line)
         context = LambdaContext(
             function_name=name, memory_limit_in_mb=int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")),
-            invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
-            aws_request_id=request.get("request_id") or str(uuid.uuid4()),
+            invoked_function_arn=f"arn:aws:lambda:{os.environ['AWS_REGION']}:123456789012:function:{name}",
+            aws_request_id=request["request_id"], deadline=time.monotonic() + timeout,
         )
-        try:
-            reply = {"ok": True, "result": handler(request["event"], context)}
-        except Exception as error:  # noqa: BLE001 - reported to the caller as Lambda does
-            traceback.print_exc()
-            reply = {"ok": False, "error": {
-                "errorMessage": str(error), "errorType": type(error).__name__,
-                "stackTrace": traceback.format_tb(error.__traceback__),
-            }}
-        replies.write(json.dumps(reply, default=str) + "\n")
+        replies.write(invoke(handler, request["event"], context) + "\n")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
 import time
 import uuid
 
@@ -13,6 +17,7 @@ import requests
 from botocore.config import Config
 
 from loyalty_local.template import ROOT
+from tests.local.conftest import start_runtime
 
 TIMEOUT = 30
 
@@ -53,15 +58,31 @@ def test_app_and_terminal_journey(local_runtime):
     assert report.status_code == 200 and report.json()["purchases"] >= 1
 
 
+def test_domain_events_are_published_from_the_table_streams(local_runtime):
+    member_id = post(local_runtime, "/v1/members", "pos", {"email": f"{uuid.uuid4().hex}@example.com"}).json()["member_id"]
+    deadline, published = time.monotonic() + 15, []
+    while time.monotonic() < deadline and not published:
+        time.sleep(0.2)
+        text = local_runtime.events_path.read_text() if local_runtime.events_path.exists() else ""
+        lines = text.split("\n")[:-1]  # complete lines only: the publisher may be appending
+        published = [event for event in map(json.loads, lines) if event["detail"].get("member_id") == member_id]
+    assert [event["detail-type"] for event in published] == ["MemberEnrolled"]
+
+
 def test_authorizer_refuses_missing_forged_and_expired_tokens(local_runtime):
     url = f"{local_runtime.api}/v1/program"
-    assert requests.get(url, timeout=TIMEOUT).status_code == 401
+    missing = requests.get(url, timeout=TIMEOUT)
+    assert missing.status_code == 401 and missing.json() == {"message": "Unauthorized"}
     forged = jwt.encode({"sub": "x", "scope": "loyalty/admin", "exp": int(time.time()) + 60}, "not-the-secret-but-long-enough-for-hs256", algorithm="HS256")
-    assert requests.get(url, headers={"authorization": f"Bearer {forged}"}, timeout=TIMEOUT).status_code == 401
+    refused = requests.get(url, headers={"authorization": f"Bearer {forged}"}, timeout=TIMEOUT)
+    assert refused.status_code == 401 and 'error="invalid_token"' in refused.headers["www-authenticate"]
     expired = jwt.encode({"sub": "x", "scope": "loyalty/admin", "exp": int(time.time()) - 5}, local_runtime.secret, algorithm="HS256")
     response = requests.get(url, headers={"authorization": f"Bearer {expired}"}, timeout=TIMEOUT)
     assert response.status_code == 401 and response.json() == {"message": "Unauthorized"}
-    assert requests.get(url, headers=local_runtime.headers("member"), timeout=TIMEOUT).status_code == 200
+    ok = requests.get(url, headers=local_runtime.headers("member"), timeout=TIMEOUT)
+    assert ok.status_code == 200 and ok.headers["apigw-requestid"]
+    bare = requests.get(url, headers={"authorization": local_runtime.token("pos")}, timeout=TIMEOUT)
+    assert bare.status_code == 200, "API Gateway also takes the token without 'Bearer '"
 
 
 def test_scopes_are_enforced_per_route(local_runtime):
@@ -72,13 +93,14 @@ def test_scopes_are_enforced_per_route(local_runtime):
 
 def test_a_member_cannot_read_another_member(local_runtime):
     other = post(local_runtime, "/v1/members", "pos", {"email": f"{uuid.uuid4().hex}@example.com"}).json()["member_id"]
-    post(local_runtime, "/v1/members", "member", {"email": f"{uuid.uuid4().hex}@example.com"}, "curious-user")
-    response = get(local_runtime, f"/v1/members/{other}", "member", "curious-user")
+    curious = f"curious-{uuid.uuid4().hex[:8]}"
+    assert post(local_runtime, "/v1/members", "member", {"email": f"{uuid.uuid4().hex}@example.com"}, curious).status_code == 201
+    response = get(local_runtime, f"/v1/members/{other}", "member", curious)
     assert response.status_code == 404 and response.json()["code"] == "MEMBER_NOT_FOUND"
 
 
 def test_unknown_route_and_bad_input_through_the_gateway(local_runtime):
-    assert requests.get(f"{local_runtime.api}/v2/nothing", timeout=TIMEOUT).status_code == 404
+    assert requests.get(f"{local_runtime.api}/v2/nothing", timeout=TIMEOUT).json() == {"message": "Not Found"}
     malformed = requests.post(f"{local_runtime.api}/v1/members", data="{oops", timeout=TIMEOUT,
                               headers=local_runtime.headers("pos", **{"content-type": "application/json"}))
     assert malformed.status_code == 400 and malformed.json()["code"] == "MALFORMED_JSON"
@@ -88,14 +110,15 @@ def test_openapi_and_offline_docs_are_served(local_runtime):
     document = requests.get(f"{local_runtime.api}/openapi.json", timeout=TIMEOUT).json()
     assert document == json.loads((ROOT / "openapi.json").read_text())
     page = requests.get(f"{local_runtime.api}/docs", timeout=TIMEOUT)
-    assert page.status_code == 200 and "openapi.json" in page.text
-    assert "http://" not in page.text and "https://" not in page.text, "the docs page must not load anything remote"
+    assert page.status_code == 200 and "/openapi.json" in page.text
+    assert not re.search(r"(src|href)=\"(https?:)?//", page.text), "the docs page must not load anything remote"
 
 
 @pytest.fixture
 def lambda_client(local_runtime):
     return boto3.client("lambda", endpoint_url=local_runtime.lambda_endpoint, region_name="us-east-1",
-                        aws_access_key_id="local", aws_secret_access_key="local", config=Config(retries={"max_attempts": 1}))
+                        aws_access_key_id="local", aws_secret_access_key="local",
+                        config=Config(retries={"max_attempts": 1}, read_timeout=TIMEOUT))
 
 
 def test_functions_run_through_the_lambda_invoke_api(lambda_client):
@@ -105,9 +128,33 @@ def test_functions_run_through_the_lambda_invoke_api(lambda_client):
     assert result["statusCode"] == 200 and json.loads(result["body"])["currency"] == "EUR"
 
 
+def test_scheduled_jobs_run_through_the_lambda_invoke_api(lambda_client):
+    response = lambda_client.invoke(FunctionName="ExpirePointsFunction",
+                                    Payload=(ROOT / "events" / "expire-points-scheduled.json").read_bytes())
+    assert "FunctionError" not in response, response["Payload"].read()
+    assert json.loads(response["Payload"].read())["job"] == "expire"
+
+
 def test_a_failing_function_reports_like_lambda(lambda_client):
     response = lambda_client.invoke(FunctionName="EarnFunction", Payload=b"{}")
     assert response["FunctionError"] == "Unhandled"
     assert {"errorMessage", "errorType", "stackTrace"} <= set(json.loads(response["Payload"].read()))
     with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
         lambda_client.invoke(FunctionName="NoSuchFunction", Payload=b"{}")
+
+
+def test_ctrl_c_stops_the_whole_process_tree(tmp_path):
+    runtime = start_runtime(tmp_path / "runtime.log")
+    try:
+        assert requests.get(f"{runtime.api}/v1/program", headers=runtime.headers("pos"), timeout=TIMEOUT).status_code == 200
+        children = subprocess.run(["pgrep", "-P", str(runtime.process.pid)], capture_output=True, text=True, timeout=TIMEOUT)
+        workers = [int(pid) for pid in children.stdout.split()]
+        assert workers, "a function ran, so its worker process is up"
+        assert runtime.stop(signal.SIGINT, whole_group=True) == 0, runtime.log()  # what a terminal's Ctrl-C sends
+    finally:
+        if runtime.process.poll() is None:
+            runtime.kill()
+    for pid in workers:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert "Traceback" not in runtime.log() and "stopping..." in runtime.log(), runtime.log()

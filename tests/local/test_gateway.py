@@ -3,31 +3,80 @@
 from __future__ import annotations
 
 import base64
+import io
 import time
 
 import jwt
 import pytest
 
 from loyalty_local import apigw
-from loyalty_local.template import functions
+from loyalty_local.server import _function_name, _joined_headers, _read_body
+from loyalty_local.template import Route, functions
 
 SECRET = "unit-secret-unit-secret-unit-secret"
+SCOPED = Route("POST", "/v1/members/{member_id}/earn", ("loyalty/pos", "loyalty/admin"))
+UNSCOPED = Route("GET", "/health", ())
+
+
+def bearer(claims: dict, secret: str = SECRET) -> dict[str, str]:
+    return {"authorization": f"Bearer {jwt.encode(claims, secret, algorithm='HS256')}"}
 
 
 def test_tokens_carry_the_role_scope_and_verify():
-    claims = apigw.authorize({"authorization": f"Bearer {apigw.make_token('pos', SECRET)}"}, SECRET)
+    authorization = apigw.authorize({"authorization": f"Bearer {apigw.make_token('pos', SECRET)}"}, SECRET, SCOPED)
+    claims = authorization.claims
     assert claims["scope"] == "loyalty/pos" and claims["sub"] == "local-store-terminal"
-    assert isinstance(claims["exp"], str), "API Gateway passes every claim as a string"
+    assert claims["iss"] == "http://127.0.0.1:3000/local" and claims["client_id"] == "local-pos"
+    assert int(claims["exp"]) - int(claims["iat"]) == 12 * 3600
+    assert authorization.scopes == ["loyalty/pos"]
+
+
+def test_claims_reach_the_function_as_strings_like_api_gateway_sends_them():
+    now = int(time.time())
+    claims = apigw.authorize(bearer({"exp": now + 60, "email_verified": True, "groups": ["a", "b"], "gone": None}),
+                             SECRET, UNSCOPED).claims
+    assert claims == {"exp": str(now + 60), "email_verified": "true", "groups": "[a b]"}
+
+
+def test_scopes_come_from_scope_or_scp_and_only_scoped_routes_list_them():
+    now = int(time.time())
+    assert apigw.authorize(bearer({"exp": now + 60, "scp": ["loyalty/admin"]}), SECRET, SCOPED).scopes == ["loyalty/admin"]
+    assert apigw.authorize(bearer({"exp": now + 60, "scope": "openid loyalty/pos"}), SECRET, SCOPED).scopes == ["openid", "loyalty/pos"]
+    assert apigw.authorize(bearer({"exp": now + 60, "scope": "loyalty/pos"}), SECRET, UNSCOPED).scopes is None
+    with pytest.raises(apigw.Forbidden) as refused:
+        apigw.authorize(bearer({"exp": now + 60, "scope": "loyalty/member"}), SECRET, SCOPED)
+    assert refused.value.challenge().startswith('Bearer scope="loyalty/pos loyalty/admin" error="insufficient_scope"')
+
+
+def test_a_bare_token_is_accepted_as_api_gateway_does():
+    assert apigw.authorize({"authorization": apigw.make_token("admin", SECRET)}, SECRET, SCOPED).claims["sub"] == "local-back-office"
 
 
 @pytest.mark.parametrize(
-    "header",
-    ["", "Bearer ", "Bearer not-a-jwt", f"Bearer {jwt.encode({'sub': 'x', 'scope': 'loyalty/pos'}, SECRET, algorithm='HS256')}"],
-    ids=["missing", "empty", "garbage", "no expiry"],
+    "headers",
+    [
+        {},
+        {"authorization": "Bearer "},
+        {"authorization": "Bearer not-a-jwt"},
+        bearer({"sub": "x", "scope": "loyalty/pos"}),
+        bearer({"scope": "loyalty/pos", "exp": int(time.time()) - 1}),
+        bearer({"scope": "loyalty/pos", "exp": int(time.time()) + 60, "nbf": int(time.time()) + 600}),
+        bearer({"scope": "loyalty/pos", "exp": int(time.time()) + 60, "iat": int(time.time()) + 600}),
+        bearer({"scope": "loyalty/pos", "exp": int(time.time()) + 60}, secret="another-secret-another-secret-xx"),
+        {"authorization": "Bearer " + jwt.encode({"scope": "loyalty/pos", "exp": int(time.time()) + 60}, None, algorithm="none")},
+    ],
+    ids=["missing", "empty", "garbage", "no expiry", "expired", "not yet valid", "issued in the future", "forged", "unsigned"],
 )
-def test_the_authorizer_refuses(header):
-    with pytest.raises(apigw.Unauthorized):
-        apigw.authorize({"authorization": header}, SECRET)
+def test_the_authorizer_refuses(headers):
+    with pytest.raises(apigw.Unauthorized) as refused:
+        apigw.authorize(headers, SECRET, SCOPED)
+    assert refused.value.challenge().startswith("Bearer")
+
+
+def test_an_invalid_token_says_why_in_www_authenticate():
+    with pytest.raises(apigw.Unauthorized) as refused:
+        apigw.authorize(bearer({"exp": int(time.time()) - 1}), SECRET, SCOPED)
+    assert refused.value.challenge() == 'Bearer scope="" error="invalid_token" error_description="Signature has expired"'
 
 
 def test_routes_come_from_the_template_with_their_scopes():
@@ -37,22 +86,87 @@ def test_routes_come_from_the_template_with_their_scopes():
     assert set(match.route.scopes) == {"loyalty/pos", "loyalty/admin"}
     assert router.match("GET", "/v1/members/m123/earn") is None
     assert router.match("GET", "/v1/members/a/b/activity") is None
-    assert not apigw.has_scope({"scope": "loyalty/member"}, match.route)
-    assert apigw.has_scope({"scope": "openid loyalty/pos"}, match.route)
+
+
+def request(path="/v1/members/me/activity", query="", headers=None, body=b"", method="GET"):
+    return apigw.Request(method, path, query, headers or {}, body, "10.0.0.9", 3000)
 
 
 def test_the_event_is_payload_v2():
     match = apigw.Router(functions()).match("GET", "/v1/members/me/activity")
-    event = apigw.http_event(match, "GET", "/v1/members/me/activity", "limit=5&x=1&x=2", {"user-agent": "t"}, b"",
-                             {"sub": "s", "scope": "loyalty/member"}, "127.0.0.1")
+    headers = {"user-agent": "app/1", "cookie": "a=1; b=2", "x-tag": "one,two", "host": "127.0.0.1:3000"}
+    authorization = apigw.Authorization({"sub": "s", "scope": "loyalty/member"}, ["loyalty/member"])
+    event = apigw.http_event(match, request(query="limit=5&x=1&x=2", headers=headers), authorization, "req-1")
     assert event["version"] == "2.0" and event["routeKey"] == "GET /v1/members/{member_id}/activity"
+    assert event["rawPath"] == "/v1/members/me/activity" and event["rawQueryString"] == "limit=5&x=1&x=2"
     assert event["queryStringParameters"] == {"limit": "5", "x": "1,2"} and event["pathParameters"] == {"member_id": "me"}
-    assert event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] == "s"
-    assert abs(event["requestContext"]["timeEpoch"] / 1000 - time.time()) < 5
-    binary = apigw.http_event(match, "GET", "/", "", {}, b"\xff\xfe", {}, "127.0.0.1")
-    assert binary["isBase64Encoded"] and base64.b64decode(binary["body"]) == b"\xff\xfe"
+    assert event["cookies"] == ["a=1", "b=2"] and "cookie" not in event["headers"]
+    assert event["headers"]["x-tag"] == "one,two" and event["headers"]["x-forwarded-for"] == "10.0.0.9"
+    context = event["requestContext"]
+    assert context["authorizer"]["jwt"] == {"claims": {"sub": "s", "scope": "loyalty/member"}, "scopes": ["loyalty/member"]}
+    assert context["http"] == {"method": "GET", "path": "/v1/members/me/activity", "protocol": "HTTP/1.1",
+                               "sourceIp": "10.0.0.9", "userAgent": "app/1"}
+    assert context["requestId"] == "req-1" and context["routeKey"] == event["routeKey"] and context["stage"] == "$default"
+    assert abs(context["timeEpoch"] / 1000 - time.time()) < 5 and context["time"].endswith(" +0000")
+    assert "body" not in event and event["isBase64Encoded"] is False
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "encoded"),
+    [("application/json", b'{"a": 1}', False), ("text/csv; charset=utf-8", b"a,b", False),
+     ("application/octet-stream", b"\xff\xfe", True), ("application/x-www-form-urlencoded", b"a=1", True),
+     ("text/plain", b"\xff", True), ("", b"abc", True)],
+)
+def test_a_body_that_is_not_text_arrives_base64_encoded(content_type, body, encoded):
+    match = apigw.Router(functions()).match("POST", "/v1/members")
+    headers = {"content-type": content_type} if content_type else {}
+    event = apigw.http_event(match, request("/v1/members", headers=headers, body=body, method="POST"),
+                             apigw.Authorization({}, None), "req-1")
+    assert event["isBase64Encoded"] is encoded
+    assert (base64.b64decode(event["body"]) if encoded else event["body"].encode()) == body
 
 
 def test_responses_convert_like_http_api():
-    assert apigw.http_response({"statusCode": 201, "headers": {"X": "1"}, "body": "{}"}) == (201, {"X": "1"}, b"{}")
-    assert apigw.http_response({"a": 1})[0:2] == (200, {"content-type": "application/json"})
+    assert apigw.http_response({"statusCode": 201, "headers": {"X": "1"}, "body": "{}"}) == (201, [("X", "1")], b"{}")
+    cookies = apigw.http_response({"statusCode": 200, "cookies": ["a=1", "b=2; Secure"]})[1]
+    assert cookies == [("set-cookie", "a=1"), ("set-cookie", "b=2; Secure")]
+    assert apigw.http_response({"statusCode": 200, "body": base64.b64encode(b"\x00").decode(), "isBase64Encoded": True})[2] == b"\x00"
+    # Without a statusCode, HTTP API answers 200 JSON with the result as the body.
+    assert apigw.http_response({"a": 1}) == (200, [("content-type", "application/json")], b'{"a": 1}')
+    assert apigw.http_response("plain text")[2] == b"plain text"
+    for malformed in ({"statusCode": "abc"}, {"statusCode": 200, "body": {"a": 1}}, {"statusCode": 999},
+                      {"statusCode": 200, "body": "!!", "isBase64Encoded": True}):
+        with pytest.raises(apigw.InvalidResponse):
+            apigw.http_response(malformed)
+
+
+class Headers:
+    """The parts of http.client.HTTPMessage the server reads."""
+
+    def __init__(self, *pairs: tuple[str, str]) -> None:
+        self.pairs = pairs
+
+    def items(self):
+        return list(self.pairs)
+
+    def get(self, name: str, default=None):
+        return next((value for key, value in self.pairs if key.lower() == name), default)
+
+
+def test_repeated_request_headers_are_joined_like_api_gateway():
+    headers = Headers(("X-Tag", "a"), ("x-tag", "b"), ("Cookie", "c=1"), ("Cookie", "d=2"))
+    assert _joined_headers(headers) == {"x-tag": "a,b", "cookie": "c=1; d=2"}
+
+
+def test_bodies_are_read_by_length_or_chunked():
+    assert _read_body(Headers(("content-length", "3")), io.BytesIO(b"abcdef")) == b"abc"
+    chunked = io.BytesIO(b"3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n")
+    assert _read_body(Headers(("transfer-encoding", "chunked")), chunked) == b"abcde"
+    with pytest.raises(ValueError):
+        _read_body(Headers(("content-length", "-1")), io.BytesIO(b""))
+
+
+@pytest.mark.parametrize("identifier", ["ReportFunction", "ReportFunction:$LATEST", "123456789012:function:ReportFunction",
+                                        "arn:aws:lambda:us-east-1:123456789012:function:ReportFunction:live"])
+def test_the_invoke_api_takes_a_name_or_an_arn(identifier):
+    assert _function_name(identifier) == "ReportFunction"
