@@ -9,7 +9,4 @@ logger = Logger()
 
 @logger.inject_lambda_context
 def lambda_handler(event, context):
-    now = jobs.scheduled_time(event)
-    dispatched = jobs.dispatch(jobs.REVIEW, now, jobs.sender())
-    logger.info("tier review dispatched", extra={"now": now.isoformat(), "members": dispatched})
-    return {"job": jobs.REVIEW, "now": now.isoformat(), "members": dispatched}
+    return jobs.run_scheduled(jobs.REVIEW, event, logger.info)

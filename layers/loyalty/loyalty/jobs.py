@@ -77,6 +77,14 @@ class BatchIncomplete(Exception):
     """Some members of a batch failed: the message goes back to the queue (the others are then no-ops)."""
 
 
+def run_scheduled(job: str, event: dict, log: Callable[..., None]) -> dict:
+    """A schedule's dispatcher: the event's time is "now"; returns what was dispatched."""
+    now = scheduled_time(event)
+    dispatched = dispatch(job, now, sender())
+    log(f"{job} dispatched", extra={"now": now.isoformat(), "members": dispatched})
+    return {"job": job, "now": now.isoformat(), "members": dispatched}
+
+
 def work(batch: Batch) -> dict[str, int]:
     """Apply the job to each member of a batch; returns what changed.
 
