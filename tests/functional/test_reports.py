@@ -12,7 +12,7 @@ import pytest
 from loyalty import service
 from loyalty.domain.access import POS_SCOPE, Caller
 from loyalty.program import get_program
-from tests.conftest import call, http_event, load_function
+from tests.conftest import LambdaContext, call, http_event, load_function
 
 pytestmark = pytest.mark.usefixtures("tables")
 
@@ -94,7 +94,7 @@ def test_csv_has_a_row_per_day_and_a_totals_row(monkeypatch):
     response = load_function("report").lambda_handler(
         http_event("GET", "/v1/reports/program", query={"from": "2026-09-25", "to": "2026-09-27"}, scopes="loyalty/admin",
                    headers={"accept": "text/csv"}),
-        __import__("tests.conftest", fromlist=["LambdaContext"]).LambdaContext(),
+        LambdaContext(),
     )
     assert response["statusCode"] == 200 and response["headers"]["Content-Type"].startswith("text/csv")
     rows = [line.split(",") for line in response["body"].strip().split("\r\n")]
