@@ -1,0 +1,62 @@
+"""The business clock every use case and job reads.
+
+In AWS it is the real time. The local runtime gives every function one clock a developer can move
+forward for demos (`POST /_local/clock`): it writes the offset from real time to a file named by
+LOCAL_CLOCK_FILE, as JSON `{"offset_seconds": <number>}`, and every function reads it per call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+@dataclass
+class FixedClock:
+    """A clock that stands still until a test moves it."""
+
+    at: datetime
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, delta: timedelta) -> None:
+        self.at += delta
+
+
+@dataclass(frozen=True)
+class OffsetFileClock:
+    """Real time plus the offset the local runtime keeps in `path` (no file: no offset)."""
+
+    path: Path
+
+    def offset(self) -> timedelta:
+        try:
+            return timedelta(seconds=float(json.loads(self.path.read_text())["offset_seconds"]))
+        except FileNotFoundError:
+            return timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + self.offset()
+
+
+def clock_from_environment(env: Mapping[str, str] = os.environ) -> Clock:
+    """The local runtime's clock where it set LOCAL_CLOCK_FILE; the real time everywhere else."""
+    path = env.get("LOCAL_CLOCK_FILE")
+    return OffsetFileClock(Path(path)) if path else SystemClock()
