@@ -20,6 +20,8 @@ INIT_SECONDS = 10  # like Lambda, a cold start's init phase has its own allowanc
 STOP_SECONDS = 5
 # No SQS here: a job dispatcher runs its batches itself, so an invoke returns with the job done.
 LOCAL_OVERRIDES = {"JOB_QUEUE_URL": "local", "EVENT_BUS_NAME": "local"}
+# ... and so needs the job worker's tables too.
+LOCAL_DISPATCHER_TABLES = {"LEDGER_TABLE": "LedgerTable", "STATS_TABLE": "StatsTable"}
 
 
 class FunctionError(Exception):
@@ -52,6 +54,7 @@ class Worker:
             **self.base_environment,
             **self.spec.environment,
             **{name: value for name, value in LOCAL_OVERRIDES.items() if name in self.spec.environment},
+            **(LOCAL_DISPATCHER_TABLES if "JOB_QUEUE_URL" in self.spec.environment else {}),
             "PYTHONPATH": os.pathsep.join([str(self.spec.code_dir), str(ROOT / "layers" / "loyalty")]),
             "LOCAL_HANDLER": self.spec.handler,
             "AWS_LAMBDA_FUNCTION_NAME": self.spec.logical_id,

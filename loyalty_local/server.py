@@ -93,7 +93,7 @@ class Runtime:
         create_tables(boto3.client("dynamodb", region_name=LOCAL_REGION, endpoint_url=endpoint), template)
         from loyalty.seed import seed_demo
 
-        seed_demo()
+        seed_demo("CatalogTable", LOCAL_REGION)
         specs = functions(template)
         self.router = apigw.Router(specs)
         self.pool = FunctionPool(specs, aws, log)

@@ -1,4 +1,9 @@
-"""Shared fixtures: moto tables created from template.yaml, API Gateway events, function loading."""
+"""Shared fixtures: moto tables created from template.yaml, API Gateway events, functions and use cases.
+
+Nothing here sets the process environment for the package's sake: a handler is imported with its
+own environment (the template's, with the local values the local runtime would give it), and a
+test that calls use cases builds a `Loyalty` with the collaborators it wants (a FixedClock...).
+"""
 
 from __future__ import annotations
 
@@ -10,31 +15,33 @@ import sys
 import threading
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-
-# Settings are read once at import; set a test environment before anything imports the package.
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SECURITY_TOKEN": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "POWERTOOLS_METRICS_NAMESPACE": "LoyaltyTest",
-        "POWERTOOLS_SERVICE_NAME": "loyalty-test",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-        "EMAIL_HASH_KEY": "test-email-hash-key-0123456789",
-    }
-)
-os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
 for path in (ROOT / "layers" / "loyalty", ROOT):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
+
+from loyalty.clock import FixedClock  # noqa: E402
+from loyalty.program import Program, load_program  # noqa: E402
+from loyalty.service import Catalog, EmailHasher, Loyalty  # noqa: E402
+from loyalty.settings import DEFAULT_PROGRAM_FILE, ApiSettings  # noqa: E402
+from loyalty.store.repository import Store  # noqa: E402
+
+REGION = "us-east-1"
+TEST_EMAIL_HASH_KEY = "test-email-hash-key-0123456789"
+TABLES = {"MEMBERS_TABLE": "MembersTable", "LEDGER_TABLE": "LedgerTable", "STATS_TABLE": "StatsTable",
+          "CATALOG_TABLE": "CatalogTable"}  # locally a table's name is its logical id
+FUNCTIONS = {  # functions/<name> -> logical id in template.yaml
+    "enroll": "EnrollFunction", "earn": "EarnFunction", "redeem": "RedeemFunction", "report": "ReportFunction",
+    "expire_points": "ExpirePointsFunction", "tier_review": "TierReviewFunction", "job_worker": "JobWorkerFunction",
+    "publish_events": "PublishEventsFunction",
+}
+PROGRAM = load_program(DEFAULT_PROGRAM_FILE)
 
 
 @dataclass
@@ -45,30 +52,56 @@ class LambdaContext:
     aws_request_id: str = "req-0"
 
 
+def function_environment(name: str, **extra: str) -> dict[str, str]:
+    """A function's environment as the local runtime gives it: the template's variables, the local values
+    of JOB_QUEUE_URL and EVENT_BUS_NAME, the e-mail key itself instead of its SSM parameter; a dispatcher
+    working its batches in-process gets the worker's variables too."""
+    from loyalty_local.template import functions
+
+    specs = functions()
+    env = dict(specs[FUNCTIONS[name]].environment)
+    if "JOB_QUEUE_URL" in env:
+        env = {**specs["JobWorkerFunction"].environment, **env, "JOB_QUEUE_URL": "local"}
+    if "EVENT_BUS_NAME" in env:
+        env["EVENT_BUS_NAME"] = "local"
+    if env.pop("EMAIL_HASH_KEY_PARAMETER", None) or "EMAIL_HASH_KEY" in env:
+        env["EMAIL_HASH_KEY"] = TEST_EMAIL_HASH_KEY
+    return {
+        **env, "AWS_LAMBDA_FUNCTION_NAME": FUNCTIONS[name], "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "POWERTOOLS_METRICS_NAMESPACE": "LoyaltyTest",
+        "POWERTOOLS_SERVICE_NAME": f"loyalty-test-{name}", "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "CATALOG_CACHE_SECONDS": "0",  # tests change the catalog between calls
+        **extra,
+    }
+
+
 _import_lock = threading.Lock()
 
 
-def load_function(name: str, instance: int = 0):
-    """Import functions/<name>/app.py under a unique module name (every function's module is `app`).
+def load_function(name: str, instance: int = 0, **env: str):
+    """Import functions/<name>/app.py under a unique module name (every function's module is `app`),
+    with its own environment during the import (its cold start).
 
     Each `instance` is a separate copy, like separate Lambda instances: a resolver holds the
-    current event, so concurrent requests must not share one.
+    current event, so concurrent requests must not share one. `env` adds or overrides variables
+    (a new combination is a new instance).
     """
-    module_name = f"loyalty_function_{name}_{instance}"
+    suffix = "_".join(f"{key}_{abs(hash(value))}" for key, value in sorted(env.items()))
+    module_name = f"loyalty_function_{name}_{instance}{'_' + suffix if suffix else ''}"
     with _import_lock:  # concurrency tests call handlers from threads before the first import is done
         if module_name not in sys.modules:
             spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
             module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            with mock.patch.dict(os.environ, function_environment(name, **env)):
+                spec.loader.exec_module(module)
             sys.modules[module_name] = module
     return sys.modules[module_name]
 
 
 def http_event(
-    method: str, path: str, *, body=None, scopes: str = "loyalty/pos", sub: str = "pos-client-1",
+    method: str, path: str, *, body=None, scopes: str = "loyalty/pos", sub: str | None = "pos-client-1",
     headers: dict | None = None, query: dict | None = None, raw_body: str | None = None,
 ) -> dict:
-    """An API Gateway HTTP API (payload v2.0) event with the JWT authorizer's claims."""
+    """An API Gateway HTTP API (payload v2.0) event with the JWT authorizer's claims (no `sub` claim when None)."""
     text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
     all_headers = {"content-type": "application/json", **{k.lower(): v for k, v in (headers or {}).items()}}
     route_path = path
@@ -77,6 +110,7 @@ def http_event(
         parts = path.split("/")
         path_parameters = {"member_id": parts[3]}
         route_path = "/".join(parts[:3] + ["{member_id}"] + parts[4:])
+    claims = {"scope": scopes, "client_id": "client", **({"sub": sub} if sub is not None else {})}
     return {
         "version": "2.0",
         "routeKey": f"{method} {route_path}",
@@ -88,7 +122,7 @@ def http_event(
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "api",
-            "authorizer": {"jwt": {"claims": {"sub": sub, "scope": scopes, "client_id": "client"}, "scopes": None}},
+            "authorizer": {"jwt": {"claims": claims, "scopes": None}},
             "domainName": "api.example.com",
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "pytest"},
             "requestId": str(uuid.uuid4()),
@@ -111,12 +145,27 @@ class Reply:
         return self.body[key]
 
 
-def call(function: str, event: dict, instance: int = 0) -> Reply:
-    response = load_function(function, instance).lambda_handler(event, LambdaContext(function_name=function))
+def call(function: str, event: dict, instance: int = 0, **env: str) -> Reply:
+    response = load_function(function, instance, **env).lambda_handler(event, LambdaContext(function_name=function))
     body = response.get("body") or "null"
     if response.get("isBase64Encoded"):
         body = base64.b64decode(body).decode()
     return Reply(response["statusCode"], json.loads(body))
+
+
+def local_store(**settings) -> Store:
+    """A store on the local tables (moto, or the endpoint in AWS_ENDPOINT_URL_DYNAMODB)."""
+    values = {name.lower(): value for name, value in TABLES.items()}
+    return Store.from_settings(ApiSettings(**values, aws_region=REGION, **settings))
+
+
+def make_loyalty(
+    at: datetime = datetime(2026, 11, 2, tzinfo=timezone.utc), program: Program = PROGRAM, store: Store | None = None,
+) -> Loyalty:
+    """The use cases with a FixedClock (move it with `loyalty.clock.at = ...` or `.advance()`)."""
+    store = store or local_store()
+    return Loyalty(store, FixedClock(at), program, catalog=Catalog(store.rewards, 0),
+                   email_hash=EmailHasher(TEST_EMAIL_HASH_KEY))
 
 
 @pytest.fixture
@@ -125,13 +174,15 @@ def tables():
     import boto3
     from moto import mock_aws
 
+    from loyalty import seed
     from loyalty_local.template import create_tables
 
     with mock_aws():
-        create_tables(boto3.client("dynamodb", region_name="us-east-1"))
-        from loyalty import seed, service
-
-        seed.seed_demo()
-        service._catalog_cache = None
+        create_tables(boto3.client("dynamodb", region_name=REGION))
+        seed.seed_demo(TABLES["CATALOG_TABLE"], REGION)
         yield
-        service._catalog_cache = None
+
+
+@pytest.fixture
+def loyalty(tables) -> Loyalty:
+    return make_loyalty()

@@ -4,13 +4,16 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from loyalty import service
 from loyalty.api.models import EarnRequest, EarnResponse, ReturnRequest, ReturnResponse
-from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver, metrics, utc_now
+from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver, metrics
+from loyalty.clock import clock_from_environment
 from loyalty.domain.access import ADMIN_SCOPE, POS_SCOPE
-from loyalty.program import get_program
+from loyalty.domain.model import BasketItem, Purchase
+from loyalty.service import Loyalty, cold_start
+from loyalty.settings import ApiSettings
 
 app = make_resolver()
+loyalty = cold_start(lambda: Loyalty.from_settings(ApiSettings.from_environment(), clock_from_environment()))
 
 
 @app.post(
@@ -27,10 +30,13 @@ app = make_resolver()
 def earn(member_id: MemberId, body: EarnRequest) -> Response[EarnResponse]:
     caller = caller_of(app)
     caller.require(POS_SCOPE, ADMIN_SCOPE)
-    outcome = service.earn(
-        caller, get_program(), utc_now(), caller.target(member_id), transaction_id=body.transaction_id,
-        amount_minor=body.amount_minor, currency=body.currency, payload=body.model_dump(mode="json", exclude_none=True),
+    purchase = Purchase(
+        transaction_id=body.transaction_id, amount_minor=body.amount_minor, currency=body.currency,
         occurred_at=body.occurred_at, store_id=body.store_id, channel=body.channel,
+        items=tuple(BasketItem(item.sku, item.amount_minor, item.quantity, item.category) for item in body.items or ()),
+    )
+    outcome = loyalty().earn(
+        caller, caller.target(member_id), purchase, payload=body.model_dump(mode="json", exclude_none=True),
     )
     if not outcome.replayed:
         metrics.add_metric(name="PointsEarned", unit=MetricUnit.Count, value=outcome.entry.points)
@@ -52,8 +58,8 @@ def earn(member_id: MemberId, body: EarnRequest) -> Response[EarnResponse]:
 def return_purchase(member_id: MemberId, body: ReturnRequest) -> Response[ReturnResponse]:
     caller = caller_of(app)
     caller.require(POS_SCOPE, ADMIN_SCOPE)
-    outcome = service.return_purchase(
-        caller, utc_now(), caller.target(member_id), transaction_id=body.transaction_id,
+    outcome = loyalty().return_purchase(
+        caller, caller.target(member_id), transaction_id=body.transaction_id,
         return_id=body.return_id, amount_minor=body.amount_minor, payload=body.model_dump(mode="json"),
     )
     if not outcome.replayed:

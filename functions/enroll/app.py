@@ -4,13 +4,18 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from loyalty import service
 from loyalty.api.models import EnrollRequest, EnrollResponse, default_channel
-from loyalty.api.resolver import caller_of, documented, json_response, logger, make_resolver, metrics, utc_now
+from loyalty.api.resolver import caller_of, documented, json_response, logger, make_resolver, metrics
+from loyalty.clock import clock_from_environment
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
-from loyalty.program import get_program
+from loyalty.service import EmailHasher, Loyalty, cold_start
+from loyalty.settings import ApiSettings, EmailHashSettings
 
 app = make_resolver()
+loyalty = cold_start(lambda: Loyalty.from_settings(
+    ApiSettings.from_environment(), clock_from_environment(),
+    email_hash=EmailHasher.from_settings(EmailHashSettings.from_environment()),  # the key itself is read on first use
+))
 
 
 @app.post(
@@ -26,8 +31,8 @@ app = make_resolver()
 def enroll(body: EnrollRequest) -> Response[EnrollResponse]:
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
-    member = service.enroll(
-        caller, get_program(), utc_now(), email=body.email, channel=body.channel or default_channel(caller),
+    member = loyalty().enroll(
+        caller, email=body.email, channel=body.channel or default_channel(caller),
         name=body.name, phone=body.phone, birthday=body.birthday, marketing_opt_in=body.marketing_opt_in,
         referral_code=body.referral_code,
     )

@@ -5,15 +5,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
 from loyalty import jobs
+from loyalty.clock import clock_from_environment
+from loyalty.service import Loyalty
+from loyalty.settings import ApiSettings
 
 logger = Logger()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
+worker = jobs.Worker(Loyalty.from_settings(ApiSettings.from_environment(), clock_from_environment()))
 
 
 def _work(record) -> None:
     batch = jobs.Batch.from_json(record.body)
-    result = jobs.work(batch)
+    result = worker.work(batch)
     if batch.job == jobs.EXPIRE:
         metrics.add_metric(name="PointsExpired", unit=MetricUnit.Count, value=result["points_expired"])
     else:

@@ -7,14 +7,16 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from loyalty import service
 from loyalty.api.models import IDEMPOTENCY_KEY_PATTERN, RedemptionRequest, RedemptionResponse, RewardItem, RewardsPage
-from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver, metrics, utc_now
+from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver, metrics
+from loyalty.clock import clock_from_environment
 from loyalty.domain import errors
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
-from loyalty.program import get_program
+from loyalty.service import Loyalty, cold_start
+from loyalty.settings import CatalogSettings
 
 app = make_resolver()
+loyalty = cold_start(lambda: Loyalty.from_settings(CatalogSettings.from_environment(), clock_from_environment()))
 
 
 @app.get(
@@ -28,13 +30,9 @@ def list_rewards(
 ) -> Response[RewardsPage]:
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
-    program = get_program()
-    tier = service.caller_tier(caller, program)
-    active = sorted((reward for reward in service.catalog() if reward.active), key=lambda reward: reward.reward_id)
-    after = [reward for reward in active if cursor is None or reward.reward_id > cursor]
-    page = after[:limit]
-    next_cursor = page[-1].reward_id if len(after) > limit else None
-    return json_response(200, RewardsPage(items=[RewardItem.of(r, program, tier) for r in page], next_cursor=next_cursor))
+    page = loyalty().rewards_page(caller, limit, cursor)
+    items = [RewardItem.of(reward, available) for reward, available in page.items]
+    return json_response(200, RewardsPage(items=items, next_cursor=page.next_cursor))
 
 
 @app.post(
@@ -57,8 +55,8 @@ def redeem(
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
     try:
-        outcome = service.redeem(
-            caller, get_program(), utc_now(), caller.target(member_id), idempotency_key=idempotency_key,
+        outcome = loyalty().redeem(
+            caller, caller.target(member_id), idempotency_key=idempotency_key,
             payload=body.model_dump(mode="json"), reward_id=body.reward_id, points=body.points,
         )
     except errors.DomainError as failure:

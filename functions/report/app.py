@@ -9,11 +9,15 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from loyalty import service
 from loyalty.api.models import ActivityItem, ActivityPage, MemberView, ProgramReportView
-from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver, metrics, utc_now
+from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver, metrics
+from loyalty.clock import clock_from_environment
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
-from loyalty.program import Program, get_program
+from loyalty.program import Program
+from loyalty.service import Loyalty, cold_start
+from loyalty.settings import ApiSettings
 
 app = make_resolver()
+loyalty = cold_start(lambda: Loyalty.from_settings(ApiSettings.from_environment(), clock_from_environment()))
 
 
 @app.get(
@@ -22,7 +26,7 @@ app = make_resolver()
 )
 def program() -> Response[Program]:
     caller_of(app).require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
-    return json_response(200, get_program())
+    return json_response(200, loyalty().program)
 
 
 @app.get(
@@ -32,8 +36,8 @@ def program() -> Response[Program]:
 def member(member_id: MemberId) -> Response[MemberView]:
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
-    found = service.member(caller, caller.target(member_id))
-    return json_response(200, MemberView.of(found, get_program(), utc_now()))
+    found = loyalty().member(caller, caller.target(member_id))
+    return json_response(200, MemberView.of(found, loyalty().program, loyalty().clock.now()))
 
 
 @app.get(
@@ -53,7 +57,7 @@ def activity(
 ) -> Response[ActivityPage]:
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
-    entries, next_cursor = service.activity(caller, get_program(), caller.target(member_id), limit, cursor, from_, to)
+    entries, next_cursor = loyalty().activity(caller, caller.target(member_id), limit, cursor, from_, to)
     return json_response(200, ActivityPage(items=[ActivityItem.of(entry) for entry in entries], next_cursor=next_cursor))
 
 
@@ -74,8 +78,7 @@ def program_report(
     to: Annotated[date, Query(description="last day, included")],
 ):  # no return annotation: the body is JSON or CSV (documented in `responses`), not one model to validate
     caller_of(app).require(ADMIN_SCOPE)
-    program = get_program()
-    report = ProgramReportView.of(service.program_report(program, utc_now(), from_, to), program)
+    report = ProgramReportView.of(loyalty().program_report(from_, to), loyalty().program)
     if "text/csv" in app.current_event.headers.get("accept", ""):
         return Response(status_code=200, content_type="text/csv; charset=utf-8", body=report.to_csv())
     return Response(status_code=200, content_type="application/json", body=report.model_dump(mode="json", by_alias=True))

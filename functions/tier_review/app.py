@@ -5,8 +5,9 @@ from aws_lambda_powertools import Logger
 from loyalty import jobs
 
 logger = Logger()
+dispatcher = jobs.Dispatcher.from_environment()
 
 
 @logger.inject_lambda_context
 def lambda_handler(event, context):
-    return jobs.run_scheduled(jobs.REVIEW, event, logger.info)
+    return dispatcher.run_scheduled(jobs.REVIEW, event, logger.info)

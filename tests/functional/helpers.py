@@ -11,16 +11,17 @@ POS = "loyalty/pos"
 ADMIN = "loyalty/admin"
 
 
-def enroll(email: str = "ann@example.com", scopes: str = POS, sub: str = "terminal-1", **fields):
-    return call("enroll", http_event("POST", "/v1/members", body={"email": email, **fields}, scopes=scopes, sub=sub))
+def enroll(email: str = "ann@example.com", scopes: str = POS, sub: str | None = "terminal-1", env: dict | None = None, **fields):
+    return call("enroll", http_event("POST", "/v1/members", body={"email": email, **fields}, scopes=scopes, sub=sub), **(env or {}))
 
 
 def earn(
     member_id: str, transaction_id: str, amount_minor: int, scopes: str = POS, sub: str = "terminal-1",
-    instance: int = 0, **fields,
+    instance: int = 0, env: dict | None = None, **fields,
 ):
     body = {"transaction_id": transaction_id, "amount_minor": amount_minor, "currency": "EUR", **fields}
-    return call("earn", http_event("POST", f"/v1/members/{member_id}/earn", body=body, scopes=scopes, sub=sub), instance)
+    event = http_event("POST", f"/v1/members/{member_id}/earn", body=body, scopes=scopes, sub=sub)
+    return call("earn", event, instance, **(env or {}))
 
 
 def return_points(member_id: str, transaction_id: str, return_id: str, amount_minor: int):
@@ -28,18 +29,21 @@ def return_points(member_id: str, transaction_id: str, return_id: str, amount_mi
     return call("earn", http_event("POST", f"/v1/members/{member_id}/returns", body=body))
 
 
-def redeem(member_id: str, key: str, scopes: str = POS, sub: str = "terminal-1", instance: int = 0, **body):
+def redeem(
+    member_id: str, key: str, scopes: str = POS, sub: str | None = "terminal-1", instance: int = 0, env: dict | None = None,
+    **body,
+):
     event = http_event(
         "POST", f"/v1/members/{member_id}/redemptions", body=body, scopes=scopes, sub=sub, headers={"Idempotency-Key": key}
     )
-    return call("redeem", event, instance)
+    return call("redeem", event, instance, **(env or {}))
 
 
-def view(member_id: str, scopes: str = POS, sub: str = "terminal-1"):
-    return call("report", http_event("GET", f"/v1/members/{member_id}", scopes=scopes, sub=sub))
+def view(member_id: str, scopes: str = POS, sub: str | None = "terminal-1", env: dict | None = None):
+    return call("report", http_event("GET", f"/v1/members/{member_id}", scopes=scopes, sub=sub), **(env or {}))
 
 
-def activity(member_id: str, scopes: str = POS, sub: str = "terminal-1", **query):
+def activity(member_id: str, scopes: str = POS, sub: str | None = "terminal-1", **query):
     return call("report", http_event("GET", f"/v1/members/{member_id}/activity", scopes=scopes, sub=sub, query=query or None))
 
 

@@ -6,7 +6,6 @@ Lambda instances would); the ledger must stay exact.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -14,6 +13,7 @@ import pytest
 import requests
 from moto.server import ThreadedMotoServer
 
+from loyalty import seed
 from loyalty_local.moto_atomic import make_dynamodb_atomic
 from loyalty_local.template import create_tables
 from tests.functional.helpers import earn, enroll, redeem, view
@@ -21,35 +21,21 @@ from tests.functional.helpers import earn, enroll, redeem, view
 THREADS = 8
 
 
-def _reset_connections():
-    """pynamodb caches one connection per model; drop them so the next call sees the current endpoint."""
-    from loyalty.store.models import EntryModel, MarkerModel, MemberModel, RewardModel
-
-    for model in (MemberModel, MarkerModel, EntryModel, RewardModel):
-        model._connection = None
-
-
 @pytest.fixture
-def moto_server():
+def moto_server(monkeypatch):
     make_dynamodb_atomic()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")  # any credentials: the clients sign their requests
     requests.post(f"{endpoint}/moto-api/reset", timeout=10)  # moto's state is per process, not per server
-    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
-    _reset_connections()
     create_tables(boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint))
-    from loyalty import seed, service
-
-    seed.seed_demo()
-    service._catalog_cache = None
+    seed.seed_demo("CatalogTable", "us-east-1", endpoint)
     try:
         yield endpoint
     finally:
-        os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
-        _reset_connections()
-        service._catalog_cache = None
         requests.post(f"{endpoint}/moto-api/reset", timeout=10)
         server.stop()
 
@@ -62,10 +48,11 @@ def _ledger(endpoint: str, member_id: str) -> list[dict]:
 
 
 def test_concurrent_redemptions_never_spend_the_same_points_twice(moto_server):
-    member_id = enroll()["member_id"]
-    earn(member_id, "t-1", 10_000)  # balance 150: room for exactly one redemption of 100
+    env = {"AWS_ENDPOINT_URL_DYNAMODB": moto_server}
+    member_id = enroll(env=env)["member_id"]
+    earn(member_id, "t-1", 10_000, env=env)  # balance 150: room for exactly one redemption of 100
     with ThreadPoolExecutor(THREADS) as pool:
-        replies = list(pool.map(lambda index: redeem(member_id, f"key-{index}", points=100, instance=index), range(THREADS)))
+        replies = list(pool.map(lambda index: redeem(member_id, f"key-{index}", points=100, instance=index, env=env), range(THREADS)))
     # Money first: one redemption in the ledger, whatever status each thread saw. A success may read 200
     # (a replay of its own committed write); every success must name that one redemption.
     successes = [reply for reply in replies if reply.status in (200, 201)]
@@ -74,25 +61,27 @@ def test_concurrent_redemptions_never_spend_the_same_points_twice(moto_server):
         (reply.status, reply.body) for reply in replies if reply not in successes
     ]
     ledger = _ledger(moto_server, member_id)
-    assert sum(int(item["points"]["N"]) for item in ledger) == 50 == view(member_id)["points_balance"]
+    assert sum(int(item["points"]["N"]) for item in ledger) == 50 == view(member_id, env=env)["points_balance"]
     assert sum(item["type"]["S"] == "redeem" for item in ledger) == 1
 
 
 def test_concurrent_duplicate_earns_credit_once(moto_server):
-    member_id = enroll()["member_id"]
+    env = {"AWS_ENDPOINT_URL_DYNAMODB": moto_server}
+    member_id = enroll(env=env)["member_id"]
     with ThreadPoolExecutor(THREADS) as pool:
-        replies = list(pool.map(lambda index: earn(member_id, "same-purchase", 2_000, instance=index), range(THREADS)))
+        replies = list(pool.map(lambda index: earn(member_id, "same-purchase", 2_000, instance=index, env=env), range(THREADS)))
     assert sorted(reply.status for reply in replies) == [200] * (THREADS - 1) + [201], [r.body for r in replies]
     assert len({reply["entry_id"] for reply in replies}) == 1
-    assert view(member_id)["points_balance"] == 70
+    assert view(member_id, env=env)["points_balance"] == 70
     assert sum(item["type"]["S"] == "earn" for item in _ledger(moto_server, member_id)) == 1
 
 
 def test_concurrent_distinct_earns_all_land(moto_server):
-    member_id = enroll()["member_id"]
+    env = {"AWS_ENDPOINT_URL_DYNAMODB": moto_server}
+    member_id = enroll(env=env)["member_id"]
     with ThreadPoolExecutor(THREADS) as pool:
-        replies = list(pool.map(lambda index: earn(member_id, f"p-{index}", 1_000, instance=index), range(THREADS)))
+        replies = list(pool.map(lambda index: earn(member_id, f"p-{index}", 1_000, instance=index, env=env), range(THREADS)))
     landed = [reply for reply in replies if reply.status == 201]
     assert all(reply.status in (201, 503) for reply in replies), [(r.status, r.body) for r in replies]
-    assert view(member_id)["points_balance"] == 50 + 10 * len(landed)
+    assert view(member_id, env=env)["points_balance"] == 50 + 10 * len(landed)
     assert len(landed) >= THREADS // 2, "bounded retries should absorb most contention"

@@ -13,6 +13,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precon
 from moto import mock_aws
 
 from loyalty_local.template import create_tables
+from tests.conftest import local_store
 from tests.functional.helpers import earn, enroll, ledger_sum, redeem, return_points, view
 
 
@@ -25,10 +26,10 @@ class LedgerMachine(RuleBasedStateMachine):
         self.mock = mock_aws()
         self.mock.start()
         create_tables(boto3.client("dynamodb", region_name="us-east-1"))
-        from loyalty import seed, service
+        from loyalty import seed
 
-        seed.seed_demo()
-        service._catalog_cache = None
+        seed.seed_demo("CatalogTable", "us-east-1")
+        self.store = local_store()
         self.counter = 0
         self.balance: dict[str, int] = {}
         self.purchase_state: dict[tuple[str, str], dict] = {}
@@ -37,9 +38,6 @@ class LedgerMachine(RuleBasedStateMachine):
         self.touched: set[str] = set()
 
     def teardown(self):
-        from loyalty import service
-
-        service._catalog_cache = None
         self.mock.stop()
 
     def _next(self, prefix: str) -> str:
@@ -119,10 +117,8 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @invariant()
     def touched_members_agree_with_the_model_and_the_ledger(self):
-        from loyalty.store.repository import get_member
-
         for member_id in self.touched:
-            stored = get_member(member_id)
+            stored = self.store.get_member(member_id)
             assert stored.balance == self.balance[member_id] >= 0
             assert stored.balance == sum(stored.lots.values()) == ledger_sum(member_id)
             assert all(points > 0 for points in stored.lots.values())

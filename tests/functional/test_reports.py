@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta, timezone
@@ -9,49 +10,61 @@ from datetime import date, datetime, timedelta, timezone
 import boto3
 import pytest
 
-from loyalty import service
+from loyalty.domain import errors
 from loyalty.domain.access import POS_SCOPE, Caller
-from loyalty.program import get_program
-from tests.conftest import LambdaContext, call, http_event, load_function
-
-pytestmark = pytest.mark.usefixtures("tables")
+from tests.conftest import PROGRAM, LambdaContext, call, http_event, load_function, make_loyalty
 
 STAFF = Caller(sub="terminal", scopes=frozenset({POS_SCOPE}))
 START = datetime(2026, 9, 25, 12, 0, tzinfo=timezone.utc)
 
 
-def report(start: str, end: str, accept: str | None = None, scopes: str = "loyalty/admin"):
+@pytest.fixture
+def clock_file(tables, tmp_path_factory):
+    """The handlers' business clock: the local runtime's offset file (LOCAL_CLOCK_FILE), which `at` moves."""
+    return tmp_path_factory.getbasetemp() / "business-clock.json"
+
+
+def at(moment: datetime, clock_file) -> dict:
+    """Run the handlers as if it were `moment`; returns the environment that gives them this clock."""
+    clock_file.write_text(json.dumps({"offset_seconds": (moment - datetime.now(timezone.utc)).total_seconds()}))
+    return {"LOCAL_CLOCK_FILE": str(clock_file)}
+
+
+def report(start: str, end: str, accept: str | None = None, scopes: str = "loyalty/admin", env: dict | None = None):
     headers = {"accept": accept} if accept else None
-    return call("report", http_event("GET", "/v1/reports/program", query={"from": start, "to": end}, scopes=scopes, headers=headers))
+    event = http_event("GET", "/v1/reports/program", query={"from": start, "to": end}, scopes=scopes, headers=headers)
+    return call("report", event, **(env or {}))
 
 
-def at(moment: datetime, monkeypatch) -> None:
-    """Run the handlers as if it were `moment`."""
-    for name in ("enroll", "earn", "redeem", "report"):
-        monkeypatch.setattr(load_function(name), "utc_now", lambda: moment)
+@pytest.fixture
+def uc(tables):
+    """The use cases, on a FixedClock that each helper sets."""
+    return make_loyalty()
 
 
-def enroll(email: str, now: datetime, channel: str = "store", program=None) -> str:
-    return service.enroll(STAFF, program or get_program(), now, email=email, channel=channel).member_id
+def enroll(uc, email: str, now: datetime, channel: str = "store") -> str:
+    uc.clock.at = now
+    return uc.enroll(STAFF, email=email, channel=channel).member_id
 
 
-def purchase(member_id: str, txid: str, amount: int, now: datetime, program=None):
-    return service.earn(
-        STAFF, program or get_program(), now, member_id, transaction_id=txid, amount_minor=amount,
-        currency="EUR", payload={"t": txid, "a": amount},
-    )
+def purchase(uc, member_id: str, txid: str, amount: int, now: datetime):
+    from loyalty.domain.model import Purchase
+
+    uc.clock.at = now
+    return uc.earn(STAFF, member_id, Purchase(txid, amount, "EUR"), payload={"t": txid, "a": amount})
 
 
-def test_a_member_active_on_three_days_is_one_active_member(monkeypatch):
-    ann = enroll("ann@example.com", START, "app")
-    bob = enroll("bob@example.com", START, "web")
-    enroll("cy@example.com", START + timedelta(days=1), "social")
+def test_a_member_active_on_three_days_is_one_active_member(uc, clock_file):
+    ann = enroll(uc, "ann@example.com", START, "app")
+    bob = enroll(uc, "bob@example.com", START, "web")
+    enroll(uc, "cy@example.com", START + timedelta(days=1), "social")
     for day, txid in ((0, "a1"), (1, "a2"), (2, "a3")):
-        purchase(ann, txid, 1_000, START + timedelta(days=day))
-    purchase(bob, "b1", 2_500, START + timedelta(days=1))
-    service.redeem(STAFF, get_program(), START + timedelta(days=2), ann, idempotency_key="k1", payload={}, points=20)
-    at(START + timedelta(days=3), monkeypatch)
-    body = report("2026-09-25", "2026-09-27").body
+        purchase(uc, ann, txid, 1_000, START + timedelta(days=day))
+    purchase(uc, bob, "b1", 2_500, START + timedelta(days=1))
+    uc.clock.at = START + timedelta(days=2)
+    uc.redeem(STAFF, ann, idempotency_key="k1", payload={}, points=20)
+    env = at(START + timedelta(days=3), clock_file)
+    body = report("2026-09-25", "2026-09-27", env=env).body
     assert body["enrollments"] == 3
     assert body["enrollments_by_channel"] == {"app": 1, "web": 1, "store": 0, "social": 1, "partner": 0}
     assert (body["active_members"], body["repeat_purchasers"], body["purchases"]) == (2, 1, 4)
@@ -59,39 +72,38 @@ def test_a_member_active_on_three_days_is_one_active_member(monkeypatch):
     assert body["revenue_minor"] == 5_500
     assert body["points_issued"] == 150 + 30 + 25 and body["points_redeemed"] == 20
     assert body["redemption_rate"] == round(20 / 205, 4)
-    assert body["outstanding_points"] == 185 and body["outstanding_liability_minor"] == 185 * get_program().point_value_minor
+    assert body["outstanding_points"] == 185 and body["outstanding_liability_minor"] == 185 * PROGRAM.point_value_minor
     assert body["tier_distribution"] == {"Bronze": 3, "Silver": 0, "Gold": 0, "Platinum": 0}
     assert [day["active_members"] for day in body["daily"]] == [1, 2, 1]
-    later = report("2026-09-26", "2026-09-27").body  # Ann's purchase on the 25th is before this range
+    later = report("2026-09-26", "2026-09-27", env=env).body  # Ann's purchase on the 25th is before this range
     assert (later["active_members"], later["repeat_purchasers"]) == (2, 1)
 
 
-def test_days_are_utc_and_a_purchase_near_midnight_counts_on_its_own_day(monkeypatch):
-    member_id = enroll("ann@example.com", START)
-    purchase(member_id, "late", 1_000, datetime(2026, 9, 25, 23, 59, 59, tzinfo=timezone.utc))
-    purchase(member_id, "early", 2_000, datetime(2026, 9, 26, 0, 0, 1, tzinfo=timezone.utc))
-    at(START + timedelta(days=2), monkeypatch)
-    daily = {day["date"]: day for day in report("2026-09-25", "2026-09-26")["daily"]}
+def test_days_are_utc_and_a_purchase_near_midnight_counts_on_its_own_day(uc, clock_file):
+    member_id = enroll(uc, "ann@example.com", START)
+    purchase(uc, member_id, "late", 1_000, datetime(2026, 9, 25, 23, 59, 59, tzinfo=timezone.utc))
+    purchase(uc, member_id, "early", 2_000, datetime(2026, 9, 26, 0, 0, 1, tzinfo=timezone.utc))
+    env = at(START + timedelta(days=2), clock_file)
+    daily = {day["date"]: day for day in report("2026-09-25", "2026-09-26", env=env)["daily"]}
     assert daily["2026-09-25"]["revenue_minor"] == 1_000 and daily["2026-09-26"]["revenue_minor"] == 2_000
-    assert report("2026-09-25", "2026-09-26")["time_zone"] == "UTC"
+    assert report("2026-09-25", "2026-09-26", env=env)["time_zone"] == "UTC"
 
 
-def test_a_program_time_zone_moves_the_day_boundary(monkeypatch):
-    program = get_program().model_copy(update={"time_zone": "America/New_York"})
-    monkeypatch.setattr("loyalty.store.repository.get_program", lambda: program)
-    member_id = enroll("ann@example.com", START, program=program)
-    purchase(member_id, "night", 1_000, datetime(2026, 9, 26, 3, 0, tzinfo=timezone.utc), program)  # 23:00 on the 25th in New York
-    result = service.program_report(program, START + timedelta(days=3), date(2026, 9, 25), date(2026, 9, 25))
-    assert result.total("revenue_minor") == 1_000
-    assert service.program_report(program, START + timedelta(days=3), date(2026, 9, 26), date(2026, 9, 26)).total("purchases") == 0
+def test_a_program_time_zone_moves_the_day_boundary(tables):
+    uc = make_loyalty(program=PROGRAM.model_copy(update={"time_zone": "America/New_York"}))
+    member_id = enroll(uc, "ann@example.com", START)
+    purchase(uc, member_id, "night", 1_000, datetime(2026, 9, 26, 3, 0, tzinfo=timezone.utc))  # 23:00 on the 25th in New York
+    uc.clock.at = START + timedelta(days=3)
+    assert uc.program_report(date(2026, 9, 25), date(2026, 9, 25)).total("revenue_minor") == 1_000
+    assert uc.program_report(date(2026, 9, 26), date(2026, 9, 26)).total("purchases") == 0
 
 
-def test_csv_has_a_row_per_day_and_a_totals_row(monkeypatch):
-    member_id = enroll("ann@example.com", START)
-    purchase(member_id, "a", 1_000, START)
-    purchase(member_id, "b", 1_000, START + timedelta(days=1))
-    at(START + timedelta(days=2), monkeypatch)
-    response = load_function("report").lambda_handler(
+def test_csv_has_a_row_per_day_and_a_totals_row(uc, clock_file):
+    member_id = enroll(uc, "ann@example.com", START)
+    purchase(uc, member_id, "a", 1_000, START)
+    purchase(uc, member_id, "b", 1_000, START + timedelta(days=1))
+    env = at(START + timedelta(days=2), clock_file)
+    response = load_function("report", **env).lambda_handler(
         http_event("GET", "/v1/reports/program", query={"from": "2026-09-25", "to": "2026-09-27"}, scopes="loyalty/admin",
                    headers={"accept": "text/csv"}),
         LambdaContext(),
@@ -114,36 +126,33 @@ def test_csv_has_a_row_per_day_and_a_totals_row(monkeypatch):
         ("2026-09-01", "2026-09-02", "loyalty/member", 403, "FORBIDDEN"),
     ],
 )
-def test_bad_ranges_and_callers_are_refused(start, end, scopes, status, code):
+def test_bad_ranges_and_callers_are_refused(tables, start, end, scopes, status, code):
     reply = report(start, end, scopes=scopes)
     assert (reply.status, reply["code"]) == (status, code)
 
 
-def test_the_report_reads_only_counters_and_its_cost_follows_the_days(monkeypatch):
-    from loyalty.store.models import CounterModel
-
+def test_the_report_reads_only_counters_and_its_cost_follows_the_days(uc, clock_file):
     for index in range(30):
-        member_id = enroll(f"m{index}@example.com", START)
-        purchase(member_id, "t", 1_000, START)
+        member_id = enroll(uc, f"m{index}@example.com", START)
+        purchase(uc, member_id, "t", 1_000, START)
     operations: list[tuple[str, str]] = []
-    client = CounterModel._get_connection().connection.client
-    client.meta.events.register("provide-client-params.dynamodb.*", lambda params, model, **_: operations.append(
-        (model.name, ",".join(sorted(params.get("RequestItems", {})) or [params.get("TableName", "")]))
+    uc.store.on_request(lambda operation, params: operations.append(
+        (operation, ",".join(sorted(params.get("RequestItems", {})) or [params.get("TableName", "")]))
     ))
-    at(START + timedelta(days=1), monkeypatch)
-    assert report("2026-09-25", "2026-09-25").status == 200
+    uc.clock.at = START + timedelta(days=1)
+    uc.program_report(date(2026, 9, 25), date(2026, 9, 25))
     assert operations and {op for op, _ in operations} == {"BatchGetItem"} and {t for _, t in operations} == {"StatsTable"}
     one_day = len(operations)
     operations.clear()
-    assert report("2026-08-26", "2026-09-25").status == 200
+    uc.program_report(date(2026, 8, 26), date(2026, 9, 25))
     assert len(operations) <= 4 * one_day  # 31 days x 8 shards in batches of 100
 
 
-def test_activity_filters_by_day():
-    member_id = enroll("ann@example.com", START)
+def test_activity_filters_by_day(uc):
+    member_id = enroll(uc, "ann@example.com", START)
     for day in range(4):
-        purchase(member_id, f"t{day}", 1_000, START + timedelta(days=day))
-    entries, _ = service.activity(STAFF, get_program(), member_id, 20, None, date(2026, 9, 26), date(2026, 9, 27))
+        purchase(uc, member_id, f"t{day}", 1_000, START + timedelta(days=day))
+    entries, _ = uc.activity(STAFF, member_id, 20, None, date(2026, 9, 26), date(2026, 9, 27))
     assert [entry.transaction_id for entry in entries] == ["t2", "t1"]
     reply = call("report", http_event("GET", f"/v1/members/{member_id}/activity", query={"from": "2026-09-28", "to": "2026-09-28"}))
     assert [item["transaction_id"] for item in reply["items"]] == ["t3"]
@@ -181,14 +190,13 @@ def _truth(start: date, end: date) -> dict:
         "points_returned": -sum(points(e) for e in in_range if e["type"]["S"] == "return"),
         "points_expired": -sum(points(e) for e in in_range if e["type"]["S"] == "expire"),
         "outstanding_points": sum(points(e) for e in entries if day_of(e) <= end),
-        "tier_distribution": {tier.name: sum(m["tier"]["S"] == tier.name for m in members) for tier in get_program().tiers},
+        "tier_distribution": {tier.name: sum(m["tier"]["S"] == tier.name for m in members) for tier in PROGRAM.tiers},
     }
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_truth_check_every_figure_matches_the_ledger(seed, monkeypatch):
+def test_truth_check_every_figure_matches_the_ledger(uc, seed):
     rng = random.Random(seed)
-    program = get_program()
     members: list[str] = []
     purchases: dict[str, list[tuple[str, int]]] = defaultdict(list)
     clock = START
@@ -197,27 +205,28 @@ def test_truth_check_every_figure_matches_the_ledger(seed, monkeypatch):
         action = rng.random()
         if action < 0.15 or not members:
             channel = rng.choice(["app", "web", "store", "social", "partner"])
-            members.append(enroll(f"u{seed}-{step}@example.com", clock, channel))
+            members.append(enroll(uc, f"u{seed}-{step}@example.com", clock, channel))
         elif action < 0.65:
             member_id = rng.choice(members[-12:])  # a recent few, so members come back
             txid = f"t{step}"
             amount = rng.randint(100, 80_000)
-            purchase(member_id, txid, amount, clock)
+            purchase(uc, member_id, txid, amount, clock)
             purchases[member_id].append((txid, amount))
         elif action < 0.8 and purchases:
             member_id = rng.choice(sorted(purchases))
             txid, amount = rng.choice(purchases[member_id])
             try:
-                service.return_purchase(STAFF, clock, member_id, transaction_id=txid, return_id=f"r{step}",
-                                        amount_minor=rng.randint(1, amount), payload={"s": step})
-            except service.errors.RefundExceedsPurchase:
+                uc.clock.at = clock
+                uc.return_purchase(STAFF, member_id, transaction_id=txid, return_id=f"r{step}",
+                                   amount_minor=rng.randint(1, amount), payload={"s": step})
+            except errors.RefundExceedsPurchase:
                 pass
         else:
             member_id = rng.choice(members)
             try:
-                service.redeem(STAFF, program, clock, member_id, idempotency_key=f"k{step}", payload={},
-                               points=rng.randint(1, 300))
-            except service.errors.InsufficientPoints:
+                uc.clock.at = clock
+                uc.redeem(STAFF, member_id, idempotency_key=f"k{step}", payload={}, points=rng.randint(1, 300))
+            except errors.InsufficientPoints:
                 pass
     today = clock.date()
     first = START.date()
@@ -225,9 +234,10 @@ def test_truth_check_every_figure_matches_the_ledger(seed, monkeypatch):
         a = first + timedelta(days=rng.randint(0, (today - first).days))
         b = first + timedelta(days=rng.randint(0, (today - first).days))
         start, end = min(a, b), max(a, b)
-        figures = service.program_report(program, clock, start, end)
+        uc.clock.at = clock
+        figures = uc.program_report(start, end)
         from loyalty.api.models import ProgramReportView
 
-        body = ProgramReportView.of(figures, program).model_dump(mode="json", by_alias=True)
+        body = ProgramReportView.of(figures, PROGRAM).model_dump(mode="json", by_alias=True)
         truth = _truth(start, end)
         assert {key: body[key] for key in truth} == truth, (start, end)

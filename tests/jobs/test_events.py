@@ -8,13 +8,12 @@ from datetime import datetime, timezone
 import boto3
 import pytest
 
-from loyalty import events, service
-from loyalty.program import get_program
-from loyalty.settings import get_settings
+from loyalty import events
+from loyalty.domain.access import POS_SCOPE, Caller
 from tests.conftest import LambdaContext, load_function
-from tests.jobs.test_jobs import STAFF, member_with_points, run
+from tests.jobs.test_jobs import member_with_points, run
 
-pytestmark = pytest.mark.usefixtures("tables")
+STAFF = Caller(sub="terminal", scopes=frozenset({POS_SCOPE}))
 
 
 def stream_records(table: str) -> list[dict]:
@@ -29,17 +28,16 @@ def stream_records(table: str) -> list[dict]:
     return records
 
 
-def test_every_domain_event_comes_from_the_streams(tmp_path, monkeypatch):
-    member_id = member_with_points("ev@example.com", 60_000, datetime(2025, 11, 10, tzinfo=timezone.utc))  # Silver, lot 2026-11
-    service.redeem(STAFF, get_program(), datetime(2025, 11, 11, tzinfo=timezone.utc), member_id, idempotency_key="k",
-                   payload={}, points=40)
-    run("expire_points", datetime(2026, 11, 2, tzinfo=timezone.utc))  # reminder for the lot of 2026-11
-    run("expire_points", datetime(2026, 12, 1, 0, 15, tzinfo=timezone.utc))  # ... which then expires
-    run("tier_review", datetime(2026, 12, 1, 1, 30, tzinfo=timezone.utc))  # qualifying points out of the window
+def test_every_domain_event_comes_from_the_streams(uc, clock_file, tmp_path):
+    member_id = member_with_points(uc, "ev@example.com", 60_000, datetime(2025, 11, 10, tzinfo=timezone.utc))  # Silver, lot 2026-11
+    uc.clock.at = datetime(2025, 11, 11, tzinfo=timezone.utc)
+    uc.redeem(STAFF, member_id, idempotency_key="k", payload={}, points=40)
+    run("expire_points", datetime(2026, 11, 2, tzinfo=timezone.utc), clock_file)  # reminder for the lot of 2026-11
+    run("expire_points", datetime(2026, 12, 1, 0, 15, tzinfo=timezone.utc), clock_file)  # ... which then expires
+    run("tier_review", datetime(2026, 12, 1, 1, 30, tzinfo=timezone.utc), clock_file)  # qualifying points out of the window
 
     sink = tmp_path / "events.jsonl"
-    monkeypatch.setattr(events, "get_settings", lambda: get_settings().model_copy(update={"event_bus_name": "local", "local_events_file": sink}))
-    publisher = load_function("publish_events")
+    publisher = load_function("publish_events", LOCAL_EVENTS_FILE=str(sink))
     for table in ("MembersTable", "LedgerTable"):
         publisher.lambda_handler({"Records": stream_records(table)}, LambdaContext(function_name="publish_events"))
     published = [json.loads(line) for line in sink.read_text().splitlines()]
@@ -58,8 +56,29 @@ def test_every_domain_event_comes_from_the_streams(tmp_path, monkeypatch):
     assert len({e["detail"]["event_id"] for e in published}) == len(published), "consumers deduplicate by event_id"
 
 
-def test_events_go_to_the_eventbridge_bus(monkeypatch):
-    boto3.client("events", region_name="us-east-1").create_event_bus(Name="loyalty-test")
-    monkeypatch.setattr(events, "get_settings", lambda: get_settings().model_copy(update={"event_bus_name": "loyalty-test"}))
+def test_events_go_to_the_eventbridge_bus(tables):
+    """Every event reaches the bus: a rule on it forwards them to a queue, where all 23 arrive."""
+    bridge, sqs = boto3.client("events", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+    bridge.create_event_bus(Name="loyalty-test")
+    queue_url = sqs.create_queue(QueueName="events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bridge.put_rule(Name="all", EventBusName="loyalty-test", EventPattern=json.dumps({"source": [events.SOURCE]}))
+    bridge.put_targets(Rule="all", EventBusName="loyalty-test", Targets=[{"Id": "queue", "Arn": queue_arn}])
     batch = [events.DomainEvent("PointsEarned", {"event_id": str(index), "points": index}) for index in range(23)]
-    events.publish(batch, log=lambda line: None)  # three PutEvents calls of at most ten; raises on any failed entry
+    events.Publisher("loyalty-test", region="us-east-1").publish(batch, log=lambda line: None)  # three PutEvents calls of at most ten
+    received = []
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+        received += [json.loads(message["Body"]) for message in messages]
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]} for index, m in enumerate(messages)])
+    assert sorted(message["detail"]["points"] for message in received) == list(range(23))
+    assert {message["detail-type"] for message in received} == {"PointsEarned"}
+
+
+def test_a_refused_event_fails_the_batch(tables):
+    class Refusing:
+        def put_events(self, Entries):  # noqa: N803 - boto3's name
+            return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure"}] * len(Entries)}
+
+    with pytest.raises(events.EventsNotAccepted):
+        events.Publisher("loyalty-test", client=Refusing()).publish([events.DomainEvent("PointsEarned", {})], log=print)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from loyalty.domain import rules
+from loyalty.domain.model import EntryRef
 from loyalty.domain.months import end_of_month
 from tests.unit.test_rules import PROGRAM, member, program
 
@@ -15,7 +16,7 @@ def test_a_partly_spent_lot_expires_only_what_remains():
     m = member(balance=30, lots={"2026-10": 30}, points_earned=100, points_redeemed=70, version=3)
     change = rules.expire_and_remind(m, PROGRAM, DAY_AFTER_OCTOBER)
     entry = change.entry
-    assert (entry.type, entry.points, entry.key, entry.balance_after) == ("expire", -30, "expire#2026-10", 0)
+    assert (entry.type, entry.points, entry.ref, entry.balance_after) == ("expire", -30, EntryRef("expire", "2026-10"), 0)
     assert change.member.lots == {} and change.member.points_expired == 30 and change.member.reminded_lots == []
     assert m.balance == 30, "the rules never mutate their inputs"
 

@@ -12,16 +12,22 @@ import pytest
 
 from loyalty import events
 from loyalty.domain.model import Member
+from loyalty.domain.rules import job_schedule
+from loyalty.store.models import bind_members
 from loyalty.store.records import member_to_record
 from loyalty_local import events as local_events
 from loyalty_local.streams import StreamPoller, start_stream_poller
 from loyalty_local.template import LOCAL_REGION, create_tables, functions
+from tests.conftest import PROGRAM
 
 
 @pytest.fixture
-def endpoint():
+def endpoint(monkeypatch):
     """A moto server on a free port, emptied before and after (it shares moto's in-memory state with mock_aws)."""
     import urllib.request
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")  # any credentials: the clients sign their requests
 
     from moto.server import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
@@ -43,7 +49,7 @@ def endpoint():
 def enroll_directly(url: str, member_id: str) -> None:
     member = Member(member_id=member_id, email=f"{member_id}@example.com", enrolled_at=datetime(2026, 11, 2, tzinfo=timezone.utc),
                     channel="app", tier="Bronze", referral_code="ABCD2345", balance=50, lots={"2027-11": 50})
-    item = member_to_record(member).serialize()
+    item = member_to_record(member, bind_members("MembersTable"), job_schedule(member, PROGRAM), job_shards=16).serialize()
     boto3.client("dynamodb", endpoint_url=url, region_name=LOCAL_REGION).put_item(TableName="MembersTable", Item=item)
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from loyalty.domain import errors, rules
-from loyalty.domain.model import Member, Reward
+from loyalty.domain.model import Member, Purchase, Reward
 from loyalty.domain.months import add_months, end_of_month, month_key, window
 from loyalty.program import Program
 
@@ -43,10 +43,9 @@ def member(**fields) -> Member:
 
 
 def earn(m: Member, amount: int, txid: str = "t1", **kwargs) -> rules.Change:
-    return rules.earn(
-        m, kwargs.pop("program", PROGRAM), key=f"earn#{txid}", transaction_id=txid, amount_minor=amount,
-        currency=kwargs.pop("currency", "EUR"), now=kwargs.pop("now", NOW), request_hash="h", **kwargs,
-    )
+    purchase = Purchase(txid, amount, kwargs.pop("currency", "EUR"), occurred_at=kwargs.pop("occurred_at", None),
+                        items=kwargs.pop("items", ()))
+    return rules.earn(m, kwargs.pop("program", PROGRAM), purchase, kwargs.pop("now", NOW), request_hash="h", **kwargs)
 
 
 def assert_consistent(m: Member, entries) -> None:
@@ -174,7 +173,7 @@ def test_referral_bonus_paid_to_both_on_first_purchase_only():
 
 def test_redeem_spends_soonest_expiring_points_first():
     m = member(balance=60, lots={"2027-03": 20, "2026-12": 30, "2027-11": 10})
-    change = rules.redeem(m, PROGRAM, key="redeem#k", now=NOW, request_hash="h", points=40)
+    change = rules.redeem(m, PROGRAM, NOW, idempotency_key="k", request_hash="h", points=40)
     assert change.member.lots == {"2027-03": 10, "2027-11": 10}
     assert change.entry.lots_consumed == {"2026-12": 30, "2027-03": 10}
     assert change.entry.points == -40 and change.entry.value_minor == 80 and change.member.balance == 20
@@ -182,18 +181,20 @@ def test_redeem_spends_soonest_expiring_points_first():
 
 def test_redeem_refuses_more_than_the_balance():
     with pytest.raises(errors.InsufficientPoints):
-        rules.redeem(member(balance=10, lots={"2027-01": 10}), PROGRAM, key="k", now=NOW, request_hash="h", points=11)
+        rules.redeem(member(balance=10, lots={"2027-01": 10}), PROGRAM, NOW, idempotency_key="k", request_hash="h", points=11)
 
 
 def test_redeem_checks_tier_and_stock():
     rich = member(balance=1000, lots={"2027-01": 1000})
     gold_only = Reward("gold", "Gold thing", "", "perk", 100, 0, min_tier="Gold")
     with pytest.raises(errors.TierTooLow):
-        rules.redeem(rich, PROGRAM, key="k", now=NOW, request_hash="h", reward=gold_only)
-    assert rules.redeem(member(tier="Gold", balance=1000, lots={"2027-01": 1000}), PROGRAM, key="k", now=NOW, request_hash="h", reward=gold_only)
+        rules.redeem(rich, PROGRAM, NOW, idempotency_key="k", request_hash="h", reward=gold_only)
+    change = rules.redeem(member(tier="Gold", balance=1000, lots={"2027-01": 1000}), PROGRAM, NOW, idempotency_key="k",
+                          request_hash="h", reward=gold_only)
+    assert (change.entry.points, change.entry.reward_id, change.member.balance) == (-100, "gold", 900)
     sold_out = Reward("mug", "Mug", "", "free_item", 100, 900, stock=0)
     with pytest.raises(errors.OutOfStock):
-        rules.redeem(rich, PROGRAM, key="k", now=NOW, request_hash="h", reward=sold_out)
+        rules.redeem(rich, PROGRAM, NOW, idempotency_key="k", request_hash="h", reward=sold_out)
 
 
 # ------------------------------------------------------------------ returns
@@ -207,7 +208,7 @@ def _purchase(amount=10_000):
 def test_partial_returns_add_up_to_exactly_a_full_return():
     m, purchase, entries = _purchase(10_000)  # 100 points
     for index, refund in enumerate([3_333, 3_333, 3_334]):
-        change, purchase = rules.return_purchase(m, purchase, key=f"return#r{index}", return_id=f"r{index}", amount_minor=refund, now=NOW, request_hash="h")
+        change, purchase = rules.return_purchase(m, purchase, return_id=f"r{index}", amount_minor=refund, now=NOW, request_hash="h")
         m = change.member
         entries.append(change.entry)
     assert m.balance == 0 and purchase.points_reversed == 100 and purchase.refunded_minor == 10_000
@@ -218,8 +219,8 @@ def test_partial_returns_add_up_to_exactly_a_full_return():
 
 def test_return_never_takes_the_balance_below_zero_and_records_the_rest():
     m, purchase, entries = _purchase(10_000)
-    spent = rules.redeem(m, PROGRAM, key="redeem#k", now=NOW, request_hash="h", points=70).member
-    change, updated = rules.return_purchase(spent, purchase, key="return#r", return_id="r", amount_minor=10_000, now=NOW, request_hash="h")
+    spent = rules.redeem(m, PROGRAM, NOW, idempotency_key="k", request_hash="h", points=70).member
+    change, updated = rules.return_purchase(spent, purchase, return_id="r", amount_minor=10_000, now=NOW, request_hash="h")
     assert change.member.balance == 0
     assert change.entry.points == -30 and change.entry.points_unrecovered == 70
     assert updated.points_reversed == 100  # owed points are not chased on the next return
@@ -227,16 +228,16 @@ def test_return_never_takes_the_balance_below_zero_and_records_the_rest():
 
 def test_return_cannot_exceed_the_purchase():
     m, purchase, _ = _purchase(1_000)
-    change, purchase = rules.return_purchase(m, purchase, key="return#a", return_id="a", amount_minor=600, now=NOW, request_hash="h")
+    change, purchase = rules.return_purchase(m, purchase, return_id="a", amount_minor=600, now=NOW, request_hash="h")
     with pytest.raises(errors.RefundExceedsPurchase):
-        rules.return_purchase(change.member, purchase, key="return#b", return_id="b", amount_minor=401, now=NOW, request_hash="h")
+        rules.return_purchase(change.member, purchase, return_id="b", amount_minor=401, now=NOW, request_hash="h")
 
 
 def test_return_takes_from_the_purchase_lot_first():
     m = member()
     m = earn(m, 1_000, txid="old", now=NOW - timedelta(days=200)).member  # lot 2027-05
     change = earn(m, 2_000, txid="new")  # lot 2027-11
-    back, _ = rules.return_purchase(change.member, change.entry, key="return#r", return_id="r", amount_minor=2_000, now=NOW, request_hash="h")
+    back, _ = rules.return_purchase(change.member, change.entry, return_id="r", amount_minor=2_000, now=NOW, request_hash="h")
     assert back.member.lots == {"2027-05": 10}
 
 

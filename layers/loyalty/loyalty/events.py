@@ -13,13 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from loyalty.domain.months import end_of_month
-from loyalty.settings import get_settings
+from loyalty.settings import LOCAL, PublisherSettings
 
 SOURCE = "loyalty"
-LOCAL_BUS = "local"
+LOCAL_BUS = LOCAL
 PUT_EVENTS_LIMIT = 10
 
 
@@ -101,14 +102,43 @@ def _member_events(kind: str, new: dict, old: dict, base: dict) -> list[DomainEv
     return events
 
 
-def publish(events: list[DomainEvent], log) -> None:
-    """Put events on the bus, or with EVENT_BUS_NAME=local, log them and append them to LOCAL_EVENTS_FILE."""
-    settings = get_settings()
-    bus = settings.event_bus_name
-    if not events:
-        return
-    if bus == LOCAL_BUS:
-        path = settings.local_events_file
+class EventsNotAccepted(Exception):
+    """EventBridge refused some events: the stream batch fails and is delivered again (consumers dedupe)."""
+
+
+class Publisher:
+    """Puts events on the bus, or with EVENT_BUS_NAME=local, logs them and appends them to a file."""
+
+    def __init__(self, bus: str, local_events_file: Path | None = None, client=None, region: str | None = None) -> None:
+        self.bus, self.local_events_file, self._client, self.region = bus, local_events_file, client, region
+
+    @classmethod
+    def from_settings(cls, settings: PublisherSettings) -> Publisher:
+        return cls(settings.event_bus_name, settings.local_events_file, region=settings.aws_region)
+
+    def client(self):
+        if self._client is None:
+            import boto3  # only the publisher talks to EventBridge
+
+            self._client = boto3.client("events", region_name=self.region)
+        return self._client
+
+    def publish(self, events: list[DomainEvent], log) -> None:
+        if not events:
+            return
+        if self.bus == LOCAL_BUS:
+            self._append_locally(events, log)
+            return
+        for start in range(0, len(events), PUT_EVENTS_LIMIT):
+            chunk = events[start:start + PUT_EVENTS_LIMIT]
+            entries = [{"Source": SOURCE, "DetailType": e.detail_type, "Detail": json.dumps(e.detail), "EventBusName": self.bus}
+                       for e in chunk]
+            response = self.client().put_events(Entries=entries)
+            if response.get("FailedEntryCount"):
+                raise EventsNotAccepted(f"{response['FailedEntryCount']} events were not accepted")
+
+    def _append_locally(self, events: list[DomainEvent], log) -> None:
+        path = self.local_events_file
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="utf-8") as sink:
             for event in events:
@@ -116,13 +146,3 @@ def publish(events: list[DomainEvent], log) -> None:
                         "detail": event.detail}
                 sink.write(json.dumps(line) + "\n")
                 log(f"event {event.detail_type} {json.dumps(event.detail)}")
-        return
-    import boto3  # only the publisher talks to EventBridge
-
-    client = boto3.client("events")
-    for start in range(0, len(events), PUT_EVENTS_LIMIT):
-        chunk = events[start:start + PUT_EVENTS_LIMIT]
-        entries = [{"Source": SOURCE, "DetailType": e.detail_type, "Detail": json.dumps(e.detail), "EventBusName": bus} for e in chunk]
-        response = client.put_events(Entries=entries)
-        if response.get("FailedEntryCount"):
-            raise RuntimeError(f"{response['FailedEntryCount']} events were not accepted; the stream batch will be retried")

@@ -1,24 +1,28 @@
 """The scheduled jobs, split for any scale: a dispatcher finds the members due through a sparse,
 sharded index and sends them in batches; workers apply the change member by member.
 
-Every step is idempotent (see service.expire_member and service.review_member), so a retried
-batch, a rerun of the same day or a replayed event changes nothing twice.
+Every step is idempotent (see Loyalty.expire_member and Loyalty.review_member), so a retried
+batch, a rerun of the same day or a replayed event changes nothing twice. A job's time may replay
+the past but not run ahead of the clock: it is refused before anything is sent or written.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from loyalty import service
+from loyalty.clock import Clock, clock_from_environment
+from loyalty.domain import rules
 from loyalty.domain.months import month_key
-from loyalty.program import get_program
-from loyalty.settings import get_settings
-from loyalty.store import repository as store
+from loyalty.service import Loyalty
+from loyalty.settings import LOCAL, ApiSettings, DispatcherSettings
+from loyalty.store.repository import JobIndex
 
 EXPIRE, REVIEW = "expire", "review"
+SQS_BATCH_LIMIT = 10  # messages per SendMessageBatch
 
 
 @dataclass(frozen=True)
@@ -43,89 +47,112 @@ def scheduled_time(event: dict) -> datetime:
     return datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
 
 
-def due_members(job: str, now: datetime) -> Iterator[str]:
-    for shard in range(get_settings().job_shards):
-        if job == EXPIRE:
-            yield from store.due_member_ids(shard, now)
-        else:
-            yield from store.unreviewed_member_ids(shard, month_key(now))
-
-
-def dispatch(job: str, now: datetime, send: Callable[[list[Batch]], None]) -> int:
-    """Send the due members in batches; returns how many members were dispatched."""
-    size = get_settings().job_batch_size
-    pending: list[str] = []
-    batches: list[Batch] = []
-    count = 0
-    for member_id in due_members(job, now):
-        pending.append(member_id)
-        count += 1
-        if len(pending) == size:
-            batches.append(Batch(job, now, pending))
-            pending = []
-        if len(batches) == 10:  # an SQS batch holds ten messages
-            send(batches)
-            batches = []
-    if pending:
-        batches.append(Batch(job, now, pending))
-    if batches:
-        send(batches)
-    return count
-
-
 class BatchIncomplete(Exception):
     """Some members of a batch failed: the message goes back to the queue (the others are then no-ops)."""
 
 
-def run_scheduled(job: str, event: dict, log: Callable[..., None]) -> dict:
-    """A schedule's dispatcher: the event's time is "now"; returns what was dispatched."""
-    now = scheduled_time(event)
-    dispatched = dispatch(job, now, sender())
-    log(f"{job} dispatched", extra={"now": now.isoformat(), "members": dispatched})
-    return {"job": job, "now": now.isoformat(), "members": dispatched}
+class BatchesNotQueued(Exception):
+    """SQS refused some batches: the dispatcher fails, and its retry sends the due members again (idempotent)."""
 
 
-def work(batch: Batch) -> dict[str, int]:
-    """Apply the job to each member of a batch; returns what changed.
+class Worker:
+    """Applies batches, member by member."""
 
-    A member that fails does not hold back the rest of its batch: all are tried, then the batch fails.
-    """
-    program = get_program()
-    changed = expired = 0
-    failed: list[str] = []
-    last_error: Exception | None = None
-    for member_id in batch.member_ids:
-        try:
-            if batch.job == EXPIRE:
-                points = service.expire_member(program, batch.now, member_id)
-                changed, expired = changed + (points > 0), expired + points
-            else:
-                changed += service.review_member(program, batch.now, member_id)
-        except Exception as error:  # noqa: BLE001 - reported below, with the last one as the cause
-            failed.append(member_id)
-            last_error = error
-    if failed:
-        raise BatchIncomplete(f"{len(failed)} of {len(batch.member_ids)} members failed, first {failed[0]}") from last_error
-    return {"members": len(batch.member_ids), "changed": changed, "points_expired": expired}
+    def __init__(self, loyalty: Loyalty) -> None:
+        self.loyalty = loyalty
+
+    def work(self, batch: Batch) -> dict[str, int]:
+        """Apply the job to each member of a batch; returns what changed.
+
+        A member that fails does not hold back the rest of its batch: all are tried, then the batch fails.
+        """
+        changed = expired = 0
+        failed: list[str] = []
+        last_error: Exception | None = None
+        for member_id in batch.member_ids:
+            try:
+                if batch.job == EXPIRE:
+                    points = self.loyalty.expire_member(batch.now, member_id)
+                    changed, expired = changed + (points > 0), expired + points
+                else:
+                    changed += self.loyalty.review_member(batch.now, member_id)
+            except Exception as error:  # noqa: BLE001 - reported below, with the last one as the cause
+                failed.append(member_id)
+                last_error = error
+        if failed:
+            raise BatchIncomplete(f"{len(failed)} of {len(batch.member_ids)} members failed, first {failed[0]}") from last_error
+        return {"members": len(batch.member_ids), "changed": changed, "points_expired": expired}
+
+    def work_all(self, batches: list[Batch]) -> None:
+        for batch in batches:
+            self.work(batch)
 
 
-def sender() -> Callable[[list[Batch]], None]:
-    """Where batches go: the job queue, or, with JOB_QUEUE_URL=local, straight to the worker in this process."""
-    queue_url = get_settings().job_queue_url
-    if queue_url == "local":
-        def work_here(batches: list[Batch]) -> None:
-            for batch in batches:
-                work(batch)
+def sqs_sender(queue_url: str, region: str | None = None, client=None) -> Callable[[list[Batch]], None]:
+    """Batches go to the job queue, ten messages per call."""
+    if client is None:
+        import boto3  # only the dispatchers talk to SQS
 
-        return work_here
-    import boto3  # only the dispatchers talk to SQS
-
-    sqs = boto3.client("sqs")
+        client = boto3.client("sqs", region_name=region)
 
     def send(batches: list[Batch]) -> None:
         entries = [{"Id": str(index), "MessageBody": batch.to_json()} for index, batch in enumerate(batches)]
-        failed = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])
+        failed = client.send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed", [])
         if failed:
-            raise RuntimeError(f"{len(failed)} job batches were not queued: {failed[0].get('Message')}")
+            raise BatchesNotQueued(f"{len(failed)} job batches were not queued: {failed[0].get('Message')}")
 
     return send
+
+
+class Dispatcher:
+    """A schedule's dispatcher: finds who is due at the event's time and sends them in batches."""
+
+    def __init__(self, index: JobIndex, clock: Clock, send: Callable[[list[Batch]], None], batch_size: int = 50) -> None:
+        self.index, self.clock, self.send, self.batch_size = index, clock, send, batch_size
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> Dispatcher:
+        """The composition at cold start. With JOB_QUEUE_URL=local (the local runtime and the tests set it),
+        the batches are worked in this process, which then needs the worker's settings too."""
+        env = os.environ if env is None else env
+        settings, clock = DispatcherSettings.from_environment(env), clock_from_environment(env)
+        if settings.job_queue_url == LOCAL:
+            send = Worker(Loyalty.from_settings(ApiSettings.from_environment(env), clock)).work_all
+        else:
+            send = sqs_sender(settings.job_queue_url, settings.aws_region)
+        return cls(JobIndex.from_settings(settings), clock, send, settings.job_batch_size)
+
+    def due_members(self, job: str, now: datetime) -> Iterator[str]:
+        for shard in range(self.index.shards):
+            if job == EXPIRE:
+                yield from self.index.due_member_ids(shard, now)
+            else:
+                yield from self.index.unreviewed_member_ids(shard, month_key(now))
+
+    def dispatch(self, job: str, now: datetime) -> int:
+        """Send the due members in batches; returns how many members were dispatched."""
+        rules.check_job_time(now, self.clock.now())
+        pending: list[str] = []
+        batches: list[Batch] = []
+        count = 0
+        for member_id in self.due_members(job, now):
+            pending.append(member_id)
+            count += 1
+            if len(pending) == self.batch_size:
+                batches.append(Batch(job, now, pending))
+                pending = []
+            if len(batches) == SQS_BATCH_LIMIT:
+                self.send(batches)
+                batches = []
+        if pending:
+            batches.append(Batch(job, now, pending))
+        if batches:
+            self.send(batches)
+        return count
+
+    def run_scheduled(self, job: str, event: dict, log: Callable[..., None]) -> dict:
+        """The event's time is "now" (refused when ahead of the clock); returns what was dispatched."""
+        now = scheduled_time(event)
+        dispatched = self.dispatch(job, now)
+        log(f"{job} dispatched", extra={"now": now.isoformat(), "members": dispatched})
+        return {"job": job, "now": now.isoformat(), "members": dispatched}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
@@ -114,10 +113,3 @@ class Program(_Rules):
 
 def load_program(path: Path) -> Program:
     return Program.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
-
-
-@lru_cache(maxsize=1)
-def get_program() -> Program:
-    from loyalty.settings import get_settings
-
-    return load_program(get_settings().program_file)

@@ -1,7 +1,9 @@
 """The use cases: load, decide with the domain rules, commit; a lost race is retried.
 
-Each use case makes at most two DynamoDB round trips on its normal path (one read,
-one transactional write); a replay is answered from the read alone.
+`Loyalty` is given its collaborators (store, clock, program, and where a function needs them the
+catalog and the e-mail hasher); a handler builds one at cold start from its settings, a test
+builds one with a FixedClock. Each use case makes at most two DynamoDB round trips on its normal
+path (one read, one transactional write); a replay is answered from the read alone.
 """
 
 from __future__ import annotations
@@ -9,31 +11,52 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from functools import cache, cached_property
 from typing import TypeVar
 
+from loyalty.clock import Clock
 from loyalty.domain import errors, rules, stats
 from loyalty.domain.access import Caller
-from loyalty.domain.model import Entry, Member, Reward, earn_key, member_id_for_sub, new_member_id, redeem_key, return_key
-from loyalty.program import Program
-from loyalty.settings import get_settings
-from loyalty.store import repository as store
+from loyalty.domain.model import Entry, EntryRef, Member, Purchase, Reward, member_id_for_sub, new_member_id
+from loyalty.program import Program, load_program
+from loyalty.settings import ApiSettings, CatalogSettings, ConfigurationError, EmailHashSettings
+from loyalty.store.repository import LostRace, ReferralCodeTaken, Store
 
-MAX_ATTEMPTS = 6
 T = TypeVar("T")
+MAX_REPORT_DAYS = 366
+
+
+def cold_start(build: Callable[[], T]) -> Callable[[], T]:
+    """A handler's composition, built once per instance.
+
+    In Lambda (and the local runtime), where AWS_LAMBDA_FUNCTION_NAME is set, it is built at once, so a
+    function missing its configuration fails its cold start with a message naming what is missing.
+    Elsewhere (a tool importing the handler for its OpenAPI) it is built on first use.
+    """
+    built = cache(build)
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        built()
+    return built
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """A ledger entry written (or found, when `replayed`) by a use case, with the member after it."""
+    """A ledger entry written (or found, when `replayed`) by a use case."""
 
     entry: Entry
-    member: Member | None
     replayed: bool
+
+
+@dataclass(frozen=True)
+class RewardsPage:
+    items: list[tuple[Reward, bool]]  # each reward with whether the caller may redeem it now
+    next_cursor: str | None
 
 
 def request_hash(payload: dict) -> str:
@@ -41,235 +64,317 @@ def request_hash(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
-def _with_retries(attempt: Callable[[], T]) -> T:
-    """Run `attempt` again when it lost a race, a bounded number of times with jittered backoff."""
-    for tries in range(MAX_ATTEMPTS):
-        try:
-            return attempt()
-        except store.LostRace:
-            time.sleep(random.uniform(0, 0.005 * 2**tries))
-    raise errors.Busy("the member is being changed by other requests; nothing was written, please retry")
+@dataclass(frozen=True)
+class RetryPolicy:
+    """The one retry policy of the use cases: a bounded number of tries with jittered exponential backoff."""
+
+    attempts: int = 6
+    base_delay_seconds: float = 0.005
+    sleep: Callable[[float], None] = time.sleep
+
+    def run(self, attempt: Callable[[], T], retry_on: tuple[type[Exception], ...] = (LostRace,),
+            exhausted: str = "the member is being changed by other requests; nothing was written, please retry") -> T:
+        for tries in range(self.attempts):
+            try:
+                return attempt()
+            except retry_on:
+                if tries + 1 < self.attempts:
+                    self.sleep(random.uniform(0, self.base_delay_seconds * 2**tries))
+        raise errors.Busy(exhausted)
 
 
-def _replay(entry: Entry, fingerprint: str, what: str) -> Outcome:
-    if entry.request_hash != fingerprint:
-        raise errors.IdempotencyKeyReused(f"this {what} was already used with a different request")
-    return Outcome(entry, None, replayed=True)
+class Catalog:
+    """The rewards catalog, kept for `ttl_seconds` in the warm function (read with one Query when stale)."""
+
+    def __init__(self, load: Callable[[], list[Reward]], ttl_seconds: float,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._load, self._ttl, self._monotonic = load, ttl_seconds, monotonic
+        self._loaded_at: float | None = None
+        self._rewards: list[Reward] = []
+
+    def rewards(self) -> list[Reward]:
+        now = self._monotonic()
+        if self._loaded_at is None or now - self._loaded_at > self._ttl:
+            self._rewards, self._loaded_at = self._load(), now
+        return self._rewards
+
+    def find(self, reward_id: str) -> Reward:
+        """The reward, active or not (whether it may be redeemed is the rules' call)."""
+        for reward in self.rewards():
+            if reward.reward_id == reward_id:
+                return reward
+        raise errors.RewardNotFound(f"no reward {reward_id}")
 
 
-def email_hash(email: str) -> str:
-    key = get_settings().email_hash_key.encode()
-    return hmac.new(key, email.strip().lower().encode(), hashlib.sha256).hexdigest()
+class EmailHasher:
+    """The keyed hash (HMAC) of e-mails used as their uniqueness key.
+
+    The key is an SSM SecureString (read once, on first use, so only enrollments pay for it) or,
+    locally and in tests, given directly.
+    """
+
+    def __init__(self, key: str | None = None, parameter_name: str | None = None, region: str | None = None) -> None:
+        if (key is None) == (parameter_name is None):
+            raise ValueError("give the key or the name of the parameter that holds it")
+        self._key, self._parameter_name, self._region = key, parameter_name, region
+
+    @classmethod
+    def from_settings(cls, settings: EmailHashSettings) -> EmailHasher:
+        return cls(settings.email_hash_key, settings.email_hash_key_parameter, settings.aws_region)
+
+    @cached_property
+    def key(self) -> bytes:
+        if self._key is not None:
+            return self._key.encode()
+        import boto3  # only enrollments need these
+        from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+        provider = SSMProvider(boto3_client=boto3.client("ssm", region_name=self._region))
+        return str(provider.get(self._parameter_name, decrypt=True)).encode()
+
+    def __call__(self, email: str) -> str:
+        return hmac.new(self.key, email.strip().lower().encode(), hashlib.sha256).hexdigest()
 
 
-# ------------------------------------------------------------------ enroll
-
-
-def enroll(
-    caller: Caller, program: Program, now: datetime, *, email: str, channel: str,
-    name: str | None = None, phone: str | None = None, birthday: date | None = None,
-    marketing_opt_in: bool = False, referral_code: str | None = None,
-) -> Member:
-    referrer_id = None
-    if referral_code:
-        referrer_id = store.member_id_for_referral_code(referral_code.upper())
-        if referrer_id is None:
-            raise errors.InvalidReferralCode(f"no member has the referral code {referral_code}")
-    sub = caller.sub if caller.is_member else None  # a member token links the new member to itself
-    member_id = member_id_for_sub(sub) if sub else new_member_id()
-    for _ in range(MAX_ATTEMPTS):
-        change = rules.enroll(
-            member_id=member_id, email=email.strip().lower(), channel=channel, now=now, program=program,
-            name=name, phone=phone, birthday=birthday, marketing_opt_in=marketing_opt_in, sub=sub,
-            referred_by=referrer_id,
-        )
-        try:
-            store.create_member(change, email_hash(email))
-            return change.member
-        except store.ReferralCodeTaken:
-            continue  # a fresh random code on the next try
-        except store.LostRace as race:
-            raise errors.Busy("enrollment collided with another request; please retry") from race
-    raise errors.Busy("could not allocate a referral code; please retry")
-
-
-# ------------------------------------------------------------------ earn and return
-
-
-def earn(
-    caller: Caller, program: Program, now: datetime, member_id: str, *, transaction_id: str,
-    amount_minor: int, currency: str, payload: dict, occurred_at: datetime | None = None,
-    store_id: str | None = None, channel: str | None = None,
-) -> Outcome:
-    key, fingerprint = earn_key(transaction_id), request_hash(payload)
-
-    def attempt() -> Outcome:
-        member, entries = store.get_member_and_entries(member_id, [key])
-        member = caller.ensure_may_access(member, member_id)
-        if key in entries:
-            return _replay(entries[key], fingerprint, "transaction_id")
-        referrer = store.get_member(member.referred_by) if rules.referral_due(member) and member.referred_by else None
-        change = rules.earn(
-            member, program, key=key, transaction_id=transaction_id, amount_minor=amount_minor,
-            currency=currency, now=now, request_hash=fingerprint, occurred_at=occurred_at,
-            store_id=store_id, channel=channel, referrer=referrer,
-        )
-        versions = {member.member_id: member.version}
-        if referrer:
-            versions[referrer.member_id] = referrer.version
-        store.commit(change, versions)
-        return Outcome(change.entry, change.member, replayed=False)
-
-    return _with_retries(attempt)
-
-
-def return_purchase(
-    caller: Caller, now: datetime, member_id: str, *, transaction_id: str, return_id: str,
-    amount_minor: int, payload: dict,
-) -> Outcome:
-    key, purchase_key, fingerprint = return_key(return_id), earn_key(transaction_id), request_hash(payload)
-
-    def attempt() -> Outcome:
-        member, entries = store.get_member_and_entries(member_id, [key, purchase_key])
-        member = caller.ensure_may_access(member, member_id)
-        if key in entries:
-            return _replay(entries[key], fingerprint, "return_id")
-        purchase = entries.get(purchase_key)
-        if purchase is None:
-            raise errors.PurchaseNotFound(f"no purchase {transaction_id} for member {member_id}")
-        change, updated_purchase = rules.return_purchase(
-            member, purchase, key=key, return_id=return_id, amount_minor=amount_minor,
-            now=now, request_hash=fingerprint,
-        )
-        store.commit(change, {member.member_id: member.version}, purchase_update=(updated_purchase, purchase.refunded_minor or 0))
-        return Outcome(change.entry, change.member, replayed=False)
-
-    return _with_retries(attempt)
-
-
-# ------------------------------------------------------------------ rewards and redemptions
-
-_catalog_cache: tuple[float, list[Reward]] | None = None
-
-
-def catalog(now_monotonic: Callable[[], float] = time.monotonic) -> list[Reward]:
-    """The rewards catalog, cached in the warm function for a short while."""
-    global _catalog_cache
-    ttl = get_settings().catalog_cache_seconds
-    if _catalog_cache is None or now_monotonic() - _catalog_cache[0] > ttl:
-        _catalog_cache = (now_monotonic(), store.rewards())
-    return _catalog_cache[1]
-
-
-def caller_tier(caller: Caller, program: Program) -> str | None:
-    """The tier a member token's rewards are offered for; None for staff, who see every reward."""
-    if not caller.is_member:
+def _day_bound(day: date, days_after: int, time_zone: str) -> datetime | None:
+    """The instant `days_after` days after `day` begins; None beyond the calendar (no bound on that side)."""
+    try:
+        return stats.day_start(day + timedelta(days=days_after), time_zone).astimezone(timezone.utc)
+    except OverflowError:
         return None
-    member = store.get_member(caller.target("me"))
-    return member.tier if member else program.base_tier.name
 
 
-def find_reward(reward_id: str) -> Reward:
-    for reward in catalog():
-        if reward.reward_id == reward_id and reward.active:
-            return reward
-    raise errors.RewardNotFound(f"no reward {reward_id}")
+@dataclass
+class Loyalty:
+    store: Store
+    clock: Clock
+    program: Program
+    catalog: Catalog | None = None  # the functions that serve rewards
+    email_hash: Callable[[str], str] | None = None  # the functions that enroll
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
+    @classmethod
+    def from_settings(
+        cls, settings: ApiSettings, clock: Clock, email_hash: Callable[[str], str] | None = None,
+    ) -> Loyalty:
+        """The composition a function makes once per cold start."""
+        store = Store.from_settings(settings)
+        catalog = None
+        if isinstance(settings, CatalogSettings):
+            catalog = Catalog(store.rewards, settings.catalog_cache_seconds)
+        return cls(store, clock, load_program(settings.program_file), catalog=catalog, email_hash=email_hash)
 
-def redeem(
-    caller: Caller, program: Program, now: datetime, member_id: str, *, idempotency_key: str,
-    payload: dict, reward_id: str | None = None, points: int | None = None,
-) -> Outcome:
-    key, fingerprint = redeem_key(idempotency_key), request_hash(payload)
+    # -------------------------------------------------------------- writing
 
-    def attempt() -> Outcome:
-        member, entries = store.get_member_and_entries(member_id, [key])
-        member = caller.ensure_may_access(member, member_id)
-        if key in entries:
-            return _replay(entries[key], fingerprint, "Idempotency-Key")
-        reward = find_reward(reward_id) if reward_id else None
-        change = rules.redeem(member, program, key=key, now=now, request_hash=fingerprint, reward=reward, points=points)
-        stock_reward = reward if reward and reward.stock is not None else None
-        store.commit(change, {member.member_id: member.version}, stock_reward=stock_reward)
-        return Outcome(change.entry, change.member, replayed=False)
+    def _commit(self, change: rules.Change, base_versions: dict[str, int], **extra) -> None:
+        schedules = {member.member_id: rules.job_schedule(member, self.program) for member in change.members}
+        counters = stats.counter_deltas(change.entries, time_zone=self.program.time_zone, tier_moves=change.tier_moves)
+        self.store.commit(change, base_versions, schedules, counters, **extra)
 
-    return _with_retries(attempt)
+    @staticmethod
+    def _replay(entry: Entry, fingerprint: str, what: str) -> Outcome:
+        if entry.request_hash != fingerprint:
+            raise errors.IdempotencyKeyReused(f"this {what} was already used with a different request")
+        return Outcome(entry, replayed=True)
 
+    # -------------------------------------------------------------- enroll
 
-# ------------------------------------------------------------------ reads
+    def enroll(
+        self, caller: Caller, *, email: str, channel: str, name: str | None = None, phone: str | None = None,
+        birthday: date | None = None, marketing_opt_in: bool = False, referral_code: str | None = None,
+    ) -> Member:
+        if self.email_hash is None:
+            raise ConfigurationError("this function was composed without the e-mail hash key")
+        referrer_id = None
+        if referral_code:
+            referrer_id = self.store.member_id_for_referral_code(referral_code.upper())
+            if referrer_id is None:
+                raise errors.InvalidReferralCode(f"no member has the referral code {referral_code}")
+        sub = caller.sub if caller.is_member else None  # a member token links the new member to itself
+        if caller.is_member and not sub:
+            raise errors.Forbidden("a member token must name its subject (sub)")
+        member_id = member_id_for_sub(sub) if sub else new_member_id()
+        email_hash = self.email_hash(email)
 
+        def attempt() -> Member:
+            now = self.clock.now()
+            change = rules.enroll(
+                member_id=member_id, email=email.strip().lower(), channel=channel, now=now, program=self.program,
+                name=name, phone=phone, birthday=birthday, marketing_opt_in=marketing_opt_in, sub=sub,
+                referred_by=referrer_id,
+            )
+            counters = stats.counter_deltas(
+                change.entries, time_zone=self.program.time_zone, enrolled=change.member, tier_moves=change.tier_moves,
+            )
+            self.store.create_member(change, email_hash, rules.job_schedule(change.member, self.program), counters)
+            return change.member
 
-def member(caller: Caller, member_id: str) -> Member:
-    return caller.ensure_may_access(store.get_member(member_id), member_id)
+        # A taken referral code gets a fresh random one on the next try; a conflict, a fresh read.
+        return self.retry.run(attempt, (ReferralCodeTaken, LostRace), "could not enroll now; nothing was written, please retry")
 
+    # -------------------------------------------------------------- earn and return
 
-def activity(
-    caller: Caller, program: Program, member_id: str, limit: int, cursor: str | None,
-    start: date | None = None, end: date | None = None,
-) -> tuple[list[Entry], str | None]:
-    """A page of the ledger, optionally of the days [start, end] in the program's time zone.
+    def earn(self, caller: Caller, member_id: str, purchase: Purchase, payload: dict) -> Outcome:
+        ref, fingerprint = EntryRef("earn", purchase.transaction_id), request_hash(payload)
 
-    A member token naming an id reads the member first to check ownership.
-    """
-    if start and end and end < start:
-        raise errors.InvalidRange("`to` is before `from`")
-    if caller.is_member and member_id != (member_id_for_sub(caller.sub) if caller.sub else None):
-        member(caller, member_id)
-    since = stats.day_start(start, program.time_zone) if start else None
-    until = stats.day_start(end + timedelta(days=1), program.time_zone) if end else None
-    entries, next_cursor = store.activity(member_id, limit, cursor, since, until)
-    if not entries and cursor is None:
-        member(caller, member_id)  # an empty first page: tell an unknown member apart
-    return entries, next_cursor
+        def attempt() -> Outcome:
+            member, entries = self.store.get_member_and_entries(member_id, [ref])
+            member = caller.ensure_may_access(member, member_id)
+            if ref in entries:
+                return self._replay(entries[ref], fingerprint, "transaction_id")
+            referrer = self.store.get_member(member.referred_by) if rules.referral_due(member) and member.referred_by else None
+            change = rules.earn(member, self.program, purchase, self.clock.now(), request_hash=fingerprint, referrer=referrer)
+            stats.note_purchase_days(change, self.program.time_zone)
+            versions = {member.member_id: member.version}
+            if referrer:
+                versions[referrer.member_id] = referrer.version
+            self._commit(change, versions)
+            return Outcome(change.entry, replayed=False)
 
+        return self.retry.run(attempt)
 
-# ------------------------------------------------------------------ reports
+    def return_purchase(
+        self, caller: Caller, member_id: str, *, transaction_id: str, return_id: str, amount_minor: int, payload: dict,
+    ) -> Outcome:
+        ref, purchase_ref, fingerprint = EntryRef("return", return_id), EntryRef("earn", transaction_id), request_hash(payload)
 
-MAX_REPORT_DAYS = 366
+        def attempt() -> Outcome:
+            member, entries = self.store.get_member_and_entries(member_id, [ref, purchase_ref])
+            member = caller.ensure_may_access(member, member_id)
+            if ref in entries:
+                return self._replay(entries[ref], fingerprint, "return_id")
+            purchase = entries.get(purchase_ref)
+            if purchase is None:
+                raise errors.PurchaseNotFound(f"no purchase {transaction_id} for member {member_id}")
+            change, updated_purchase = rules.return_purchase(
+                member, purchase, return_id=return_id, amount_minor=amount_minor, now=self.clock.now(),
+                request_hash=fingerprint,
+            )
+            self._commit(change, {member.member_id: member.version},
+                         purchase_update=(updated_purchase, purchase.refunded_minor or 0))
+            return Outcome(change.entry, replayed=False)
 
+        return self.retry.run(attempt)
 
-def program_report(program: Program, now: datetime, start: date, end: date) -> stats.ProgramReport:
-    """KPIs for [start, end] (days in the program's time zone) from the counters: no member or ledger read."""
-    if end < start:
-        raise errors.InvalidRange("`to` is before `from`")
-    if (end - start).days + 1 > MAX_REPORT_DAYS:
-        raise errors.InvalidRange(f"a report covers at most {MAX_REPORT_DAYS} days")
-    shards = get_settings().stats_shards
-    report_plan = stats.plan(start, end, stats.local_day(now, program.time_zone))
-    items = store.counters(report_plan.keys(shards))
-    return stats.build_report(report_plan, items, shards, [tier.name for tier in program.tiers])
+    # -------------------------------------------------------------- rewards and redemptions
 
+    def _catalog(self) -> Catalog:
+        if self.catalog is None:
+            raise ConfigurationError("this function was composed without the catalog")
+        return self.catalog
 
-# ------------------------------------------------------------------ scheduled jobs
+    def caller_tier(self, caller: Caller) -> str | None:
+        """The tier a member token's rewards are offered for; None for staff, who see every reward."""
+        if not caller.is_member:
+            return None
+        member = self.store.get_member(caller.target("me"))
+        return member.tier if member else self.program.base_tier.name
 
+    def rewards_page(self, caller: Caller, limit: int, cursor: str | None) -> RewardsPage:
+        """The active rewards by id, `limit` at a time after `cursor` (the last id of the previous page)."""
+        tier = self.caller_tier(caller)
+        active = sorted((reward for reward in self._catalog().rewards() if reward.active), key=lambda reward: reward.reward_id)
+        after = [reward for reward in active if cursor is None or reward.reward_id > cursor]
+        page = after[:limit]
+        return RewardsPage(
+            items=[(reward, rules.reward_available(reward, self.program, tier)) for reward in page],
+            next_cursor=page[-1].reward_id if len(after) > limit else None,
+        )
 
-def expire_member(program: Program, now: datetime, member_id: str) -> int:
-    """Expire what is past due for one member and record its reminders; returns the points expired.
+    def redeem(
+        self, caller: Caller, member_id: str, *, idempotency_key: str, payload: dict,
+        reward_id: str | None = None, points: int | None = None,
+    ) -> Outcome:
+        ref, fingerprint = EntryRef("redeem", idempotency_key), request_hash(payload)
 
-    Safe to repeat: what expired is gone from the lots and reminded lots are remembered, both in the
-    same version-checked write as the `expire` ledger entry.
-    """
+        def attempt() -> Outcome:
+            member, entries = self.store.get_member_and_entries(member_id, [ref])
+            member = caller.ensure_may_access(member, member_id)
+            if ref in entries:
+                return self._replay(entries[ref], fingerprint, "Idempotency-Key")
+            reward = self._catalog().find(reward_id) if reward_id else None
+            change = rules.redeem(
+                member, self.program, self.clock.now(), idempotency_key=idempotency_key, request_hash=fingerprint,
+                reward=reward, points=points,
+            )
+            stock_reward = reward if reward and reward.stock is not None else None
+            self._commit(change, {member.member_id: member.version}, stock_reward=stock_reward)
+            return Outcome(change.entry, replayed=False)
 
-    def attempt() -> int:
-        member = store.get_member(member_id)
-        change = rules.expire_and_remind(member, program, now) if member else None
-        if change is None:
-            return 0
-        store.commit(change, {member_id: member.version})
-        return -sum(entry.points for entry in change.entries)
+        return self.retry.run(attempt)
 
-    return _with_retries(attempt)
+    # -------------------------------------------------------------- reads
 
+    def member(self, caller: Caller, member_id: str) -> Member:
+        return caller.ensure_may_access(self.store.get_member(member_id), member_id)
 
-def review_member(program: Program, now: datetime, member_id: str) -> bool:
-    """Run this month's tier review for one member; returns whether the tier changed."""
+    def activity(
+        self, caller: Caller, member_id: str, limit: int, cursor: str | None,
+        start: date | None = None, end: date | None = None,
+    ) -> tuple[list[Entry], str | None]:
+        """A page of the ledger, optionally of the days [start, end] in the program's time zone.
 
-    def attempt() -> bool:
-        member = store.get_member(member_id)
-        change = rules.review_tier(member, program, now) if member else None
-        if change is None:
-            return False
-        store.commit(change, {member_id: member.version})
-        return bool(change.tier_moves)
+        A member token naming an id reads the member first to check ownership.
+        """
+        if start and end and end < start:
+            raise errors.InvalidRange("`to` is before `from`")
+        if caller.is_member and not (caller.sub and member_id == member_id_for_sub(caller.sub)):
+            self.member(caller, member_id)
+        since = _day_bound(start, 0, self.program.time_zone) if start else None
+        until = _day_bound(end, 1, self.program.time_zone) if end else None
+        entries, next_cursor = self.store.activity(member_id, limit, cursor, since, until)
+        if not entries and cursor is None:
+            self.member(caller, member_id)  # an empty first page: tell an unknown member apart
+        return entries, next_cursor
 
-    return _with_retries(attempt)
+    # -------------------------------------------------------------- reports
+
+    def program_report(self, start: date, end: date) -> stats.ProgramReport:
+        """KPIs for [start, end] (days in the program's time zone) from the counters: no member or ledger read."""
+        if end < start:
+            raise errors.InvalidRange("`to` is before `from`")
+        if (end - start).days + 1 > MAX_REPORT_DAYS:
+            raise errors.InvalidRange(f"a report covers at most {MAX_REPORT_DAYS} days")
+        totals, first_day = self.store.totals()
+        today = stats.local_day(self.clock.now(), self.program.time_zone)
+        report_plan = stats.plan(start, end, today, first_day)
+        counters = self.store.counters(report_plan.buckets())
+        return stats.build_report(report_plan, counters, totals, [tier.name for tier in self.program.tiers])
+
+    # -------------------------------------------------------------- scheduled jobs
+
+    def check_job_time(self, as_of: datetime) -> None:
+        rules.check_job_time(as_of, self.clock.now())
+
+    def expire_member(self, as_of: datetime, member_id: str) -> int:
+        """Expire what is past due at `as_of` for one member and record its reminders; returns the points expired.
+
+        Safe to repeat: what expired is gone from the lots and reminded lots are remembered, both in the
+        same version-checked write as the `expire` ledger entry, which is never dated after the clock.
+        """
+        self.check_job_time(as_of)
+
+        def attempt() -> int:
+            member = self.store.get_member(member_id)
+            recorded_at = min(as_of, self.clock.now())
+            change = rules.expire_and_remind(member, self.program, as_of, recorded_at) if member else None
+            if change is None:
+                return 0
+            self._commit(change, {member_id: member.version})
+            return -sum(entry.points for entry in change.entries)
+
+        return self.retry.run(attempt)
+
+    def review_member(self, as_of: datetime, member_id: str) -> bool:
+        """Run the tier review of `as_of`'s month for one member; returns whether the tier changed."""
+        self.check_job_time(as_of)
+
+        def attempt() -> bool:
+            member = self.store.get_member(member_id)
+            change = rules.review_tier(member, self.program, as_of) if member else None
+            if change is None:
+                return False
+            self._commit(change, {member_id: member.version})
+            return bool(change.tier_moves)
+
+        return self.retry.run(attempt)

@@ -1,50 +1,101 @@
-"""Settings read once per cold start from the function's environment."""
+"""Settings: each function reads the model of the variables it uses, once, at cold start.
+
+Names are the environment variables' names in lower case. A variable without a default is
+required: a deployed function missing one fails at cold start with `ConfigurationError`, naming
+it, instead of silently taking a local path. The values "local" for JOB_QUEUE_URL and
+EVENT_BUS_NAME (work in-process, append events to a file) are set only by the local runtime and
+the tests, explicitly.
+"""
 
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_PROGRAM_FILE = Path(__file__).parent / "data" / "program.json"
+LOCAL = "local"
+
+
+class ConfigurationError(Exception):
+    """The function's environment lacks or garbles a setting it needs."""
 
 
 class Settings(BaseModel):
-    members_table: str = "MembersTable"
-    ledger_table: str = "LedgerTable"
-    catalog_table: str = "CatalogTable"
-    stats_table: str = "StatsTable"
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> Self:
+        env = os.environ if env is None else env
+        values = {name: env[name.upper()] for name in cls.model_fields if env.get(name.upper())}
+        try:
+            return cls(**values)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{str(problem['loc'][0]).upper() if problem['loc'] else 'settings'}: {problem['msg']}"
+                for problem in error.errors()
+            )
+            raise ConfigurationError(f"{cls.__name__} cannot start: {problems}") from None
+
+
+class StoreSettings(Settings):
+    """The tables a function reads and writes, and how the store spreads its hot keys."""
+
+    members_table: str
+    ledger_table: str
+    stats_table: str
+    catalog_table: str | None = None  # only the functions that serve rewards
     stats_shards: int = Field(default=8, ge=1, le=64)  # counter items per day: more spreads hot writes
-    job_shards: int = Field(default=16, ge=1, le=256)  # index partitions the scheduled jobs query
-    job_queue_url: str = "local"  # "local": a job's batches run in the dispatcher's process
+    job_shards: int = Field(default=16, ge=1, le=256)  # partitions of the jobs' sparse indexes
+    aws_region: str | None = None  # Lambda sets it; elsewhere botocore's own configuration applies
+    aws_endpoint_url_dynamodb: str | None = None  # the local runtime's DynamoDB; unset in AWS
+
+
+class ApiSettings(StoreSettings):
+    """An API function (enroll, earn, redeem, report) and the job worker."""
+
+    program_file: Path = DEFAULT_PROGRAM_FILE  # a published document, not a secret: a packaged default is fine
+
+
+class CatalogSettings(ApiSettings):
+    """A function that serves the rewards catalog (redeem)."""
+
+    catalog_table: str
+    catalog_cache_seconds: int = Field(default=60, ge=0, le=3600)
+
+
+class EmailHashSettings(Settings):
+    """The e-mail HMAC key: an SSM SecureString named by EMAIL_HASH_KEY_PARAMETER in AWS, or EMAIL_HASH_KEY
+    locally and in tests. Exactly one of the two; there is no default key."""
+
+    email_hash_key: str | None = Field(default=None, min_length=16)
+    email_hash_key_parameter: str | None = Field(default=None, min_length=1)
+    aws_region: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> EmailHashSettings:
+        if (self.email_hash_key is None) == (self.email_hash_key_parameter is None):
+            raise ValueError("set exactly one of EMAIL_HASH_KEY_PARAMETER (an SSM SecureString) or EMAIL_HASH_KEY")
+        return self
+
+
+class DispatcherSettings(Settings):
+    """A scheduled job's dispatcher: finds the due members and queues them."""
+
+    members_table: str
+    job_queue_url: str  # "local": the batches run in the dispatcher's process (then ApiSettings apply too)
+    job_shards: int = Field(default=16, ge=1, le=256)
     job_batch_size: int = Field(default=50, ge=1, le=500)  # members per queue message
-    event_bus_name: str = "local"  # "local": events are logged and appended to local_events_file
+    aws_region: str | None = None
+    aws_endpoint_url_dynamodb: str | None = None
+
+
+class PublisherSettings(Settings):
+    """The stream publisher."""
+
+    event_bus_name: str  # "local": events are logged and appended to local_events_file
     local_events_file: Path = Path(".local/events.jsonl")
-    aws_region: str = "us-east-1"
-    program_file: Path = DEFAULT_PROGRAM_FILE
-    email_hash_key: str = Field(default="local-email-hash-key", min_length=16)
-    catalog_cache_seconds: int = 60
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    env = os.environ
-    values = {
-        "members_table": env.get("MEMBERS_TABLE"),
-        "ledger_table": env.get("LEDGER_TABLE"),
-        "catalog_table": env.get("CATALOG_TABLE"),
-        "stats_table": env.get("STATS_TABLE"),
-        "stats_shards": env.get("STATS_SHARDS"),
-        "job_shards": env.get("JOB_SHARDS"),
-        "job_queue_url": env.get("JOB_QUEUE_URL"),
-        "job_batch_size": env.get("JOB_BATCH_SIZE"),
-        "event_bus_name": env.get("EVENT_BUS_NAME"),
-        "local_events_file": env.get("LOCAL_EVENTS_FILE"),
-        "aws_region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
-        "program_file": env.get("PROGRAM_FILE"),
-        "email_hash_key": env.get("EMAIL_HASH_KEY"),
-        "catalog_cache_seconds": env.get("CATALOG_CACHE_SECONDS"),
-    }
-    return Settings(**{key: value for key, value in values.items() if value is not None})
+    aws_region: str | None = None

@@ -9,7 +9,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from loyalty.domain.access import Caller
 from loyalty.domain.model import Entry, Member, Reward
-from loyalty.domain.rules import expiring_lots, tier_progress
+from loyalty.domain.rules import lots as lots_by_expiry
+from loyalty.domain.rules import tier_progress
 from loyalty.program import Program
 
 MAX_AMOUNT_MINOR = 100_000_000  # one purchase of a million in major units is not a purchase, it is a typo
@@ -173,13 +174,10 @@ class RewardItem(BaseModel):
     available: bool
 
     @classmethod
-    def of(cls, reward: Reward, program: Program, tier: str | None) -> RewardItem:
-        tier_ok = reward.min_tier is None or tier is None or program.tier_rank(tier) >= program.tier_rank(reward.min_tier)
-        in_stock = reward.stock is None or reward.stock > 0
+    def of(cls, reward: Reward, available: bool) -> RewardItem:
         return cls(
             reward_id=reward.reward_id, name=reward.name, description=reward.description, kind=reward.kind,
-            points=reward.points, value_minor=reward.value_minor, min_tier=reward.min_tier,
-            available=tier_ok and in_stock,
+            points=reward.points, value_minor=reward.value_minor, min_tier=reward.min_tier, available=available,
         )
 
 
@@ -226,7 +224,7 @@ class MemberView(BaseModel):
         from datetime import timedelta
 
         progress = tier_progress(member, program, now)
-        lots = [ExpiringPoints(points=p, expires_at=at) for at, p in expiring_lots(member, now, timedelta(days=36500))]
+        lots = [ExpiringPoints(points=p, expires_at=at) for at, p in lots_by_expiry(member)]
         soon = [lot for lot in lots if lot.expires_at <= now + timedelta(days=90)]
         return cls(
             member_id=member.member_id, email=member.email, name=member.name, phone=member.phone,

@@ -28,8 +28,15 @@ class Caller:
         return MEMBER_SCOPE in self.scopes and not self.is_staff
 
     def require(self, *allowed: str) -> None:
+        """Refuse a caller without one of the scopes, and a member token without a subject: it is nobody."""
         if not self.scopes & set(allowed):
             raise errors.Forbidden(f"this needs one of the scopes {', '.join(sorted(allowed))}")
+        if self.is_member and not self.sub:
+            raise errors.Forbidden("a member token must name its subject (sub)")
+
+    def owns(self, member: Member) -> bool:
+        """A member token owns the member enrolled with its subject; absent subjects never match."""
+        return bool(self.sub) and member.sub == self.sub
 
     def target(self, member_id: str) -> str:
         """The member id a path names; "me" is the member enrolled with this token's subject."""
@@ -41,6 +48,6 @@ class Caller:
 
     def ensure_may_access(self, member: Member | None, member_id: str) -> Member:
         """Staff reach every member; a member only their own. Others' members are reported as unknown."""
-        if member is None or (not self.is_staff and member.sub != self.sub):
+        if member is None or not (self.is_staff or self.owns(member)):
             raise errors.MemberNotFound(f"no member {member_id}")
         return member

@@ -69,6 +69,12 @@ class InvalidRange(DomainError):
     status, code = 422, "INVALID_RANGE"
 
 
+class TimeAhead(DomainError):
+    """A scheduled job's time is ahead of the system's clock: refused, nothing written."""
+
+    status, code = 422, "TIME_AHEAD_OF_CLOCK"
+
+
 class InvalidCursor(DomainError):
     status, code = 400, "INVALID_CURSOR"
 
@@ -78,9 +84,3 @@ class Busy(DomainError):
 
     status, code = 503, "TRY_AGAIN"
 
-
-ALL_ERRORS: tuple[type[DomainError], ...] = (
-    Forbidden, MemberNotFound, RewardNotFound, PurchaseNotFound, AlreadyEnrolled,
-    IdempotencyKeyReused, OutOfStock, InsufficientPoints, CurrencyMismatch, TierTooLow,
-    RefundExceedsPurchase, InvalidReferralCode, OccurredAtOutOfRange, InvalidRange, InvalidCursor, Busy,
-)

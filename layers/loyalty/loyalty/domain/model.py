@@ -7,9 +7,6 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-ENTRY_TYPES = ("earn", "bonus", "redeem", "return", "expire", "adjust")
-
-
 @dataclass
 class Member:
     member_id: str
@@ -33,8 +30,7 @@ class Member:
     points_redeemed: int = 0
     points_expired: int = 0
     points_returned: int = 0  # points taken back by returns
-    version: int = 0  # bumped by every write (scheduled jobs too); a ledger entry's sequence number
-    last_entry_at: datetime | None = None  # entries never go back in time, whatever the clocks say
+    version: int = 0  # bumped by every write (scheduled jobs too); a ledger entry's sequence number, its order
     last_purchase_day: str | None = None  # in the program's time zone, for the report's counters
     previous_purchase_day: str | None = None
     reminded_lots: list[str] = field(default_factory=list)  # lot months already announced as expiring soon
@@ -48,12 +44,42 @@ class Member:
         return clone
 
 
+@dataclass(frozen=True)
+class EntryRef:
+    """What makes an entry unique for its member: its kind and the id that came with the request
+    (the idempotency key: a transaction_id, a return_id, an Idempotency-Key) or that the rule gave it."""
+
+    kind: str  # earn | bonus | redeem | return | expire
+    id: str
+
+
+@dataclass(frozen=True)
+class BasketItem:
+    sku: str
+    amount_minor: int
+    quantity: int = 1
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """A purchase as a till reports it: what the earn rules (and later campaigns) compute on."""
+
+    transaction_id: str
+    amount_minor: int
+    currency: str
+    occurred_at: datetime | None = None  # None: now
+    store_id: str | None = None
+    channel: str | None = None
+    items: tuple[BasketItem, ...] = ()
+
+
 @dataclass
 class Entry:
-    """One change of a member's balance. `key` embeds the idempotency key."""
+    """One change of a member's balance, ordered per member by `seq`."""
 
     member_id: str
-    key: str
+    ref: EntryRef
     seq: int
     entry_id: str
     type: str
@@ -88,23 +114,7 @@ class Entry:
     # earn: the member's two previous purchase days (for exact active and repeat counts)
     previous_purchase_day: str | None = None
     previous_purchase_day_2: str | None = None
-
-    @property
-    def created_seq(self) -> str:
-        """Sort key of the activity index: time first, then sequence (times never decrease per member)."""
-        return f"{self.created_at.strftime('%Y-%m-%dT%H:%M:%S.%f')}Z#{self.seq:012d}"
-
-
-def earn_key(transaction_id: str) -> str:
-    return f"earn#{transaction_id}"
-
-
-def return_key(return_id: str) -> str:
-    return f"return#{return_id}"
-
-
-def redeem_key(idempotency_key: str) -> str:
-    return f"redeem#{idempotency_key}"
+    items: tuple[BasketItem, ...] | None = None  # earn: the basket, as the till sent it
 
 
 _CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud at a counter

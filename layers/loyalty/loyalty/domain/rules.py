@@ -12,9 +12,8 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from loyalty.domain import errors
-from loyalty.domain.model import Entry, Member, Reward, new_code, new_entry_id
+from loyalty.domain.model import Entry, EntryRef, Member, Purchase, Reward, new_code, new_entry_id
 from loyalty.domain.months import add_months, end_of_month, month_key, window
-from loyalty.domain.stats import local_day
 from loyalty.program import Program
 
 # A purchase may be reported late (a terminal offline for a while) but not from the future.
@@ -41,12 +40,13 @@ class Change:
         return self.entries[0]
 
 
-def _record(member: Member, now: datetime, type_: str, key: str, points: int, **fields: object) -> Entry:
+def _record(member: Member, now: datetime, type_: str, ref_id: str, points: int, **fields: object) -> Entry:
+    """The entry is dated `now` as given (never a later time borrowed from an earlier entry); its
+    order among the member's entries is `seq`, the member's version, which every write moves."""
     member.version += 1
-    member.last_entry_at = max(now, member.last_entry_at) if member.last_entry_at else now
     return Entry(
-        member_id=member.member_id, key=key, seq=member.version, entry_id=new_entry_id(),
-        type=type_, points=points, balance_after=member.balance, created_at=member.last_entry_at, **fields,
+        member_id=member.member_id, ref=EntryRef(type_, ref_id), seq=member.version, entry_id=new_entry_id(),
+        type=type_, points=points, balance_after=member.balance, created_at=now, **fields,
     )
 
 
@@ -83,9 +83,9 @@ def _debit(member: Member, points: int, first: str | None = None) -> dict[str, i
     return taken
 
 
-def _bonus(member: Member, program: Program, now: datetime, kind: str, key: str, points: int) -> Entry:
+def _bonus(member: Member, program: Program, now: datetime, kind: str, ref_id: str, points: int) -> Entry:
     expiry_month = _credit(member, program, points, now)
-    return _record(member, now, "bonus", key, points, bonus=kind, expires_at=end_of_month(expiry_month))
+    return _record(member, now, "bonus", ref_id, points, bonus=kind, expires_at=end_of_month(expiry_month))
 
 
 def qualifying_points(member: Member, program: Program, now: datetime) -> int:
@@ -110,7 +110,7 @@ def enroll(
     )
     change = Change([member], tier_moves=[(member_id, None, member.tier)])
     if program.bonuses.welcome:
-        change.entries.append(_bonus(member, program, now, "welcome", "bonus#welcome", program.bonuses.welcome))
+        change.entries.append(_bonus(member, program, now, "welcome", "welcome", program.bonuses.welcome))
     return change
 
 
@@ -130,14 +130,15 @@ def referral_due(member: Member) -> bool:
 
 
 def earn(
-    member: Member, program: Program, *, key: str, transaction_id: str, amount_minor: int,
-    currency: str, now: datetime, request_hash: str, occurred_at: datetime | None = None,
-    store_id: str | None = None, channel: str | None = None, referrer: Member | None = None,
+    member: Member, program: Program, purchase: Purchase, now: datetime, *, request_hash: str,
+    referrer: Member | None = None,
 ) -> Change:
     """Credit a purchase. Pass `referrer` when `referral_due(member)`: both then get the referral bonus, once."""
-    if currency != program.currency:
-        raise errors.CurrencyMismatch(f"this program earns in {program.currency}, not {currency}")
-    purchased_at = occurred_at or now
+    if purchase.currency != program.currency:
+        raise errors.CurrencyMismatch(
+            f"this program earns in {program.currency}, not {purchase.currency}", currency=program.currency
+        )
+    purchased_at = purchase.occurred_at or now
     if purchased_at > now + MAX_CLOCK_SKEW or purchased_at < now - MAX_PURCHASE_AGE:
         raise errors.OccurredAtOutOfRange(
             f"occurred_at must be within the last {MAX_PURCHASE_AGE.days} days and not in the future"
@@ -145,26 +146,22 @@ def earn(
     referral = referral_due(member) and program.bonuses.referral > 0 and referrer is not None
     member = member.copy()
     tier_before = member.tier
-    qualifying, points = purchase_points(program, amount_minor, member.tier)
+    qualifying, points = purchase_points(program, purchase.amount_minor, member.tier)
     expiry_month = _credit(member, program, points, purchased_at)
     earn_month = month_key(purchased_at)
     member.qualifying[earn_month] = member.qualifying.get(earn_month, 0) + qualifying
     member.purchases += 1
-    previous_days = (member.last_purchase_day, member.previous_purchase_day)
     reached = program.tier_for(qualifying_points(member, program, now))
     if program.tier_rank(reached.name) > program.tier_rank(member.tier):
         member.tier = reached.name  # upgrades at once; downgrades only in the tier review
     earn_entry = _record(
-        member, now, "earn", key, points, request_hash=request_hash, transaction_id=transaction_id,
-        amount_minor=amount_minor, currency=currency, store_id=store_id, channel=channel,
-        occurred_at=purchased_at, qualifying_points=qualifying, expires_at=end_of_month(expiry_month),
+        member, now, "earn", purchase.transaction_id, points, request_hash=request_hash,
+        transaction_id=purchase.transaction_id, amount_minor=purchase.amount_minor, currency=purchase.currency,
+        store_id=purchase.store_id, channel=purchase.channel, occurred_at=purchased_at,
+        qualifying_points=qualifying, expires_at=end_of_month(expiry_month),
         tier_after=member.tier, tier_changed=member.tier != tier_before,
-        refunded_minor=0, points_reversed=0, qualifying_reversed=0,
-        previous_purchase_day=previous_days[0], previous_purchase_day_2=previous_days[1],
+        refunded_minor=0, points_reversed=0, qualifying_reversed=0, items=purchase.items or None,
     )
-    # Days of the last two purchases, as recorded: reports count a purchase on the day it is recorded.
-    member.previous_purchase_day = member.last_purchase_day
-    member.last_purchase_day = local_day(earn_entry.created_at, program.time_zone).isoformat()
     change = Change([member], [earn_entry])
     if member.tier != tier_before:
         change.tier_moves.append((member.member_id, tier_before, member.tier))
@@ -173,9 +170,9 @@ def earn(
         bonus = program.bonuses.referral
         member.referral_bonus_paid = True
         referrer = referrer.copy()
-        change.entries.append(_bonus(member, program, now, "referral", f"bonus#referral#{referrer.member_id}", bonus))
+        change.entries.append(_bonus(member, program, now, "referral", f"referral#{referrer.member_id}", bonus))
         change.members.append(referrer)
-        change.entries.append(_bonus(referrer, program, now, "referral", f"bonus#referral#{member.member_id}", bonus))
+        change.entries.append(_bonus(referrer, program, now, "referral", f"referral#{member.member_id}", bonus))
     return change
 
 
@@ -183,8 +180,7 @@ def earn(
 
 
 def return_purchase(
-    member: Member, purchase: Entry, *, key: str, return_id: str, amount_minor: int,
-    now: datetime, request_hash: str,
+    member: Member, purchase: Entry, *, return_id: str, amount_minor: int, now: datetime, request_hash: str,
 ) -> tuple[Change, Entry]:
     """Take back points in proportion to the refunded share. Returns the change and the updated purchase entry.
 
@@ -211,7 +207,7 @@ def return_purchase(
         member.qualifying[earn_month] = max(0, member.qualifying[earn_month] - qualifying_due)
 
     entry = _record(
-        member, now, "return", key, -recovered, request_hash=request_hash,
+        member, now, "return", return_id, -recovered, request_hash=request_hash,
         transaction_id=purchase.transaction_id, return_id=return_id, amount_minor=amount_minor,
         points_unrecovered=points_due - recovered,
     )
@@ -225,18 +221,34 @@ def return_purchase(
 # ------------------------------------------------------------------ redeem
 
 
+def tier_allows(reward: Reward, program: Program, tier: str | None) -> bool:
+    """Whether a member of `tier` may redeem the reward (None: staff, who see every reward as allowed)."""
+    return reward.min_tier is None or tier is None or program.tier_rank(tier) >= program.tier_rank(reward.min_tier)
+
+
+def in_stock(reward: Reward) -> bool:
+    return reward.stock is None or reward.stock > 0
+
+
+def reward_available(reward: Reward, program: Program, tier: str | None) -> bool:
+    """What the catalog shows as `available` for a caller of `tier`."""
+    return reward.active and tier_allows(reward, program, tier) and in_stock(reward)
+
+
 def redeem(
-    member: Member, program: Program, *, key: str, now: datetime, request_hash: str,
+    member: Member, program: Program, now: datetime, *, idempotency_key: str, request_hash: str,
     reward: Reward | None = None, points: int | None = None,
 ) -> Change:
     """Spend points on a catalog reward or on a discount of `points × point_value_minor`."""
     if reward is not None:
         if not reward.active:
             raise errors.RewardNotFound(f"reward {reward.reward_id} is not available")
-        if reward.min_tier and program.tier_rank(member.tier) < program.tier_rank(reward.min_tier):
-            raise errors.TierTooLow(f"{reward.name} is for {reward.min_tier} members and above", min_tier=reward.min_tier)
-        if reward.stock is not None and reward.stock <= 0:
-            raise errors.OutOfStock(f"{reward.name} is out of stock")
+        if not tier_allows(reward, program, member.tier):
+            raise errors.TierTooLow(
+                f"{reward.name} is for {reward.min_tier} members and above", min_tier=reward.min_tier, tier=member.tier
+            )
+        if not in_stock(reward):
+            raise errors.OutOfStock(f"{reward.name} is out of stock", reward_id=reward.reward_id)
         cost, value = reward.points, reward.value_minor
     else:
         assert points is not None and points > 0
@@ -249,7 +261,7 @@ def redeem(
     consumed = _debit(member, cost)
     member.points_redeemed += cost
     entry = _record(
-        member, now, "redeem", key, -cost, request_hash=request_hash,
+        member, now, "redeem", idempotency_key, -cost, request_hash=request_hash,
         reward_id=reward.reward_id if reward else None, voucher_code=new_code(VOUCHER_CODE_LENGTH),
         value_minor=value, lots_consumed=consumed,
     )
@@ -278,14 +290,14 @@ def tier_progress(member: Member, program: Program, now: datetime) -> TierProgre
     )
 
 
+def lots(member: Member) -> list[tuple[datetime, int]]:
+    """Every lot, soonest-expiring first, as (expires_at, points)."""
+    return [(end_of_month(month), points) for month, points in sorted(member.lots.items()) if points]
+
+
 def expiring_lots(member: Member, now: datetime, within: timedelta) -> list[tuple[datetime, int]]:
     """Lots that expire before `now + within`, soonest first, as (expires_at, points)."""
-    horizon = now + within
-    return [
-        (end_of_month(month), points)
-        for month, points in sorted(member.lots.items())
-        if points and end_of_month(month) <= horizon
-    ]
+    return [(expires_at, points) for expires_at, points in lots(member) if expires_at <= now + within]
 
 
 # ------------------------------------------------------------------ scheduled jobs
@@ -297,9 +309,22 @@ def _touch(member: Member) -> None:
     member.version += 1
 
 
-def expire_and_remind(member: Member, program: Program, now: datetime) -> Change | None:
+def check_job_time(as_of: datetime, clock_now: datetime) -> None:
+    """A job runs as of its event's time, which may replay the past but not run ahead of the clock."""
+    if as_of > clock_now + MAX_CLOCK_SKEW:
+        raise errors.TimeAhead(
+            f"the job's time {as_of.isoformat()} is ahead of the clock ({clock_now.isoformat()})",
+            time=as_of.isoformat(), now=clock_now.isoformat(),
+        )
+
+
+def expire_and_remind(
+    member: Member, program: Program, now: datetime, recorded_at: datetime | None = None,
+) -> Change | None:
     """Expire every lot past its end of month; remember, once per lot, those expiring within the reminder window.
 
+    `now` is the job's time, which decides what is due; the entry is dated `recorded_at` (default `now`):
+    the caller passes the clock's time when the job's is ahead of it, so no entry is dated in the future.
     The reminders are the months added to `reminded_lots` (the event publisher announces them from
     the member's stream). Returns None when there is nothing to do, so a rerun of the same day changes nothing.
     """
@@ -319,7 +344,9 @@ def expire_and_remind(member: Member, program: Program, now: datetime) -> Change
             del member.lots[month]
         member.balance -= total
         member.points_expired += total
-        change.entries.append(_record(member, now, "expire", f"expire#{max(expired)}", -total, lots_consumed=expired))
+        change.entries.append(
+            _record(member, recorded_at or now, "expire", max(expired), -total, lots_consumed=expired)
+        )
     else:
         _touch(member)
     member.reminded_lots = sorted({*(month for month in member.reminded_lots if month in member.lots), *due})
@@ -333,6 +360,19 @@ def next_due(member: Member, program: Program) -> datetime | None:
         for month in member.lots
     ]
     return min(moments) if moments else None
+
+
+@dataclass(frozen=True)
+class JobSchedule:
+    """What the scheduled jobs must find this member by (the store indexes it; None: not listed)."""
+
+    next_due: datetime | None  # the expiry job: when a reminder or an expiry is next due
+    under_review: bool  # the tier review: members above the base tier
+    last_review: str | None  # the month of the last review, None if never
+
+
+def job_schedule(member: Member, program: Program) -> JobSchedule:
+    return JobSchedule(next_due(member, program), member.tier != program.base_tier.name, member.tier_reviewed)
 
 
 def review_tier(member: Member, program: Program, now: datetime) -> Change | None:

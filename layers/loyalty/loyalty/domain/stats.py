@@ -1,44 +1,50 @@
 """Program statistics kept as counters, updated in the same transaction as the ledger.
 
-Counter items (all sharded by member, so no single item is hot):
-  day   "D#<day>#<shard>"   what happened that day (days in the program's time zone)
-  month "M#<month>#<shard>" net points per month, to walk back from the current total
-  total "T#<shard>"         the current outstanding points and members per tier
+Counters are kept per bucket, each a period and the member it counts for (the store spreads a
+period over shards by member, so no single item is hot):
+  day    what happened that day (days in the program's time zone)
+  month  net points per month, to walk back from the current total
+  total  the current outstanding points and members per tier
 
 Distinct active members and repeat purchasers over any range are counted exactly without
-looking at members: each purchase records, in its day's item, the days of the member's two
+looking at members: each purchase records, in its day's counters, the days of the member's two
 previous purchases (`pf_<p1>` and `pr_<p1>_<p2>`). In a range starting on `from`:
   - a member's first purchase in the range is the one whose previous purchase is before `from`,
     so  active = purchases in range with p1 < from;
   - a member's second purchase in the range is the one with p1 >= from and p2 < from,
     so  repeat = purchases in range with p1 >= from > p2.
-Each day item grows with the distinct (p1, p2) pairs of that day's purchases, never with the
-member count, and a report reads one item per day and shard.
+Each day's counters grow with the distinct (p1, p2) pairs of that day's purchases, never with the
+member count.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from loyalty.domain.model import Entry, Member
 from loyalty.domain.months import add_months
 
+if TYPE_CHECKING:
+    from loyalty.domain.rules import Change
+
 NONE = "none"  # no previous purchase
-Counters = dict[str, dict[str, int]]  # item key -> attribute -> delta
-
-DAY_COUNTERS = (
-    "enrollments", "purchases", "revenue_minor", "refunds_minor", "points_issued", "points_redeemed",
-    "points_expired", "points_returned", "redemptions",
-)
 NET_ATTRIBUTE = "net_points"
+DAY, MONTH, TOTAL = "day", "month", "total"
 
 
-def shard_of(member_id: str, shards: int) -> int:
-    return int(hashlib.sha256(member_id.encode()).hexdigest()[:8], 16) % shards
+@dataclass(frozen=True)
+class Bucket:
+    """A set of counters: a day ("2026-11-02"), a month ("2026-11") or the running total (period None)."""
+
+    kind: str
+    period: str | None
+
+
+Counters = dict[tuple[Bucket, str], dict[str, int]]  # (bucket, member_id) -> counter -> delta
 
 
 def local_day(moment: datetime, time_zone: str) -> date:
@@ -50,20 +56,20 @@ def day_start(day: date, time_zone: str) -> datetime:
     return datetime.combine(day, time(), tzinfo=ZoneInfo(time_zone))
 
 
-def day_key(day: date | str, shard: int) -> str:
-    return f"D#{day}#{shard}"
-
-
-def month_key(month: str, shard: int) -> str:
-    return f"M#{month}#{shard}"
-
-
-def total_key(shard: int) -> str:
-    return f"T#{shard}"
-
-
 def purchase_history_attributes(previous: str | None, before_previous: str | None) -> tuple[str, str]:
     return f"pf_{previous or NONE}", f"pr_{previous or NONE}_{before_previous or NONE}"
+
+
+def note_purchase_days(change: Change, time_zone: str) -> None:
+    """Report bookkeeping for an earn: the entry carries the member's two previous purchase days,
+    and the member remembers this one (a purchase counts on the day it is recorded)."""
+    member = change.member
+    for entry in change.entries:
+        if entry.type == "earn" and entry.member_id == member.member_id:
+            entry.previous_purchase_day = member.last_purchase_day
+            entry.previous_purchase_day_2 = member.previous_purchase_day
+            member.previous_purchase_day = member.last_purchase_day
+            member.last_purchase_day = local_day(entry.created_at, time_zone).isoformat()
 
 
 def _points_issued(entry: Entry) -> int:
@@ -71,21 +77,19 @@ def _points_issued(entry: Entry) -> int:
 
 
 def counter_deltas(
-    entries: list[Entry], *, time_zone: str, shards: int, enrolled: Member | None = None,
+    entries: list[Entry], *, time_zone: str, enrolled: Member | None = None,
     tier_moves: list[tuple[str, str | None, str]] = (),
 ) -> Counters:
     """The counter changes that a committed change makes. `tier_moves`: (member_id, from or None, to)."""
     deltas: Counters = defaultdict(lambda: defaultdict(int))
     if enrolled is not None:
-        day = deltas[day_key(local_day(enrolled.enrolled_at, time_zone), shard_of(enrolled.member_id, shards))]
+        day = deltas[Bucket(DAY, local_day(enrolled.enrolled_at, time_zone).isoformat()), enrolled.member_id]
         day["enrollments"] += 1
         day[f"enrollments_{enrolled.channel}"] += 1
     for entry in entries:
-        shard = shard_of(entry.member_id, shards)
         day_string = local_day(entry.created_at, time_zone).isoformat()
-        day = deltas[day_key(day_string, shard)]
-        issued = _points_issued(entry)
-        day["points_issued"] += issued
+        day = deltas[Bucket(DAY, day_string), entry.member_id]
+        day["points_issued"] += _points_issued(entry)
         if entry.type == "earn":
             day["purchases"] += 1
             day["revenue_minor"] += entry.amount_minor or 0
@@ -93,17 +97,16 @@ def counter_deltas(
                 day[attribute] += 1
         elif entry.type == "redeem":
             day["points_redeemed"] += -entry.points
-            day["redemptions"] += 1
         elif entry.type == "expire":
             day["points_expired"] += -entry.points
         elif entry.type == "return":
             day["points_returned"] += -entry.points
             day["refunds_minor"] += entry.amount_minor or 0
         day[NET_ATTRIBUTE] += entry.points
-        deltas[month_key(day_string[:7], shard)][NET_ATTRIBUTE] += entry.points
-        deltas[total_key(shard)][NET_ATTRIBUTE] += entry.points
+        deltas[Bucket(MONTH, day_string[:7]), entry.member_id][NET_ATTRIBUTE] += entry.points
+        deltas[Bucket(TOTAL, None), entry.member_id][NET_ATTRIBUTE] += entry.points
     for member_id, tier_from, tier_to in tier_moves:
-        total = deltas[total_key(shard_of(member_id, shards))]
+        total = deltas[Bucket(TOTAL, None), member_id]
         if tier_from:
             total[f"tier_{tier_from}"] -= 1
         total[f"tier_{tier_to}"] += 1
@@ -120,14 +123,6 @@ class DayFigures:
 
     def get(self, name: str) -> int:
         return self.counters.get(name, 0)
-
-
-def merge_shards(items: list[dict[str, int]]) -> dict[str, int]:
-    merged: dict[str, int] = defaultdict(int)
-    for item in items:
-        for name, value in item.items():
-            merged[name] += value
-    return dict(merged)
 
 
 def days_between(start: date, end: date) -> list[date]:
@@ -169,28 +164,40 @@ CHANNELS = ("app", "web", "store", "social", "partner")
 
 @dataclass(frozen=True)
 class ReportPlan:
-    """Which counter items a report for [start, end] needs, seen from `today`."""
+    """Which buckets a report for [start, end] reads, seen from `today`.
+
+    Counters exist only from `first_day` (the first day anything was counted): days before it are
+    empty and need no read, and the outstanding total at the end of a `to` before it is zero. So a
+    report reads its days (at most the range) plus the days and months from `to` to today to walk
+    back from the current total: bounded by the range and the program's age, whatever dates are asked.
+    """
 
     days: list[date]  # the range
+    read_days: list[date]  # the range's days that can hold counters
     later_days: list[date]  # after `end` in its month, up to today: walked back from the total
     later_months: list[str]  # whole months after `end`'s month, up to today's
+    before_first_day: bool  # `end` is before anything was counted: nothing is outstanding at its end
 
-    def keys(self, shards: int) -> list[str]:
-        keys = [day_key(day, shard) for day in self.days + self.later_days for shard in range(shards)]
-        keys += [month_key(month, shard) for month in self.later_months for shard in range(shards)]
-        return keys + [total_key(shard) for shard in range(shards)]
+    def buckets(self) -> list[Bucket]:
+        days = [Bucket(DAY, day.isoformat()) for day in self.read_days + self.later_days]
+        return days + [Bucket(MONTH, month) for month in self.later_months]
 
 
-def plan(start: date, end: date, today: date) -> ReportPlan:
+def plan(start: date, end: date, today: date, first_day: date | None) -> ReportPlan:
+    """`first_day`: when counting began (None: nothing counted yet)."""
+    days = days_between(start, end)
+    if first_day is None or end < first_day:
+        return ReportPlan(days, [], [], [], before_first_day=True)
+    read_days = [day for day in days if day >= first_day]
     if end >= today:
-        return ReportPlan(days_between(start, end), [], [])
+        return ReportPlan(days, read_days, [], [], before_first_day=False)
     month_end = date.fromisoformat(add_months(end.isoformat()[:7], 1) + "-01") - timedelta(days=1)
     later_days = days_between(end + timedelta(days=1), min(month_end, today)) if end < month_end else []
     later_months, month = [], end.isoformat()[:7]
     while month < today.isoformat()[:7]:
         month = add_months(month, 1)
         later_months.append(month)
-    return ReportPlan(days_between(start, end), later_days, later_months)
+    return ReportPlan(days, read_days, later_days, later_months, before_first_day=False)
 
 
 @dataclass(frozen=True)
@@ -208,19 +215,21 @@ class ProgramReport:
 
 
 def build_report(
-    report_plan: ReportPlan, items: dict[str, dict[str, int]], shards: int, tier_names: list[str],
+    report_plan: ReportPlan, counters: dict[Bucket, dict[str, int]], totals: dict[str, int], tier_names: list[str],
 ) -> ProgramReport:
-    def merged(keys: list[str]) -> dict[str, int]:
-        return merge_shards([items.get(key, {}) for key in keys])
+    """`counters`: the plan's buckets (missing ones are empty); `totals`: the running totals."""
 
-    days = [DayFigures(day, merged([day_key(day, shard) for shard in range(shards)])) for day in report_plan.days]
-    totals = merged([total_key(shard) for shard in range(shards)])
-    later = sum(merged([day_key(day, s) for s in range(shards)]).get(NET_ATTRIBUTE, 0) for day in report_plan.later_days)
-    later += sum(merged([month_key(m, s) for s in range(shards)]).get(NET_ATTRIBUTE, 0) for m in report_plan.later_months)
+    def net(bucket: Bucket) -> int:
+        return counters.get(bucket, {}).get(NET_ATTRIBUTE, 0)
+
+    days = [DayFigures(day, dict(counters.get(Bucket(DAY, day.isoformat()), {}))) for day in report_plan.days]
+    later = sum(net(Bucket(DAY, day.isoformat())) for day in report_plan.later_days)
+    later += sum(net(Bucket(MONTH, month)) for month in report_plan.later_months)
+    outstanding = 0 if report_plan.before_first_day else totals.get(NET_ATTRIBUTE, 0) - later
     start = report_plan.days[0]
     return ProgramReport(
         start=start, end=report_plan.days[-1], days=days,
         active=active_members(days, start), repeat=repeat_purchasers(days, start),
-        outstanding_points=totals.get(NET_ATTRIBUTE, 0) - later,
+        outstanding_points=outstanding,
         tiers={name: totals.get(f"tier_{name}", 0) for name in tier_names},
     )

@@ -1,6 +1,12 @@
-"""Stored records (pynamodb). Conversion to and from domain values is explicit, in store.records."""
+"""Stored records (pynamodb). Conversion to and from domain values is explicit, in store.records.
+
+The record classes name no table: `bind_tables` derives classes bound to one deployment's table
+names (from the function's settings) when the store is composed, so nothing is fixed at import.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -12,10 +18,6 @@ from pynamodb.attributes import (
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
 from pynamodb.models import Model
-
-from loyalty.settings import get_settings
-
-_settings = get_settings()
 
 
 class ByDueIndex(GlobalSecondaryIndex):
@@ -43,10 +45,6 @@ class ByReviewIndex(GlobalSecondaryIndex):
 class MemberModel(Model):
     """A member: profile, balance, lots by expiry month, qualifying points by month. pk "M#<member_id>"."""
 
-    class Meta:
-        table_name = _settings.members_table
-        region = _settings.aws_region
-
     pk = UnicodeAttribute(hash_key=True)
     member_id = UnicodeAttribute()
     email = UnicodeAttribute()
@@ -70,7 +68,6 @@ class MemberModel(Model):
     points_expired = NumberAttribute(default=0)
     points_returned = NumberAttribute(default=0)
     version = NumberAttribute(default=0)
-    last_entry_at = UTCDateTimeAttribute(null=True)
     last_purchase_day = UnicodeAttribute(null=True)
     previous_purchase_day = UnicodeAttribute(null=True)
     reminded_lots = ListAttribute(of=UnicodeAttribute, default=list)
@@ -87,12 +84,15 @@ class MemberModel(Model):
 class MarkerModel(Model):
     """A uniqueness marker in the members table: pk "EMAIL#<hmac>", "SUB#<sub>" or "REF#<code>"."""
 
-    class Meta:
-        table_name = _settings.members_table
-        region = _settings.aws_region
-
     pk = UnicodeAttribute(hash_key=True)
     member_id = UnicodeAttribute()
+
+
+class BasketItemAttribute(MapAttribute):
+    sku = UnicodeAttribute()
+    amount_minor = NumberAttribute()
+    quantity = NumberAttribute()
+    category = UnicodeAttribute(null=True)
 
 
 class ByTimeIndex(LocalSecondaryIndex):
@@ -106,10 +106,6 @@ class ByTimeIndex(LocalSecondaryIndex):
 
 class EntryModel(Model):
     """A ledger entry. The sort key embeds the idempotency key ("earn#<transaction_id>", ...)."""
-
-    class Meta:
-        table_name = _settings.ledger_table
-        region = _settings.aws_region
 
     member_id = UnicodeAttribute(hash_key=True)
     entry_key = UnicodeAttribute(range_key=True)
@@ -144,14 +140,11 @@ class EntryModel(Model):
     bonus = UnicodeAttribute(null=True)
     previous_purchase_day = UnicodeAttribute(null=True)
     previous_purchase_day_2 = UnicodeAttribute(null=True)
+    items = ListAttribute(of=BasketItemAttribute, null=True)  # earn: the basket
 
 
 class RewardModel(Model):
     """A catalog reward; all under pk "REWARD" so the catalog is one Query."""
-
-    class Meta:
-        table_name = _settings.catalog_table
-        region = _settings.aws_region
 
     pk = UnicodeAttribute(hash_key=True, default="REWARD")
     sk = UnicodeAttribute(range_key=True)  # the reward id
@@ -168,8 +161,42 @@ class RewardModel(Model):
 class CounterModel(Model):
     """A counter item of the statistics table (see loyalty.domain.stats); counters are dynamic attributes."""
 
-    class Meta:
-        table_name = _settings.stats_table
-        region = _settings.aws_region
-
     pk = UnicodeAttribute(hash_key=True)
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The record classes bound to one deployment's tables."""
+
+    members: type[MemberModel]
+    markers: type[MarkerModel]
+    entries: type[EntryModel]
+    counters: type[CounterModel]
+    rewards: type[RewardModel] | None  # only for the functions given the catalog table
+
+
+def _bind(model: type[Model], table_name: str, region: str | None, host: str | None = None) -> type:
+    options = {"table_name": table_name, **({"region": region} if region else {}), **({"host": host} if host else {})}
+    meta = type("Meta", (), options)
+    return type(model.__name__, (model,), {"Meta": meta, "__module__": __name__})
+
+
+def bind_tables(
+    *, members: str, ledger: str, stats: str, catalog: str | None = None, region: str | None = None,
+    host: str | None = None,
+) -> Tables:
+    """Each call derives fresh classes (with their own connections), so two stores never share a table binding."""
+    return Tables(
+        members=_bind(MemberModel, members, region, host), markers=_bind(MarkerModel, members, region, host),
+        entries=_bind(EntryModel, ledger, region, host), counters=_bind(CounterModel, stats, region, host),
+        rewards=_bind(RewardModel, catalog, region, host) if catalog else None,
+    )
+
+
+def bind_members(members: str, region: str | None = None, host: str | None = None) -> type[MemberModel]:
+    """The member records alone: what the jobs' dispatchers query."""
+    return _bind(MemberModel, members, region, host)
+
+
+def bind_rewards(catalog: str, region: str | None = None, host: str | None = None) -> type[RewardModel]:
+    return _bind(RewardModel, catalog, region, host)

@@ -1,51 +1,42 @@
-"""Explicit conversion between stored records (pynamodb) and domain values."""
+"""Explicit conversion between stored records (pynamodb) and domain values.
+
+Records are built with the classes of a `Tables` binding; the index keys a member item carries
+are spelled here from the domain's `JobSchedule` (store.keys), not decided here.
+"""
 
 from __future__ import annotations
 
 from dataclasses import fields
 from datetime import date
 
-from loyalty.domain.model import Entry, Member, Reward
-from loyalty.domain.rules import next_due
-from loyalty.domain.stats import shard_of
-from loyalty.program import get_program
-from loyalty.settings import get_settings
+from loyalty.domain.model import BasketItem, Entry, Member, Reward
+from loyalty.domain.rules import JobSchedule
+from loyalty.store import keys
 from loyalty.store.models import EntryModel, MemberModel, RewardModel
 
 _MEMBER_PLAIN = [f.name for f in fields(Member) if f.name not in ("birthday", "lots", "qualifying", "reminded_lots")]
-NEVER_REVIEWED = "0000-00"
-_ENTRY_PLAIN = [f.name for f in fields(Entry) if f.name not in ("key", "lots_consumed")]
+_ENTRY_PLAIN = [f.name for f in fields(Entry) if f.name not in ("ref", "lots_consumed", "items")]
 _MEMBER_COUNTERS = ("balance", "purchases", "points_earned", "points_redeemed", "points_expired", "points_returned", "version")
-
-
-def member_pk(member_id: str) -> str:
-    return f"M#{member_id}"
 
 
 def _plain_map(attribute) -> dict[str, int]:
     return {key: int(value) for key, value in attribute.as_dict().items()} if attribute is not None else {}
 
 
-def member_to_record(member: Member) -> MemberModel:
-    record = MemberModel(member_pk(member.member_id), **{name: getattr(member, name) for name in _MEMBER_PLAIN})
+def member_to_record(member: Member, model: type[MemberModel], schedule: JobSchedule, job_shards: int) -> MemberModel:
+    record = model(keys.member_pk(member.member_id), **{name: getattr(member, name) for name in _MEMBER_PLAIN})
     record.birthday = member.birthday.isoformat() if member.birthday else None
     record.lots = dict(member.lots)
     record.qualifying = dict(member.qualifying)
     record.reminded_lots = list(member.reminded_lots)
-    _set_index_keys(record, member)
+    # Sparse indexes: a member is in by_due while something is due for it, in by_review while under review.
+    if schedule.next_due is not None:
+        record.due_shard = keys.due_shard(member.member_id, job_shards)
+        record.next_due = keys.due_key(schedule.next_due)
+    if schedule.under_review:
+        record.review_shard = keys.review_shard(member.member_id, job_shards)
+        record.review_month = schedule.last_review or keys.NEVER_REVIEWED
     return record
-
-
-def _set_index_keys(record: MemberModel, member: Member) -> None:
-    """Sparse index keys: a member is in by_due while it has lots, in by_review while above the base tier."""
-    program, shards = get_program(), get_settings().job_shards
-    due = next_due(member, program)
-    if due is not None:
-        record.due_shard = f"D#{shard_of(member.member_id, shards)}"
-        record.next_due = due.strftime("%Y-%m-%dT%H:%M:%SZ")
-    if member.tier != program.base_tier.name:
-        record.review_shard = f"R#{shard_of(member.member_id, shards)}"
-        record.review_month = member.tier_reviewed or NEVER_REVIEWED
 
 
 def member_from_record(record: MemberModel) -> Member:
@@ -59,22 +50,34 @@ def member_from_record(record: MemberModel) -> Member:
     return member
 
 
-def entry_to_record(entry: Entry) -> EntryModel:
+def entry_to_record(entry: Entry, model: type[EntryModel]) -> EntryModel:
     values = {name: getattr(entry, name) for name in _ENTRY_PLAIN if getattr(entry, name) is not None}
-    record = EntryModel(entry.member_id, entry.key, created_seq=entry.created_seq, **values)
+    record = model(entry.member_id, keys.entry_key(entry.ref), created_seq=keys.created_seq(entry), **values)
     if entry.lots_consumed is not None:
         record.lots_consumed = dict(entry.lots_consumed)
+    if entry.items is not None:
+        record.items = [
+            {"sku": item.sku, "amount_minor": item.amount_minor, "quantity": item.quantity, "category": item.category}
+            for item in entry.items
+        ]
     return record
 
 
 def entry_from_record(record: EntryModel) -> Entry:
-    entry = Entry(key=record.entry_key, **{name: getattr(record, name) for name in _ENTRY_PLAIN})
+    entry = Entry(ref=keys.entry_ref(record.entry_key), **{name: getattr(record, name) for name in _ENTRY_PLAIN})
+    for counter in ("seq", "points", "balance_after"):
+        setattr(entry, counter, int(getattr(entry, counter)))
     entry.lots_consumed = _plain_map(record.lots_consumed) if record.lots_consumed is not None else None
+    if record.items is not None:
+        entry.items = tuple(
+            BasketItem(sku=item.sku, amount_minor=int(item.amount_minor), quantity=int(item.quantity), category=item.category)
+            for item in record.items
+        )
     return entry
 
 
-def reward_to_record(reward: Reward) -> RewardModel:
-    return RewardModel(
+def reward_to_record(reward: Reward, model: type[RewardModel]) -> RewardModel:
+    return model(
         "REWARD", reward.reward_id, name=reward.name, description=reward.description, kind=reward.kind,
         points=reward.points, value_minor=reward.value_minor, min_tier=reward.min_tier,
         active=reward.active, stock=reward.stock,

@@ -1,37 +1,42 @@
-"""The store operations the use cases need, each one DynamoDB round trip.
+"""The store operations the use cases need, each one DynamoDB round trip (a report's reads are batched).
 
-DynamoDB failures become domain-level signals here: a lost race (`LostRace`, the
-caller reloads and decides again), a taken uniqueness marker, or `errors.Busy`
-when DynamoDB throttles or fails (nothing was written; safe to retry).
+DynamoDB failures become domain-level signals here: a lost race (`LostRace`, the caller reloads
+and decides again), a taken uniqueness marker, or `errors.Busy` when DynamoDB throttles or fails
+(nothing was written; safe to retry). The store decides nothing: what to write, the counters that
+move and what the jobs' indexes list are computed by the domain and handed in.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
-from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
 
+from pynamodb.exceptions import DoesNotExist, GetError, PynamoDBException, QueryError, TransactGetError, TransactWriteError
 from pynamodb.expressions.operand import Path
-
-from pynamodb.exceptions import GetError, PynamoDBException, QueryError, TransactGetError, TransactWriteError
 from pynamodb.transactions import TransactGet, TransactWrite
 
-from loyalty.domain import errors, stats
-from loyalty.domain.model import Entry, Member, Reward
-from loyalty.domain.rules import Change
-from loyalty.program import get_program
-from loyalty.settings import get_settings
-from loyalty.store.models import CounterModel, EntryModel, MarkerModel, MemberModel, RewardModel
+from loyalty.domain import errors
+from loyalty.domain.model import Entry, EntryRef, Member, Reward
+from loyalty.domain.rules import Change, JobSchedule
+from loyalty.domain.stats import DAY, TOTAL, Bucket, Counters
+from loyalty.settings import ConfigurationError, DispatcherSettings, StoreSettings
+from loyalty.store import keys
+from loyalty.store.models import MemberModel, Tables, bind_members, bind_tables
 from loyalty.store.records import (
     entry_from_record,
     entry_to_record,
     member_from_record,
-    member_pk,
     member_to_record,
     reward_from_record,
-    reward_to_record,
 )
+
+BATCH_GET_LIMIT = 100
+FIRST_DAY = "first_day"  # on each shard's total: the first day anything was counted there
 
 
 class LostRace(Exception):
@@ -46,243 +51,365 @@ def _busy(error: PynamoDBException) -> errors.Busy:
     return errors.Busy("the database is busy; nothing was written, please retry", cause=error.cause_response_code)
 
 
-def _connection():
-    return MemberModel._get_connection().connection
+@dataclass(frozen=True)
+class _Meaning:
+    """What a failed condition of a write means. When several fail in one transaction the lowest rank
+    wins: the caller hears what it can act on (a lost race is only retried)."""
+
+    rank: int
+    raise_: Callable[[], Exception]
 
 
-# ------------------------------------------------------------------ reads
+def _already_enrolled() -> Exception:
+    return errors.AlreadyEnrolled("this email or account is already enrolled")
 
 
-def get_member(member_id: str) -> Member | None:
-    try:
-        return member_from_record(MemberModel.get(member_pk(member_id), consistent_read=True))
-    except MemberModel.DoesNotExist:
-        return None
-    except GetError as error:
-        raise _busy(error) from error
+ALREADY_ENROLLED = _Meaning(0, _already_enrolled)
+REFERRAL_CODE_TAKEN = _Meaning(2, ReferralCodeTaken)
+LOST_RACE = _Meaning(3, LostRace)
 
 
-def get_member_and_entries(member_id: str, entry_keys: Iterable[str]) -> tuple[Member | None, dict[str, Entry]]:
-    """The member and some of its ledger entries, read consistently in one round trip."""
-    try:
-        with TransactGet(connection=_connection()) as reads:
-            member_future = reads.get(MemberModel, member_pk(member_id))
-            entry_futures = {key: reads.get(EntryModel, member_id, key) for key in entry_keys}
-    except TransactGetError as error:
-        if error.cause_response_code == "TransactionCanceledException":
-            raise LostRace() from error  # a write to one of these items was in flight
-        raise _busy(error) from error
-    try:
-        member = member_from_record(member_future.get())
-    except MemberModel.DoesNotExist:
-        member = None
-    entries = {}
-    for key, future in entry_futures.items():
-        try:
-            entries[key] = entry_from_record(future.get())
-        except EntryModel.DoesNotExist:
-            pass
-    return member, entries
+def out_of_stock(reward: Reward) -> _Meaning:
+    return _Meaning(1, lambda: errors.OutOfStock(f"{reward.name} is out of stock", reward_id=reward.reward_id))
 
 
-def member_id_for_referral_code(code: str) -> str | None:
-    try:
-        return MarkerModel.get(f"REF#{code}").member_id
-    except MarkerModel.DoesNotExist:
-        return None
-    except GetError as error:
-        raise _busy(error) from error
+class _Transaction:
+    """A TransactWrite whose every conditional write says what its failure means (no positional mapping)."""
+
+    def __init__(self, writes: TransactWrite) -> None:
+        self.writes = writes
+        self.meanings: list[_Meaning | None] = []
+
+    def save(self, record, condition, meaning: _Meaning) -> None:
+        self.writes.save(record, condition=condition)
+        self.meanings.append(meaning)
+
+    def update(self, record, actions, condition=None, meaning: _Meaning | None = None) -> None:
+        self.writes.update(record, actions=actions, condition=condition)
+        self.meanings.append(meaning)
+
+    def failure(self, error: TransactWriteError) -> Exception:
+        reasons = error.cancellation_reasons or []
+        failed = [
+            meaning for meaning, reason in zip(self.meanings, reasons, strict=False)
+            if meaning is not None and reason is not None and reason.code == "ConditionalCheckFailed"
+        ]
+        if failed:
+            return min(failed, key=lambda meaning: meaning.rank).raise_()
+        codes = {reason.code for reason in reasons if reason is not None}
+        if error.cause_response_code == "TransactionConflictException" or "TransactionConflict" in codes:
+            return LostRace()
+        return _busy(error)
 
 
-def activity(
-    member_id: str, limit: int, cursor: str | None, since: datetime | None = None, until: datetime | None = None,
-) -> tuple[list[Entry], str | None]:
-    """A page of the member's ledger, newest first, optionally recorded in [since, until)."""
-    start = _decode_cursor(cursor, member_id) if cursor else None
-    window = None
-    if since or until:
-        low = _time_key(since) if since else ""
-        high = _time_key(until) if until else "~"  # "~" sorts after every timestamp
-        window = EntryModel.created_seq.between(low, high)
-    try:
-        page = EntryModel.by_time.query(
-            member_id, window, scan_index_forward=False, limit=limit, last_evaluated_key=start
+RequestHook = Callable[[str, dict], None]  # (operation, request parameters)
+
+
+def _on_request(models: Iterable, hook: RequestHook) -> None:
+    seen = set()
+    for model in models:
+        client = model._get_connection().connection.client
+        if id(client) not in seen:
+            seen.add(id(client))
+            client.meta.events.register(
+                "provide-client-params.dynamodb.*", lambda params, model, **_: hook(model.name, params)
+            )
+
+
+class Store:
+    """The loyalty tables of one deployment."""
+
+    def __init__(self, tables: Tables, *, job_shards: int, stats_shards: int) -> None:
+        self.tables = tables
+        self.job_shards = job_shards
+        self.stats_shards = stats_shards
+
+    @classmethod
+    def from_settings(cls, settings: StoreSettings) -> Store:
+        tables = bind_tables(
+            members=settings.members_table, ledger=settings.ledger_table, stats=settings.stats_table,
+            catalog=settings.catalog_table, region=settings.aws_region, host=settings.aws_endpoint_url_dynamodb,
         )
-        entries = [entry_from_record(record) for record in page]
-    except QueryError as error:
-        raise _busy(error) from error
-    last = page.last_evaluated_key
-    return entries, _encode_cursor(last) if last and len(entries) == limit else None
+        return cls(tables, job_shards=settings.job_shards, stats_shards=settings.stats_shards)
+
+    def _connection(self):
+        return self.tables.members._get_connection().connection
+
+    def on_request(self, hook: RequestHook) -> None:
+        """Call `hook(operation, params)` before each DynamoDB request of this store (tests and benchmarks count them)."""
+        tables = self.tables
+        _on_request([model for model in (tables.members, tables.markers, tables.entries, tables.counters, tables.rewards)
+                     if model is not None], hook)
+
+    @property
+    def _rewards(self):
+        if self.tables.rewards is None:
+            raise ConfigurationError("this function was given no CATALOG_TABLE")
+        return self.tables.rewards
+
+    # -------------------------------------------------------------- reads
+
+    def get_member(self, member_id: str) -> Member | None:
+        try:
+            return member_from_record(self.tables.members.get(keys.member_pk(member_id), consistent_read=True))
+        except DoesNotExist:
+            return None
+        except GetError as error:
+            raise _busy(error) from error
+
+    def get_member_and_entries(self, member_id: str, refs: Iterable[EntryRef]) -> tuple[Member | None, dict[EntryRef, Entry]]:
+        """The member and some of its ledger entries, read consistently in one round trip."""
+        try:
+            with TransactGet(connection=self._connection()) as reads:
+                member_future = reads.get(self.tables.members, keys.member_pk(member_id))
+                entry_futures = {ref: reads.get(self.tables.entries, member_id, keys.entry_key(ref)) for ref in refs}
+        except TransactGetError as error:
+            if error.cause_response_code == "TransactionCanceledException":
+                raise LostRace() from error  # a write to one of these items was in flight
+            raise _busy(error) from error
+        try:
+            member = member_from_record(member_future.get())
+        except DoesNotExist:
+            member = None
+        entries = {}
+        for ref, future in entry_futures.items():
+            try:
+                entries[ref] = entry_from_record(future.get())
+            except DoesNotExist:
+                pass
+        return member, entries
+
+    def member_id_for_referral_code(self, code: str) -> str | None:
+        try:
+            return self.tables.markers.get(keys.referral_marker(code)).member_id
+        except DoesNotExist:
+            return None
+        except GetError as error:
+            raise _busy(error) from error
+
+    def activity(
+        self, member_id: str, limit: int, cursor: str | None, since: datetime | None = None, until: datetime | None = None,
+    ) -> tuple[list[Entry], str | None]:
+        """A page of the member's ledger, newest first, optionally recorded in [since, until)."""
+        entries_model = self.tables.entries
+        low = keys.time_key(since) if since else None
+        high = keys.time_key(until) if until else None
+        start = _decode_cursor(cursor, member_id, low, high) if cursor else None
+        if low and high:
+            window = entries_model.created_seq.between(low, high)
+        elif low:
+            window = entries_model.created_seq >= low
+        elif high:
+            window = entries_model.created_seq < high
+        else:
+            window = None
+        try:
+            page = entries_model.by_time.query(
+                member_id, window, scan_index_forward=False, limit=limit, last_evaluated_key=start
+            )
+            entries = [entry_from_record(record) for record in page]
+        except QueryError as error:
+            raise _busy(error) from error
+        last = page.last_evaluated_key
+        return entries, _encode_cursor(last) if last and len(entries) == limit else None
+
+    def rewards(self) -> list[Reward]:
+        try:
+            return [reward_from_record(record) for record in self._rewards.query("REWARD")]
+        except QueryError as error:
+            raise _busy(error) from error
+
+    # -------------------------------------------------------------- writes
+
+    def create_member(self, change: Change, email_hash: str, schedule: JobSchedule, counters: Counters) -> None:
+        """Write a new member, its uniqueness markers and its first entries in one transaction."""
+        member, markers = change.member, self.tables.markers
+        try:
+            with TransactWrite(connection=self._connection()) as writes:
+                transaction = _Transaction(writes)
+                transaction.save(
+                    member_to_record(member, self.tables.members, schedule, self.job_shards),
+                    self.tables.members.pk.does_not_exist(), ALREADY_ENROLLED,
+                )
+                transaction.save(markers(keys.email_marker(email_hash), member_id=member.member_id),
+                                 markers.pk.does_not_exist(), ALREADY_ENROLLED)
+                if member.sub:
+                    transaction.save(markers(keys.sub_marker(member.sub), member_id=member.member_id),
+                                     markers.pk.does_not_exist(), ALREADY_ENROLLED)
+                transaction.save(markers(keys.referral_marker(member.referral_code), member_id=member.member_id),
+                                 markers.pk.does_not_exist(), REFERRAL_CODE_TAKEN)
+                self._add_entries(transaction, change.entries)
+                self._add_counters(transaction, counters)
+        except TransactWriteError as error:
+            raise transaction.failure(error) from error
+
+    def commit(
+        self,
+        change: Change,
+        base_versions: dict[str, int],
+        schedules: dict[str, JobSchedule],
+        counters: Counters,
+        purchase_update: tuple[Entry, int] | None = None,
+        stock_reward: Reward | None = None,
+    ) -> None:
+        """Write a change in one transaction: members only if unchanged since read, entries only if new.
+
+        schedules: each member's job schedule (the index keys its item carries).
+        purchase_update: an earn entry with its new refund totals and the refunded amount it was read with.
+        stock_reward: a reward with limited stock, taken one off only while some is left.
+        """
+        members, entries, rewards = self.tables.members, self.tables.entries, self.tables.rewards
+        try:
+            with TransactWrite(connection=self._connection()) as writes:
+                transaction = _Transaction(writes)
+                for member in change.members:
+                    transaction.save(
+                        member_to_record(member, members, schedules[member.member_id], self.job_shards),
+                        members.version == base_versions[member.member_id], LOST_RACE,
+                    )
+                self._add_entries(transaction, change.entries)
+                if purchase_update:
+                    purchase, refunded_before = purchase_update
+                    transaction.update(
+                        entries(purchase.member_id, keys.entry_key(purchase.ref)),
+                        actions=[
+                            entries.refunded_minor.set(purchase.refunded_minor),
+                            entries.points_reversed.set(purchase.points_reversed),
+                            entries.qualifying_reversed.set(purchase.qualifying_reversed),
+                        ],
+                        condition=entries.refunded_minor == refunded_before, meaning=LOST_RACE,
+                    )
+                if stock_reward:
+                    transaction.update(
+                        self._rewards("REWARD", stock_reward.reward_id), actions=[rewards.stock.add(-1)],
+                        condition=rewards.stock > 0, meaning=out_of_stock(stock_reward),
+                    )
+                self._add_counters(transaction, counters)
+        except TransactWriteError as error:
+            raise transaction.failure(error) from error
+
+    def _add_entries(self, transaction: _Transaction, entries: list[Entry]) -> None:
+        model = self.tables.entries
+        for entry in entries:
+            # An entry's key is its idempotency key: it exists only if another request wrote it first.
+            transaction.save(entry_to_record(entry, model), model.entry_key.does_not_exist(), LOST_RACE)
+
+    def _add_counters(self, transaction: _Transaction, counters: Counters) -> None:
+        """The report counters move in the same transaction as the ledger, so they are exact."""
+        items: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        totals = set()
+        for (bucket, member_id), deltas in counters.items():
+            key = keys.counter_key(bucket, keys.shard_of(member_id, self.stats_shards))
+            if bucket.kind == TOTAL:
+                totals.add(key)
+            for name, value in deltas.items():
+                items[key][name] += value
+        days = [bucket.period for bucket, _ in counters if bucket.kind == DAY]
+        first_day = min(days) if days else None
+        model = self.tables.counters
+        for key, deltas in sorted(items.items()):
+            actions = [Path(name).add(value) for name, value in sorted(deltas.items()) if value]
+            if first_day and key in totals:  # kept once: reports need read nothing before it
+                actions.append(Path(FIRST_DAY).set(Path(FIRST_DAY) | first_day))
+            if actions:
+                transaction.update(model(key), actions=actions)
+
+    # -------------------------------------------------------------- counters
+
+    def counters(self, buckets: Iterable[Bucket]) -> dict[Bucket, dict[str, int]]:
+        """Counters by bucket, every shard added up (missing items count as empty)."""
+        wanted = {keys.counter_key(bucket, shard): bucket for bucket in buckets for shard in range(self.stats_shards)}
+        merged: dict[Bucket, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for key, item in self._read_counter_items(wanted).items():
+            for name, value in item.items():
+                if "N" in value:
+                    merged[wanted[key]][name] += int(value["N"])
+        return {bucket: dict(values) for bucket, values in merged.items()}
+
+    def totals(self) -> tuple[dict[str, int], date | None]:
+        """The running totals over every shard, and the first day anything was counted (None: nothing yet).
+
+        A total written before `first_day` was kept gives `date.min`: nothing is known to be empty.
+        """
+        wanted = [keys.counter_key(Bucket(TOTAL, None), shard) for shard in range(self.stats_shards)]
+        totals: dict[str, int] = defaultdict(int)
+        first_days = []
+        for item in self._read_counter_items(wanted).values():
+            for name, value in item.items():
+                if "N" in value:
+                    totals[name] += int(value["N"])
+            first_days.append(date.fromisoformat(item[FIRST_DAY]["S"]) if FIRST_DAY in item else date.min)
+        return dict(totals), min(first_days) if first_days else None
+
+    def _read_counter_items(self, wanted: Iterable[str]) -> dict[str, dict]:
+        """Raw items (counters are dynamic attributes, which a pynamodb model would drop), in batches of 100."""
+        table = self.tables.counters._get_connection()
+        pending = [{"pk": {"S": key}} for key in dict.fromkeys(wanted)]
+        found: dict[str, dict] = {}
+        while pending:
+            batch, pending = pending[:BATCH_GET_LIMIT], pending[BATCH_GET_LIMIT:]
+            try:
+                response = table.batch_get_item(batch)
+            except GetError as error:
+                raise _busy(error) from error
+            for item in response["Responses"].get(table.table_name, []):
+                found[item["pk"]["S"]] = item
+            pending += response.get("UnprocessedKeys", {}).get(table.table_name, {}).get("Keys", [])
+        return found
 
 
-def _time_key(moment: datetime) -> str:
-    """A `created_seq` bound: every entry at or after `moment` sorts above it (entries carry "#<seq>")."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+# ------------------------------------------------------------------ cursors
 
 
 def _encode_cursor(last_evaluated_key: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(last_evaluated_key, separators=(",", ":")).encode()).decode()
 
 
-def _decode_cursor(cursor: str, member_id: str) -> dict:
+def _decode_cursor(cursor: str, member_id: str, low: str | None, high: str | None) -> dict:
+    """A cursor this list returned: the index's key, all strings, for this member and inside the window."""
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        valid = set(key) == {"member_id", "entry_key", "created_seq"} and key["member_id"] == {"S": member_id}
-    except (ValueError, TypeError, AttributeError):
+        valid = (
+            isinstance(key, dict) and set(key) == {"member_id", "entry_key", "created_seq"}
+            and all(isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str) and value["S"]
+                    for value in key.values())
+            and key["member_id"]["S"] == member_id
+            and (low is None or key["created_seq"]["S"] >= low) and (high is None or key["created_seq"]["S"] < high)
+        )
+    except (ValueError, TypeError, binascii.Error):
         valid = False
     if not valid:
         raise errors.InvalidCursor("the cursor is not one this list returned")
     return key
 
 
-def due_member_ids(shard: int, now: datetime) -> Iterator[str]:
-    """Members of one shard for whom the expiry job has something due at `now`."""
-    until = now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return _index_member_ids(MemberModel.by_due, f"D#{shard}", MemberModel.next_due <= until)
+class JobIndex:
+    """The jobs' sparse, sharded indexes on the members table: who is due, without a scan."""
 
+    def __init__(self, members: type[MemberModel], job_shards: int) -> None:
+        self.members, self.shards = members, job_shards
 
-def unreviewed_member_ids(shard: int, month: str) -> Iterator[str]:
-    """Members of one shard above the base tier whose tier was not reviewed in `month`."""
-    return _index_member_ids(MemberModel.by_review, f"R#{shard}", MemberModel.review_month < month)
+    @classmethod
+    def from_settings(cls, settings: DispatcherSettings) -> JobIndex:
+        members = bind_members(settings.members_table, settings.aws_region, settings.aws_endpoint_url_dynamodb)
+        return cls(members, settings.job_shards)
 
+    def on_request(self, hook: RequestHook) -> None:
+        """Call `hook(operation, params)` before each DynamoDB request of the index (tests count them)."""
+        _on_request([self.members], hook)
 
-def _index_member_ids(index, shard_key: str, condition) -> Iterator[str]:
-    try:
-        for record in index.query(shard_key, condition):
-            yield record.pk.removeprefix("M#")
-    except QueryError as error:
-        raise _busy(error) from error
+    def due_member_ids(self, shard: int, now: datetime) -> Iterator[str]:
+        """Members of one shard for whom the expiry job has something due at `now`."""
+        return self._member_ids(self.members.by_due, keys.due_index_shard(shard), self.members.next_due <= keys.due_key(now))
 
+    def unreviewed_member_ids(self, shard: int, month: str) -> Iterator[str]:
+        """Members of one shard above the base tier whose tier was not reviewed in `month`."""
+        return self._member_ids(self.members.by_review, keys.review_index_shard(shard), self.members.review_month < month)
 
-def rewards() -> list[Reward]:
-    try:
-        return [reward_from_record(record) for record in RewardModel.query("REWARD")]
-    except QueryError as error:
-        raise _busy(error) from error
-
-
-# ------------------------------------------------------------------ writes
-
-
-def create_member(change: Change, email_hash: str) -> None:
-    """Write a new member, its uniqueness markers and its first entries in one transaction."""
-    member = change.member
-    markers = [MarkerModel(f"EMAIL#{email_hash}", member_id=member.member_id)]
-    if member.sub:
-        markers.append(MarkerModel(f"SUB#{member.sub}", member_id=member.member_id))
-    referral_marker = MarkerModel(f"REF#{member.referral_code}", member_id=member.member_id)
-    try:
-        with TransactWrite(connection=_connection()) as writes:
-            writes.save(member_to_record(member), condition=MemberModel.pk.does_not_exist())
-            for marker in markers:
-                writes.save(marker, condition=MarkerModel.pk.does_not_exist())
-            writes.save(referral_marker, condition=MarkerModel.pk.does_not_exist())
-            for entry in change.entries:
-                writes.save(entry_to_record(entry), condition=EntryModel.entry_key.does_not_exist())
-            _add_counters(writes, change, enrolled=member)
-    except TransactWriteError as error:
-        failed = _failed_items(error)
-        if failed & set(range(0, 1 + len(markers))):
-            raise errors.AlreadyEnrolled("this email or account is already enrolled") from error
-        if 1 + len(markers) in failed:
-            raise ReferralCodeTaken() from error
-        raise _as_race_or_busy(error) from error
-
-
-def commit(
-    change: Change,
-    base_versions: dict[str, int],
-    purchase_update: tuple[Entry, int] | None = None,
-    stock_reward: Reward | None = None,
-) -> None:
-    """Write a change in one transaction: members only if unchanged since read, entries only if new.
-
-    purchase_update: an earn entry with its new refund totals and the refunded amount it was read with.
-    stock_reward: a reward with limited stock, taken one off only while some is left.
-    """
-    try:
-        with TransactWrite(connection=_connection()) as writes:
-            for member in change.members:
-                writes.save(member_to_record(member), condition=MemberModel.version == base_versions[member.member_id])
-            for entry in change.entries:
-                writes.save(entry_to_record(entry), condition=EntryModel.entry_key.does_not_exist())
-            if purchase_update:
-                purchase, refunded_before = purchase_update
-                writes.update(
-                    EntryModel(purchase.member_id, purchase.key),
-                    actions=[
-                        EntryModel.refunded_minor.set(purchase.refunded_minor),
-                        EntryModel.points_reversed.set(purchase.points_reversed),
-                        EntryModel.qualifying_reversed.set(purchase.qualifying_reversed),
-                    ],
-                    condition=EntryModel.refunded_minor == refunded_before,
-                )
-            if stock_reward:
-                writes.update(
-                    RewardModel("REWARD", stock_reward.reward_id),
-                    actions=[RewardModel.stock.add(-1)],
-                    condition=RewardModel.stock > 0,
-                )
-            _add_counters(writes, change)
-    except TransactWriteError as error:
-        stock_index = len(change.members) + len(change.entries) + (1 if purchase_update else 0)
-        if stock_reward and stock_index in _failed_items(error):
-            raise errors.OutOfStock(f"{stock_reward.name} is out of stock") from error
-        raise _as_race_or_busy(error) from error
-
-
-def _add_counters(writes: TransactWrite, change: Change, enrolled: Member | None = None) -> None:
-    """The report counters move in the same transaction as the ledger, so they are exact."""
-    deltas = stats.counter_deltas(
-        change.entries, time_zone=get_program().time_zone, shards=get_settings().stats_shards,
-        enrolled=enrolled, tier_moves=change.tier_moves,
-    )
-    for key, counters in sorted(deltas.items()):
-        writes.update(CounterModel(key), actions=[Path(name).add(value) for name, value in sorted(counters.items())])
-
-
-BATCH_GET_LIMIT = 100
-
-
-def counters(keys: Iterable[str]) -> dict[str, dict[str, int]]:
-    """Counter items by key (missing ones are absent), in as few BatchGetItem calls as the keys need.
-
-    Read raw: the counters are dynamic attributes, which a pynamodb model would drop.
-    """
-    table = CounterModel._get_connection()
-    pending = [{"pk": {"S": key}} for key in dict.fromkeys(keys)]
-    found: dict[str, dict[str, int]] = {}
-    while pending:
-        batch, pending = pending[:BATCH_GET_LIMIT], pending[BATCH_GET_LIMIT:]
+    @staticmethod
+    def _member_ids(index, shard_key: str, condition) -> Iterator[str]:
         try:
-            response = table.batch_get_item(batch)
-        except GetError as error:
+            for record in index.query(shard_key, condition):
+                yield keys.member_id_of(record.pk)
+        except QueryError as error:
             raise _busy(error) from error
-        for item in response["Responses"].get(table.table_name, []):
-            found[item["pk"]["S"]] = {name: int(value["N"]) for name, value in item.items() if "N" in value}
-        pending += response.get("UnprocessedKeys", {}).get(table.table_name, {}).get("Keys", [])
-    return found
-
-
-def put_rewards(catalog: Iterable[Reward]) -> None:
-    with RewardModel.batch_write() as batch:
-        for reward in catalog:
-            batch.save(reward_to_record(reward))
-
-
-def _failed_items(error: TransactWriteError) -> set[int]:
-    return {
-        index
-        for index, reason in enumerate(error.cancellation_reasons or [])
-        if reason is not None and reason.code == "ConditionalCheckFailed"
-    }
-
-
-def _as_race_or_busy(error: TransactWriteError) -> Exception:
-    if error.cause_response_code == "TransactionCanceledException":
-        codes = {reason.code for reason in error.cancellation_reasons or [] if reason is not None}
-        if codes & {"ConditionalCheckFailed", "TransactionConflict"}:
-            return LostRace()
-    if error.cause_response_code == "TransactionConflictException":
-        return LostRace()
-    return _busy(error)

@@ -1,0 +1,103 @@
+"""Every storage key format, in one place: item keys, index keys and counter keys.
+
+The domain names things (a member id, an entry's kind and id, a counter bucket); only this
+module knows how they are spelled in DynamoDB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+from loyalty.domain.model import Entry, EntryRef
+from loyalty.domain.stats import DAY, MONTH, TOTAL, Bucket
+
+NEVER_REVIEWED = "0000-00"  # sorts before every month: a member never reviewed is due for review
+
+
+def shard_of(member_id: str, shards: int) -> int:
+    return int(hashlib.sha256(member_id.encode()).hexdigest()[:8], 16) % shards
+
+
+# ------------------------------------------------------------------ members table
+
+
+def member_pk(member_id: str) -> str:
+    return f"M#{member_id}"
+
+
+def member_id_of(pk: str) -> str:
+    return pk.removeprefix("M#")
+
+
+def email_marker(email_hash: str) -> str:
+    return f"EMAIL#{email_hash}"
+
+
+def sub_marker(sub: str) -> str:
+    return f"SUB#{sub}"
+
+
+def referral_marker(code: str) -> str:
+    return f"REF#{code}"
+
+
+def due_index_shard(shard: int) -> str:
+    return f"D#{shard}"
+
+
+def due_shard(member_id: str, shards: int) -> str:
+    return due_index_shard(shard_of(member_id, shards))
+
+
+def due_key(moment: datetime) -> str:
+    return _utc(moment, "seconds")
+
+
+def review_index_shard(shard: int) -> str:
+    return f"R#{shard}"
+
+
+def review_shard(member_id: str, shards: int) -> str:
+    return review_index_shard(shard_of(member_id, shards))
+
+
+# ------------------------------------------------------------------ ledger table
+
+
+def entry_key(ref: EntryRef) -> str:
+    """The ledger's sort key, which embeds the idempotency key: "earn#<transaction_id>", "redeem#<key>"..."""
+    return f"{ref.kind}#{ref.id}"
+
+
+def entry_ref(key: str) -> EntryRef:
+    kind, _, ref_id = key.partition("#")
+    return EntryRef(kind, ref_id)
+
+
+def _utc(moment: datetime, timespec: str) -> str:
+    # isoformat, not strftime: it writes years below 1000 with four digits, so keys sort as times
+    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec=timespec) + "Z"
+
+
+def time_key(moment: datetime) -> str:
+    """A `created_seq` bound: every entry recorded at or after `moment` sorts above it."""
+    return _utc(moment, "microseconds")
+
+
+def created_seq(entry: Entry) -> str:
+    """The activity index's sort key: the time recorded, then the member's sequence for entries of one instant."""
+    return f"{time_key(entry.created_at)}#{entry.seq:012d}"
+
+
+# ------------------------------------------------------------------ stats table
+
+
+def counter_key(bucket: Bucket, shard: int) -> str:
+    if bucket.kind == DAY:
+        return f"D#{bucket.period}#{shard}"
+    if bucket.kind == MONTH:
+        return f"M#{bucket.period}#{shard}"
+    if bucket.kind == TOTAL:
+        return f"T#{shard}"
+    raise ValueError(f"unknown counter bucket {bucket.kind!r}")
