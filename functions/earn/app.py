@@ -5,7 +5,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from loyalty.api.models import EarnRequest, EarnResponse, ReturnRequest, ReturnResponse
-from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver, metrics
+from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
+from loyalty.api.metrics import instance_metrics
 from loyalty.clock import clock_from_environment
 from loyalty.domain.access import ADMIN_SCOPE, POS_SCOPE
 from loyalty.domain.model import BasketItem, Purchase
@@ -13,6 +14,7 @@ from loyalty.service import Loyalty, cold_start
 from loyalty.settings import ApiSettings
 
 app = make_resolver()
+metrics = instance_metrics()
 loyalty = cold_start(lambda: Loyalty.from_settings(ApiSettings.from_environment(), clock_from_environment()))
 
 

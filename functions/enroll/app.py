@@ -5,13 +5,15 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from loyalty.api.models import EnrollRequest, EnrollResponse, default_channel
-from loyalty.api.resolver import caller_of, documented, json_response, logger, make_resolver, metrics
+from loyalty.api.resolver import caller_of, documented, json_response, logger, make_resolver
+from loyalty.api.metrics import instance_metrics
 from loyalty.clock import clock_from_environment
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
 from loyalty.service import EmailHasher, Loyalty, cold_start
 from loyalty.settings import ApiSettings, EmailHashSettings
 
 app = make_resolver()
+metrics = instance_metrics()
 loyalty = cold_start(lambda: Loyalty.from_settings(
     ApiSettings.from_environment(), clock_from_environment(),
     email_hash=EmailHasher.from_settings(EmailHashSettings.from_environment()),  # the key itself is read on first use

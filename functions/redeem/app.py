@@ -8,7 +8,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from loyalty.api.models import IDEMPOTENCY_KEY_PATTERN, RedemptionRequest, RedemptionResponse, RewardItem, RewardsPage
-from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver, metrics
+from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
+from loyalty.api.metrics import instance_metrics
 from loyalty.clock import clock_from_environment
 from loyalty.domain import errors
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
@@ -16,6 +17,7 @@ from loyalty.service import Loyalty, cold_start
 from loyalty.settings import CatalogSettings
 
 app = make_resolver()
+metrics = instance_metrics()
 loyalty = cold_start(lambda: Loyalty.from_settings(CatalogSettings.from_environment(), clock_from_environment()))
 
 

@@ -85,3 +85,18 @@ def test_concurrent_distinct_earns_all_land(moto_server):
     assert all(reply.status in (201, 503) for reply in replies), [(r.status, r.body) for r in replies]
     assert view(member_id, env=env)["points_balance"] == 50 + 10 * len(landed)
     assert len(landed) >= THREADS // 2, "bounded retries should absorb most contention"
+
+
+def test_handler_copies_keep_their_own_metrics(tables):
+    """The one unexplained race-test failure: powertools keeps metric sets at class level, so handler copies
+    running side by side in one process flushed each other's sets mid-way ("dictionary changed size during
+    iteration", "Must contain at least one metric"). In Lambda one process serves one invocation at a time;
+    here each copy (instance) now has its own sets."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from tests.conftest import load_function
+
+    first, second = load_function("redeem", 101).metrics, load_function("redeem", 102).metrics
+    first.add_metric(name="PointsRedeemed", unit=MetricUnit.Count, value=1)
+    assert second.provider.metric_set == {} and "PointsRedeemed" in first.provider.metric_set
+    first.provider.clear_metrics()
