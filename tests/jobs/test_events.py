@@ -82,3 +82,19 @@ def test_a_refused_event_fails_the_batch(tables):
 
     with pytest.raises(events.EventsNotAccepted):
         events.Publisher("loyalty-test", client=Refusing()).publish([events.DomainEvent("PointsEarned", {})], log=print)
+
+
+def test_a_record_that_cannot_be_published_is_reported_alone(uc, tmp_path):
+    member_with_points(uc, "partial@example.com", 10_000)
+    records = stream_records("LedgerTable")
+    broken = json.loads(json.dumps(records[0]))
+    broken["dynamodb"]["NewImage"].pop("type")  # a ledger image this publisher cannot read
+    broken["dynamodb"]["SequenceNumber"] = "999"
+    sink = tmp_path / "events.jsonl"
+    publisher = load_function("publish_events", LOCAL_EVENTS_FILE=str(sink))
+    reply = publisher.lambda_handler({"Records": [*records, broken]}, LambdaContext(function_name="publish_events"))
+    assert reply == {"batchItemFailures": [{"itemIdentifier": "999"}]}
+    published = [json.loads(line)["detail-type"] for line in sink.read_text().splitlines()]
+    assert published.count("PointsEarned") == 1, "the records before it were published"
+    with pytest.raises(Exception, match="All records failed"):
+        publisher.lambda_handler({"Records": [broken]}, LambdaContext(function_name="publish_events"))

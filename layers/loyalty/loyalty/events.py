@@ -16,6 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
 from loyalty.domain.months import end_of_month
 from loyalty.settings import LOCAL, PublisherSettings
 
@@ -30,25 +32,27 @@ class DomainEvent:
     detail: dict[str, Any]
 
 
-def _plain(image: dict | None) -> dict[str, Any]:
-    from boto3.dynamodb.types import TypeDeserializer
+def _plain(image: dict[str, Any]) -> dict[str, Any]:
+    """An image as JSON values (whole numbers as ints)."""
+    return json.loads(json.dumps(image, default=lambda v: int(v) if isinstance(v, Decimal) and v == int(v) else str(v)))
 
-    deserializer = TypeDeserializer()
-    values = {name: deserializer.deserialize(value) for name, value in (image or {}).items()}
-    return json.loads(json.dumps(values, default=lambda v: int(v) if isinstance(v, Decimal) and v == int(v) else str(v)))
+
+def from_record(record: DynamoDBRecord) -> list[DomainEvent]:
+    """The domain events one stream record (a powertools DynamoDBRecord, images deserialized) stands for."""
+    change = record.dynamodb
+    new, old = _plain(change.new_image if change else {}), _plain(change.old_image if change else {})
+    base = {"event_id": record.event_id}
+    kind = record.event_name.name if record.event_name else ""
+    if "entry_key" in new and kind == "INSERT":
+        return _ledger_events(new, base)
+    if new.get("pk", "").startswith("M#"):
+        return _member_events(kind, new, old, base)
+    return []
 
 
 def from_stream(records: Iterable[dict]) -> list[DomainEvent]:
-    events: list[DomainEvent] = []
-    for record in records:
-        change = record["dynamodb"]
-        new, old = _plain(change.get("NewImage")), _plain(change.get("OldImage"))
-        base = {"event_id": record["eventID"]}
-        if "entry_key" in new and record["eventName"] == "INSERT":
-            events += _ledger_events(new, base)
-        elif new.get("pk", "").startswith("M#"):
-            events += _member_events(record["eventName"], new, old, base)
-    return events
+    """The domain events of a batch of raw stream records, in order."""
+    return [event for record in records for event in from_record(DynamoDBRecord(record))]
 
 
 def _rfc3339(moment: datetime) -> str:
