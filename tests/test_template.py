@@ -360,7 +360,8 @@ def test_dashboard_is_valid_json_and_every_alarm_notifies():
     titles = {widget["properties"]["title"] for widget in widgets}
     assert {"Program activity (per 5 min)", "Redemption failures by code", "Function errors"} <= titles
     alarms = {name for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
-    assert {"Api5xxRateAlarm", "DynamoDBThrottleAlarm", "JobFailuresAlarm", "JobDeadLettersAlarm", "EventDeadLettersAlarm"} <= alarms
+    assert {"Api5xxRateAlarm", "DynamoDBThrottleAlarm", "JobFailuresAlarm", "JobDeadLettersAlarm", "EventDeadLettersAlarm",
+            "ScheduleDeadLettersAlarm"} <= alarms
     for name in alarms:
         assert RESOURCES[name]["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
 
@@ -379,6 +380,12 @@ def test_every_job_has_its_schedule_and_the_worker_reports_partial_failures():
 
     assert schedules("ExpirePointsFunction") == ["cron(15 0 * * ? *)"]
     assert schedules("TierReviewFunction") == ["cron(30 1 1 * ? *)"]
+    for name in ("ExpirePointsFunction", "TierReviewFunction"):  # invoked asynchronously: a failed run is kept
+        dead_letters = FUNCTIONS[name]["Properties"]["DeadLetterQueue"]
+        assert dead_letters == {"Type": "SQS", "TargetArn": {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}}
+    assert RESOURCES["ScheduleDeadLettersAlarm"]["Properties"]["Dimensions"][0]["Value"] == {
+        "Fn::GetAtt": ["ScheduleDeadLetterQueue", "QueueName"]
+    }
     worker = FUNCTIONS["JobWorkerFunction"]["Properties"]["Events"]["Jobs"]["Properties"]
     assert worker["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     queue = RESOURCES["JobQueue"]["Properties"]
