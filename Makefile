@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/layers/loyalty:$(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install lock layer checkov run token events test unit lint openapi check-openapi bench build deploy validate clean
+.PHONY: help install run token events test unit lint openapi check-openapi bench build deploy validate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -15,6 +15,8 @@ $(STAMP): requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
+
+.PHONY: lock layer checkov
 
 install: $(STAMP)  ## create .venv from requirements-dev.lock (every version pinned, every file hashed)
 
