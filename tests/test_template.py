@@ -79,6 +79,15 @@ def test_the_readme_links_the_api_reference_in_the_repo_and_nothing_outside_it()
         assert (ROOT / link).exists(), link
 
 
+def test_the_licence_and_the_security_policy_are_in_the_repo_and_the_readme_names_them():
+    licence = (ROOT / "LICENSE").read_text()
+    assert "Apache License" in licence and "Version 2.0, January 2004" in licence
+    readme = (ROOT / "README.md").read_text()
+    assert "## Licence\nApache License 2.0: see [LICENSE](LICENSE)." in readme and "[SECURITY.md](SECURITY.md)" in readme
+    policy = (ROOT / "SECURITY.md").read_text()
+    assert all(f"## {section}\n" in policy for section in ("Reporting a vulnerability", "In scope", "Out of scope"))
+
+
 # ------------------------------------------------------------------ runtime, API, identity, tables
 
 
