@@ -11,13 +11,44 @@ export AWS_DEFAULT_REGION ?= us-east-1
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(STAMP): requirements-dev.txt layers/loyalty/requirements.txt
+$(STAMP): requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv with the pinned dependencies
+.PHONY: lock layer checkov
+
+install: $(STAMP)  ## create .venv from requirements-dev.lock (every version pinned, every file hashed)
+
+# The top-level pins are in the requirements*.txt files; `make lock` resolves them into the .lock files that
+# everything installs from. The layer's lock is resolved for Lambda (python3.13, arm64); the dev lock is held to
+# the layer lock's versions, so the tests run exactly what the layer ships.
+LOCK := $(VENV)/bin/uv pip compile --quiet --generate-hashes --custom-compile-command "make lock"
+lock: $(STAMP)  ## re-resolve requirements*.txt into the lock files after changing a pin
+	$(LOCK) --python-version 3.13 --python-platform aarch64-manylinux2014 -o layers/loyalty/requirements.lock layers/loyalty/requirements.txt
+	$(LOCK) --universal --python-version 3.11 -c layers/loyalty/requirements.lock -o requirements-dev.lock requirements-dev.txt
+	$(LOCK) --universal --python-version 3.11 -o requirements-checkov.lock requirements-checkov.txt
+
+# What `sam build` puts in the layer (layers/loyalty/Makefile calls this with LAYER_DIR=$$ARTIFACTS_DIR): the
+# lock's wheels for python3.13 on arm64, nothing resolved at build time, and the loyalty package.
+LAYER_DIR ?= .aws-sam/layer
+layer: layers/loyalty/requirements.lock  ## build the shared layer into LAYER_DIR (default .aws-sam/layer)
+	rm -rf $(LAYER_DIR)/python
+	$(PYTHON) -m pip install --quiet --no-deps --no-compile --require-hashes --only-binary=:all: \
+		--platform manylinux2014_aarch64 --implementation cp --python-version 3.13 --root-user-action=ignore \
+		--target $(LAYER_DIR)/python -r layers/loyalty/requirements.lock
+	rm -rf $(LAYER_DIR)/python/bin
+	tar -C layers/loyalty --exclude=__pycache__ -cf - loyalty | tar -C $(LAYER_DIR)/python -xf -
+
+# checkov pins dozens of packages of its own: it gets its own venv, from its own lock.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.lock
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements-checkov.lock
+	touch $@
+
+checkov: $(CHECKOV_VENV)/.installed  ## checkov on template.yaml: every finding fixed or skipped in its resource's Metadata with a reason
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 run: $(STAMP)  ## start the whole system locally (API :3000, Lambda invoke :3001)
 	$(PY) -m loyalty_local serve
@@ -31,7 +62,7 @@ events: $(STAMP)  ## list the domain events the running `make run` published: ma
 test: $(STAMP) lint check-openapi  ## lint the template, check openapi.json, run every test
 	$(PY) -m pytest -q
 
-lint: $(STAMP)  ## ruff on the code, cfn-lint on the template
+lint: $(STAMP) checkov  ## ruff on the code, cfn-lint and checkov on the template
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/cfn-lint template.yaml
 
@@ -54,4 +85,4 @@ deploy: build  ## sam deploy with samconfig.toml (add ARGS=--guided the first ti
 	sam deploy $(ARGS)
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .hypothesis
