@@ -10,6 +10,7 @@ import re
 import warnings
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
+from email.message import Message
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -97,21 +98,18 @@ def _json_text(event: Mapping[str, Any]) -> str | None:
     body = event.get("body")
     if not body:
         return None
-    media_type, *parameters = (event.get("headers") or {}).get("content-type", "").split(";")
-    charset = next((value.strip().strip('"').lower() for name, _, value in (p.partition("=") for p in parameters)
-                    if name.strip().lower() == "charset"), "utf-8")
-    if media_type.strip().lower() != "application/json" or charset not in ("utf-8", "utf8"):
+    header = Message()  # the standard library's media type parser: case, parameters and quoting
+    header["content-type"] = (event.get("headers") or {}).get("content-type", "")
+    if header.get_content_type() != "application/json" or header.get_content_charset("utf-8") not in ("utf-8", "utf8"):
         raise Refused(415, UNSUPPORTED_MEDIA_TYPE, "send the body as application/json (UTF-8)")
-    raw = body.encode() if not event.get("isBase64Encoded") else None
-    if raw is None:  # API Gateway base64-encodes a body it cannot pass as text
+    text = body
+    if event.get("isBase64Encoded"):  # how API Gateway passes a body that is not valid text
         try:
-            raw = base64.b64decode(body, validate=True)
+            text = base64.b64decode(body, validate=True).decode("utf-8")
         except binascii.Error:
             raise Refused(400, MALFORMED_JSON, "the body is not valid base64") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Refused(400, MALFORMED_JSON, "the body is not UTF-8") from None
+        except UnicodeDecodeError:
+            raise Refused(400, MALFORMED_JSON, "the body is not UTF-8") from None
     depth = 0
     for token in _JSON_NESTING.finditer(text):
         bracket = token.group()
