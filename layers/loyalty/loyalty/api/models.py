@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date, datetime, timezone
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StrictBool, model_validator
 
 from loyalty.domain.access import Caller
 from loyalty.domain.model import Entry, Member, Reward
@@ -27,6 +29,29 @@ def _only_strings(value: object) -> object:
     return value
 
 
+def _plain_text(value: str) -> str:
+    """Refuses control characters (NUL, escapes, line breaks) and lone surrogates, which no store or screen wants."""
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+# RFC 5321/5322 as mail systems accept in practice: a dot-atom local part (UTF-8 allowed, RFC 6531)
+# and a host name of two or more labels; no quoted local parts, comments or IP literals.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u00a0-\U0010ffff-]+"
+_LABEL = r"[^\W_](?:[^\W_]|-){0,61}(?<!-)"
+_EMAIL = re.compile(rf"(?P<local>{_ATOM}(?:\.{_ATOM})*)@(?P<domain>{_LABEL}(?:\.{_LABEL})+)")
+
+
+def _email(value: str) -> str:
+    if not value.isprintable() or any(char.isspace() for char in value):
+        raise ValueError("must not contain spaces or control characters")
+    found = _EMAIL.fullmatch(value)
+    if not found or len(found["local"]) > 64 or len(found["domain"]) > 253 or found["domain"].rsplit(".", 1)[1].isdigit():
+        raise ValueError("must be an e-mail address such as ann@example.com")
+    return value
+
+
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must include a time zone (use Z for UTC)")
@@ -37,6 +62,9 @@ Amount = Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT_MINOR, descriptio
 Points = Annotated[int, Field(strict=True, gt=0, le=MAX_POINTS)]
 IdempotencyId = Annotated[str, Field(pattern=IDEMPOTENCY_KEY_PATTERN)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")]
+Text = Annotated[str, AfterValidator(_plain_text)]
+Email = Annotated[str, Field(max_length=254, description="An e-mail address; unique case-insensitively."),
+                  AfterValidator(_email)]
 DateString = Annotated[date, BeforeValidator(_only_strings)]
 Timestamp = Annotated[datetime, BeforeValidator(_only_strings), AfterValidator(_utc)]
 
@@ -46,8 +74,8 @@ class Request(BaseModel):
 
 
 class EnrollRequest(Request):
-    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    email: Email
+    name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
     phone: Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{5,20}$")] | None = None
     birthday: DateString | None = None
     channel: Channel | None = Field(default=None, description="Defaults to app for a member token, store otherwise.")
@@ -62,8 +90,8 @@ class EnrollRequest(Request):
 
 
 class PurchaseItem(Request):
-    sku: Annotated[str, Field(min_length=1, max_length=64)]
-    category: Annotated[str, Field(max_length=64)] | None = None
+    sku: Annotated[Text, Field(min_length=1, max_length=64)]
+    category: Annotated[Text, Field(max_length=64)] | None = None
     amount_minor: Annotated[int, Field(strict=True, ge=0, le=MAX_AMOUNT_MINOR)]
     quantity: Annotated[int, Field(strict=True, gt=0, le=10_000)] = 1
 
@@ -72,7 +100,7 @@ class EarnRequest(Request):
     transaction_id: IdempotencyId = Field(description="The purchase's id: the idempotency key.")
     amount_minor: Amount
     currency: Currency
-    store_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    store_id: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
     channel: Channel | None = None
     occurred_at: Timestamp | None = None
     items: Annotated[list[PurchaseItem], Field(max_length=500)] | None = None
@@ -277,7 +305,20 @@ class ErrorDetail(BaseModel):
 class ErrorBody(BaseModel):
     code: str = Field(description="Stable, UPPER_SNAKE_CASE; see the error table in the README.")
     message: str
-    errors: list[ErrorDetail] | None = None
+    errors: list[ErrorDetail] | None = Field(default=None, description="Validation errors: which field, and why.")
+    details: dict[str, Any] | None = Field(
+        default=None, description='What a refused business rule saw, e.g. {"balance": 40, "needed": 120}.'
+    )
+
+
+class GatewayError(BaseModel):
+    """API Gateway's own refusal body (HTTP APIs cannot change it)."""
+
+    message: str
+
+
+class RefusalBody(RootModel[ErrorBody | GatewayError]):
+    """A refusal from the gateway (`{"message"}`) or from the function (`{code, message}`)."""
 
 
 def default_channel(caller: Caller) -> str:
