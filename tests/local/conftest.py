@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from loyalty_local.apigw import local_issuer, make_token
+from loyalty_local.apigw import make_token
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-local-secret-for-the-e2e-suite"
@@ -50,7 +50,7 @@ class LocalRuntime:
         return f"http://127.0.0.1:{self.lambda_port}"
 
     def token(self, role: str, sub: str | None = None) -> str:
-        return make_token(role, self.secret, sub, local_issuer(self.api_port))
+        return make_token(role, self.secret, sub)
 
     def headers(self, role: str, sub: str | None = None, **extra: str) -> dict[str, str]:
         return {"authorization": f"Bearer {self.token(role, sub)}", **extra}
