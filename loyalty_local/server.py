@@ -117,8 +117,8 @@ class Runtime:
         from loyalty_local.openapi import build_openapi
 
         self.openapi = json.dumps(build_openapi(), indent=2).encode()
-        for server in self.http_servers:
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+        for server in self.http_servers:  # a short poll interval keeps shutdown() quick
+            threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True).start()
         self.serving = True
 
     def stop(self) -> None:
