@@ -181,6 +181,8 @@ def main() -> int:
             last = process_tree_rss(soak.process.pid)
         finally:
             stop_seconds = soak.stop()
+            if stop_seconds > STOP_SECONDS:  # what it was doing meanwhile
+                print("".join((Path(scratch) / "runtime.log").read_text().splitlines(keepends=True)[-15:]))
     growth = last / first
     errors = sum(count for status, count in soak.statuses.items() if status == 0 or status >= 500)
     print(f"{soak.sent} mixed requests from {CLIENTS} clients in {elapsed:.0f} s ({soak.sent / elapsed:.0f}/s); "

@@ -2,9 +2,10 @@
 
 moto checks a transaction's conditions and then applies its writes with no lock, so under
 concurrent requests two transactions can both pass the same `version` condition: a lost update
-real DynamoDB never allows (it serialises them or cancels one). Holding one lock around each
-item and transaction operation restores the guarantee the ledger relies on, for the local
-runtime and for the race tests.
+real DynamoDB never allows (it serialises them or cancels one); and a query iterating a table
+while a write adds an item fails ("dictionary changed size during iteration"). Holding one lock
+around each item, query and transaction operation restores the guarantees the ledger relies on,
+for the local runtime and for the race tests.
 
 moto also makes every transaction undoable by deep-copying each table it touches, streams
 included, and puts the copy in the table's place if the transaction is cancelled. That costs time
@@ -32,8 +33,9 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend
 
-_OPERATIONS = ("get_item", "put_item", "update_item", "delete_item", "batch_write_item", "transact_get_items",
-               "transact_write_items")
+# Reads too: a query or scan iterates a table's items, which a concurrent write may resize mid-way.
+_OPERATIONS = ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "transact_get_items",
+               "transact_write_items")  # moto's batch operations are made of these
 _lock = threading.RLock()
 
 

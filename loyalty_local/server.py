@@ -31,7 +31,8 @@ from loyalty_local.template import LOCAL_ACCOUNT, LOCAL_REGION, ROOT, create_tab
 
 sys.path.insert(0, str(ROOT / "layers" / "loyalty"))  # the shared layer, as /opt/python is in Lambda
 
-DOCS_PAGE = Path(__file__).with_name("docs.html")
+# The API page is powertools' Swagger UI with the assets powertools ships, served from here: it works offline.
+SWAGGER_ASSETS = {"/docs/swagger-ui-bundle.min.js": "application/javascript", "/docs/swagger-ui.min.css": "text/css"}
 # A fixed key for the e-mail hash: deployed functions read theirs from SSM, the local ones get this one.
 LOCAL_EMAIL_HASH_KEY = "loyalty-local-email-hash-key-not-for-production"
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
@@ -69,6 +70,7 @@ class Runtime:
         self.poller = None
         self.router: apigw.Router | None = None
         self.openapi: bytes = b"{}"
+        self.docs_page: bytes = b""
 
     # ---------------------------------------------------------------- start and stop
 
@@ -117,6 +119,10 @@ class Runtime:
         from loyalty_local.openapi import build_openapi
 
         self.openapi = json.dumps(build_openapi(), indent=2).encode()
+        from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
+
+        self.docs_page = generate_swagger_html(self.openapi.decode(), *SWAGGER_ASSETS, swagger_base_url="/docs",
+                                               oauth2_config=None, persist_authorization=True).encode()
         for server in self.http_servers:  # a short poll interval keeps shutdown() quick
             threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True).start()
         self.serving = True
@@ -199,10 +205,12 @@ class Runtime:
         return status, [*headers, ("apigw-requestid", request_id)], body
 
     def _answer_api(self, request: apigw.Request, request_id: str) -> Response:
-        if request.method == "GET" and request.path == "/openapi.json":
+        if request.method == "GET" and (request.path == "/openapi.json" or (request.path == "/docs" and request.query == "format=json")):
             return 200, [("content-type", "application/json")], self.openapi
         if request.method == "GET" and request.path in ("/docs", "/docs/"):
-            return 200, [("content-type", "text/html; charset=utf-8")], DOCS_PAGE.read_bytes()
+            return 200, [("content-type", "text/html; charset=utf-8")], self.docs_page
+        if request.method == "GET" and request.path in SWAGGER_ASSETS:
+            return 200, [("content-type", SWAGGER_ASSETS[request.path]), ("cache-control", "max-age=86400")], _swagger_asset(request.path)
         if request.path == "/_local/clock" and request.method in ("GET", "POST"):
             return self._serve_clock(request)
         match = self.router.match(request.method, request.path)
@@ -277,8 +285,14 @@ def _start_dynamodb(port: int):
     make_dynamodb_atomic()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
     server = make_server("127.0.0.1", port, DomainDispatcherApplication(create_backend_app), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True).start()
     return server
+
+
+def _swagger_asset(path: str) -> bytes:
+    import aws_lambda_powertools
+
+    return (Path(aws_lambda_powertools.__file__).parent / "event_handler" / "openapi" / "swagger_ui" / path.rsplit("/", 1)[1]).read_bytes()
 
 
 def _joined_headers(message) -> dict[str, str]:
@@ -363,7 +377,12 @@ Ready. Ctrl-C stops everything.""")
     stopping.wait()
     log("stopping...")
     runtime.stop()
-    return 0
+    log("stopped.")
+    # All it started has stopped; what is left is freeing the heap object by object (moto's tables), which
+    # takes seconds after a long session and does nothing useful: end the process now.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+import time
 import tracemalloc
 
 import boto3
@@ -99,3 +102,34 @@ def test_consumed_stream_records_can_be_dropped_and_numbering_goes_on(dynamodb):
     assert [int(record["dynamodb"]["SequenceNumber"]) for record in after] == [numbers[-1] + 1]
     _, from_the_start = stream(dynamodb)
     assert len(streams.get_records(ShardIterator=from_the_start)["Records"]) == 1, "only what was not consumed is kept"
+
+
+def test_a_read_of_many_items_is_not_broken_by_a_write_that_adds_an_item_meanwhile(dynamodb):
+    from moto.dynamodb.models import dynamodb_backends
+
+    backend = dynamodb_backends[LOCAL_ACCOUNT][LOCAL_REGION]  # moto's own calls: quick enough to race
+    for n in range(5_000):
+        backend.put_item(TABLE, {"pk": {"S": f"filler-{n}"}})
+    failures: list[Exception] = []
+    deadline = time.monotonic() + 3
+
+    def write() -> None:
+        n = 0
+        while time.monotonic() < deadline:
+            backend.put_item(TABLE, {"pk": {"S": f"new-{n}"}})
+            n += 1
+
+    writer = threading.Thread(target=write)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns often, as a busy runtime's do: the race shows within seconds
+    writer.start()
+    try:
+        while time.monotonic() < deadline:
+            try:
+                dynamodb.scan(TableName=TABLE, FilterExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "filler-1"}})
+            except Exception as error:  # noqa: BLE001 - moto's "dictionary changed size during iteration"
+                failures.append(error)
+    finally:
+        writer.join()
+        sys.setswitchinterval(interval)
+    assert not failures, failures[0]
