@@ -85,8 +85,8 @@ class Runtime:
     def _start(self) -> None:
         # Bind the ports first: a port in use fails here, before anything slow has started.
         self.http_servers = [
-            HTTPServer(("127.0.0.1", self.api_port), self._handler(self._serve_api, self.api_port)),
-            HTTPServer(("127.0.0.1", self.lambda_port), self._handler(self._serve_invoke, self.lambda_port)),
+            HTTPServer(("127.0.0.1", self.api_port), self._handler(self.serve_api, self.api_port)),
+            HTTPServer(("127.0.0.1", self.lambda_port), self._handler(self.serve_invoke, self.lambda_port)),
         ]
         self.dynamodb = _start_dynamodb(self.dynamodb_port)
         endpoint = f"http://127.0.0.1:{self.dynamodb_port}"
@@ -94,10 +94,7 @@ class Runtime:
         self.clock = LocalClock(published.with_name(f"clock-{self.api_port}.json"))
         aws = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
                "AWS_DEFAULT_REGION": LOCAL_REGION}
-        # What deployed functions get from the template and SSM, given explicitly: no setting has a default.
-        local = {"EMAIL_HASH_KEY": LOCAL_EMAIL_HASH_KEY, "JOB_QUEUE_URL": "local", "EVENT_BUS_NAME": "local",
-                 "LOCAL_EVENTS_FILE": str(published), "LOCAL_CLOCK_FILE": str(self.clock.path),
-                 **{name: os.environ[name] for name in ("PROGRAM_FILE",) if os.environ.get(name)}}
+        local = local_environment(published, self.clock.path)
         os.environ.update({**aws, **local})  # for the seeding and the OpenAPI build in this process
 
         import boto3
@@ -199,7 +196,8 @@ class Runtime:
 
     # ---------------------------------------------------------------- the HTTP API
 
-    def _serve_api(self, request: apigw.Request) -> Response:
+    def serve_api(self, request: apigw.Request) -> Response:
+        """One request to the HTTP API, answered as API Gateway answers it."""
         request_id = str(uuid.uuid4())
         status, headers, body = self._answer_api(request, request_id)
         return status, [*headers, ("apigw-requestid", request_id)], body
@@ -247,7 +245,8 @@ class Runtime:
 
     # ---------------------------------------------------------------- the Lambda Invoke API
 
-    def _serve_invoke(self, request: apigw.Request) -> Response:
+    def serve_invoke(self, request: apigw.Request) -> Response:
+        """One request to the Lambda Invoke API, answered as Lambda answers it."""
         request_id = str(uuid.uuid4())
         found = INVOKE_PATH.match(request.path)
         if request.method != "POST" or not found:
@@ -273,6 +272,13 @@ class Runtime:
             return json_response(200, self.pool.invoke(name, event, request_id), *headers)
         except FunctionError as error:
             return json_response(200, error.payload, *headers, ("x-amz-function-error", "Unhandled"))
+
+
+def local_environment(events_file: Path, clock_file: Path) -> dict[str, str]:
+    """What deployed functions get from the template and SSM, given explicitly: no setting has a default."""
+    return {"EMAIL_HASH_KEY": LOCAL_EMAIL_HASH_KEY, "JOB_QUEUE_URL": "local", "EVENT_BUS_NAME": "local",
+            "LOCAL_EVENTS_FILE": str(events_file), "LOCAL_CLOCK_FILE": str(clock_file),
+            **{name: os.environ[name] for name in ("PROGRAM_FILE",) if os.environ.get(name)}}
 
 
 def _start_dynamodb(port: int):

@@ -128,7 +128,7 @@ def runtime(pool):
 
 def api_request(runtime, path="/onefunction", token=None):
     headers = {"authorization": f"Bearer {token or make_token('pos', SECRET)}"}
-    return runtime._serve_api(Request("GET", path, "", headers, b"", "127.0.0.1", 3000))
+    return runtime.serve_api(Request("GET", path, "", headers, b"", "127.0.0.1", 3000))
 
 
 def test_the_api_answers_like_api_gateway(runtime, monkeypatch):
@@ -150,7 +150,7 @@ def test_the_api_answers_like_api_gateway(runtime, monkeypatch):
 
 def invoke_api(runtime, name, payload=b"{}", **headers):
     path = f"/2015-03-31/functions/{name}/invocations"
-    status, response_headers, body = runtime._serve_invoke(Request("POST", path, "", headers, payload, "127.0.0.1", 3001))
+    status, response_headers, body = runtime.serve_invoke(Request("POST", path, "", headers, payload, "127.0.0.1", 3001))
     return status, dict(response_headers), body
 
 
