@@ -124,10 +124,11 @@ class Client:
         return first, [self.call("GET", path)[0] for _ in range(REQUESTS)]
 
 
-def _in_process(path: str, dynamodb_endpoint: str) -> list[float]:
+def _in_process(path: str, dynamodb_endpoint: str, scratch: Path) -> list[float]:
     """The route's handler with the same event, environment and DynamoDB as its worker, called directly."""
     from loyalty_local import apigw
     from loyalty_local.functions import Worker
+    from loyalty_local.server import local_environment
     from loyalty_local.template import functions
 
     match = apigw.Router(functions()).match("GET", path)
@@ -135,7 +136,8 @@ def _in_process(path: str, dynamodb_endpoint: str) -> list[float]:
     authorization = apigw.authorize({"authorization": apigw.make_token("pos", SECRET)}, SECRET, match.route)
     event = apigw.http_event(match, request, authorization, "bench")
     aws = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint}
-    env = Worker(match.function, aws, print).environment()
+    local = local_environment(scratch / "events.jsonl", scratch / "clock.json")
+    env = Worker(match.function, {**aws, **local}, print).environment()
     env["PYTHONPATH"] += os.pathsep + str(ROOT)  # for loyalty_local.worker's handler loading
     result = subprocess.run([sys.executable, "-c", IN_PROCESS_TIMER, str(REQUESTS)], input=json.dumps(event),
                             cwd=match.function.code_dir, env=env, capture_output=True, text=True, timeout=300, check=True)
@@ -161,7 +163,7 @@ def _run(scratch: Path) -> int:
         for route in ROUTES:
             path = route.format(member_id=member_id)
             first, over_http = client.warm_gets(path)
-            measured.append((route, first, over_http, _in_process(path, started.dynamodb)))
+            measured.append((route, first, over_http, _in_process(path, started.dynamodb, scratch)))
     finally:
         started.stop()
     startups = [started.startup_seconds]

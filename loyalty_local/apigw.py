@@ -34,16 +34,16 @@ ROLE_SUBJECTS = {"member": "local-member-1", "pos": "local-store-terminal", "adm
 TEXT_MEDIA_TYPES = {"application/json", "application/xml", "application/javascript", "application/graphql"}
 
 
-def local_issuer(api_port: int) -> str:
-    return f"http://127.0.0.1:{api_port}/local"
+DEFAULT_ISSUER = "loyalty-local"
+DEFAULT_AUDIENCE = "loyalty-local"
 
 
-def make_token(role: str, secret: str, sub: str | None = None, issuer: str = local_issuer(3000),
-               lifetime_seconds: int = TOKEN_LIFETIME_SECONDS) -> str:
-    """An access token shaped like a Cognito one: the role's scope, a subject, a client id."""
+def make_token(role: str, secret: str, sub: str | None = None, issuer: str = DEFAULT_ISSUER,
+               audience: str = DEFAULT_AUDIENCE, lifetime_seconds: int = TOKEN_LIFETIME_SECONDS) -> str:
+    """An access token shaped like a Cognito one: the role's scope, a subject, the app client as `client_id`."""
     now = int(time.time())
     claims = {
-        "sub": sub or ROLE_SUBJECTS[role], "scope": ROLE_SCOPES[role], "client_id": f"local-{role}",
+        "sub": sub or ROLE_SUBJECTS[role], "scope": ROLE_SCOPES[role], "client_id": audience,
         "iss": issuer, "token_use": "access", "iat": now, "exp": now + lifetime_seconds,
     }
     return jwt.encode(claims, secret, algorithm="HS256")
@@ -86,16 +86,22 @@ class Authorization:
     scopes: list[str] | None
 
 
-def authorize(headers: dict[str, str], secret: str, route: Route) -> Authorization:
-    """Verify the bearer token (signature, exp, nbf, iat) and the route's scopes, as API Gateway does."""
+def authorize(headers: dict[str, str], secret: str, route: Route, issuer: str = DEFAULT_ISSUER,
+              audience: str = DEFAULT_AUDIENCE) -> Authorization:
+    """Verify the bearer token (signature, exp, nbf, iat, iss, aud or client_id) and the route's scopes, as API Gateway does."""
     value = headers.get("authorization", "").strip()
     token = value[7:].strip() if value[:7].lower() == "bearer " else value  # API Gateway accepts a bare token too
     if not token:
         raise Unauthorized()
     try:
-        payload = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp"], "verify_aud": False})
+        payload = jwt.decode(token, secret, algorithms=["HS256"], issuer=issuer,
+                             options={"require": ["exp", "iss"], "verify_aud": False})
     except jwt.PyJWTError as error:
         raise Unauthorized(str(error)) from error
+    # API Gateway takes the audience from `aud` (ID tokens) or `client_id` (Cognito access tokens).
+    audiences = payload.get("aud", [])
+    if audience not in (audiences if isinstance(audiences, list) else [audiences]) and payload.get("client_id") != audience:
+        raise Unauthorized("Invalid audience")
     if not route.scopes:
         return Authorization(_claims_as_strings(payload), None)
     scopes = _token_scopes(payload)

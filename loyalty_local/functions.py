@@ -18,9 +18,9 @@ from loyalty_local.template import LOCAL_REGION, ROOT, FunctionSpec
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 INIT_SECONDS = 10  # like Lambda, a cold start's init phase has its own allowance
 STOP_SECONDS = 5
-# No SQS here: a job dispatcher runs its batches itself, so an invoke returns with the job done.
-LOCAL_OVERRIDES = {"JOB_QUEUE_URL": "local", "EVENT_BUS_NAME": "local"}
-# ... and so needs the job worker's tables too.
+# Deployed functions read their e-mail hash key from this SSM parameter; locally the runtime gives the key itself.
+NOT_LOCAL = {"EMAIL_HASH_KEY_PARAMETER"}
+# No SQS here: a job dispatcher runs its batches itself, so it needs the job worker's tables too.
 LOCAL_DISPATCHER_TABLES = {"LEDGER_TABLE": "LedgerTable", "STATS_TABLE": "StatsTable"}
 
 
@@ -47,14 +47,14 @@ class Worker:
         self.process: subprocess.Popen | None = None
 
     def environment(self) -> dict[str, str]:
-        """The function's own environment: nothing of the runtime's but PATH and HOME."""
+        """The function's own environment from the template, then the runtime's local values; of the
+        runtime's own environment only PATH and HOME."""
         return {
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", "/tmp"),
-            **self.base_environment,
-            **self.spec.environment,
-            **{name: value for name, value in LOCAL_OVERRIDES.items() if name in self.spec.environment},
+            **{name: value for name, value in self.spec.environment.items() if name not in NOT_LOCAL},
             **(LOCAL_DISPATCHER_TABLES if "JOB_QUEUE_URL" in self.spec.environment else {}),
+            **self.base_environment,  # local values win: no SQS queue, no event bus, no SSM here
             "PYTHONPATH": os.pathsep.join([str(self.spec.code_dir), str(ROOT / "layers" / "loyalty")]),
             "LOCAL_HANDLER": self.spec.handler,
             "AWS_LAMBDA_FUNCTION_NAME": self.spec.logical_id,
@@ -148,13 +148,17 @@ def _read_line(pipe: BinaryIO, timeout: float) -> bytes | None:
 class FunctionPool:
     def __init__(self, specs: dict[str, FunctionSpec], base_environment: dict[str, str], log: Callable[[str], None]) -> None:
         self.workers = {name: Worker(spec, base_environment, log) for name, spec in specs.items()}
+        self.stopped = False
 
     def __contains__(self, name: str) -> bool:
         return name in self.workers
 
     def invoke(self, name: str, event: Any, request_id: str) -> Any:
+        if self.stopped:  # a request still in flight while stopping must not start a worker again
+            raise FunctionError({"errorType": "Runtime.Stopping", "errorMessage": "the local runtime is stopping"})
         return self.workers[name].invoke(event, request_id)
 
     def stop(self) -> None:
+        self.stopped = True
         for worker in self.workers.values():
             worker.stop()

@@ -49,23 +49,17 @@ def _use_error_body_for_validation(operation: dict[str, Any]) -> None:
 
 
 def build_openapi() -> dict[str, Any]:
+    """Each API function's resolver schema, with its routes' scopes, merged by powertools' OpenAPIMerge."""
+    from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
+
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    document: dict[str, Any] = {
-        "openapi": "3.1.0",
-        "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},
-        "servers": [{"url": "/"}],
-        "paths": {},
-        "components": {
-            "schemas": {},
-            "securitySchemes": {"jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-        },
-        "security": [{"jwt": []}],
-    }
+    merge = OpenAPIMerge(title=TITLE, version=VERSION, description=DESCRIPTION, security=[{"jwt": []}],
+                         security_schemes={"jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+                         on_conflict="error")  # two functions answering one route is a template error
     for spec in sorted(functions().values(), key=lambda spec: spec.logical_id):
         if not spec.routes:
             continue
-        app = _load_app(spec.code_dir, spec.logical_id)
-        schema = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION))
+        schema = json.loads(_load_app(spec.code_dir, spec.logical_id).get_openapi_json_schema(title=TITLE, version=VERSION))
         scopes = {(route.method, route.path): route.scopes for route in spec.routes}
         for path, operations in schema.get("paths", {}).items():
             for method, operation in operations.items():
@@ -76,14 +70,16 @@ def build_openapi() -> dict[str, Any]:
                     ).strip()
                     operation["x-function"] = spec.logical_id
                 _use_error_body_for_validation(operation)
-                document["paths"].setdefault(path, {})[method] = operation
-        schemas = schema.get("components", {}).get("schemas", {})
-        document["components"]["schemas"].update(
-            {name: value for name, value in schemas.items() if name not in POWERTOOLS_VALIDATION_SCHEMAS}
-        )
-    document["paths"] = dict(sorted(document["paths"].items()))
-    document["components"]["schemas"] = dict(sorted(document["components"]["schemas"].items()))
-    return document
+        merge.add_schema(schema)
+    merged = merge.get_openapi_schema()
+    schemas = merged["components"]["schemas"]
+    return {  # in the committed file's order
+        **{key: merged[key] for key in ("openapi", "info", "servers")},
+        "paths": dict(sorted(merged["paths"].items())),
+        "components": {"schemas": {name: schemas[name] for name in sorted(schemas) if name not in POWERTOOLS_VALIDATION_SCHEMAS},
+                       "securitySchemes": merged["components"]["securitySchemes"]},
+        "security": merged["security"],
+    }
 
 
 def render(document: dict[str, Any]) -> str:

@@ -3,7 +3,7 @@
 - DynamoDB: moto in server mode, with the template's tables and the demo catalog;
 - the HTTP API on API_PORT (3000), routed from template.yaml, with the JWT authorizer emulated;
 - the Lambda Invoke API on LAMBDA_PORT (3001), like `sam local start-lambda`;
-- /openapi.json and /docs on the API port.
+- /openapi.json and /docs on the API port, and the business clock at /_local/clock.
 """
 
 from __future__ import annotations
@@ -18,18 +18,23 @@ import threading
 import time
 import traceback
 import uuid
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, Callable
 from urllib.parse import unquote
 
 from loyalty_local import apigw, events
+from loyalty_local.clock import ClockError, LocalClock, clock_body
 from loyalty_local.functions import FunctionError, FunctionPool, FunctionTimeout
 from loyalty_local.template import LOCAL_ACCOUNT, LOCAL_REGION, ROOT, create_tables, functions, load_template
 
 sys.path.insert(0, str(ROOT / "layers" / "loyalty"))  # the shared layer, as /opt/python is in Lambda
 
-DOCS_PAGE = Path(__file__).with_name("docs.html")
+# The API page is powertools' Swagger UI with the assets powertools ships, served from here: it works offline.
+SWAGGER_ASSETS = {"/docs/swagger-ui-bundle.min.js": "application/javascript", "/docs/swagger-ui.min.css": "text/css"}
+# A fixed key for the e-mail hash: deployed functions read theirs from SSM, the local ones get this one.
+LOCAL_EMAIL_HASH_KEY = "loyalty-local-email-hash-key-not-for-production"
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
 Response = tuple[int, list[tuple[str, str]], bytes]
@@ -53,9 +58,11 @@ def json_response(status: int, body: Any, *headers: tuple[str, str]) -> Response
 
 
 class Runtime:
-    def __init__(self, api_port: int, lambda_port: int, dynamodb_port: int, secret: str) -> None:
-        self.api_port, self.lambda_port, self.dynamodb_port, self.secret = api_port, lambda_port, dynamodb_port, secret
-        self.issuer = apigw.local_issuer(api_port)
+    def __init__(self, api_port: int, lambda_port: int, dynamodb_port: int, secret: str,
+                 issuer: str = apigw.DEFAULT_ISSUER, audience: str = apigw.DEFAULT_AUDIENCE) -> None:
+        self.api_port, self.lambda_port, self.dynamodb_port = api_port, lambda_port, dynamodb_port
+        self.secret, self.issuer, self.audience = secret, issuer, audience
+        self.clock: LocalClock | None = None
         self.http_servers: list[HTTPServer] = []
         self.serving = False
         self.dynamodb = None
@@ -63,6 +70,7 @@ class Runtime:
         self.poller = None
         self.router: apigw.Router | None = None
         self.openapi: bytes = b"{}"
+        self.docs_page: bytes = b""
 
     # ---------------------------------------------------------------- start and stop
 
@@ -77,15 +85,17 @@ class Runtime:
     def _start(self) -> None:
         # Bind the ports first: a port in use fails here, before anything slow has started.
         self.http_servers = [
-            HTTPServer(("127.0.0.1", self.api_port), self._handler(self._serve_api, self.api_port)),
-            HTTPServer(("127.0.0.1", self.lambda_port), self._handler(self._serve_invoke, self.lambda_port)),
+            HTTPServer(("127.0.0.1", self.api_port), self._handler(self.serve_api, self.api_port)),
+            HTTPServer(("127.0.0.1", self.lambda_port), self._handler(self.serve_invoke, self.lambda_port)),
         ]
         self.dynamodb = _start_dynamodb(self.dynamodb_port)
         endpoint = f"http://127.0.0.1:{self.dynamodb_port}"
         published = events.events_file()
+        self.clock = LocalClock(published.with_name(f"clock-{self.api_port}.json"))
         aws = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-               "AWS_DEFAULT_REGION": LOCAL_REGION, "LOCAL_EVENTS_FILE": str(published)}
-        os.environ.update(aws)  # for the seeding and the OpenAPI build in this process
+               "AWS_DEFAULT_REGION": LOCAL_REGION}
+        local = local_environment(published, self.clock.path)
+        os.environ.update({**aws, **local})  # for the seeding and the OpenAPI build in this process
 
         import boto3
 
@@ -96,7 +106,7 @@ class Runtime:
         seed_demo("CatalogTable", LOCAL_REGION)
         specs = functions(template)
         self.router = apigw.Router(specs)
-        self.pool = FunctionPool(specs, aws, log)
+        self.pool = FunctionPool(specs, {**aws, **local}, log)
         published.parent.mkdir(parents=True, exist_ok=True)
         published.write_text("")  # the events of this run
         from loyalty_local.streams import StreamPoller
@@ -106,19 +116,24 @@ class Runtime:
         from loyalty_local.openapi import build_openapi
 
         self.openapi = json.dumps(build_openapi(), indent=2).encode()
-        for server in self.http_servers:
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+        from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
+
+        self.docs_page = generate_swagger_html(self.openapi.decode(), *SWAGGER_ASSETS, swagger_base_url="/docs",
+                                               oauth2_config=None, persist_authorization=True).encode()
+        for server in self.http_servers:  # a short poll interval keeps shutdown() quick
+            threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True).start()
         self.serving = True
 
     def stop(self) -> None:
-        if self.poller:
-            self.poller.stop()
+        """Take no more requests, end the functions (which frees whatever waits on them), then the rest."""
         for server in self.http_servers:
             if self.serving:  # shutdown() would wait forever for a server that never served
                 server.shutdown()
             server.server_close()
         if self.pool:
             self.pool.stop()
+        if self.poller:
+            self.poller.stop()
         if self.dynamodb:
             self.dynamodb.shutdown()
 
@@ -140,27 +155,39 @@ class Runtime:
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # headers and body leave in two writes: no 40 ms delayed-ACK stall
 
+            def __getattr__(self, name: str) -> Any:
+                if name.startswith("do_"):  # every method, known or not, is routed: no 501 page
+                    return self._any
+                raise AttributeError(name)
+
             def _any(self) -> None:
                 try:
                     path, _, query = self.path.partition("?")
                     request = apigw.Request(self.command, path, query, _joined_headers(self.headers),
                                             _read_body(self.headers, self.rfile), self.client_address[0], port)
                 except ValueError:
-                    status, headers, data = json_response(400, {"message": "Bad Request"})
-                else:
-                    try:
-                        status, headers, data = serve(request)
-                    except Exception:  # noqa: BLE001 - a bug of the runtime, not of a function
-                        log(f"[runtime] {self.command} {self.path}\n{traceback.format_exc()}")
-                        status, headers, data = json_response(500, {"message": "Internal Server Error"})
+                    self._send(*json_response(400, {"message": "Bad Request"}))
+                    return
+                try:
+                    response = serve(request)
+                except Exception:  # noqa: BLE001 - a bug of the runtime, not of a function
+                    log(f"[runtime] {self.command} {self.path}\n{traceback.format_exc()}")
+                    response = json_response(500, {"message": "Internal Server Error"})
+                self._send(*response)
+
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                """What the HTTP layer refuses (a malformed request line, headers too long) is JSON too."""
+                self.close_connection = True
+                self._send(*json_response(code, {"message": HTTPStatus(code).phrase}, ("connection", "close")))
+
+            def _send(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
                 self.send_response(status)
                 for name, value in headers:
                     self.send_header(name, value)
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _any
+                if self.command != "HEAD":  # a body the client does not read would garble the connection's next answer
+                    self.wfile.write(data)
 
             def log_message(self, format: str, *args: Any) -> None:
                 log(f"[http] {self.address_string()} {format % args}")
@@ -169,21 +196,26 @@ class Runtime:
 
     # ---------------------------------------------------------------- the HTTP API
 
-    def _serve_api(self, request: apigw.Request) -> Response:
+    def serve_api(self, request: apigw.Request) -> Response:
+        """One request to the HTTP API, answered as API Gateway answers it."""
         request_id = str(uuid.uuid4())
         status, headers, body = self._answer_api(request, request_id)
         return status, [*headers, ("apigw-requestid", request_id)], body
 
     def _answer_api(self, request: apigw.Request, request_id: str) -> Response:
-        if request.method == "GET" and request.path == "/openapi.json":
+        if request.method == "GET" and (request.path == "/openapi.json" or (request.path == "/docs" and request.query == "format=json")):
             return 200, [("content-type", "application/json")], self.openapi
         if request.method == "GET" and request.path in ("/docs", "/docs/"):
-            return 200, [("content-type", "text/html; charset=utf-8")], DOCS_PAGE.read_bytes()
+            return 200, [("content-type", "text/html; charset=utf-8")], self.docs_page
+        if request.method == "GET" and request.path in SWAGGER_ASSETS:
+            return 200, [("content-type", SWAGGER_ASSETS[request.path]), ("cache-control", "max-age=86400")], _swagger_asset(request.path)
+        if request.path == "/_local/clock" and request.method in ("GET", "POST"):
+            return self._serve_clock(request)
         match = self.router.match(request.method, request.path)
         if match is None:
             return json_response(404, {"message": "Not Found"})
         try:
-            authorization = apigw.authorize(request.headers, self.secret, match.route)
+            authorization = apigw.authorize(request.headers, self.secret, match.route, self.issuer, self.audience)
         except apigw.Unauthorized as refused:
             return json_response(401, {"message": "Unauthorized"}, ("www-authenticate", refused.challenge()))
         except apigw.Forbidden as refused:
@@ -199,9 +231,22 @@ class Runtime:
             log(f"[api] {request.method} {request.path}: {name} failed: {error}")
             return json_response(502, {"message": "Internal Server Error"})
 
+    def _serve_clock(self, request: apigw.Request) -> Response:
+        if request.method == "GET":
+            return json_response(200, clock_body(self.clock.now()))
+        try:
+            moved = self.clock.move(json.loads(request.body))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            return json_response(400, {"code": "MALFORMED_JSON", "message": "the body is not valid JSON"})
+        except ClockError as refused:
+            return json_response(refused.status, {"code": refused.code, "message": str(refused)})
+        log(f"[clock] moved to {clock_body(moved)['now']}")
+        return json_response(200, clock_body(moved))
+
     # ---------------------------------------------------------------- the Lambda Invoke API
 
-    def _serve_invoke(self, request: apigw.Request) -> Response:
+    def serve_invoke(self, request: apigw.Request) -> Response:
+        """One request to the Lambda Invoke API, answered as Lambda answers it."""
         request_id = str(uuid.uuid4())
         found = INVOKE_PATH.match(request.path)
         if request.method != "POST" or not found:
@@ -229,6 +274,13 @@ class Runtime:
             return json_response(200, error.payload, *headers, ("x-amz-function-error", "Unhandled"))
 
 
+def local_environment(events_file: Path, clock_file: Path) -> dict[str, str]:
+    """What deployed functions get from the template and SSM, given explicitly: no setting has a default."""
+    return {"EMAIL_HASH_KEY": LOCAL_EMAIL_HASH_KEY, "JOB_QUEUE_URL": "local", "EVENT_BUS_NAME": "local",
+            "LOCAL_EVENTS_FILE": str(events_file), "LOCAL_CLOCK_FILE": str(clock_file),
+            **{name: os.environ[name] for name in ("PROGRAM_FILE",) if os.environ.get(name)}}
+
+
 def _start_dynamodb(port: int):
     """moto's server app on a thread (ThreadedMotoServer would wait forever if the port were taken)."""
     from moto.server import DomainDispatcherApplication, create_backend_app
@@ -239,8 +291,14 @@ def _start_dynamodb(port: int):
     make_dynamodb_atomic()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
     server = make_server("127.0.0.1", port, DomainDispatcherApplication(create_backend_app), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True).start()
     return server
+
+
+def _swagger_asset(path: str) -> bytes:
+    import aws_lambda_powertools
+
+    return (Path(aws_lambda_powertools.__file__).parent / "event_handler" / "openapi" / "swagger_ui" / path.rsplit("/", 1)[1]).read_bytes()
 
 
 def _joined_headers(message) -> dict[str, str]:
@@ -252,15 +310,14 @@ def _joined_headers(message) -> dict[str, str]:
     return headers
 
 
-def _read_body(headers, stream: BinaryIO) -> bytes:
+def _read_body(headers, stream) -> bytes:
     if "chunked" in headers.get("transfer-encoding", "").lower():
-        chunks = []
-        while size := int(stream.readline().split(b";")[0], 16):
-            chunks.append(stream.read(size))
-            stream.readline()  # the chunk's CRLF
-        while stream.readline() not in (b"\r\n", b"\n", b""):
-            pass  # trailers
-        return b"".join(chunks)
+        from werkzeug.serving import DechunkedInput  # werkzeug's decoder; it raises OSError on a malformed chunk
+
+        try:
+            return DechunkedInput(stream).read()
+        except OSError as error:
+            raise ValueError(str(error)) from error
     length = int(headers.get("content-length") or 0)
     if length < 0:
         raise ValueError(f"content-length {length}")
@@ -280,11 +337,18 @@ def _lambda_error(status: int, error_type: str, message: str) -> Response:
 # ---------------------------------------------------------------- command line
 
 
+def token_settings() -> dict[str, str]:
+    """The authorizer's secret, issuer and audience, which `make token` signs for."""
+    return {"secret": os.environ.get("LOCAL_JWT_SECRET") or apigw.DEFAULT_SECRET,
+            "issuer": os.environ.get("LOCAL_JWT_ISSUER") or apigw.DEFAULT_ISSUER,
+            "audience": os.environ.get("LOCAL_JWT_AUDIENCE") or apigw.DEFAULT_AUDIENCE}
+
+
 def serve() -> int:
-    secret = os.environ.get("LOCAL_JWT_SECRET", apigw.DEFAULT_SECRET)
+    settings = token_settings()
     runtime = Runtime(
         api_port=int(os.environ.get("API_PORT", "3000")), lambda_port=int(os.environ.get("LAMBDA_PORT", "3001")),
-        dynamodb_port=int(os.environ.get("DYNAMODB_PORT", "3002")), secret=secret,
+        dynamodb_port=int(os.environ.get("DYNAMODB_PORT", "3002")), **settings,
     )
     started = time.perf_counter()
     try:
@@ -298,7 +362,7 @@ def serve() -> int:
     api = f"http://127.0.0.1:{runtime.api_port}"
 
     def token(role: str) -> str:
-        return apigw.make_token(role, secret, issuer=runtime.issuer)
+        return apigw.make_token(role, **settings)
 
     log(f"""
 Loyalty API running locally ({time.perf_counter() - started:.1f} s to start)
@@ -306,6 +370,7 @@ Loyalty API running locally ({time.perf_counter() - started:.1f} s to start)
   API docs         {api}/docs       OpenAPI: {api}/openapi.json
   Lambda invoke    http://127.0.0.1:{runtime.lambda_port}   (aws lambda invoke --endpoint-url ...)
   DynamoDB (moto)  http://127.0.0.1:{runtime.dynamodb_port}
+  Business clock   {api}/_local/clock  (POST {{"advance_days": 30}} moves every function and job forward)
   Domain events    logged here, and listed by `make events` ({events.events_file()})
 Tokens (12 h; `make token ROLE=member|pos|admin [SUB=...]` for more):
   member  {token("member")}
@@ -318,7 +383,12 @@ Ready. Ctrl-C stops everything.""")
     stopping.wait()
     log("stopping...")
     runtime.stop()
-    return 0
+    log("stopped.")
+    # All it started has stopped; what is left is freeing the heap object by object (moto's tables), which
+    # takes seconds after a long session and does nothing useful: end the process now.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -340,8 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "serve":
         return serve()
-    issuer = apigw.local_issuer(int(os.environ.get("API_PORT", "3000")))
-    print(apigw.make_token(args.role, os.environ.get("LOCAL_JWT_SECRET", apigw.DEFAULT_SECRET), args.sub, issuer))
+    print(apigw.make_token(args.role, sub=args.sub, **token_settings()))
     return 0
 
 

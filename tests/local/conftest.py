@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from loyalty_local.apigw import local_issuer, make_token
+from loyalty_local.apigw import make_token
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-local-secret-for-the-e2e-suite"
@@ -50,7 +50,7 @@ class LocalRuntime:
         return f"http://127.0.0.1:{self.lambda_port}"
 
     def token(self, role: str, sub: str | None = None) -> str:
-        return make_token(role, self.secret, sub, local_issuer(self.api_port))
+        return make_token(role, self.secret, sub)
 
     def headers(self, role: str, sub: str | None = None, **extra: str) -> dict[str, str]:
         return {"authorization": f"Bearer {self.token(role, sub)}", **extra}
@@ -82,14 +82,16 @@ def _events_path(log_path: Path) -> Path:
     return log_path.with_name("events.jsonl")
 
 
-def start_runtime(log_path: Path) -> LocalRuntime:
-    """`python -m loyalty_local serve` in its own process group, once /openapi.json answers."""
+def start_runtime(log_path: Path, **settings: str) -> LocalRuntime:
+    """`python -m loyalty_local serve` in its own process group, once /openapi.json answers; `settings` add to its environment."""
     api_port, lambda_port, dynamodb_port = free_port(), free_port(), free_port()
     env = {
         **os.environ, "API_PORT": str(api_port), "LAMBDA_PORT": str(lambda_port), "DYNAMODB_PORT": str(dynamodb_port),
-        "LOCAL_JWT_SECRET": SECRET, "PYTHONPATH": f"{ROOT / 'layers' / 'loyalty'}{os.pathsep}{ROOT}",
+        "LOCAL_JWT_SECRET": SECRET, "PYTHONPATH": f"{ROOT / 'layers' / 'loyalty'}{os.pathsep}{ROOT}", **settings,
     }
-    env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)  # the runtime points its functions at its own moto
+    for inherited in ("AWS_ENDPOINT_URL_DYNAMODB", "PROGRAM_FILE", "LOCAL_JWT_ISSUER", "LOCAL_JWT_AUDIENCE"):
+        if inherited not in settings:  # the runtime points its functions at its own moto; the tests' tokens are the defaults'
+            env.pop(inherited, None)
     env["LOCAL_EVENTS_FILE"] = str(_events_path(log_path))
     with open(log_path, "w") as log:
         process = subprocess.Popen([sys.executable, "-m", "loyalty_local", "serve"], cwd=ROOT, env=env,

@@ -9,9 +9,9 @@ import time
 import pytest
 
 from loyalty_local.apigw import Request, Router, make_token
-from loyalty_local.functions import FunctionError, FunctionPool, FunctionTimeout
+from loyalty_local.functions import FunctionError, FunctionPool, FunctionTimeout, Worker
 from loyalty_local.server import Runtime
-from loyalty_local.template import FunctionSpec, Route
+from loyalty_local.template import FunctionSpec, Route, functions
 
 SECRET = "s" * 32
 HANDLER = textwrap.dedent('''
@@ -128,7 +128,7 @@ def runtime(pool):
 
 def api_request(runtime, path="/onefunction", token=None):
     headers = {"authorization": f"Bearer {token or make_token('pos', SECRET)}"}
-    return runtime._serve_api(Request("GET", path, "", headers, b"", "127.0.0.1", 3000))
+    return runtime.serve_api(Request("GET", path, "", headers, b"", "127.0.0.1", 3000))
 
 
 def test_the_api_answers_like_api_gateway(runtime, monkeypatch):
@@ -150,7 +150,7 @@ def test_the_api_answers_like_api_gateway(runtime, monkeypatch):
 
 def invoke_api(runtime, name, payload=b"{}", **headers):
     path = f"/2015-03-31/functions/{name}/invocations"
-    status, response_headers, body = runtime._serve_invoke(Request("POST", path, "", headers, payload, "127.0.0.1", 3001))
+    status, response_headers, body = runtime.serve_invoke(Request("POST", path, "", headers, payload, "127.0.0.1", 3001))
     return status, dict(response_headers), body
 
 
@@ -173,3 +173,25 @@ def test_the_invoke_api_answers_like_lambda(runtime, tmp_path):
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert marker.exists(), "an Event invocation runs after the 202"
+
+
+TEMPLATE = {
+    "Parameters": {"EmailHashKeyParameter": {"Type": "String"}, "Stage": {"Type": "String", "Default": "dev"}},
+    "Resources": {
+        "Queue": {"Type": "AWS::SQS::Queue"},
+        "EnrollFunction": {"Type": "AWS::Serverless::Function", "Properties": {
+            "CodeUri": "functions/enroll", "Handler": "app.lambda_handler",
+            "Environment": {"Variables": {"EMAIL_HASH_KEY_PARAMETER": {"Ref": "EmailHashKeyParameter"},
+                                          "JOB_QUEUE_URL": {"Ref": "Queue"}, "STAGE": {"Ref": "Stage"},
+                                          "OWNER": {"Fn::Sub": "${Stage}-${EmailHashKeyParameter}"}}}}},
+    },
+}
+
+
+def test_parameters_without_defaults_resolve_to_local_values_and_the_runtime_s_settings_win():
+    spec = functions(TEMPLATE)["EnrollFunction"]
+    assert spec.environment["OWNER"] == "dev-local-EmailHashKeyParameter", "a deployer's parameter does not stop the runtime"
+    local = {"EMAIL_HASH_KEY": "k" * 32, "JOB_QUEUE_URL": "local"}
+    environment = Worker(spec, local, print).environment()
+    assert environment["EMAIL_HASH_KEY"] == "k" * 32 and environment["JOB_QUEUE_URL"] == "local" and environment["STAGE"] == "dev"
+    assert "EMAIL_HASH_KEY_PARAMETER" not in environment, "no SSM locally: the key itself is given"

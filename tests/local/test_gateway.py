@@ -18,7 +18,12 @@ SCOPED = Route("POST", "/v1/members/{member_id}/earn", ("loyalty/pos", "loyalty/
 UNSCOPED = Route("GET", "/health", ())
 
 
+ISSUED = {"iss": apigw.DEFAULT_ISSUER, "client_id": apigw.DEFAULT_AUDIENCE}
+
+
 def bearer(claims: dict, secret: str = SECRET) -> dict[str, str]:
+    """A token from the local issuer for the local app client, with `claims` (None removes one)."""
+    claims = {name: value for name, value in {**ISSUED, **claims}.items() if value is not None}
     return {"authorization": f"Bearer {jwt.encode(claims, secret, algorithm='HS256')}"}
 
 
@@ -26,7 +31,7 @@ def test_tokens_carry_the_role_scope_and_verify():
     authorization = apigw.authorize({"authorization": f"Bearer {apigw.make_token('pos', SECRET)}"}, SECRET, SCOPED)
     claims = authorization.claims
     assert claims["scope"] == "loyalty/pos" and claims["sub"] == "local-store-terminal"
-    assert claims["iss"] == "http://127.0.0.1:3000/local" and claims["client_id"] == "local-pos"
+    assert claims["iss"] == "loyalty-local" and claims["client_id"] == "loyalty-local"
     assert int(claims["exp"]) - int(claims["iat"]) == 12 * 3600
     assert authorization.scopes == ["loyalty/pos"]
 
@@ -35,7 +40,7 @@ def test_claims_reach_the_function_as_strings_like_api_gateway_sends_them():
     now = int(time.time())
     claims = apigw.authorize(bearer({"exp": now + 60, "email_verified": True, "groups": ["a", "b"], "gone": None}),
                              SECRET, UNSCOPED).claims
-    assert claims == {"exp": str(now + 60), "email_verified": "true", "groups": "[a b]"}
+    assert claims == {**ISSUED, "exp": str(now + 60), "email_verified": "true", "groups": "[a b]"}
 
 
 def test_scopes_come_from_scope_or_scp_and_only_scoped_routes_list_them():
@@ -63,14 +68,30 @@ def test_a_bare_token_is_accepted_as_api_gateway_does():
         bearer({"scope": "loyalty/pos", "exp": int(time.time()) + 60, "nbf": int(time.time()) + 600}),
         bearer({"scope": "loyalty/pos", "exp": int(time.time()) + 60, "iat": int(time.time()) + 600}),
         bearer({"scope": "loyalty/pos", "exp": int(time.time()) + 60}, secret="another-secret-another-secret-xx"),
-        {"authorization": "Bearer " + jwt.encode({"scope": "loyalty/pos", "exp": int(time.time()) + 60}, None, algorithm="none")},
+        {"authorization": "Bearer " + jwt.encode({**ISSUED, "scope": "loyalty/pos", "exp": int(time.time()) + 60}, None, algorithm="none")},
+        bearer({"scope": "loyalty/pos", "exp": int(time.time()) + 60, "iss": None}),
+        bearer({"scope": "loyalty/pos", "exp": int(time.time()) + 60, "iss": "https://issuer.example.com"}),
+        bearer({"scope": "loyalty/pos", "exp": int(time.time()) + 60, "client_id": None}),
+        bearer({"scope": "loyalty/pos", "exp": int(time.time()) + 60, "client_id": "another-app"}),
+        bearer({"scope": "loyalty/pos", "exp": int(time.time()) + 60, "client_id": None, "aud": ["another-app"]}),
     ],
-    ids=["missing", "empty", "garbage", "no expiry", "expired", "not yet valid", "issued in the future", "forged", "unsigned"],
+    ids=["missing", "empty", "garbage", "no expiry", "expired", "not yet valid", "issued in the future", "forged", "unsigned",
+         "no issuer", "another issuer", "no audience", "another client", "another audience"],
 )
 def test_the_authorizer_refuses(headers):
     with pytest.raises(apigw.Unauthorized) as refused:
         apigw.authorize(headers, SECRET, SCOPED)
     assert refused.value.challenge().startswith("Bearer")
+
+
+def test_the_audience_may_be_aud_or_client_id_and_both_are_configurable():
+    now = int(time.time())
+    assert apigw.authorize(bearer({"exp": now + 60, "client_id": None, "aud": "loyalty-local"}), SECRET, UNSCOPED)
+    assert apigw.authorize(bearer({"exp": now + 60, "client_id": None, "aud": ["x", "loyalty-local"]}), SECRET, UNSCOPED)
+    token = apigw.make_token("pos", SECRET, issuer="https://id.example.com", audience="terminal-app")
+    assert apigw.authorize({"authorization": token}, SECRET, SCOPED, "https://id.example.com", "terminal-app")
+    with pytest.raises(apigw.Unauthorized):
+        apigw.authorize({"authorization": token}, SECRET, SCOPED)
 
 
 def test_an_invalid_token_says_why_in_www_authenticate():
@@ -160,10 +181,13 @@ def test_repeated_request_headers_are_joined_like_api_gateway():
 
 def test_bodies_are_read_by_length_or_chunked():
     assert _read_body(Headers(("content-length", "3")), io.BytesIO(b"abcdef")) == b"abc"
-    chunked = io.BytesIO(b"3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n")
+    chunked = io.BytesIO(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\nGET /next")
     assert _read_body(Headers(("transfer-encoding", "chunked")), chunked) == b"abcde"
-    with pytest.raises(ValueError):
-        _read_body(Headers(("content-length", "-1")), io.BytesIO(b""))
+    assert chunked.read() == b"GET /next", "the next request on the connection is left as it was"
+    for length, body in (("-1", b""), (None, b"zz\r\nabc\r\n0\r\n\r\n")):
+        headers = Headers(("content-length", length)) if length else Headers(("transfer-encoding", "chunked"))
+        with pytest.raises(ValueError):
+            _read_body(headers, io.BytesIO(body))
 
 
 @pytest.mark.parametrize("identifier", ["ReportFunction", "ReportFunction:$LATEST", "123456789012:function:ReportFunction",
