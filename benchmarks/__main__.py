@@ -10,7 +10,7 @@ import importlib
 import sys
 import traceback
 
-MODULES = ["api", "report", "local_runtime", "jobs", "soak"]
+MODULES = ["api", "cold_start", "cost", "report", "local_runtime", "jobs", "soak"]
 OPTIONAL = {"soak"}  # written separately; run when present
 
 
