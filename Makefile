@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/layers/loyalty:$(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install run token events test unit lint openapi check-openapi bench build deploy validate clean
+.PHONY: help install run token events test unit lint openapi check-openapi bench mutation build deploy validate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -72,8 +72,18 @@ openapi: $(STAMP)  ## regenerate openapi.json from the functions' resolvers
 check-openapi: $(STAMP)  ## fail if the committed openapi.json differs from the code
 	$(PY) -m loyalty_local.openapi --check openapi.json
 
-bench: $(STAMP)  ## DynamoDB round trips, warm overhead and cold start per function
+bench: $(STAMP)  ## DynamoDB round trips, warm and cold costs, capacity and cost per call; fails on a missed target
 	$(PY) -m benchmarks
+
+# mutmut names a mutant after its file's path, so it runs in a copy with the layer's package at src/loyalty
+# (see [tool.mutmut] in pyproject.toml). Built afresh each time: mutmut never refreshes a copied file it did not mutate.
+MUTATION_DIR := .mutation
+mutation: $(STAMP)  ## mutation testing of domain/ and service.py (mutmut): score and surviving mutants
+	rm -rf $(MUTATION_DIR) && mkdir -p $(MUTATION_DIR)/src
+	cp -R layers/loyalty/loyalty $(MUTATION_DIR)/src/
+	cp -R tests functions loyalty_local events template.yaml pyproject.toml $(MUTATION_DIR)/
+	cd $(MUTATION_DIR) && PYTHONPATH= $(CURDIR)/$(VENV)/bin/mutmut run --max-children $(or $(JOBS),2)
+	cd $(MUTATION_DIR) && PYTHONPATH=$(CURDIR) $(CURDIR)/$(PY) -m benchmarks.mutation_score
 
 build:  ## sam build (needs the SAM CLI and python3.13 on PATH)
 	sam build
@@ -85,4 +95,4 @@ deploy: build  ## sam deploy with samconfig.toml (add ARGS=--guided the first ti
 	sam deploy $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .hypothesis .mutation

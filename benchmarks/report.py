@@ -8,17 +8,16 @@ counters per day and shard, never members or the ledger.
 
 from __future__ import annotations
 
-import os
 import statistics
-import sys
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.environment import use_environment, verdict
+
 POPULATIONS = (1_000, 50_000)
 RUNS = 15
+TIME_GROWTH_TARGET = 1.5  # 50x the members: the report reads the same items, so its time must not follow
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 
 
@@ -87,18 +86,24 @@ def _measure(members: int) -> dict:
 
 
 def main() -> int:
-    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"})
-    os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
-    sys.path[:0] = [str(ROOT / "layers" / "loyalty"), str(ROOT)]
+    use_environment()
     rows = [_measure(members) for members in POPULATIONS]
     print(f"Program report over 31 days, moto in-process, median of {RUNS}")
     print(f"{'members':>8} {'report ms':>10} {'DDB requests':>13} {'active in range':>16} {'(load s)':>9}")
     for row in rows:
         print(f"{row['members']:>8} {row['ms']:>10.1f} {row['requests']:>13} {row['active']:>16} {row['load_s']:>9.1f}")
     small, large = rows
-    print(f"ratio {large['members'] // small['members']}x members: time {large['ms'] / small['ms']:.2f}x, "
+    growth = large["ms"] / small["ms"]
+    print(f"ratio {large['members'] // small['members']}x members: time {growth:.2f}x, "
           f"requests {large['requests'] / small['requests']:.2f}x")
-    return 0
+    missed = []
+    if large["requests"] != small["requests"]:
+        missed.append(f"report: {small['requests']} DynamoDB requests for {small['members']:,} members but "
+                      f"{large['requests']} for {large['members']:,} (target: the same)")
+    if growth > TIME_GROWTH_TARGET:
+        missed.append(f"report: {growth:.2f}x the time for {large['members'] // small['members']}x the members "
+                      f"(target <= {TIME_GROWTH_TARGET}x)")
+    return verdict(missed)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,241 @@
+"""Cold start: each API function against plain boto3 and a peer handler, in the same run.
+
+A sample is a fresh interpreter (bytecode compiled beforehand: this machine sets
+PYTHONDONTWRITEBYTECODE) that imports the handler module and answers its first request, which
+makes one DynamoDB call to a stub endpoint on loopback answering `{}` (no such member, or a
+transaction that succeeded). The baseline does the same with `import boto3;
+boto3.client("dynamodb")` and one GetItem; the peer is benchmarks/peer/app.py, a cookbook-style
+powertools + pydantic + boto3 handler doing one GetItem. Samples are interleaved, so load on the
+machine moves all of them alike; the figure is the median.
+
+Then `python -X importtime` shows what each function imports beyond the baseline: the heaviest
+modules by their own time, and which of our modules pulls in each group.
+"""
+
+from __future__ import annotations
+
+import compileall
+import json
+import os
+import statistics
+import subprocess
+import sys
+import sysconfig
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from benchmarks.environment import FUNCTIONS, LAYER, ROOT, api_event, verdict
+
+RUNS = int(os.environ.get("BENCH_COLD_RUNS", "9"))
+IMPORTTIME_RUNS = 3
+TARGET = 1.3
+PEER = ROOT / "benchmarks" / "peer"
+
+CHILD = """
+import json, sys, time
+event = json.loads(sys.stdin.read())
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "cold", 512, "cold"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:cold"
+started = time.perf_counter()
+sys.path[:0] = {paths!r}
+{body}
+print(json.dumps({{"init": initialised - started, "first": answered - started, "status": status}}))
+"""
+HANDLER = """
+import app
+initialised = time.perf_counter()
+status = app.lambda_handler(event, Context())["statusCode"]
+answered = time.perf_counter()
+"""
+BOTO3 = """
+import boto3
+client = boto3.client("dynamodb")
+initialised = time.perf_counter()
+client.get_item(TableName="MembersTable", Key={"pk": {"S": "M#cold"}})
+answered = time.perf_counter()
+status = 200
+"""
+
+
+@dataclass
+class Target:
+    name: str
+    code: str
+    event: dict
+    paths: list[str]
+    samples: list[dict] = field(default_factory=list)
+    imports: dict[str, "Module"] = field(default_factory=dict)
+
+    def median(self, key: str) -> float:
+        return statistics.median(sample[key] for sample in self.samples)
+
+
+def targets() -> list[Target]:
+    member = "/v1/members/m-cold"
+    events = {
+        "enroll": api_event("POST", "/v1/members", body={"email": "cold@example.com"}),
+        "earn": api_event("POST", f"{member}/earn", body={"transaction_id": "t1", "amount_minor": 500, "currency": "EUR"}),
+        "redeem": api_event("POST", f"{member}/redemptions", body={"points": 5}, headers={"Idempotency-Key": "k1"}),
+        "report": api_event("GET", member),
+    }
+    found = [Target("boto3", BOTO3, {}, []), Target("peer", HANDLER, api_event("GET", member), [str(PEER)])]
+    return found + [Target(name, HANDLER, event, [str(LAYER), str(FUNCTIONS / name)]) for name, event in events.items()]
+
+
+class _Stub(BaseHTTPRequestHandler):
+    """DynamoDB that has nothing and accepts everything."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        request = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+        operation = self.headers.get("x-amz-target", "").rpartition(".")[2]
+        answer = {
+            "TransactGetItems": {"Responses": [{} for _ in request.get("TransactItems", [])]},
+            "BatchGetItem": {"Responses": {}, "UnprocessedKeys": {}},
+            "Query": {"Items": [], "Count": 0, "ScannedCount": 0},
+        }.get(operation, {})
+        body = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/x-amz-json-1.0")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_) -> None:
+        pass
+
+
+def _environment(endpoint: str) -> dict[str, str]:
+    # As deployed (template.yaml's variables), but the DynamoDB endpoint.
+    return {
+        "PATH": os.environ.get("PATH", ""), "AWS_ACCESS_KEY_ID": "cold", "AWS_SECRET_ACCESS_KEY": "cold",
+        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "MEMBERS_TABLE": "MembersTable", "LEDGER_TABLE": "LedgerTable", "CATALOG_TABLE": "CatalogTable",
+        "STATS_TABLE": "StatsTable", "EMAIL_HASH_KEY": "cold-email-hash-key-0123456789",
+        "POWERTOOLS_METRICS_NAMESPACE": "Loyalty", "POWERTOOLS_LOG_LEVEL": "INFO", "POWERTOOLS_SERVICE_NAME": "cold",
+    }
+
+
+def _run(target: Target, env: dict[str, str], *flags: str) -> subprocess.CompletedProcess:
+    code = CHILD.format(paths=target.paths, body=target.code)
+    result = subprocess.run([sys.executable, *flags, "-c", code], input=json.dumps(target.event), capture_output=True,
+                            text=True, env=env, cwd="/")
+    if result.returncode != 0:
+        raise RuntimeError(f"{target.name} failed its cold start:\n{result.stderr[-3000:]}")
+    return result
+
+
+@dataclass
+class Module:
+    name: str
+    self_us: float
+    cumulative_us: float
+    parent: str | None
+
+
+def parse_importtime(stderr: str) -> dict[str, Module]:
+    """`-X importtime` lines come children first; indentation gives the depth."""
+    modules: dict[str, Module] = {}
+    pending: list[tuple[int, str]] = []  # (depth, name) not yet given a parent
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, cumulative_us, raw = line.removeprefix("import time:").split("|")
+        name = raw.rstrip()
+        depth = (len(name) - len(name.lstrip())) // 2
+        name = name.strip()
+        while pending and pending[-1][0] > depth:
+            modules[pending.pop()[1]].parent = name
+        modules[name] = Module(name, float(self_us), float(cumulative_us), None)
+        pending.append((depth, name))
+    return modules
+
+
+def _averaged(runs: list[dict[str, Module]]) -> dict[str, Module]:
+    merged = {}
+    for name, module in runs[0].items():
+        values = [run[name] for run in runs if name in run]
+        merged[name] = Module(name, statistics.mean(m.self_us for m in values),
+                              statistics.mean(m.cumulative_us for m in values), module.parent)
+    return merged
+
+
+def group_of(name: str) -> str:
+    parts = name.split(".")
+    if parts[0] in ("aws_lambda_powertools", "loyalty"):
+        return ".".join(parts[:3])
+    return parts[0]
+
+
+def pulled_in_by(modules: dict[str, Module], name: str) -> str:
+    """The nearest of our modules (or the handler) on the import chain of `name`."""
+    chain, current = [], name
+    while current is not None:
+        chain.append(current)
+        current = modules[current].parent if current in modules else None
+    for step in chain[1:]:
+        if step == "app" or step.startswith("loyalty"):
+            return step
+    return chain[-1]
+
+
+def measure() -> list[Target]:
+    for path in (sysconfig.get_paths()["purelib"], LAYER, FUNCTIONS, PEER):
+        compileall.compile_dir(str(path), quiet=1, workers=0)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = _environment(f"http://127.0.0.1:{server.server_address[1]}")
+    every = targets()
+    try:
+        for _ in range(RUNS):
+            for target in every:
+                target.samples.append(json.loads(_run(target, env).stdout.strip().splitlines()[-1]))
+        for target in every:
+            target.imports = _averaged([parse_importtime(_run(target, env, "-X", "importtime").stderr)
+                                        for _ in range(IMPORTTIME_RUNS)])
+    finally:
+        server.shutdown()
+    return every
+
+
+def main() -> int:
+    every = measure()
+    baseline, peer = every[0], every[1]
+    base = baseline.median("first")
+    print(f"Cold start to the first answer (import, initialise, one DynamoDB call to a loopback stub); "
+          f"median of {RUNS} fresh interpreters, interleaved")
+    print(f"{'handler':<8} {'import ms':>10} {'first answer ms':>16} {'status':>7} {'x boto3':>8} {'x peer':>7} {'target':>7}")
+    missed = []
+    for target in every:
+        ratio = target.median("first") / base
+        ours = target not in (baseline, peer)
+        met = ("met" if ratio <= TARGET else "MISSED") if ours else "-"
+        print(f"{target.name:<8} {target.median('init') * 1000:>10.1f} {target.median('first') * 1000:>16.1f} "
+              f"{target.samples[-1]['status']:>7} {ratio:>8.2f} {target.median('first') / peer.median('first'):>7.2f} {met:>7}")
+        if ours and ratio > TARGET:
+            missed.append(f"cold start of {target.name}: {ratio:.2f}x boto3 (target <= {TARGET}x)")
+
+    print(f"\nWhat each imports beyond `import boto3` (-X importtime, mean of {IMPORTTIME_RUNS}; own time of the "
+          "modules the baseline does not import, by group, and which of our modules pulls the group in)")
+    base_modules = set(baseline.imports)
+    for target in every[1:]:
+        extra = {name: module for name, module in target.imports.items() if name not in base_modules}
+        groups: dict[str, float] = defaultdict(float)
+        sources: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        for name, module in extra.items():
+            groups[group_of(name)] += module.self_us
+            sources[group_of(name)][pulled_in_by(target.imports, name)] += module.self_us
+        total = sum(groups.values()) / 1000
+        print(f"{target.name}: {len(extra)} modules, {total:.0f} ms beyond boto3's {sum(m.self_us for m in baseline.imports.values()) / 1000:.0f} ms")
+        for group, self_us in sorted(groups.items(), key=lambda item: -item[1])[:8]:
+            via = max(sources[group].items(), key=lambda item: item[1])[0]
+            print(f"    {self_us / 1000:7.1f} ms  {group:<48} via {via}")
+        heaviest = sorted(extra.values(), key=lambda module: -module.self_us)[:5]
+        print("    heaviest modules: " + ", ".join(f"{m.name} {m.self_us / 1000:.1f}" for m in heaviest))
+    return verdict(missed)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
