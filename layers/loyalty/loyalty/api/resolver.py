@@ -85,8 +85,8 @@ def _caller(event: Mapping[str, Any]) -> Caller:
     claims = jwt.get("claims") or {}
     scopes = set(str(claims.get("scope", "")).split())
     scopes.update(jwt.get("scopes") or [])
-    sub = str(claims.get("sub") or "").strip() or None
-    if MEMBER_SCOPE in scopes and sub is None:
+    sub = str(claims["sub"]) if claims.get("sub") else None
+    if MEMBER_SCOPE in scopes and not (sub and sub.strip()):
         # Without a subject the token names no one: ownership checks would compare absent values.
         raise Refused(401, INVALID_TOKEN, "a member token must carry a non-empty sub claim",
                       {"WWW-Authenticate": 'Bearer error="invalid_token"'})
