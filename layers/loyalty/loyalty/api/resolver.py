@@ -40,7 +40,9 @@ MAX_JSON_DEPTH = 32
 # (parsing a long integer costs quadratic time, and past 4,300 digits it raises).
 MAX_NUMBER_DIGITS = 32
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_JSON_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')  # strings are skipped whole: brackets in them do not nest
+# Strings are skipped whole (brackets in them do not nest); an unterminated one runs to the end, so that
+# every character is read once whatever the body (a body of escaped quotes made the naive pattern quadratic).
+_JSON_NESTING = re.compile(r'"(?:[^"\\]+|\\.)*"?|[\[\]{}]', re.DOTALL)
 
 MemberId = Annotated[str, Path(pattern=MEMBER_ID_PATTERN, description='A member id, or "me" with a member token.')]
 
