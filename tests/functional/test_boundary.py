@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import pytest
 
@@ -107,6 +108,13 @@ def test_nesting_deeper_than_32_levels_gets_400_and_32_is_accepted():
 def test_brackets_inside_strings_do_not_count_as_nesting():
     reply = send("enroll", "POST", "/v1/members", "", body={**ENROLL, "name": "[{" * 40 + '\\"'})
     assert reply.status == 201
+
+
+def test_a_body_of_escaped_quotes_is_refused_in_linear_time():
+    started = time.monotonic()
+    reply = send("enroll", "POST", "/v1/members", "", raw='{"email": "' + '\\"' * 200_000)
+    assert (reply.status, reply["code"]) == (400, "MALFORMED_JSON")
+    assert time.monotonic() - started < 10  # a scan that restarts at every quote takes minutes here
 
 
 @pytest.mark.parametrize("digits", [33, 4_301, 100_000])

@@ -27,3 +27,18 @@ def test_a_domain_error_answers_its_code_and_only_a_refusals_details(error, deta
     body = json.loads(reply["body"])
     assert (reply["statusCode"], body["code"]) == (error.status, error.code)
     assert body.get("details") == details
+
+
+def test_routes_from_an_included_router_document_the_shared_statuses_too():
+    from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+    router = APIGatewayHttpRouter()
+
+    @router.post("/v1/things", responses={409: {"description": "THING_EXISTS"}})
+    def create(body: dict) -> dict:
+        return body
+
+    app = make_resolver()
+    app.include_router(router)
+    responses = app.get_openapi_schema().paths["/v1/things"].post.responses
+    assert {400, 401, 403, 409, 415, 422, 500, 503} <= {int(status) for status in responses}

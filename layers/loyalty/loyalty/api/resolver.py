@@ -40,7 +40,9 @@ MAX_JSON_DEPTH = 32
 # (parsing a long integer costs quadratic time, and past 4,300 digits it raises).
 MAX_NUMBER_DIGITS = 32
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_JSON_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')  # strings are skipped whole: brackets in them do not nest
+# Strings are skipped whole (brackets in them do not nest); an unterminated one runs to the end, so that
+# every character is read once whatever the body (a body of escaped quotes made the naive pattern quadratic).
+_JSON_NESTING = re.compile(r'"(?:[^"\\]+|\\.)*"?|[\[\]{}]', re.DOTALL)
 
 MemberId = Annotated[str, Path(pattern=MEMBER_ID_PATTERN, description='A member id, or "me" with a member token.')]
 
@@ -85,8 +87,8 @@ def _caller(event: Mapping[str, Any]) -> Caller:
     claims = jwt.get("claims") or {}
     scopes = set(str(claims.get("scope", "")).split())
     scopes.update(jwt.get("scopes") or [])
-    sub = str(claims.get("sub") or "").strip() or None
-    if MEMBER_SCOPE in scopes and sub is None:
+    sub = str(claims["sub"]) if claims.get("sub") else None
+    if MEMBER_SCOPE in scopes and not (sub and sub.strip()):
         # Without a subject the token names no one: ownership checks would compare absent values.
         raise Refused(401, INVALID_TOKEN, "a member token must carry a non-empty sub claim",
                       {"WWW-Authenticate": 'Bearer error="invalid_token"'})
