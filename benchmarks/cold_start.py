@@ -5,8 +5,9 @@ PYTHONDONTWRITEBYTECODE) that imports the handler module and answers its first r
 makes one DynamoDB call to a stub endpoint on loopback answering `{}` (no such member, or a
 transaction that succeeded). The baseline does the same with `import boto3;
 boto3.client("dynamodb")` and one GetItem; the peer is benchmarks/peer/app.py, a cookbook-style
-powertools + pydantic + boto3 handler doing one GetItem. Samples are interleaved, so load on the
-machine moves all of them alike; the figure is the median.
+powertools + pydantic + boto3 handler doing one GetItem. Times are the interpreter's CPU time
+(time.process_time), which a loaded machine inflates far less than wall time; Lambda's init is CPU
+bound. Samples are interleaved, so load moves all of them alike; the figure is the median.
 
 Then `python -X importtime` shows what each function imports beyond the baseline: the heaviest
 modules by their own time, and which of our modules pulls in each group.
@@ -39,23 +40,23 @@ event = json.loads(sys.stdin.read())
 class Context:
     function_name, memory_limit_in_mb, aws_request_id = "cold", 512, "cold"
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:cold"
-started = time.perf_counter()
+started = time.process_time()
 sys.path[:0] = {paths!r}
 {body}
 print(json.dumps({{"init": initialised - started, "first": answered - started, "status": status}}))
 """
 HANDLER = """
 import app
-initialised = time.perf_counter()
+initialised = time.process_time()
 status = app.lambda_handler(event, Context())["statusCode"]
-answered = time.perf_counter()
+answered = time.process_time()
 """
 BOTO3 = """
 import boto3
 client = boto3.client("dynamodb")
-initialised = time.perf_counter()
+initialised = time.process_time()
 client.get_item(TableName="MembersTable", Key={"pk": {"S": "M#cold"}})
-answered = time.perf_counter()
+answered = time.process_time()
 status = 200
 """
 
@@ -68,6 +69,7 @@ class Target:
     paths: list[str]
     samples: list[dict] = field(default_factory=list)
     imports: dict[str, "Module"] = field(default_factory=dict)
+    steps: list[list[float]] = field(default_factory=list)
 
     def median(self, key: str) -> float:
         return statistics.median(sample[key] for sample in self.samples)
@@ -118,13 +120,57 @@ def _environment(endpoint: str) -> dict[str, str]:
     }
 
 
-def _run(target: Target, env: dict[str, str], *flags: str) -> subprocess.CompletedProcess:
-    code = CHILD.format(paths=target.paths, body=target.code)
+def _run(target: Target, env: dict[str, str], *flags: str, code: str | None = None) -> subprocess.CompletedProcess:
+    code = code or CHILD.format(paths=target.paths, body=target.code)
     result = subprocess.run([sys.executable, *flags, "-c", code], input=json.dumps(target.event), capture_output=True,
                             text=True, env=env, cwd="/")
     if result.returncode != 0:
         raise RuntimeError(f"{target.name} failed its cold start:\n{result.stderr[-3000:]}")
     return result
+
+
+# Where a function's cold start goes: the same imports in layers, each step's CPU time given the ones before,
+# then the function's own module and its first answer. A step whose modules do not exist costs nothing.
+STEPS = [
+    ("botocore (what the store's client needs)", ["botocore.session", "botocore.client"]),
+    ("powertools resolver, Logger, Metrics", ["aws_lambda_powertools.event_handler", "aws_lambda_powertools.logging",
+                                               "aws_lambda_powertools.metrics"]),
+    ("pydantic, and its first model", ["pydantic"]),
+    ("powertools request validation (OpenAPI)", ["aws_lambda_powertools.event_handler.middlewares.openapi_validation",
+                                                  "aws_lambda_powertools.event_handler.openapi.params"]),
+    ("loyalty.program (the Program model)", ["loyalty.program"]),
+    ("loyalty.domain", ["loyalty.domain.rules", "loyalty.domain.stats", "loyalty.domain.access"]),
+    ("pynamodb", ["pynamodb.models", "pynamodb.transactions"]),
+    ("loyalty.store, loyalty.service", ["loyalty.store.repository", "loyalty.service"]),
+    ("loyalty.api.models (every route's models)", ["loyalty.api.models"]),
+    ("loyalty.api.resolver", ["loyalty.api.resolver"]),
+]
+WATERFALL = """
+import importlib, json, sys, time
+event = json.loads(sys.stdin.read())
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "cold", 512, "cold"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:cold"
+sys.path[:0] = {paths!r}
+times = []
+for _, modules in {steps!r}:
+    began = time.process_time()
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+        if name == "pydantic":
+            exec("class Warm(pydantic.BaseModel):\\n    a: int = pydantic.Field(ge=0)", {{"pydantic": sys.modules["pydantic"]}})
+    times.append(time.process_time() - began)
+began = time.process_time()
+import app
+times.append(time.process_time() - began)
+began = time.process_time()
+app.lambda_handler(event, Context())
+times.append(time.process_time() - began)
+print(json.dumps(times))
+"""
 
 
 @dataclass
@@ -189,9 +235,13 @@ def measure() -> list[Target]:
     env = _environment(f"http://127.0.0.1:{server.server_address[1]}")
     every = targets()
     try:
+        waterfall = WATERFALL.format(paths=None, steps=STEPS)
         for _ in range(RUNS):
             for target in every:
                 target.samples.append(json.loads(_run(target, env).stdout.strip().splitlines()[-1]))
+                if target.code == HANDLER:
+                    code = waterfall.replace("sys.path[:0] = None", f"sys.path[:0] = {target.paths!r}")
+                    target.steps.append(json.loads(_run(target, env, code=code).stdout.strip().splitlines()[-1]))
         for target in every:
             target.imports = _averaged([parse_importtime(_run(target, env, "-X", "importtime").stderr)
                                         for _ in range(IMPORTTIME_RUNS)])
@@ -204,7 +254,7 @@ def main() -> int:
     every = measure()
     baseline, peer = every[0], every[1]
     base = baseline.median("first")
-    print(f"Cold start to the first answer (import, initialise, one DynamoDB call to a loopback stub); "
+    print(f"Cold start to the first answer (import, initialise, one DynamoDB call to a loopback stub); CPU ms, "
           f"median of {RUNS} fresh interpreters, interleaved")
     print(f"{'handler':<8} {'import ms':>10} {'first answer ms':>16} {'status':>7} {'x boto3':>8} {'x peer':>7} {'target':>7}")
     missed = []
@@ -217,23 +267,26 @@ def main() -> int:
         if ours and ratio > TARGET:
             missed.append(f"cold start of {target.name}: {ratio:.2f}x boto3 (target <= {TARGET}x)")
 
-    print(f"\nWhat each imports beyond `import boto3` (-X importtime, mean of {IMPORTTIME_RUNS}; own time of the "
-          "modules the baseline does not import, by group, and which of our modules pulls the group in)")
+    print(f"\nWhere the time goes: CPU ms of each step given the ones before, median of {RUNS} (boto3 and its client: "
+          f"{base * 1000:.0f} ms)")
+    handlers = [target for target in every if target.steps]
+    print(f"{'step':<44} " + " ".join(f"{target.name:>7}" for target in handlers))
+    labels = [label for label, _ in STEPS] + ["the function's module (routes, models)", "first answer (client, call)"]
+    for index, label in enumerate(labels):
+        print(f"{label:<44} " + " ".join(f"{statistics.median(run[index] for run in t.steps) * 1000:>7.1f}" for t in handlers))
+
+    print(f"\nHeaviest imports beyond `import boto3` (-X importtime, own wall time, mean of {IMPORTTIME_RUNS}; noisy on a "
+          "loaded machine)")
     base_modules = set(baseline.imports)
     for target in every[1:]:
         extra = {name: module for name, module in target.imports.items() if name not in base_modules}
         groups: dict[str, float] = defaultdict(float)
-        sources: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         for name, module in extra.items():
             groups[group_of(name)] += module.self_us
-            sources[group_of(name)][pulled_in_by(target.imports, name)] += module.self_us
-        total = sum(groups.values()) / 1000
-        print(f"{target.name}: {len(extra)} modules, {total:.0f} ms beyond boto3's {sum(m.self_us for m in baseline.imports.values()) / 1000:.0f} ms")
-        for group, self_us in sorted(groups.items(), key=lambda item: -item[1])[:8]:
-            via = max(sources[group].items(), key=lambda item: item[1])[0]
-            print(f"    {self_us / 1000:7.1f} ms  {group:<48} via {via}")
-        heaviest = sorted(extra.values(), key=lambda module: -module.self_us)[:5]
-        print("    heaviest modules: " + ", ".join(f"{m.name} {m.self_us / 1000:.1f}" for m in heaviest))
+        heaviest = sorted(extra.values(), key=lambda module: -module.self_us)[:6]
+        print(f"{target.name}: {len(extra)} modules; by package: " + ", ".join(
+            f"{group} {self_us / 1000:.0f}" for group, self_us in sorted(groups.items(), key=lambda item: -item[1])[:5]))
+        print("    heaviest: " + ", ".join(f"{m.name} ({pulled_in_by(target.imports, m.name)}) {m.self_us / 1000:.1f}" for m in heaviest))
     return verdict(missed)
 
 
