@@ -185,14 +185,14 @@ class Loyalty:
     ) -> Member:
         if self.email_hash is None:
             raise ConfigurationError("this function was composed without the e-mail hash key")
+        sub = caller.sub if caller.is_member else None  # a member token links the new member to itself
+        if caller.is_member and not sub:
+            raise errors.Forbidden("a member token must name its subject (sub)")
         referrer_id = None
         if referral_code:
             referrer_id = self.store.member_id_for_referral_code(referral_code.upper())
             if referrer_id is None:
                 raise errors.InvalidReferralCode(f"no member has the referral code {referral_code}")
-        sub = caller.sub if caller.is_member else None  # a member token links the new member to itself
-        if caller.is_member and not sub:
-            raise errors.Forbidden("a member token must name its subject (sub)")
         member_id = member_id_for_sub(sub) if sub else new_member_id()
         email_hash = self.email_hash(email)
         profile = Profile(email, channel, name, phone, birthday, marketing_opt_in)
