@@ -232,3 +232,12 @@ def test_replaying_a_purchase_a_little_in_the_past_keeps_it_on_its_day():
     outcome = uc.earn(STAFF, member_id, Purchase("t-behind", 1_000, "EUR"), payload={})
     assert outcome.entry.created_at == uc.clock.now(), "recorded at its own time, not the welcome bonus's later one"
     assert outcome.entry.seq == 2, "ordered by its sequence"
+
+
+def test_the_enroll_use_case_refuses_a_member_caller_without_a_subject_itself():
+    uc = make_loyalty()
+    before = table_items()
+    for sub in (None, ""):
+        with pytest.raises(errors.Forbidden):
+            uc.enroll(Caller(sub, frozenset({MEMBER_SCOPE})), email="x@example.com", channel="app", referral_code="NOPE2345")
+    assert table_items() == before

@@ -105,3 +105,8 @@ def test_a_job_time_may_replay_the_past_but_not_run_ahead():
     rules.check_job_time(now.replace(minute=4), now)
     with pytest.raises(errors.TimeAhead):
         rules.check_job_time(now.replace(minute=6), now)
+
+
+def test_a_busy_database_tells_the_client_no_internals():
+    busy = errors.Busy("the database is busy; nothing was written, please retry", cause="ThrottlingException")
+    assert busy.details == {} and busy.cause == "ThrottlingException"

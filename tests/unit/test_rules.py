@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from loyalty.domain import errors, rules
-from loyalty.domain.model import Member, Purchase, Reward
+from loyalty.domain.model import Member, Profile, Purchase, Reward
 from loyalty.domain.months import add_months, end_of_month, month_key, window
 from loyalty.program import Program
 
@@ -95,7 +95,8 @@ def test_demo_program_is_valid():
 
 
 def test_enroll_credits_welcome_bonus_in_a_lot():
-    change = rules.enroll(member_id="m1", email="a@example.com", channel="app", now=NOW, program=PROGRAM)
+    change = rules.enroll("m1", Profile(" A@Example.com", "app"), PROGRAM, NOW)
+    assert change.member.email == "a@example.com"
     m = change.member
     assert m.balance == 50 and m.lots == {"2027-11": 50}
     assert change.entry.type == "bonus" and change.entry.bonus == "welcome" and change.entry.balance_after == 50

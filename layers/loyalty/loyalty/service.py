@@ -23,7 +23,7 @@ from typing import TypeVar
 from loyalty.clock import Clock
 from loyalty.domain import errors, rules, stats
 from loyalty.domain.access import Caller
-from loyalty.domain.model import Entry, EntryRef, Member, Purchase, Reward, member_id_for_sub, new_member_id
+from loyalty.domain.model import Entry, EntryRef, Member, Profile, Purchase, Reward, member_id_for_sub, new_member_id
 from loyalty.program import Program, load_program
 from loyalty.settings import ApiSettings, CatalogSettings, ConfigurationError, EmailHashSettings
 from loyalty.store.repository import LostRace, ReferralCodeTaken, Store
@@ -185,24 +185,21 @@ class Loyalty:
     ) -> Member:
         if self.email_hash is None:
             raise ConfigurationError("this function was composed without the e-mail hash key")
+        sub = caller.sub if caller.is_member else None  # a member token links the new member to itself
+        if caller.is_member and not sub:
+            raise errors.Forbidden("a member token must name its subject (sub)")
         referrer_id = None
         if referral_code:
             referrer_id = self.store.member_id_for_referral_code(referral_code.upper())
             if referrer_id is None:
                 raise errors.InvalidReferralCode(f"no member has the referral code {referral_code}")
-        sub = caller.sub if caller.is_member else None  # a member token links the new member to itself
-        if caller.is_member and not sub:
-            raise errors.Forbidden("a member token must name its subject (sub)")
         member_id = member_id_for_sub(sub) if sub else new_member_id()
         email_hash = self.email_hash(email)
+        profile = Profile(email, channel, name, phone, birthday, marketing_opt_in)
 
         def attempt() -> Member:
             now = self.clock.now()
-            change = rules.enroll(
-                member_id=member_id, email=email.strip().lower(), channel=channel, now=now, program=self.program,
-                name=name, phone=phone, birthday=birthday, marketing_opt_in=marketing_opt_in, sub=sub,
-                referred_by=referrer_id,
-            )
+            change = rules.enroll(member_id, profile, self.program, now, sub=sub, referred_by=referrer_id)
             counters = stats.counter_deltas(
                 change.entries, time_zone=self.program.time_zone, enrolled=change.member, tier_moves=change.tier_moves,
             )

@@ -80,7 +80,14 @@ class InvalidCursor(DomainError):
 
 
 class Busy(DomainError):
-    """A dependency throttled or the member is too contended: nothing was written, retry."""
+    """A dependency throttled or the member is too contended: nothing was written, retry.
+
+    `cause` (DynamoDB's error code) is for the logs, not a detail the client is told.
+    """
 
     status, code = 503, "TRY_AGAIN"
+
+    def __init__(self, message: str, cause: str | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
 

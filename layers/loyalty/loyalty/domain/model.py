@@ -54,6 +54,18 @@ class EntryRef:
 
 
 @dataclass(frozen=True)
+class Profile:
+    """Who enrolls: what the member gives about themself."""
+
+    email: str
+    channel: str
+    name: str | None = None
+    phone: str | None = None
+    birthday: date | None = None
+    marketing_opt_in: bool = False
+
+
+@dataclass(frozen=True)
 class BasketItem:
     sku: str
     amount_minor: int

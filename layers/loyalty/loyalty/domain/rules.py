@@ -8,11 +8,11 @@ Points live in lots keyed by expiry month; every debit takes the soonest first.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from loyalty.domain import errors
-from loyalty.domain.model import Entry, EntryRef, Member, Purchase, Reward, new_code, new_entry_id
+from loyalty.domain.model import Entry, EntryRef, Member, Profile, Purchase, Reward, new_code, new_entry_id
 from loyalty.domain.months import add_months, end_of_month, month_key, window
 from loyalty.program import Program
 
@@ -97,15 +97,14 @@ def qualifying_points(member: Member, program: Program, now: datetime) -> int:
 
 
 def enroll(
-    *, member_id: str, email: str, channel: str, now: datetime, program: Program,
-    name: str | None = None, phone: str | None = None, birthday: date | None = None,
-    marketing_opt_in: bool = False, sub: str | None = None, referred_by: str | None = None,
-    referral_code: str | None = None,
+    member_id: str, profile: Profile, program: Program, now: datetime, *, sub: str | None = None,
+    referred_by: str | None = None, referral_code: str | None = None,
 ) -> Change:
+    """A new member with the welcome bonus. `sub`: the token subject it belongs to (app members)."""
     member = Member(
-        member_id=member_id, email=email, enrolled_at=now, channel=channel,
+        member_id=member_id, email=profile.email.strip().lower(), enrolled_at=now, channel=profile.channel,
         tier=program.base_tier.name, referral_code=referral_code or new_code(REFERRAL_CODE_LENGTH),
-        name=name, phone=phone, birthday=birthday, marketing_opt_in=marketing_opt_in,
+        name=profile.name, phone=profile.phone, birthday=profile.birthday, marketing_opt_in=profile.marketing_opt_in,
         sub=sub, referred_by=referred_by,
     )
     change = Change([member], tier_moves=[(member_id, None, member.tier)])
