@@ -1,42 +1,45 @@
-"""Run every benchmark in one process run, so ratios are measured on the same machine state.
+"""Run every benchmark, each in its own interpreter, and fail after the last table if any missed a target.
 
-Each benchmark prints its tables and returns 0 when it met every target; this run fails after the
-last table if any missed a target or crashed. `python -m benchmarks api cost` runs some of them.
+Each benchmark prints its tables and exits 0 when it met every target. Its own process keeps what
+one leaves behind (moto's state, clients bound to a stopped endpoint, environment) from skewing
+the next. `python -m benchmarks api cost` runs some of them.
 """
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
+import subprocess
 import sys
-import traceback
 
 MODULES = ["api", "cold_start", "cost", "report", "local_runtime", "jobs", "soak"]
 OPTIONAL = {"soak"}  # written separately; run when present
+CRASHED = 2
+RUN = """
+import importlib, sys, traceback
+try:
+    status = importlib.import_module("benchmarks.{name}").main()
+except Exception:
+    traceback.print_exc()
+    status = {crashed}
+sys.exit(status or 0)
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
     names = (argv if argv is not None else sys.argv[1:]) or MODULES
     failed = []
     for name in names:
-        module_name = f"benchmarks.{name}"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as missing:
-            if missing.name == module_name and name in OPTIONAL:
-                continue
-            raise
-        print(f"\n=== {module_name} ===", flush=True)
-        try:
-            status = module.main()
-        except Exception:  # noqa: BLE001 - one broken benchmark must not hide the others' tables
-            traceback.print_exc()
-            status = "crashed"
-        if status not in (None, 0):
-            failed.append(f"{name} ({'crashed' if status == 'crashed' else 'missed a target'})")
-        sys.stdout.flush()
+        module = f"benchmarks.{name}"
+        if name in OPTIONAL and importlib.util.find_spec(module) is None:
+            continue
+        print(f"\n=== {module} ===", flush=True)
+        status = subprocess.run([sys.executable, "-c", RUN.format(name=name, crashed=CRASHED)]).returncode
+        if status != 0:
+            failed.append(f"{name} ({'missed a target' if status == 1 else 'crashed'})")
     if failed:
         print(f"\nbenchmarks that failed: {', '.join(failed)}")
         return 1
+    print("\nevery benchmark met its targets")
     return 0
 
 
