@@ -404,3 +404,12 @@ def test_every_job_has_its_schedule_and_the_worker_reports_partial_failures():
         for e in FUNCTIONS["PublishEventsFunction"]["Properties"]["Events"].values() if e["Type"] == "DynamoDB"
     }
     assert streams == {"MembersTable", "LedgerTable"}
+
+
+def test_the_stream_publisher_reports_failed_records_and_lambda_honours_it():
+    """The publisher answers batchItemFailures; without ReportBatchItemFailures Lambda ignores it and drops events."""
+    events = FUNCTIONS["PublishEventsFunction"]["Properties"]["Events"]
+    streams = [event for event in events.values() if event["Type"] == "DynamoDB"]
+    assert len(streams) == 2
+    for stream in streams:
+        assert stream["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
