@@ -130,6 +130,8 @@ LEAF = {"fact": "order.channel", "op": "eq", "value": "app"}
         ({"conditions": {"all": [{"fact": "order.eligible_minor", "op": "gte", "value": "500"}]}}, "conditions.all.0", "needs a number"),
         ({"conditions": {"all": [{"fact": "order.eligible_minor", "op": "gte", "value": 5.0}]}}, "conditions.all.0", "needs a number"),
         ({"conditions": {"all": [{"fact": "order.item_count", "op": "eq", "value": True}]}}, "conditions.all.0", "needs a number"),
+        ({"conditions": {"all": [{"fact": "order.store_id", "op": "eq", "value": "s\x001"}]}}, "conditions.all.0", "needs a string"),
+        ({"conditions": {"all": [{"fact": "order.store_id", "op": "eq", "value": ""}]}}, "conditions.all.0", "needs a string"),
         ({"conditions": {"all": [{"fact": "member.tier", "op": "in", "value": "Gold"}]}}, "conditions.all.0", "needs a list"),
         ({"conditions": {"all": [{"fact": "member.tier", "op": "in", "value": []}]}}, "conditions.all.0", "needs a list"),
         ({"conditions": {"all": [{"fact": "member.tier", "op": "not_in", "value": [1]}]}}, "conditions.all.0", "list of 1 to 100 strings"),

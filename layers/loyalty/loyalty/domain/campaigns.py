@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -52,8 +52,6 @@ from loyalty.domain.model import Member, Purchase
 
 MAX_DEPTH = 3  # levels of all/any
 MAX_CHILDREN = 50
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
-TEXT_FACTS = ("order.channel", "order.store_id", "member.tier")
 NUMBER_FACTS = ("order.eligible_minor", "order.item_count", "member.purchase_count", "member.enrolled_days",
                 "member.days_from_birthday")
 ORDER_OPS = ("gt", "gte", "lt", "lte")
@@ -94,12 +92,14 @@ Clock = Annotated[str, Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$", descr
 Fact = Literal["order.channel", "order.store_id", "order.eligible_minor", "order.item_count", "member.tier",
                "member.purchase_count", "member.enrolled_days", "member.days_from_birthday"]
 Op = Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)  # in date.weekday() order
 
 
 class Schedule(_Document):
     """Weekdays and a local time window, `from` included, `to` excluded ("24:00": to the end of the day)."""
 
-    days: tuple[Literal[WEEKDAYS], ...] = Field(default=WEEKDAYS, min_length=1)  # type: ignore[valid-type]
+    days: tuple[Weekday, ...] = Field(default=WEEKDAYS, min_length=1)
     from_: Clock = Field(default="00:00", alias="from")
     to: Clock = "24:00"
 
@@ -118,6 +118,10 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 128 and value.isprintable()
+
+
 class Condition(_Document):
     """A node of the conditions: a group (`all` or `any` of nodes) or a test (`fact`, `op`, `value`)."""
 
@@ -126,6 +130,11 @@ class Condition(_Document):
     fact: Fact | None = None
     op: Op | None = None
     value: Any = None
+
+    @field_validator("value")
+    @classmethod
+    def _frozen_list(cls, value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value
 
     @model_validator(mode="after")
     def _one_shape(self) -> Condition:
@@ -146,9 +155,8 @@ class Condition(_Document):
         if self.op in ORDER_OPS and kind == "string":
             raise ValueError(f"{self.op} compares numbers; {self.fact} is text (use eq, ne, in or not_in)")
         if self.op in ("in", "not_in"):
-            if not isinstance(self.value, list | tuple) or not 1 <= len(self.value) <= 100 or not all(map(accepts, self.value)):
+            if not isinstance(self.value, tuple) or not 1 <= len(self.value) <= 100 or not all(map(accepts, self.value)):
                 raise ValueError(f"{self.op} on {self.fact} needs a list of 1 to 100 {kind}s")
-            object.__setattr__(self, "value", tuple(self.value))  # frozen, like the rest of the document
         elif not accepts(self.value):
             raise ValueError(f"{self.op} on {self.fact} needs a {kind}")
 
@@ -160,10 +168,6 @@ class Condition(_Document):
     def depth(self) -> int:
         children = self.all or self.any
         return 1 + max(child.depth for child in children) if children else 0
-
-
-def _is_text(value: object) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= 128
 
 
 class AppliesTo(_Document):
@@ -217,7 +221,7 @@ class Limit(_Document):
         return self
 
     def describe(self) -> str:
-        return f"{self.per}/{self.period} " + (f"max_points {self.max_points}" if self.max_points else f"max_times {self.max_times}")
+        return f"{self.per}/{self.period} " + (f"max_points {self.max_points}" if self.max_points is not None else f"max_times {self.max_times}")
 
 
 class Campaign(_Document):
