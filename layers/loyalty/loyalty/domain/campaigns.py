@@ -270,7 +270,7 @@ def parse_campaign(document: object) -> Campaign:
         problems = [
             {"field": ".".join(str(part) for part in problem["loc"]) or "campaign",
              "message": problem["msg"].removeprefix("Value error, ")}
-            for problem in error.errors(include_url=False)
+            for problem in error.errors()
         ]
         first = problems[0]
         raise InvalidCampaign(f"the campaign is not valid: {first['field']}: {first['message']}", errors=problems) from None
@@ -404,32 +404,44 @@ def _failing(node: Condition, seen: Mapping[str, object]) -> str | None:
     return f"{node.fact} {node.op} {_show(node.value)}: was {_show(value)}"
 
 
-def _off_dates(campaign: Campaign, at: datetime) -> str | None:
+class _Skip(Exception):
+    """A campaign does not apply to this purchase, for `reason`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _check_dates(campaign: Campaign, at: datetime) -> None:
     if campaign.starts_at and at < campaign.starts_at:
-        return f"starts_at {campaign.starts_at.isoformat()}: was {at.isoformat()}"
+        raise _Skip(f"starts_at {campaign.starts_at.isoformat()}: was {at.isoformat()}")
     if campaign.ends_at and at >= campaign.ends_at:
-        return f"ends_at {campaign.ends_at.isoformat()}: was {at.isoformat()}"
-    return None
+        raise _Skip(f"ends_at {campaign.ends_at.isoformat()}: was {at.isoformat()}")
 
 
-def _off_schedule(schedule: Schedule | None, local: datetime) -> str | None:
+def _check_schedule(schedule: Schedule | None, local: datetime) -> None:
     if schedule is None:
-        return None
+        return
     weekday = WEEKDAYS[local.weekday()]
     if weekday not in schedule.days:
-        return f"schedule days {_show(schedule.days)}: was {weekday}"
+        raise _Skip(f"schedule days {_show(schedule.days)}: was {weekday}")
     clock = local.strftime("%H:%M")  # "HH:MM" strings order like the times they name
     if not schedule.from_ <= clock < schedule.to:
-        return f"schedule {schedule.from_}-{schedule.to}: was {clock}"
-    return None
+        raise _Skip(f"schedule {schedule.from_}-{schedule.to}: was {clock}")
 
 
-def _wanted(campaign: Campaign, eligible: Eligible, points_per_unit: int, unit_minor: int) -> tuple[int, str | None]:
-    """What the effect gives before limits, or 0 and why it gives nothing."""
+def _check_conditions(conditions: Condition | None, seen: Mapping[str, object]) -> None:
+    reason = _failing(conditions, seen) if conditions else None
+    if reason:
+        raise _Skip(reason)
+
+
+def _wanted(campaign: Campaign, eligible: Eligible, points_per_unit: int, unit_minor: int) -> int:
+    """What the effect gives before limits (more than 0)."""
     lines = [line for line in eligible.lines
              if not line.excluded and (campaign.applies_to is None or campaign.applies_to.matches(line))]
     if campaign.applies_to is not None and not lines:
-        return 0, "applies_to: no matching line"
+        raise _Skip("applies_to: no matching line")
     amount = eligible.amount_minor if campaign.applies_to is None else sum(line.amount_minor for line in lines)
     quantity = sum(line.item.quantity for line in lines)
     effect = campaign.effect
@@ -443,8 +455,8 @@ def _wanted(campaign: Campaign, eligible: Eligible, points_per_unit: int, unit_m
     else:
         wanted = effect.points * (amount // effect.unit_minor)
     if not wanted:
-        return 0, f"effect {effect.type}: 0 points on matching amount {amount}, quantity {quantity}"
-    return wanted, None
+        raise _Skip(f"effect {effect.type}: 0 points on matching amount {amount}, quantity {quantity}")
+    return wanted
 
 
 def _key(campaign: Campaign, limit: Limit, day: str) -> CounterKey:
@@ -453,8 +465,8 @@ def _key(campaign: Campaign, limit: Limit, day: str) -> CounterKey:
 
 def _within_limits(
     campaign: Campaign, wanted: int, counters: Mapping[CounterKey, Usage], day: str,
-) -> tuple[int, tuple[Increment, ...], str | None]:
-    """What the limits leave of `wanted`, the counter increments for it, or 0 and the limit that has nothing left."""
+) -> tuple[int, tuple[Increment, ...]]:
+    """What the limits leave of `wanted` (more than 0) and the counter increments for it."""
     given = wanted
     ceilings: dict[CounterKey, tuple[int | None, int | None]] = {}
     for limit in campaign.limits:
@@ -462,16 +474,16 @@ def _within_limits(
         used = counters.get(key, Usage())
         if limit.max_times is not None:
             if used.times >= limit.max_times:
-                return 0, (), f"limit {limit.describe()}: none left (applied {used.times} times)"
+                raise _Skip(f"limit {limit.describe()}: none left (applied {used.times} times)")
         else:
             assert limit.max_points is not None
             if used.points >= limit.max_points:
-                return 0, (), f"limit {limit.describe()}: none left (gave {used.points} points)"
+                raise _Skip(f"limit {limit.describe()}: none left (gave {used.points} points)")
             given = min(given, limit.max_points - used.points)
         max_points, max_times = ceilings.get(key, (None, None))
         ceilings[key] = (_lowest(max_points, limit.max_points), _lowest(max_times, limit.max_times))
     increments = tuple(Increment(key, given, 1, *ceiling) for key, ceiling in ceilings.items())
-    return given, increments, None
+    return given, increments
 
 
 def _lowest(a: int | None, b: int | None) -> int | None:
@@ -503,16 +515,16 @@ def evaluate(
     reasons: dict[str, str] = {}
     candidates: list[_Candidate] = []
     for campaign in ordered:
-        reason = (_off_dates(campaign, at) or _off_schedule(campaign.schedule, local)
-                  or (_failing(campaign.conditions, seen) if campaign.conditions else None))
-        if reason is None:
-            wanted, reason = _wanted(campaign, eligible, points_per_unit, unit_minor)
-        if reason is None:
-            given, increments, reason = _within_limits(campaign, wanted, counters, day)
-        if reason is None:
-            candidates.append(_Candidate(campaign, wanted, given, increments))
+        try:
+            _check_dates(campaign, at)
+            _check_schedule(campaign.schedule, local)
+            _check_conditions(campaign.conditions, seen)
+            wanted = _wanted(campaign, eligible, points_per_unit, unit_minor)
+            given, increments = _within_limits(campaign, wanted, counters, day)
+        except _Skip as skipped:
+            reasons[campaign.campaign_id] = skipped.reason
         else:
-            reasons[campaign.campaign_id] = reason
+            candidates.append(_Candidate(campaign, wanted, given, increments))
 
     best: dict[str, _Candidate] = {}
     for candidate in candidates:  # in order, so a tie keeps the first
