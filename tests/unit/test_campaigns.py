@@ -500,10 +500,11 @@ def test_max_times_counts_applications():
 
 def test_the_tightest_limit_wins_and_limits_on_one_counter_share_an_increment():
     rule = campaign(limits=[
-        {"per": "member", "period": "day", "max_points": 400},
+        {"per": "member", "period": "day", "max_points": 500},
         {"per": "campaign", "period": "day", "max_points": 1000},
         {"per": "member", "period": "day", "max_times": 2},
-        {"per": "member", "period": "day", "max_points": 500},
+        {"per": "member", "period": "day", "max_points": 400},
+        {"per": "campaign", "period": "day", "max_points": 2000},
     ])
     counters = {CounterKey("c1", "member", DAY): Usage(points=350, times=1),
                 CounterKey("c1", "campaign", DAY): Usage(points=920, times=40)}

@@ -405,11 +405,7 @@ def _failing(node: Condition, seen: Mapping[str, object]) -> str | None:
 
 
 class _Skip(Exception):
-    """A campaign does not apply to this purchase, for `reason`."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    """A campaign does not apply to this purchase; the message says why."""
 
 
 def _check_dates(campaign: Campaign, at: datetime) -> None:
@@ -522,7 +518,7 @@ def evaluate(
             wanted = _wanted(campaign, eligible, points_per_unit, unit_minor)
             given, increments = _within_limits(campaign, wanted, counters, day)
         except _Skip as skipped:
-            reasons[campaign.campaign_id] = skipped.reason
+            reasons[campaign.campaign_id] = str(skipped)
         else:
             candidates.append(_Candidate(campaign, wanted, given, increments))
 
