@@ -359,8 +359,9 @@ def _nearest_birthday_days(birthday: date, today: date) -> int:
 def facts(purchase: Purchase, member: Member, eligible: Eligible, zone: ZoneInfo, at: datetime) -> dict[str, object]:
     """The value of every fact for this purchase at `at` (None: not known, so no condition on it holds).
 
-    `order.item_count` counts the units of every line; `member.purchase_count` the purchases before this one;
-    `member.enrolled_days` whole local days since enrolment; the birthday is nearest one, 0 on the day.
+    `order.item_count` counts the units (quantities) of every line, excluded ones too; `member.purchase_count`
+    the purchases before this one; `member.enrolled_days` local days since the day of enrolment;
+    `member.days_from_birthday` local days to the nearest birthday, past or coming, 0 on the day.
     """
     today = at.astimezone(zone).date()
     return {
