@@ -288,3 +288,15 @@ def test_already_enrolled_never_names_the_member_to_a_member_token():
     again = enroll("bob@example.com", scopes=MEMBER, sub="bob-sub")
     assert again.status == 409 and "details" not in again.body, "not even their own id"
 
+
+
+def test_a_token_naming_neither_subject_nor_client_may_not_act_and_writes_nothing():
+    member_id = enroll()["member_id"]
+    before = table_items()
+    for path, body, headers in (("adjustments", {"points": 5, "reason": "who?"}, {"Idempotency-Key": "anon"}),
+                                ("block", {"reason": "who?"}, None)):
+        event = http_event("POST", f"/v1/members/{member_id}/{path}", body=body, scopes=ADMIN, sub=None, headers=headers)
+        del event["requestContext"]["authorizer"]["jwt"]["claims"]["client_id"]
+        reply = call("earn" if path == "adjustments" else "enroll", event)
+        assert (reply.status, reply["code"]) == (403, "FORBIDDEN"), reply.body
+    assert table_items() == before
