@@ -300,3 +300,13 @@ def test_a_token_naming_neither_subject_nor_client_may_not_act_and_writes_nothin
         reply = call("earn" if path == "adjustments" else "enroll", event)
         assert (reply.status, reply["code"]) == (403, "FORBIDDEN"), reply.body
     assert table_items() == before
+
+
+def test_a_blocked_referrer_gets_no_referral_bonus_and_the_new_member_still_does():
+    referrer = enroll("ref@example.com")
+    referee = enroll("new@example.com", referral_code=referrer["referral_code"])
+    block(referrer["member_id"], reason="referral fraud")
+    assert earn(referee["member_id"], "p1", 1000).status == 201
+    assert view(referee["member_id"])["points_balance"] == 50 + 10 + 100
+    assert view(referrer["member_id"])["points_balance"] == 50
+    assert balance_is_ledger(referrer["member_id"]) == 50 and balance_is_ledger(referee["member_id"]) == 160

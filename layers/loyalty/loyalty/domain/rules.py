@@ -177,8 +177,9 @@ def earn(
         member.referral_bonus_paid = True
         referrer = referrer.copy()
         change.entries.append(_bonus(member, program, now, "referral", f"referral#{referrer.member_id}", bonus))
-        change.members.append(referrer)
-        change.entries.append(_bonus(referrer, program, now, "referral", f"referral#{member.member_id}", bonus))
+        if referrer.status != BLOCKED:  # a blocked referrer is credited nothing; the new member still is
+            change.members.append(referrer)
+            change.entries.append(_bonus(referrer, program, now, "referral", f"referral#{member.member_id}", bonus))
     return change
 
 
