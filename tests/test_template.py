@@ -161,7 +161,7 @@ GRANTS = {
         "CatalogTable": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"},
         "StatsTable": {"dynamodb:UpdateItem"},
     },
-    # reads only: member view, activity through the by_time index, report counters
+    # reads only: member view and lookup by e-mail marker, activity through the by_time index, report counters
     "ReportFunction": {
         "MembersTable": {"dynamodb:GetItem"},
         "LedgerTable": {"dynamodb:Query"},
@@ -280,7 +280,7 @@ def test_the_email_hash_key_lives_in_ssm_and_a_deployment_must_name_it():
 
 def test_only_the_functions_that_hash_emails_may_read_the_key_and_only_that_parameter():
     readers = {name for name, f in FUNCTIONS.items() if "EMAIL_HASH_KEY_PARAMETER" in _environment(f)}
-    assert readers == {"EnrollFunction"}
+    assert readers == {"EnrollFunction", "ReportFunction"}  # enrollment, and the lookup by e-mail
     for name, function in FUNCTIONS.items():
         ssm = [s for s in _statements(function) if any(a.startswith(("ssm:", "kms:")) for a in s["Action"])]
         if name not in readers:
@@ -337,7 +337,7 @@ HTTP_EVENTS = [path for path in EVENT_FILES if json.loads(path.read_text()).get(
 SCHEDULED_EVENTS = [path for path in EVENT_FILES if json.loads(path.read_text()).get("detail-type") == "Scheduled Event"]
 ORDER = [
     "enroll-member", "earn-purchase", "return-purchase", "redeem-reward", "redeem-points", "list-rewards", "get-program",
-    "get-member", "get-activity", "get-program-report",
+    "get-member", "get-activity", "get-program-report", "find-member", "adjust-points", "block-member", "unblock-member",
 ]
 
 

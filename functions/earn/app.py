@@ -1,10 +1,22 @@
-"""POST /v1/members/{member_id}/earn and /returns: credit a purchase, take back a refund."""
+"""POST /v1/members/{member_id}/earn, /returns and /adjustments: credit a purchase, take back a refund, correct a balance."""
+
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from loyalty.api.models import EarnRequest, EarnResponse, ReturnRequest, ReturnResponse
+from loyalty.api.models import (
+    IDEMPOTENCY_KEY_PATTERN,
+    AdjustmentRequest,
+    AdjustmentResponse,
+    EarnRequest,
+    EarnResponse,
+    RefusalBody,
+    ReturnRequest,
+    ReturnResponse,
+)
 from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
 from loyalty.api.metrics import instance_metrics
 from loyalty.clock import clock_from_environment
@@ -24,6 +36,7 @@ loyalty = cold_start(lambda: Loyalty.from_settings(ApiSettings.from_environment(
     responses={
         200: documented("Replay of an earlier identical request", EarnResponse),
         201: documented("Credited", EarnResponse),
+        403: documented("FORBIDDEN, or MEMBER_BLOCKED: the member is blocked", RefusalBody),
         404: documented("MEMBER_NOT_FOUND"),
         409: documented("IDEMPOTENCY_KEY_REUSED: this transaction_id was used with a different request"),
         422: documented("VALIDATION_ERROR, CURRENCY_MISMATCH or OCCURRED_AT_OUT_OF_RANGE"),
@@ -67,6 +80,36 @@ def return_purchase(member_id: MemberId, body: ReturnRequest) -> Response[Return
     if not outcome.replayed:
         metrics.add_metric(name="PointsReturned", unit=MetricUnit.Count, value=-outcome.entry.points)
     return json_response(200 if outcome.replayed else 201, ReturnResponse.of(outcome.entry))
+
+
+@app.post(
+    "/v1/members/<member_id>/adjustments", tags=["points"], summary="Credit or debit points with a reason (admin)",
+    description="Idempotent on the Idempotency-Key header, forever. A credit goes into a lot expiring like points "
+    "earned now and counts in the report's points_issued (not in tier qualifying points); a debit takes the "
+    "soonest-expiring points first and counts in points_debited. A blocked member may be debited, not credited.",
+    responses={
+        200: documented("Replay of an earlier identical request", AdjustmentResponse),
+        201: documented("Adjusted", AdjustmentResponse),
+        403: documented("FORBIDDEN, or MEMBER_BLOCKED: a credit to a blocked member", RefusalBody),
+        404: documented("MEMBER_NOT_FOUND"),
+        409: documented("IDEMPOTENCY_KEY_REUSED: this key was used with a different request"),
+        422: documented("VALIDATION_ERROR, or INSUFFICIENT_POINTS: a debit larger than the balance"),
+    },
+)
+def adjust(
+    member_id: MemberId,
+    body: AdjustmentRequest,
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN)],
+) -> Response[AdjustmentResponse]:
+    caller = caller_of(app)
+    caller.require(ADMIN_SCOPE)
+    outcome = loyalty().adjust(
+        caller, caller.target(member_id), idempotency_key=idempotency_key, points=body.points, reason=body.reason,
+        payload=body.model_dump(mode="json"),
+    )
+    if not outcome.replayed:
+        metrics.add_metric(name="PointsAdjusted", unit=MetricUnit.Count, value=outcome.entry.points)
+    return json_response(200 if outcome.replayed else 201, AdjustmentResponse.of(outcome.entry))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

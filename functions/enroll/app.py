@@ -1,11 +1,11 @@
-"""POST /v1/members: enroll a member."""
+"""POST /v1/members: enroll a member; POST .../block and /unblock: stop or allow a member's earning and redeeming."""
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from loyalty.api.models import EnrollRequest, EnrollResponse, default_channel
-from loyalty.api.resolver import caller_of, documented, json_response, logger, make_resolver
+from loyalty.api.models import BlockRequest, EnrollRequest, EnrollResponse, MemberView, default_channel
+from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
 from loyalty.api.metrics import instance_metrics
 from loyalty.clock import clock_from_environment
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
@@ -26,7 +26,8 @@ loyalty = cold_start(lambda: Loyalty.from_settings(
     "The welcome bonus is credited at once; the referral bonus on the first purchase.",
     responses={
         201: documented("Enrolled", EnrollResponse),
-        409: documented("ALREADY_ENROLLED: the email, or the token's account, is already enrolled"),
+        409: documented("ALREADY_ENROLLED: the email, or the token's account, is already enrolled; to a pos or admin "
+                        "token, details.member_id names the member holding the e-mail"),
         422: documented("VALIDATION_ERROR or INVALID_REFERRAL_CODE"),
     },
 )
@@ -41,6 +42,35 @@ def enroll(body: EnrollRequest) -> Response[EnrollResponse]:
     metrics.add_metric(name="Enrollments", unit=MetricUnit.Count, value=1)
     logger.info("member enrolled", extra={"member_id": member.member_id, "channel": member.channel})
     return json_response(201, EnrollResponse.of(member))
+
+
+@app.post(
+    "/v1/members/<member_id>/block", tags=["members"], summary="Block a member (admin)",
+    description="While blocked, earning, redeeming and credits answer 403 MEMBER_BLOCKED; reads and admin debits go "
+    "on. Blocking a blocked member changes nothing and answers 200 with the member.",
+    responses={200: documented("The member, blocked", MemberView), 404: documented("MEMBER_NOT_FOUND")},
+)
+def block(member_id: MemberId, body: BlockRequest) -> Response[MemberView]:
+    caller = caller_of(app)
+    caller.require(ADMIN_SCOPE)
+    actor = caller.actor  # refused before anything is written when the token names no one
+    member = loyalty().block(caller, caller.target(member_id), body.reason)
+    logger.info("member blocked", extra={"member_id": member.member_id, "by": actor})
+    return json_response(200, MemberView.of(member, loyalty().program, loyalty().clock.now()))
+
+
+@app.post(
+    "/v1/members/<member_id>/unblock", tags=["members"], summary="Unblock a member (admin)",
+    description="Unblocking an active member changes nothing and answers 200 with the member.",
+    responses={200: documented("The member, active", MemberView), 404: documented("MEMBER_NOT_FOUND")},
+)
+def unblock(member_id: MemberId) -> Response[MemberView]:
+    caller = caller_of(app)
+    caller.require(ADMIN_SCOPE)
+    actor = caller.actor  # refused before anything is written when the token names no one
+    member = loyalty().unblock(caller, caller.target(member_id))
+    logger.info("member unblocked", extra={"member_id": member.member_id, "by": actor})
+    return json_response(200, MemberView.of(member, loyalty().program, loyalty().clock.now()))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -7,7 +7,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from loyalty.api.models import IDEMPOTENCY_KEY_PATTERN, RedemptionRequest, RedemptionResponse, RewardItem, RewardsPage
+from loyalty.api.models import (
+    IDEMPOTENCY_KEY_PATTERN,
+    RedemptionRequest,
+    RedemptionResponse,
+    RefusalBody,
+    RewardItem,
+    RewardsPage,
+)
 from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
 from loyalty.api.metrics import instance_metrics
 from loyalty.clock import clock_from_environment
@@ -44,6 +51,7 @@ def list_rewards(
     responses={
         200: documented("Replay of an earlier identical request", RedemptionResponse),
         201: documented("Redeemed", RedemptionResponse),
+        403: documented("FORBIDDEN, or MEMBER_BLOCKED: the member is blocked", RefusalBody),
         404: documented("MEMBER_NOT_FOUND or REWARD_NOT_FOUND"),
         409: documented("IDEMPOTENCY_KEY_REUSED or OUT_OF_STOCK"),
         422: documented("VALIDATION_ERROR, INSUFFICIENT_POINTS or TIER_TOO_LOW"),

@@ -8,18 +8,21 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 
 from loyalty import service
-from loyalty.api.models import ActivityItem, ActivityPage, MemberView, ProgramReportView
+from loyalty.api.models import ActivityItem, ActivityPage, Email, MemberSearchPage, MemberView, ProgramReportView
 from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
 from loyalty.api.metrics import instance_metrics
 from loyalty.clock import clock_from_environment
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
 from loyalty.program import Program
-from loyalty.service import Loyalty, cold_start
-from loyalty.settings import ApiSettings
+from loyalty.service import EmailHasher, Loyalty, cold_start
+from loyalty.settings import ApiSettings, EmailHashSettings
 
 app = make_resolver()
 metrics = instance_metrics()
-loyalty = cold_start(lambda: Loyalty.from_settings(ApiSettings.from_environment(), clock_from_environment()))
+loyalty = cold_start(lambda: Loyalty.from_settings(
+    ApiSettings.from_environment(), clock_from_environment(),
+    email_hash=EmailHasher.from_settings(EmailHashSettings.from_environment()),  # read on the first lookup only
+))
 
 
 @app.get(
@@ -29,6 +32,19 @@ loyalty = cold_start(lambda: Loyalty.from_settings(ApiSettings.from_environment(
 def program() -> Response[Program]:
     caller_of(app).require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
     return json_response(200, loyalty().program)
+
+
+@app.get(
+    "/v1/members", tags=["members"], summary="Find a member by e-mail (pos, admin)",
+    description="Case-insensitive, through the e-mail's uniqueness marker: two reads, never a scan.",
+    responses={200: documented("The member with that e-mail, or no item", MemberSearchPage)},
+)
+def find_member(email: Annotated[Email, Query(description="The member's e-mail, in any case.")]) -> Response[MemberSearchPage]:
+    caller = caller_of(app)
+    caller.require(POS_SCOPE, ADMIN_SCOPE)
+    found = loyalty().find_by_email(caller, email)
+    items = [MemberView.of(found, loyalty().program, loyalty().clock.now())] if found else []
+    return json_response(200, MemberSearchPage(items=items, next_cursor=None))
 
 
 @app.get(

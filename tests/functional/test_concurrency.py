@@ -16,6 +16,7 @@ from moto.server import ThreadedMotoServer
 from loyalty import seed
 from loyalty_local.moto_atomic import make_dynamodb_atomic
 from loyalty_local.template import create_tables
+from tests.conftest import call, http_event
 from tests.functional.helpers import earn, enroll, redeem, view
 
 THREADS = 8
@@ -100,3 +101,36 @@ def test_handler_copies_keep_their_own_metrics(tables):
     first.add_metric(name="PointsRedeemed", unit=MetricUnit.Count, value=1)
     assert second.provider.metric_set == {} and "PointsRedeemed" in first.provider.metric_set
     first.provider.clear_metrics()
+
+
+def _adjust(member_id: str, key: str, points: int, instance: int, env: dict):
+    event = http_event("POST", f"/v1/members/{member_id}/adjustments", body={"points": points, "reason": "race"},
+                       scopes="loyalty/admin", sub="admin-1", headers={"Idempotency-Key": key})
+    return call("earn", event, instance, **env)
+
+
+def test_concurrent_adjustments_keep_the_balance_equal_to_the_ledger(moto_server):
+    env = {"AWS_ENDPOINT_URL_DYNAMODB": moto_server}
+    member_id = enroll(env=env)["member_id"]
+    earn(member_id, "t-1", 10_000, env=env)  # 150 points: room for three debits of 40 and no more without credits
+    moves = [(f"credit-{index}", 20) if index % 2 else (f"debit-{index}", -40) for index in range(THREADS)]
+    with ThreadPoolExecutor(THREADS) as pool:
+        replies = list(pool.map(lambda index: _adjust(member_id, *moves[index], index, env), range(THREADS)))
+    landed = [points for (_, points), reply in zip(moves, replies, strict=True) if reply.status == 201]
+    assert all(reply.status == 201 or reply.body.get("code") in ("INSUFFICIENT_POINTS", "TRY_AGAIN") for reply in replies), [
+        (reply.status, reply.body) for reply in replies]
+    ledger = _ledger(moto_server, member_id)
+    balance = view(member_id, env=env)["points_balance"]
+    assert balance == sum(int(item["points"]["N"]) for item in ledger) == 150 + sum(landed) >= 0
+    assert sorted(int(item["points"]["N"]) for item in ledger if item["type"]["S"] == "adjust") == sorted(landed)
+    assert all(int(item["balance_after"]["N"]) >= 0 for item in ledger)
+
+
+def test_concurrent_replays_of_one_adjustment_apply_it_once(moto_server):
+    env = {"AWS_ENDPOINT_URL_DYNAMODB": moto_server}
+    member_id = enroll(env=env)["member_id"]
+    with ThreadPoolExecutor(THREADS) as pool:
+        replies = list(pool.map(lambda index: _adjust(member_id, "same-ticket", 25, index, env), range(THREADS)))
+    assert sorted(reply.status for reply in replies) == [200] * (THREADS - 1) + [201], [r.body for r in replies]
+    assert len({reply["entry_id"] for reply in replies}) == 1
+    assert view(member_id, env=env)["points_balance"] == 75

@@ -1,4 +1,4 @@
-"""Random sequences of enroll, earn, replayed earn, redeem, replayed redeem and return, through the handlers.
+"""Random sequences of enroll, earn, redeem, return and admin adjustment (and replays), through the handlers.
 
 A small reference model predicts every balance; after each step the touched members must
 agree with it, with the sum of their ledger, and with the sum of their lots, and never go negative.
@@ -13,7 +13,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precon
 from moto import mock_aws
 
 from loyalty_local.template import create_tables
-from tests.conftest import local_store
+from tests.conftest import call, http_event, local_store
 from tests.functional.helpers import earn, enroll, ledger_sum, redeem, return_points, view
 
 
@@ -35,6 +35,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.purchase_state: dict[tuple[str, str], dict] = {}
         self.redemptions: list[tuple[str, str, int, dict]] = []
         self.earn_replies: list[tuple[str, str, int, dict]] = []
+        self.adjustments: list[tuple[str, str, int, dict]] = []
         self.touched: set[str] = set()
 
     def teardown(self):
@@ -93,6 +94,32 @@ class LedgerMachine(RuleBasedStateMachine):
     def replay_redeem(self, data):
         member_id, key, points, original = data.draw(st.sampled_from(self.redemptions))
         reply = redeem(member_id, key, points=points)
+        assert reply.status == 200 and reply.body == original
+        self.touched.add(member_id)
+
+    def _adjust(self, member_id: str, key: str, points: int):
+        event = http_event("POST", f"/v1/members/{member_id}/adjustments", body={"points": points, "reason": "model"},
+                           scopes="loyalty/admin", sub="admin", headers={"Idempotency-Key": key})
+        return call("earn", event)
+
+    @rule(member_id=members, points=st.integers(min_value=-800, max_value=800).filter(bool))
+    def adjust_points(self, member_id, points):
+        key = self._next("a")
+        reply = self._adjust(member_id, key, points)
+        if -points > self.balance[member_id]:
+            assert reply.status == 422 and reply["code"] == "INSUFFICIENT_POINTS"
+        else:
+            assert reply.status == 201, reply.body
+            self.balance[member_id] += points
+            assert reply["balance"] == self.balance[member_id]
+            self.adjustments.append((member_id, key, points, reply.body))
+        self.touched.add(member_id)
+
+    @precondition(lambda self: self.adjustments)
+    @rule(data=st.data())
+    def replay_adjustment(self, data):
+        member_id, key, points, original = data.draw(st.sampled_from(self.adjustments))
+        reply = self._adjust(member_id, key, points)
         assert reply.status == 200 and reply.body == original
         self.touched.add(member_id)
 

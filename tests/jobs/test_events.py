@@ -98,3 +98,26 @@ def test_a_record_that_cannot_be_published_is_reported_alone(uc, tmp_path):
     assert published.count("PointsEarned") == 1, "the records before it were published"
     with pytest.raises(Exception, match="All records failed"):
         publisher.lambda_handler({"Records": [broken]}, LambdaContext(function_name="publish_events"))
+
+
+def test_back_office_changes_are_published_without_personal_data(uc, tmp_path):
+    admin = Caller(sub="admin-1", scopes=frozenset({"loyalty/admin"}))
+    member_id = member_with_points(uc, "office@example.com", 10_000)
+    uc.adjust(admin, member_id, idempotency_key="goodwill-1", points=25, reason="goodwill: late delivery", payload={"p": 25})
+    uc.block(admin, member_id, "card fraud reported by Ann Smith")
+    uc.block(admin, member_id, "again")  # already blocked: nothing written, nothing published
+    uc.unblock(admin, member_id)
+
+    sink = tmp_path / "events.jsonl"
+    publisher = load_function("publish_events", LOCAL_EVENTS_FILE=str(sink))
+    for table in ("MembersTable", "LedgerTable"):
+        publisher.lambda_handler({"Records": stream_records(table)}, LambdaContext(function_name="publish_events"))
+    published = [json.loads(line) for line in sink.read_text().splitlines()]
+    office = [(event["detail-type"], event["detail"]) for event in published
+              if event["detail-type"] in ("PointsAdjusted", "MemberBlocked", "MemberUnblocked")]
+    assert [kind for kind, _ in office] == ["MemberBlocked", "MemberUnblocked", "PointsAdjusted"]  # members' stream first
+    blocked, unblocked, adjusted = (detail for _, detail in office)
+    assert set(blocked) == set(unblocked) == {"event_id", "member_id", "status", "at"}, "no reason, e-mail or name"
+    assert (blocked["status"], unblocked["status"]) == ("blocked", "active")
+    assert adjusted["points"] == 25 and adjusted["balance"] == 175 and adjusted["reason"] == "goodwill: late delivery"
+    assert "email" not in adjusted and adjusted["member_id"] == member_id

@@ -77,6 +77,9 @@ def _ledger_events(entry: dict, base: dict) -> list[DomainEvent]:
     if entry["type"] == "redeem":
         return [DomainEvent("PointsRedeemed", {**common, "points": -entry["points"], "reward_id": entry.get("reward_id"),
                                                "value_minor": entry.get("value_minor"), "voucher_code": entry.get("voucher_code")})]
+    if entry["type"] == "adjust":
+        return [DomainEvent("PointsAdjusted", {**common, "points": entry["points"], "reason": entry.get("reason"),
+                                               "expires_at": _timestamp(entry.get("expires_at"))})]
     if entry["type"] == "expire":
         return [DomainEvent("PointsExpired", {**common, "points": -entry["points"], "lots": entry.get("lots_consumed") or {}})]
     return []
@@ -91,6 +94,10 @@ def _member_events(kind: str, new: dict, old: dict, base: dict) -> list[DomainEv
             "points_balance": new["balance"], "enrolled_at": _timestamp(new["enrolled_at"]),
         })]
     events = []
+    # Items written before blocking existed have no status: active. The reason stays on the member (free text).
+    if old and old.get("status", "active") != new.get("status", "active"):
+        kind_of = "MemberBlocked" if new.get("status") == "blocked" else "MemberUnblocked"
+        events.append(DomainEvent(kind_of, {**member, "status": new["status"], "at": _timestamp(new.get("status_changed_at"))}))
     if old and old.get("tier") != new.get("tier"):
         reviewed = new.get("tier_reviewed") != old.get("tier_reviewed")  # else an earn moved it up
         events.append(DomainEvent("TierChanged", {

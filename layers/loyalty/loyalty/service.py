@@ -23,7 +23,9 @@ from typing import TypeVar
 from loyalty.clock import Clock
 from loyalty.domain import errors, rules, stats
 from loyalty.domain.access import Caller
-from loyalty.domain.model import Entry, EntryRef, Member, Profile, Purchase, Reward, member_id_for_sub, new_member_id
+from loyalty.domain.model import (
+    ACTIVE, BLOCKED, Entry, EntryRef, Member, Profile, Purchase, Reward, member_id_for_sub, new_member_id,
+)
 from loyalty.program import Program, load_program
 from loyalty.settings import ApiSettings, CatalogSettings, ConfigurationError, EmailHashSettings
 from loyalty.store.repository import LostRace, ReferralCodeTaken, Store
@@ -183,8 +185,7 @@ class Loyalty:
         self, caller: Caller, *, email: str, channel: str, name: str | None = None, phone: str | None = None,
         birthday: date | None = None, marketing_opt_in: bool = False, referral_code: str | None = None,
     ) -> Member:
-        if self.email_hash is None:
-            raise ConfigurationError("this function was composed without the e-mail hash key")
+        email_hasher = self._email_hash()
         sub = caller.sub if caller.is_member else None  # a member token links the new member to itself
         if caller.is_member and not sub:
             raise errors.Forbidden("a member token must name its subject (sub)")
@@ -194,7 +195,7 @@ class Loyalty:
             if referrer_id is None:
                 raise errors.InvalidReferralCode(f"no member has the referral code {referral_code}")
         member_id = member_id_for_sub(sub) if sub else new_member_id()
-        email_hash = self.email_hash(email)
+        email_hash = email_hasher(email)
         profile = Profile(email, channel, name, phone, birthday, marketing_opt_in)
 
         def attempt() -> Member:
@@ -207,7 +208,25 @@ class Loyalty:
             return change.member
 
         # A taken referral code gets a fresh random one on the next try; a conflict, a fresh read.
-        return self.retry.run(attempt, (ReferralCodeTaken, LostRace), "could not enroll now; nothing was written, please retry")
+        try:
+            return self.retry.run(attempt, (ReferralCodeTaken, LostRace), "could not enroll now; nothing was written, please retry")
+        except errors.AlreadyEnrolled as taken:
+            # Staff may learn who holds the e-mail (a till then finds the customer); a member token never does.
+            holder = self.store.member_id_for_email(email_hash) if caller.is_staff else None
+            if holder is None:
+                raise
+            raise errors.AlreadyEnrolled(taken.message, member_id=holder) from taken
+
+    def _email_hash(self) -> Callable[[str], str]:
+        if self.email_hash is None:
+            raise ConfigurationError("this function was composed without the e-mail hash key")
+        return self.email_hash
+
+    def find_by_email(self, caller: Caller, email: str) -> Member | None:
+        """The member enrolled with this e-mail (any case), through its uniqueness marker: two reads, no scan."""
+        member_id = self.store.member_id_for_email(self._email_hash()(email))
+        member = self.store.get_member(member_id) if member_id else None
+        return caller.ensure_may_access(member, member_id) if member else None
 
     # -------------------------------------------------------------- earn and return
 
@@ -297,6 +316,44 @@ class Loyalty:
             stock_reward = reward if reward and reward.stock is not None else None
             self._commit(change, {member.member_id: member.version}, stock_reward=stock_reward)
             return Outcome(change.entry, replayed=False)
+
+        return self.retry.run(attempt)
+
+    # -------------------------------------------------------------- back office
+
+    def adjust(self, caller: Caller, member_id: str, *, idempotency_key: str, points: int, reason: str,
+               payload: dict) -> Outcome:
+        """Credit or debit with a reason; idempotent forever on the key, like a redemption (one read, one write)."""
+        ref, fingerprint, actor = EntryRef("adjust", idempotency_key), request_hash(payload), caller.actor
+
+        def attempt() -> Outcome:
+            member, entries = self.store.get_member_and_entries(member_id, [ref])
+            member = caller.ensure_may_access(member, member_id)
+            if ref in entries:
+                return self._replay(entries[ref], fingerprint, "Idempotency-Key")
+            change = rules.adjust(member, self.program, self.clock.now(), idempotency_key=idempotency_key, points=points,
+                                  reason=reason, actor=actor, request_hash=fingerprint)
+            self._commit(change, {member.member_id: member.version})
+            return Outcome(change.entry, replayed=False)
+
+        return self.retry.run(attempt)
+
+    def block(self, caller: Caller, member_id: str, reason: str) -> Member:
+        return self._set_status(caller, member_id, BLOCKED, reason)
+
+    def unblock(self, caller: Caller, member_id: str) -> Member:
+        return self._set_status(caller, member_id, ACTIVE)
+
+    def _set_status(self, caller: Caller, member_id: str, status: str, reason: str | None = None) -> Member:
+        """Idempotent: a member already in that status is answered as it is, with nothing written."""
+
+        def attempt() -> Member:
+            member = caller.ensure_may_access(self.store.get_member(member_id), member_id)
+            change = rules.set_status(member, status, self.clock.now(), reason)
+            if change is None:
+                return member
+            self._commit(change, {member.member_id: member.version})
+            return change.member
 
         return self.retry.run(attempt)
 

@@ -123,6 +123,25 @@ class RedemptionRequest(Request):
         return self
 
 
+Reason = Annotated[Text, Field(min_length=1, max_length=500)]
+
+
+class AdjustmentRequest(Request):
+    points: Annotated[int, Field(strict=True, ge=-MAX_POINTS, le=MAX_POINTS,
+                                 description="Signed: a credit (> 0) or a debit (< 0); never 0.")]
+    reason: Reason
+
+    @model_validator(mode="after")
+    def _not_zero(self) -> AdjustmentRequest:
+        if self.points == 0:
+            raise ValueError("points must not be 0")
+        return self
+
+
+class BlockRequest(Request):
+    reason: Reason
+
+
 # ------------------------------------------------------------------ responses
 
 
@@ -191,6 +210,19 @@ class RedemptionResponse(BaseModel):
         )
 
 
+class AdjustmentResponse(BaseModel):
+    entry_id: str
+    points: int = Field(description="Signed: credited (> 0) or debited (< 0).")
+    balance: int
+    reason: str
+    expires_at: datetime | None = Field(description="When credited points expire; null for a debit.")
+
+    @classmethod
+    def of(cls, entry: Entry) -> AdjustmentResponse:
+        return cls(entry_id=entry.entry_id, points=entry.points, balance=entry.balance_after, reason=entry.reason or "",
+                   expires_at=entry.expires_at)
+
+
 class RewardItem(BaseModel):
     reward_id: str
     name: str
@@ -246,6 +278,7 @@ class MemberView(BaseModel):
     points_redeemed: int
     points_expired: int
     purchases: int
+    status: Literal["active", "blocked"] = Field(description="blocked: no earning, redeeming or credits; reads go on.")
 
     @classmethod
     def of(cls, member: Member, program: Program, now: datetime) -> MemberView:
@@ -265,7 +298,7 @@ class MemberView(BaseModel):
             points_balance=member.balance, points_value_minor=member.balance * program.point_value_minor,
             next_expiry=lots[0] if lots else None, points_expiring_soon=soon,
             lifetime_points=member.points_earned, points_redeemed=member.points_redeemed,
-            points_expired=member.points_expired, purchases=member.purchases,
+            points_expired=member.points_expired, purchases=member.purchases, status=member.status,
         )
 
 
@@ -281,6 +314,8 @@ class ActivityItem(BaseModel):
     amount_minor: int | None = None
     bonus: str | None = None
     points_unrecovered: int | None = None
+    reason: str | None = Field(default=None, description="adjust: why, as the admin wrote it.")
+    actor: str | None = Field(default=None, description="adjust: the admin token's sub or client_id.")
 
     @classmethod
     def of(cls, entry: Entry) -> ActivityItem:
@@ -288,13 +323,18 @@ class ActivityItem(BaseModel):
             entry_id=entry.entry_id, type=entry.type, points=entry.points, balance_after=entry.balance_after,
             created_at=entry.created_at, transaction_id=entry.transaction_id, reward_id=entry.reward_id,
             return_id=entry.return_id, amount_minor=entry.amount_minor, bonus=entry.bonus,
-            points_unrecovered=entry.points_unrecovered,
+            points_unrecovered=entry.points_unrecovered, reason=entry.reason, actor=entry.actor,
         )
 
 
 class ActivityPage(BaseModel):
     items: list[ActivityItem]
     next_cursor: str | None
+
+
+class MemberSearchPage(BaseModel):
+    items: list[MemberView] = Field(description="The member with that e-mail, or none.")
+    next_cursor: str | None = None
 
 
 class ErrorDetail(BaseModel):
@@ -338,6 +378,7 @@ class DayReport(BaseModel):
     points_redeemed: int
     points_expired: int
     points_returned: int = Field(description="Points taken back by returns.")
+    points_debited: int = Field(description="Points taken off by admin adjustments (debits).")
 
 
 class ProgramReportView(BaseModel):
@@ -355,6 +396,7 @@ class ProgramReportView(BaseModel):
     points_redeemed: int
     points_expired: int
     points_returned: int
+    points_debited: int = Field(description="Points taken off by admin adjustments; credits count in points_issued.")
     redemption_rate: float | None = Field(description="points_redeemed / points_issued; null when none were issued.")
     repeat_purchase_rate: float | None = Field(description="repeat_purchasers / active_members; null without active members.")
     outstanding_points: int = Field(description="Points members hold at the end of `to`.")
@@ -381,6 +423,7 @@ class ProgramReportView(BaseModel):
                 purchases=day.get("purchases"), revenue_minor=day.get("revenue_minor"), refunds_minor=day.get("refunds_minor"),
                 points_issued=day.get("points_issued"), points_redeemed=day.get("points_redeemed"),
                 points_expired=day.get("points_expired"), points_returned=day.get("points_returned"),
+                points_debited=day.get("points_debited"),
             )
             for day in report.days
         ]
@@ -391,7 +434,8 @@ class ProgramReportView(BaseModel):
             active_members=report.active, repeat_purchasers=report.repeat, purchases=report.total("purchases"),
             revenue_minor=report.total("revenue_minor"), refunds_minor=report.total("refunds_minor"),
             points_issued=issued, points_redeemed=redeemed, points_expired=report.total("points_expired"),
-            points_returned=report.total("points_returned"), redemption_rate=rate(redeemed, issued),
+            points_returned=report.total("points_returned"), points_debited=report.total("points_debited"),
+            redemption_rate=rate(redeemed, issued),
             repeat_purchase_rate=rate(report.repeat, report.active), outstanding_points=report.outstanding_points,
             outstanding_liability_minor=report.outstanding_points * program.point_value_minor,
             tier_distribution=report.tiers, daily=daily,
@@ -402,12 +446,13 @@ class ProgramReportView(BaseModel):
         channels = list(self.enrollments_by_channel)
         header = ["date", "enrollments", *[f"enrollments_{c}" for c in channels], "active_members", "repeat_purchasers",
                   "purchases", "revenue_minor", "refunds_minor", "points_issued", "points_redeemed", "points_expired",
-                  "points_returned"]
+                  "points_returned", "points_debited"]
 
         def row(label: str, figures) -> list[str]:
             values = [figures.enrollments, *[figures.enrollments_by_channel[c] for c in channels], figures.active_members,
                       figures.repeat_purchasers, figures.purchases, figures.revenue_minor, figures.refunds_minor,
-                      figures.points_issued, figures.points_redeemed, figures.points_expired, figures.points_returned]
+                      figures.points_issued, figures.points_redeemed, figures.points_expired, figures.points_returned,
+                      figures.points_debited]
             return [label, *map(str, values)]
 
         lines = [header] + [row(day.date.isoformat(), day) for day in self.daily] + [row("total", self)]

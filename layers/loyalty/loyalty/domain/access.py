@@ -27,6 +27,13 @@ class Caller:
     def is_member(self) -> bool:
         return MEMBER_SCOPE in self.scopes and not self.is_staff
 
+    @property
+    def actor(self) -> str:
+        """Who acted, as recorded on the ledger: the token's subject, else its client id."""
+        if not (self.sub or self.client_id):
+            raise errors.Forbidden("this needs a token that names its subject (sub) or client (client_id)")
+        return str(self.sub or self.client_id)
+
     def require(self, *allowed: str) -> None:
         """Refuse a caller without one of the scopes, and a member token without a subject: it is nobody."""
         if not self.scopes & set(allowed):

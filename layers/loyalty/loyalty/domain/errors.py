@@ -17,6 +17,10 @@ class Forbidden(DomainError):
     status, code = 403, "FORBIDDEN"
 
 
+class MemberBlocked(DomainError):
+    status, code = 403, "MEMBER_BLOCKED"
+
+
 class MemberNotFound(DomainError):
     status, code = 404, "MEMBER_NOT_FOUND"
 

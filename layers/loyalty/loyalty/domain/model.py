@@ -7,6 +7,9 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+ACTIVE, BLOCKED = "active", "blocked"
+
+
 @dataclass
 class Member:
     member_id: str
@@ -35,6 +38,9 @@ class Member:
     previous_purchase_day: str | None = None
     reminded_lots: list[str] = field(default_factory=list)  # lot months already announced as expiring soon
     tier_reviewed: str | None = None  # the month of the last tier review
+    status: str = ACTIVE  # "active" | "blocked": a blocked member cannot earn, redeem or be credited
+    blocked_reason: str | None = None  # why, as the admin wrote it (kept on the member, never in events)
+    status_changed_at: datetime | None = None
 
     def copy(self) -> Member:
         clone = Member(**self.__dict__)
@@ -49,7 +55,7 @@ class EntryRef:
     """What makes an entry unique for its member: its kind and the id that came with the request
     (the idempotency key: a transaction_id, a return_id, an Idempotency-Key) or that the rule gave it."""
 
-    kind: str  # earn | bonus | redeem | return | expire
+    kind: str  # earn | bonus | redeem | return | expire | adjust
     id: str
 
 
@@ -123,6 +129,9 @@ class Entry:
     lots_consumed: dict[str, int] | None = None
     # bonus
     bonus: str | None = None  # "welcome" | "referral"
+    # adjust
+    reason: str | None = None
+    actor: str | None = None  # who adjusted: the admin token's sub or client_id
     # earn: the member's two previous purchase days (for exact active and repeat counts)
     previous_purchase_day: str | None = None
     previous_purchase_day_2: str | None = None

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from loyalty.domain import errors
-from loyalty.domain.model import Entry, EntryRef, Member, Profile, Purchase, Reward, new_code, new_entry_id
+from loyalty.domain.model import BLOCKED, Entry, EntryRef, Member, Profile, Purchase, Reward, new_code, new_entry_id
 from loyalty.domain.months import add_months, end_of_month, month_key, window
 from loyalty.program import Program
 
@@ -88,6 +88,12 @@ def _bonus(member: Member, program: Program, now: datetime, kind: str, ref_id: s
     return _record(member, now, "bonus", ref_id, points, bonus=kind, expires_at=end_of_month(expiry_month))
 
 
+def ensure_active(member: Member) -> None:
+    """Earning, redeeming and being credited stop while a member is blocked (reads and debits go on)."""
+    if member.status == BLOCKED:
+        raise errors.MemberBlocked(f"member {member.member_id} is blocked", member_id=member.member_id)
+
+
 def qualifying_points(member: Member, program: Program, now: datetime) -> int:
     months = window(now, program.qualifying_window_months)
     return sum(points for month, points in member.qualifying.items() if month in months)
@@ -142,6 +148,7 @@ def earn(
         raise errors.OccurredAtOutOfRange(
             f"occurred_at must be within the last {MAX_PURCHASE_AGE.days} days and not in the future"
         )
+    ensure_active(member)
     referral = referral_due(member) and program.bonuses.referral > 0 and referrer is not None
     member = member.copy()
     tier_before = member.tier
@@ -170,8 +177,9 @@ def earn(
         member.referral_bonus_paid = True
         referrer = referrer.copy()
         change.entries.append(_bonus(member, program, now, "referral", f"referral#{referrer.member_id}", bonus))
-        change.members.append(referrer)
-        change.entries.append(_bonus(referrer, program, now, "referral", f"referral#{member.member_id}", bonus))
+        if referrer.status != BLOCKED:  # a blocked referrer is credited nothing; the new member still is
+            change.members.append(referrer)
+            change.entries.append(_bonus(referrer, program, now, "referral", f"referral#{member.member_id}", bonus))
     return change
 
 
@@ -239,6 +247,7 @@ def redeem(
     reward: Reward | None = None, points: int | None = None,
 ) -> Change:
     """Spend points on a catalog reward or on a discount of `points × point_value_minor`."""
+    ensure_active(member)
     if reward is not None:
         if not reward.active:
             raise errors.RewardNotFound(f"reward {reward.reward_id} is not available")
@@ -265,6 +274,45 @@ def redeem(
         value_minor=value, lots_consumed=consumed,
     )
     return Change([member], [entry])
+
+
+# ------------------------------------------------------------------ back office
+
+
+def adjust(
+    member: Member, program: Program, now: datetime, *, idempotency_key: str, points: int, reason: str, actor: str,
+    request_hash: str,
+) -> Change:
+    """An admin's correction: a credit goes into the lot of its expiry month like earned points (it counts as
+    issued, not as qualifying for tiers); a debit takes the soonest-expiring points first and never more than
+    the balance. A blocked member may be debited but not credited."""
+    assert points != 0
+    if points > 0:
+        ensure_active(member)
+    elif -points > member.balance:
+        raise errors.InsufficientPoints(
+            f"this debits {-points} points; the balance is {member.balance}", balance=member.balance, needed=-points
+        )
+    member = member.copy()
+    extra: dict[str, object] = {}
+    if points > 0:
+        extra["expires_at"] = end_of_month(_credit(member, program, points, now))
+    else:
+        extra["lots_consumed"] = _debit(member, -points)
+    entry = _record(member, now, "adjust", idempotency_key, points, request_hash=request_hash, reason=reason,
+                    actor=actor, **extra)
+    return Change([member], [entry])
+
+
+def set_status(member: Member, status: str, now: datetime, reason: str | None = None) -> Change | None:
+    """Block (with the admin's reason) or unblock; None when the member already has that status (nothing to write)."""
+    if member.status == status:
+        return None
+    member = member.copy()
+    member.status, member.status_changed_at = status, now
+    member.blocked_reason = reason if status == BLOCKED else None
+    _touch(member)
+    return Change([member])
 
 
 # ------------------------------------------------------------------ views

@@ -102,6 +102,8 @@ def counter_deltas(
         elif entry.type == "return":
             day["points_returned"] += -entry.points
             day["refunds_minor"] += entry.amount_minor or 0
+        elif entry.type == "adjust" and entry.points < 0:
+            day["points_debited"] += -entry.points  # admin debits: neither redeemed nor expired
         day[NET_ATTRIBUTE] += entry.points
         deltas[Bucket(MONTH, day_string[:7]), entry.member_id][NET_ATTRIBUTE] += entry.points
         deltas[Bucket(TOTAL, None), entry.member_id][NET_ATTRIBUTE] += entry.points

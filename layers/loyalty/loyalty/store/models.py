@@ -72,6 +72,9 @@ class MemberModel(Model):
     previous_purchase_day = UnicodeAttribute(null=True)
     reminded_lots = ListAttribute(of=UnicodeAttribute, default=list)
     tier_reviewed = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="active")  # items written before blocking existed read as active
+    blocked_reason = UnicodeAttribute(null=True)
+    status_changed_at = UTCDateTimeAttribute(null=True)
     # Index keys derived from the state above (store.records), absent when the member has nothing due.
     due_shard = UnicodeAttribute(null=True)
     next_due = UnicodeAttribute(null=True)
@@ -138,6 +141,8 @@ class EntryModel(Model):
     value_minor = NumberAttribute(null=True)
     lots_consumed = MapAttribute(null=True)
     bonus = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)  # adjust
+    actor = UnicodeAttribute(null=True)  # adjust
     previous_purchase_day = UnicodeAttribute(null=True)
     previous_purchase_day_2 = UnicodeAttribute(null=True)
     items = ListAttribute(of=BasketItemAttribute, null=True)  # earn: the basket

@@ -180,8 +180,15 @@ class Store:
         return member, entries
 
     def member_id_for_referral_code(self, code: str) -> str | None:
+        return self._marked_member_id(keys.referral_marker(code))
+
+    def member_id_for_email(self, email_hash: str) -> str | None:
+        """The member holding an e-mail's uniqueness marker (read consistently: an enrollment just made is found)."""
+        return self._marked_member_id(keys.email_marker(email_hash), consistent_read=True)
+
+    def _marked_member_id(self, marker: str, consistent_read: bool = False) -> str | None:
         try:
-            return self.tables.markers.get(keys.referral_marker(code)).member_id
+            return self.tables.markers.get(marker, consistent_read=consistent_read).member_id
         except DoesNotExist:
             return None
         except GetError as error:
