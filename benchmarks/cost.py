@@ -211,9 +211,13 @@ def units(calls: list[Call], tables: Tables) -> tuple[float, float]:
             size = sum(item_size(item) for item in answer.get("Items", []))
             reads += read_units(size, request.get("ConsistentRead", False))
         elif operation == "BatchGetItem":
-            for table, items in answer.get("Responses", {}).items():
-                consistent = request["RequestItems"][table].get("ConsistentRead", False)
-                reads += sum(read_units(item_size(item), consistent) for item in items)
+            # Each key is a read of its own, charged at least the minimum when the item does not exist.
+            for table, asked in request["RequestItems"].items():
+                items = answer.get("Responses", {}).get(table, [])
+                unprocessed = len(answer.get("UnprocessedKeys", {}).get(table, {}).get("Keys", []))
+                consistent = asked.get("ConsistentRead", False)
+                missing = len(asked["Keys"]) - unprocessed - len(items)
+                reads += sum(read_units(item_size(item), consistent) for item in items) + missing * read_units(0, consistent)
         elif operation == "TransactGetItems":
             reads += sum(2 * read_units(item_size(found.get("Item")), True) for found in answer.get("Responses", []))
             if failed:
