@@ -1,6 +1,6 @@
 """API benchmark: DynamoDB requests per call and warm overhead, in one run (cold start: benchmarks.cold_start).
 
-- Requests per call are counted with a botocore `before-send` hook on the clients pynamodb uses.
+- Requests per call are counted with each handler's store request hook (`Store.on_request`).
 - Warm overhead: every DynamoDB call a handler makes is recorded (operation and parameters) and
   replayed right after it with a plain boto3 client against a twin set of tables that went
   through the same history, so the direct calls do exactly the same work under the same load.
@@ -21,7 +21,8 @@ from benchmarks.environment import LambdaContext, api_event, load_function, use_
 
 CALLS_PER_ROUTE = int(os.environ.get("BENCH_CALLS", "60"))
 TARGET_REQUESTS = {"enroll": 2, "earn": 2, "earn replay": 2, "return": 2, "redeem": 2, "redeem replay": 2,
-                   "member view": 1, "member view (me)": 2, "activity page": 2, "activity page (me)": 2}
+                   "member view": 1, "member view (me)": 2, "activity page": 2, "activity page (me)": 2,
+                   "adjustment": 2, "block": 2, "unblock": 2, "lookup by e-mail": 2}
 WARM_TARGET = 1.5
 TWIN_PREFIX = "Twin"
 
@@ -31,23 +32,17 @@ def _snake(name: str) -> str:
 
 
 class Recorder:
-    """Counts sends and records each DynamoDB call pynamodb makes."""
+    """Records each DynamoDB request a store makes (its operation and parameters)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict]] = []
-        self.sends = 0
 
-    def install(self, models) -> None:
-        for model in models:
-            events = model._get_connection().connection.client.meta.events
-            events.register("provide-client-params.dynamodb.*", self._on_params)
-            events.register("before-send.dynamodb.*", self._on_send)
+    @property
+    def sends(self) -> int:
+        return len(self.calls)
 
-    def _on_params(self, params, model, **_):
-        self.calls.append((model.name, copy.deepcopy(params)))
-
-    def _on_send(self, **_):
-        self.sends += 1
+    def __call__(self, operation: str, params: dict) -> None:
+        self.calls.append((operation, copy.deepcopy(params)))
 
 
 def _twin(params: dict) -> dict:
@@ -102,13 +97,15 @@ def warm_benchmark() -> list[dict]:
 
         from loyalty import seed
         from loyalty.domain.model import member_id_for_sub
-        from loyalty.store.models import CounterModel, EntryModel, MarkerModel, MemberModel, RewardModel
 
         recorder = Recorder()
-        recorder.install([MemberModel, MarkerModel, EntryModel, RewardModel, CounterModel])
         twin_client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
-        seed.seed_demo()
-        handlers = {name: load_function(name, instance=99).lambda_handler for name in ("enroll", "earn", "redeem", "report")}
+        seed.seed_demo(os.environ["CATALOG_TABLE"], "us-east-1", endpoint)
+        handlers = {}
+        for name in ("enroll", "earn", "redeem", "report"):
+            function = load_function(name, instance=99)
+            function.loyalty().store.on_request(recorder)
+            handlers[name] = function.lambda_handler
         context = LambdaContext()
         results: dict[str, dict] = {}
 
@@ -148,6 +145,18 @@ def warm_benchmark() -> list[dict]:
         scenario("activity page (me)", "report", lambda i: api_event("GET", "/v1/members/me/activity", scopes="loyalty/member", sub=app_sub), 200)
         scenario("rewards (cached)", "redeem", lambda i: api_event("GET", "/v1/rewards"), 200)
         scenario("program", "report", lambda i: api_event("GET", "/v1/program"), 200)
+        # The back office (issue 12): an admin's adjustments, blocking and unblocking, a till's lookup by e-mail.
+        admin = {"scopes": "loyalty/admin", "sub": "bench-admin"}
+        scenario("adjustment", "earn", lambda i: api_event("POST", f"/v1/members/{member_id}/adjustments", **admin,
+                                                          body={"points": 10, "reason": "goodwill"},
+                                                          headers={"Idempotency-Key": f"a{i}"}), 201)
+        for index in range(-1, CALLS_PER_ROUTE):  # each block finds the member active, each unblock finds it blocked
+            prefix = "warm-up " if index < 0 else ""
+            invoke(f"{prefix}block", "enroll", api_event("POST", f"/v1/members/{member_id}/block", **admin,
+                                                         body={"reason": "suspected fraud"}), 200)
+            invoke(f"{prefix}unblock", "enroll", api_event("POST", f"/v1/members/{member_id}/unblock", **admin), 200)
+        scenario("lookup by e-mail", "report",
+                 lambda i: api_event("GET", "/v1/members", query={"email": f"bench{max(i, 0)}@example.com"}), 200)
 
         rows = []
         for route, result in results.items():

@@ -117,6 +117,7 @@ def _environment(endpoint: str) -> dict[str, str]:
         "MEMBERS_TABLE": "MembersTable", "LEDGER_TABLE": "LedgerTable", "CATALOG_TABLE": "CatalogTable",
         "STATS_TABLE": "StatsTable", "EMAIL_HASH_KEY": "cold-email-hash-key-0123456789",
         "POWERTOOLS_METRICS_NAMESPACE": "Loyalty", "POWERTOOLS_LOG_LEVEL": "INFO", "POWERTOOLS_SERVICE_NAME": "cold",
+        "AWS_LAMBDA_FUNCTION_NAME": "cold",  # as in Lambda: a handler composes at import, so its init counts it
     }
 
 

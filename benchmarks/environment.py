@@ -62,12 +62,17 @@ class LambdaContext:
 
 
 def load_function(name: str, instance: int = 0):
-    """functions/<name>/app.py as its own module (every function's module is `app`)."""
+    """functions/<name>/app.py as its own module (every function's module is `app`), composed at import as in
+    Lambda (AWS_LAMBDA_FUNCTION_NAME is set while it loads)."""
     module_name = f"bench_function_{name}_{instance}"
     if module_name not in sys.modules:
         spec = importlib.util.spec_from_file_location(module_name, FUNCTIONS / name / "app.py")
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        os.environ["AWS_LAMBDA_FUNCTION_NAME"] = name
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            del os.environ["AWS_LAMBDA_FUNCTION_NAME"]
         sys.modules[module_name] = module
     return sys.modules[module_name]
 
