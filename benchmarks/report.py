@@ -21,65 +21,81 @@ TIME_GROWTH_TARGET = 1.5  # 50x the members: the report reads the same items, so
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 
 
-def _populate(members: int) -> None:
-    from loyalty.domain import rules, stats
-    from loyalty.program import get_program
-    from loyalty.settings import get_settings
-    from loyalty.store.models import CounterModel, EntryModel, MemberModel
-    from loyalty.store.records import entry_to_record, member_to_record
+def _populate(store, program, members: int) -> None:
+    import boto3
 
-    program, shards = get_program(), get_settings().stats_shards
+    from loyalty.domain import rules, stats
+    from loyalty.domain.model import Profile, Purchase
+    from loyalty.domain.stats import TOTAL
+    from loyalty.store import keys
+    from loyalty.store.records import entry_to_record, member_to_record
+    from loyalty.store.repository import FIRST_DAY
+
     counters: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    with MemberModel.batch_write() as member_batch, EntryModel.batch_write() as entry_batch:
+    days: list[str] = []
+    totals: set[str] = set()
+    tables = store.tables
+    with tables.members.batch_write() as member_batch, tables.entries.batch_write() as entry_batch:
         for index in range(members):
             enrolled_at = NOW - timedelta(days=60, minutes=index)
-            change = rules.enroll(member_id=f"m{index:020d}", email=f"b{index}@example.com", channel="store", now=enrolled_at, program=program)
+            change = rules.enroll(f"m{index:020d}", Profile(f"b{index}@example.com", "store"), program, enrolled_at)
             member, entries = change.member, list(change.entries)
-            deltas = [stats.counter_deltas(change.entries, time_zone="UTC", shards=shards, enrolled=member, tier_moves=change.tier_moves)]
+            deltas = [stats.counter_deltas(change.entries, time_zone=program.time_zone, enrolled=member,
+                                           tier_moves=change.tier_moves)]
             for purchase in range(2):
-                earned = rules.earn(member, program, key=f"earn#t{purchase}", transaction_id=f"t{purchase}", amount_minor=1_500,
-                                    currency=program.currency, now=NOW - timedelta(days=(index + purchase * 17) % 45), request_hash="h")
+                earned = rules.earn(member, program, Purchase(f"t{purchase}", 1_500, program.currency),
+                                    NOW - timedelta(days=(index + purchase * 17) % 45), request_hash="h")
+                stats.note_purchase_days(earned, program.time_zone)
                 member = earned.member
                 entries += earned.entries
-                deltas.append(stats.counter_deltas(earned.entries, time_zone="UTC", shards=shards, tier_moves=earned.tier_moves))
-            member_batch.save(member_to_record(member))
+                deltas.append(stats.counter_deltas(earned.entries, time_zone=program.time_zone, tier_moves=earned.tier_moves))
+            member_batch.save(member_to_record(member, tables.members, rules.job_schedule(member, program), store.job_shards))
             for entry in entries:
-                entry_batch.save(entry_to_record(entry))
-            for delta in deltas:
-                for key, values in delta.items():
+                entry_batch.save(entry_to_record(entry, tables.entries))
+            for delta in deltas:  # what the transactions' counter updates add up to (Store._add_counters)
+                for (bucket, member_id), values in delta.items():
+                    key = keys.counter_key(bucket, keys.shard_of(member_id, store.stats_shards))
+                    if bucket.kind == stats.DAY:
+                        days.append(bucket.period)
+                    elif bucket.kind == TOTAL:
+                        totals.add(key)
                     for name, value in values.items():
                         counters[key][name] += value
-    connection = CounterModel._get_connection().connection
+    client = boto3.client("dynamodb", region_name="us-east-1")
     for key, values in counters.items():
-        connection.put_item(CounterModel.Meta.table_name, key, attributes={name: {"N": str(v)} for name, v in values.items()})
+        item = {"pk": {"S": key}, **{name: {"N": str(value)} for name, value in values.items()}}
+        if key in totals:
+            item[FIRST_DAY] = {"S": min(days)}
+        client.put_item(TableName=tables.counters.Meta.table_name, Item=item)
 
 
 def _measure(members: int) -> dict:
     import boto3
     from moto import mock_aws
 
-    from loyalty import service
-    from loyalty.program import get_program
-    from loyalty.store.models import CounterModel, EntryModel, MarkerModel, MemberModel
+    from loyalty.clock import FixedClock
+    from loyalty.program import load_program
+    from loyalty.service import Loyalty
+    from loyalty.settings import ApiSettings
+    from loyalty.store.repository import Store
     from loyalty_local.template import create_tables
 
     with mock_aws():
-        for model in (MemberModel, MarkerModel, EntryModel, CounterModel):
-            model._connection = None
         create_tables(boto3.client("dynamodb", region_name="us-east-1"))
+        settings = ApiSettings.from_environment()
+        store = Store.from_settings(settings)
+        loyalty = Loyalty(store, FixedClock(NOW), load_program(settings.program_file))
         started = time.perf_counter()
-        _populate(members)
+        _populate(store, loyalty.program, members)
         load_seconds = time.perf_counter() - started
         sends = []
-        CounterModel._get_connection().connection.client.meta.events.register(
-            "before-send.dynamodb.*", lambda **_: sends.append(1)
-        )
+        store.on_request(lambda operation, params: sends.append(operation))
         times = []
         start, end = (NOW - timedelta(days=31)).date(), (NOW - timedelta(days=1)).date()
         for _ in range(RUNS):
             sends.clear()
             began = time.perf_counter()
-            report = service.program_report(get_program(), NOW, start, end)
+            report = loyalty.program_report(start, end)
             times.append(time.perf_counter() - began)
         return {"members": members, "ms": statistics.median(times) * 1000, "requests": len(sends),
                 "active": report.active, "load_s": load_seconds}
