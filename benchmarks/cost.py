@@ -26,6 +26,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -34,6 +35,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from http.client import HTTPConnection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from benchmarks.environment import ROOT, LambdaContext, api_event, load_function, use_environment, verdict
 
@@ -321,7 +323,9 @@ def measure() -> tuple[list[Row], list[dict]]:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    use_environment()
+    # The jobs run months ahead: the functions read the local runtime's movable clock (loyalty.clock).
+    clock_file = Path(tempfile.mkdtemp(prefix="bench-clock-")) / "clock.json"
+    use_environment(LOCAL_CLOCK_FILE=str(clock_file))
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     moto_port = moto.get_host_and_port()[1]
@@ -373,6 +377,15 @@ def measure() -> tuple[list[Row], list[dict]]:
             points = api_event("POST", f"/v1/members/{member}/redemptions", body={"points": 5}, headers={"Idempotency-Key": f"p{index}"})
             invoke("redeem points", "redeem", points, 201)
             invoke("redeem replay", "redeem", points, 200)
+        admin = {"scopes": "loyalty/admin", "sub": "bench-admin"}
+        for index in range(CALLS):
+            invoke("adjustment", "earn", api_event("POST", f"/v1/members/{member}/adjustments", **admin,
+                                                   body={"points": 10, "reason": "goodwill"},
+                                                   headers={"Idempotency-Key": f"a{index}"}), 201)
+            invoke("block", "enroll", api_event("POST", f"/v1/members/{member}/block", **admin,
+                                                body={"reason": "suspected fraud"}))
+            invoke("unblock", "enroll", api_event("POST", f"/v1/members/{member}/unblock", **admin))
+            invoke("lookup by e-mail", "report", api_event("GET", "/v1/members", query={"email": f"c{index}@example.com"}))
         for _ in range(CALLS):
             invoke("member view", "report", api_event("GET", f"/v1/members/{member}"))
             invoke("activity page", "report", api_event("GET", f"/v1/members/{member}/activity", query={"limit": "20"}))
@@ -406,6 +419,7 @@ def measure() -> tuple[list[Row], list[dict]]:
                                               body={"transaction_id": f"j{index}", "amount_minor": 500_000, "currency": "EUR"}), 201, count=False)
         now = datetime.now(timezone.utc)
         for name, function, days in (("expire job", "expire_points", 800), ("tier review job", "tier_review", 430)):
+            clock_file.write_text(json.dumps({"offset_seconds": timedelta(days=days).total_seconds()}))
             result = invoke(name, function, _scheduled(now + timedelta(days=days)), None, warm_up=False)
             rows[name].per = int(result["members"])  # the dispatcher says how many members it had due
         return list(rows.values()), growth
