@@ -154,9 +154,10 @@ GRANTS = {
         "LedgerTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
         "StatsTable": {"dynamodb:UpdateItem"},
     },
-    # catalog read with one Query; redemption spends points and stock in one transaction
+    # catalog read with one Query; redemption spends points and stock in one transaction, and counts the
+    # member's redemptions of the reward (an ADD on a counter item, conditional under a per-member limit)
     "RedeemFunction": {
-        "MembersTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
+        "MembersTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
         "LedgerTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
         "CatalogTable": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"},
         "StatsTable": {"dynamodb:UpdateItem"},
@@ -176,6 +177,9 @@ GRANTS = {
         "StatsTable": {"dynamodb:UpdateItem"},
     },
     "PublishEventsFunction": {},  # reads the streams through its event source mappings, never the tables
+    # the back office's catalog: create (conditional put), replace, retire and stock (conditional updates);
+    # a refused stock change reads the reward to say why. Nothing else: no member, ledger or counter.
+    "CatalogFunction": {"CatalogTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}},
 }
 
 
@@ -338,6 +342,7 @@ SCHEDULED_EVENTS = [path for path in EVENT_FILES if json.loads(path.read_text())
 ORDER = [
     "enroll-member", "earn-purchase", "return-purchase", "redeem-reward", "redeem-points", "list-rewards", "get-program",
     "get-member", "get-activity", "get-program-report",
+    "create-reward", "replace-reward", "change-stock", "retire-reward",
 ]
 
 

@@ -41,6 +41,30 @@ class OutOfStock(DomainError):
     status, code = 409, "OUT_OF_STOCK"
 
 
+class RewardExists(DomainError):
+    status, code = 409, "REWARD_EXISTS"
+
+
+class StockUnlimited(DomainError):
+    """A stock change on a reward with unlimited stock: there is no count to change."""
+
+    status, code = 409, "STOCK_UNLIMITED"
+
+
+class RewardLimitReached(DomainError):
+    status, code = 409, "REWARD_LIMIT_REACHED"
+
+
+class RewardNotAvailable(DomainError):
+    """The reward exists and is active, but not redeemable now (outside its validity window)."""
+
+    status, code = 422, "REWARD_NOT_AVAILABLE"
+
+
+class UnknownTier(DomainError):
+    status, code = 422, "UNKNOWN_TIER"
+
+
 class InsufficientPoints(DomainError):
     status, code = 422, "INSUFFICIENT_POINTS"
 

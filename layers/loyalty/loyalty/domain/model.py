@@ -151,6 +151,9 @@ class Reward:
     min_tier: str | None = None
     active: bool = True
     stock: int | None = None  # None: unlimited
+    starts_at: datetime | None = None  # redeemable from (inclusive); None: no start
+    ends_at: datetime | None = None  # redeemable until (exclusive); None: no end
+    per_member_limit: int | None = None  # redemptions per member, ever; None: no limit
 
 
 def member_id_for_sub(sub: str) -> str:

@@ -80,7 +80,8 @@ def reward_to_record(reward: Reward, model: type[RewardModel]) -> RewardModel:
     return model(
         "REWARD", reward.reward_id, name=reward.name, description=reward.description, kind=reward.kind,
         points=reward.points, value_minor=reward.value_minor, min_tier=reward.min_tier,
-        active=reward.active, stock=reward.stock,
+        active=reward.active, stock=reward.stock, starts_at=reward.starts_at, ends_at=reward.ends_at,
+        per_member_limit=reward.per_member_limit,
     )
 
 
@@ -89,4 +90,6 @@ def reward_from_record(record: RewardModel) -> Reward:
         reward_id=record.sk, name=record.name, description=record.description, kind=record.kind,
         points=int(record.points), value_minor=int(record.value_minor), min_tier=record.min_tier,
         active=record.active, stock=None if record.stock is None else int(record.stock),
+        starts_at=record.starts_at, ends_at=record.ends_at,
+        per_member_limit=None if record.per_member_limit is None else int(record.per_member_limit),
     )

@@ -73,6 +73,13 @@ def out_of_stock(reward: Reward) -> _Meaning:
     return _Meaning(1, lambda: errors.OutOfStock(f"{reward.name} is out of stock", reward_id=reward.reward_id))
 
 
+def limit_reached(reward: Reward) -> _Meaning:
+    return _Meaning(1, lambda: errors.RewardLimitReached(
+        f"{reward.name} may be redeemed {reward.per_member_limit} time(s) per member",
+        reward_id=reward.reward_id, per_member_limit=reward.per_member_limit,
+    ))
+
+
 class _Transaction:
     """A TransactWrite whose every conditional write says what its failure means (no positional mapping)."""
 
@@ -138,8 +145,8 @@ class Store:
     def on_request(self, hook: RequestHook) -> None:
         """Call `hook(operation, params)` before each DynamoDB request of this store (tests and benchmarks count them)."""
         tables = self.tables
-        _on_request([model for model in (tables.members, tables.markers, tables.entries, tables.counters, tables.rewards)
-                     if model is not None], hook)
+        _on_request([model for model in (tables.members, tables.markers, tables.entries, tables.counters, tables.rewards,
+                                         tables.redemption_counts) if model is not None], hook)
 
     @property
     def _rewards(self):
@@ -159,10 +166,22 @@ class Store:
 
     def get_member_and_entries(self, member_id: str, refs: Iterable[EntryRef]) -> tuple[Member | None, dict[EntryRef, Entry]]:
         """The member and some of its ledger entries, read consistently in one round trip."""
+        member, entries, _ = self._read_member(member_id, refs)
+        return member, entries
+
+    def get_for_redemption(self, member_id: str, ref: EntryRef, reward_id: str) -> tuple[Member | None, Entry | None, int]:
+        """The member, the redemption entry of `ref` if written, and how often the member redeemed the reward: one round trip."""
+        member, entries, count = self._read_member(member_id, [ref], keys.redemption_count(member_id, reward_id))
+        return member, entries.get(ref), count
+
+    def _read_member(
+        self, member_id: str, refs: Iterable[EntryRef], count_key: str | None = None,
+    ) -> tuple[Member | None, dict[EntryRef, Entry], int]:
         try:
             with TransactGet(connection=self._connection()) as reads:
                 member_future = reads.get(self.tables.members, keys.member_pk(member_id))
                 entry_futures = {ref: reads.get(self.tables.entries, member_id, keys.entry_key(ref)) for ref in refs}
+                count_future = reads.get(self.tables.redemption_counts, count_key) if count_key else None
         except TransactGetError as error:
             if error.cause_response_code == "TransactionCanceledException":
                 raise LostRace() from error  # a write to one of these items was in flight
@@ -177,7 +196,11 @@ class Store:
                 entries[ref] = entry_from_record(future.get())
             except DoesNotExist:
                 pass
-        return member, entries
+        try:
+            count = int(count_future.get().count) if count_future else 0
+        except DoesNotExist:
+            count = 0
+        return member, entries, count
 
     def member_id_for_referral_code(self, code: str) -> str | None:
         try:
@@ -251,12 +274,15 @@ class Store:
         counters: Counters,
         purchase_update: tuple[Entry, int] | None = None,
         stock_reward: Reward | None = None,
+        counted_reward: Reward | None = None,
     ) -> None:
         """Write a change in one transaction: members only if unchanged since read, entries only if new.
 
         schedules: each member's job schedule (the index keys its item carries).
         purchase_update: an earn entry with its new refund totals and the refunded amount it was read with.
         stock_reward: a reward with limited stock, taken one off only while some is left.
+        counted_reward: a reward the (one) member redeemed: its count for the member goes up by one, only while
+            under the reward's per_member_limit.
         """
         members, entries, rewards = self.tables.members, self.tables.entries, self.tables.rewards
         try:
@@ -284,9 +310,21 @@ class Store:
                         self._rewards("REWARD", stock_reward.reward_id), actions=[rewards.stock.add(-1)],
                         condition=rewards.stock > 0, meaning=out_of_stock(stock_reward),
                     )
+                if counted_reward:
+                    self._count_redemption(transaction, change.members[0].member_id, counted_reward)
                 self._add_counters(transaction, counters)
         except TransactWriteError as error:
             raise transaction.failure(error) from error
+
+    def _count_redemption(self, transaction: _Transaction, member_id: str, reward: Reward) -> None:
+        # Counted on every redemption, so a limit set later counts the redemptions made before it.
+        model = self.tables.redemption_counts
+        limit = reward.per_member_limit
+        transaction.update(
+            model(keys.redemption_count(member_id, reward.reward_id)), actions=[model.count.add(1)],
+            condition=(model.count.does_not_exist() | (model.count < limit)) if limit is not None else None,
+            meaning=limit_reached(reward) if limit is not None else None,
+        )
 
     def _add_entries(self, transaction: _Transaction, entries: list[Entry]) -> None:
         model = self.tables.entries
