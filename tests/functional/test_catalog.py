@@ -264,3 +264,15 @@ def test_round_trips_of_the_catalog_routes_and_a_limited_redemption():
     uc.store.on_request(lambda operation, params: operations.append(operation))
     uc.redeem(uc_staff(), member_id, idempotency_key="k-1", payload={"k": 1}, reward_id="tea")
     assert operations == ["TransactGetItems", "TransactWriteItems"]
+
+
+def test_the_redemption_counter_in_the_members_stream_publishes_no_event():
+    from loyalty import events
+    from tests.jobs.test_events import stream_records
+
+    member_id = rich_member()
+    assert redeem(member_id, "k-1", reward_id="pastry").status == 201
+    records = stream_records("MembersTable")
+    counters = [record for record in records if record["dynamodb"]["Keys"]["pk"]["S"].startswith("RC#")]
+    assert counters and events.from_stream(counters) == []
+    assert {event.detail_type for event in events.from_stream(records)} == {"MemberEnrolled"}
