@@ -72,3 +72,23 @@ def test_a_per_member_limit_is_exact_under_a_burst(moto_server):  # noqa: F811
         redeem(member_id, f"after-{index}", reward_id="tea", env=env)
     assert _redemption_count(moto_server, member_id) == 2
     assert sum(item["type"]["S"] == "redeem" for item in _ledger(moto_server, member_id)) == 2
+
+
+def test_a_voucher_is_used_exactly_once_from_two_tills(moto_server):  # noqa: F811
+    from tests.conftest import call, http_event
+
+    env = {"AWS_ENDPOINT_URL_DYNAMODB": moto_server}
+    member_id = enroll(env=env)["member_id"]
+    earn(member_id, "t-1", 10_000, env=env)
+    code = redeem(member_id, "k-1", reward_id="pastry", env=env)["voucher_code"]
+
+    def use(index: int):
+        event = http_event("POST", f"/v1/vouchers/{code}/use", body={"store_id": f"till-{index}"})
+        return call("redeem", event, index, **env)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        replies = list(pool.map(use, range(THREADS)))
+    used = [reply for reply in replies if reply.status == 200]
+    assert len(used) == 1, [(reply.status, reply.body) for reply in replies]
+    assert all(reply["code"] == "VOUCHER_ALREADY_USED" and reply["details"]["store_id"] == used[0]["store_id"]
+               for reply in replies if reply.status != 200)

@@ -23,7 +23,17 @@ from typing import TypeVar
 from loyalty.clock import Clock
 from loyalty.domain import errors, rules, stats
 from loyalty.domain.access import Caller
-from loyalty.domain.model import Entry, EntryRef, Member, Profile, Purchase, Reward, member_id_for_sub, new_member_id
+from loyalty.domain.model import (
+    Entry,
+    EntryRef,
+    Member,
+    Profile,
+    Purchase,
+    Reward,
+    Voucher,
+    member_id_for_sub,
+    new_member_id,
+)
 from loyalty.program import Program, load_program
 from loyalty.settings import ApiSettings, CatalogSettings, ConfigurationError, EmailHashSettings, RewardAdminSettings
 from loyalty.store.catalog import RewardStore
@@ -300,10 +310,23 @@ class Loyalty:
                 reward=reward, points=points, redeemed_before=redeemed_before,
             )
             stock_reward = reward if reward and reward.stock is not None else None
-            self._commit(change, {member.member_id: member.version}, stock_reward=stock_reward, counted_reward=reward)
+            self._commit(change, {member.member_id: member.version}, stock_reward=stock_reward, counted_reward=reward,
+                         voucher=Voucher.of(change.entry))
             return Outcome(change.entry, replayed=False)
 
         return self.retry.run(attempt)
+
+    # -------------------------------------------------------------- vouchers
+
+    def voucher(self, code: str) -> Voucher:
+        voucher = self.store.get_voucher(code)
+        if voucher is None:
+            raise errors.VoucherNotFound(f"no voucher {code}")
+        return voucher
+
+    def use_voucher(self, code: str, store_id: str | None) -> Voucher:
+        """Mark the voucher used, once: a second use (from another till, at the same moment too) is refused."""
+        return self.store.use_voucher(code, self.clock.now(), store_id)
 
     # -------------------------------------------------------------- reads
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StrictBool, model_validator
 
 from loyalty.domain.access import Caller
-from loyalty.domain.model import Entry, Member, Reward
+from loyalty.domain.model import Entry, Member, Reward, Voucher
 from loyalty.domain.rules import lots as lots_by_expiry
 from loyalty.domain.rules import tier_progress
 from loyalty.program import Program
@@ -491,3 +491,28 @@ class StockChange(Request):
 class StockView(BaseModel):
     reward_id: str
     stock: int
+
+
+# ------------------------------------------------------------------ vouchers
+
+VOUCHER_CODE_PATTERN = r"^[A-Z0-9]{4,32}$"
+
+
+class VoucherView(BaseModel):
+    voucher_code: str
+    member_id: str
+    redemption_id: str
+    reward_id: str | None = Field(description="null for a points discount")
+    value_minor: int
+    status: Literal["issued", "used", "cancelled"]
+    issued_at: datetime
+    used_at: datetime | None
+    store_id: str | None = Field(description="Where it was used, when the till said.")
+
+    @classmethod
+    def of(cls, voucher: Voucher) -> VoucherView:
+        return cls(**{name: getattr(voucher, name) for name in cls.model_fields})
+
+
+class UseVoucherRequest(Request):
+    store_id: Annotated[Text, Field(min_length=1, max_length=64)] | None = None

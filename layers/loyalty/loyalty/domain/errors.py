@@ -65,6 +65,18 @@ class UnknownTier(DomainError):
     status, code = 422, "UNKNOWN_TIER"
 
 
+class VoucherNotFound(DomainError):
+    status, code = 404, "VOUCHER_NOT_FOUND"
+
+
+class VoucherAlreadyUsed(DomainError):
+    status, code = 409, "VOUCHER_ALREADY_USED"
+
+
+class VoucherCancelled(DomainError):
+    status, code = 409, "VOUCHER_CANCELLED"
+
+
 class InsufficientPoints(DomainError):
     status, code = 422, "INSUFFICIENT_POINTS"
 

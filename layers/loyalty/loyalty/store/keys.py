@@ -47,6 +47,10 @@ def redemption_count(member_id: str, reward_id: str) -> str:
     return f"RC#{member_id}#{reward_id}"
 
 
+def voucher_pk(code: str) -> str:
+    return f"V#{code}"
+
+
 def due_index_shard(shard: int) -> str:
     return f"D#{shard}"
 

@@ -168,6 +168,21 @@ class RedemptionCountModel(Model):
     count = NumberAttribute(default=0)
 
 
+class VoucherModel(Model):
+    """A redemption's voucher, in the members table: pk "V#<voucher_code>"."""
+
+    pk = UnicodeAttribute(hash_key=True)
+    voucher_code = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    redemption_id = UnicodeAttribute()
+    reward_id = UnicodeAttribute(null=True)
+    value_minor = NumberAttribute()
+    status = UnicodeAttribute()
+    issued_at = UTCDateTimeAttribute()
+    used_at = UTCDateTimeAttribute(null=True)
+    store_id = UnicodeAttribute(null=True)
+
+
 class CounterModel(Model):
     """A counter item of the statistics table (see loyalty.domain.stats); counters are dynamic attributes."""
 
@@ -184,6 +199,7 @@ class Tables:
     counters: type[CounterModel]
     rewards: type[RewardModel] | None  # only for the functions given the catalog table
     redemption_counts: type[RedemptionCountModel] | None = None  # in the members table
+    vouchers: type[VoucherModel] | None = None  # in the members table
 
 
 def _bind(model: type[Model], table_name: str, region: str | None, host: str | None = None) -> type:
@@ -202,6 +218,7 @@ def bind_tables(
         entries=_bind(EntryModel, ledger, region, host), counters=_bind(CounterModel, stats, region, host),
         rewards=_bind(RewardModel, catalog, region, host) if catalog else None,
         redemption_counts=_bind(RedemptionCountModel, members, region, host),
+        vouchers=_bind(VoucherModel, members, region, host),
     )
 
 

@@ -16,12 +16,20 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from pynamodb.exceptions import DoesNotExist, GetError, PynamoDBException, QueryError, TransactGetError, TransactWriteError
+from pynamodb.exceptions import (
+    DoesNotExist,
+    GetError,
+    PynamoDBException,
+    QueryError,
+    TransactGetError,
+    TransactWriteError,
+    UpdateError,
+)
 from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactGet, TransactWrite
 
 from loyalty.domain import errors
-from loyalty.domain.model import Entry, EntryRef, Member, Reward
+from loyalty.domain.model import Entry, EntryRef, Member, Reward, Voucher
 from loyalty.domain.rules import Change, JobSchedule
 from loyalty.domain.stats import DAY, TOTAL, Bucket, Counters
 from loyalty.settings import ConfigurationError, DispatcherSettings, StoreSettings
@@ -33,6 +41,8 @@ from loyalty.store.records import (
     member_from_record,
     member_to_record,
     reward_from_record,
+    voucher_from_record,
+    voucher_to_record,
 )
 
 BATCH_GET_LIMIT = 100
@@ -146,7 +156,7 @@ class Store:
         """Call `hook(operation, params)` before each DynamoDB request of this store (tests and benchmarks count them)."""
         tables = self.tables
         _on_request([model for model in (tables.members, tables.markers, tables.entries, tables.counters, tables.rewards,
-                                         tables.redemption_counts) if model is not None], hook)
+                                         tables.redemption_counts, tables.vouchers) if model is not None], hook)
 
     @property
     def _rewards(self):
@@ -275,6 +285,7 @@ class Store:
         purchase_update: tuple[Entry, int] | None = None,
         stock_reward: Reward | None = None,
         counted_reward: Reward | None = None,
+        voucher: Voucher | None = None,
     ) -> None:
         """Write a change in one transaction: members only if unchanged since read, entries only if new.
 
@@ -283,6 +294,7 @@ class Store:
         stock_reward: a reward with limited stock, taken one off only while some is left.
         counted_reward: a reward the (one) member redeemed: its count for the member goes up by one, only while
             under the reward's per_member_limit.
+        voucher: a redemption's voucher, new (a taken code is a lost race: the retry draws another).
         """
         members, entries, rewards = self.tables.members, self.tables.entries, self.tables.rewards
         try:
@@ -312,6 +324,9 @@ class Store:
                     )
                 if counted_reward:
                     self._count_redemption(transaction, change.members[0].member_id, counted_reward)
+                if voucher:
+                    transaction.save(voucher_to_record(voucher, self.tables.vouchers),
+                                     self.tables.vouchers.pk.does_not_exist(), LOST_RACE)
                 self._add_counters(transaction, counters)
         except TransactWriteError as error:
             raise transaction.failure(error) from error
@@ -351,6 +366,38 @@ class Store:
                 actions.append(Path(FIRST_DAY).set(Path(FIRST_DAY) | first_day))
             if actions:
                 transaction.update(model(key), actions=actions)
+
+    # -------------------------------------------------------------- vouchers
+
+    def get_voucher(self, code: str) -> Voucher | None:
+        try:
+            return voucher_from_record(self.tables.vouchers.get(keys.voucher_pk(code), consistent_read=True))
+        except DoesNotExist:
+            return None
+        except GetError as error:
+            raise _busy(error) from error
+
+    def use_voucher(self, code: str, used_at: datetime, store_id: str | None) -> Voucher:
+        """Mark an issued voucher used, in one conditional update; refused (read once more to say why) otherwise."""
+        model = self.tables.vouchers
+        record = model(keys.voucher_pk(code))
+        actions = [model.status.set("used"), model.used_at.set(used_at)]
+        if store_id is not None:
+            actions.append(model.store_id.set(store_id))
+        try:
+            record.update(actions=actions, condition=model.status == "issued")
+            return voucher_from_record(record)
+        except UpdateError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise _busy(error) from error
+        current = self.get_voucher(code)
+        if current is None:
+            raise errors.VoucherNotFound(f"no voucher {code}")
+        if current.status == "cancelled":
+            raise errors.VoucherCancelled(f"voucher {code} was cancelled")
+        raise errors.VoucherAlreadyUsed(f"voucher {code} was used at {current.used_at.isoformat() if current.used_at else '?'}",
+                                        used_at=current.used_at.isoformat() if current.used_at else None,
+                                        store_id=current.store_id)
 
     # -------------------------------------------------------------- counters
 
