@@ -395,9 +395,8 @@ class Store:
             raise errors.VoucherNotFound(f"no voucher {code}")
         if current.status == "cancelled":
             raise errors.VoucherCancelled(f"voucher {code} was cancelled")
-        raise errors.VoucherAlreadyUsed(f"voucher {code} was used at {current.used_at.isoformat() if current.used_at else '?'}",
-                                        used_at=current.used_at.isoformat() if current.used_at else None,
-                                        store_id=current.store_id)
+        used_at = keys.time_key(current.used_at) if current.used_at else None  # RFC 3339, UTC, "Z"
+        raise errors.VoucherAlreadyUsed(f"voucher {code} was used at {used_at}", used_at=used_at, store_id=current.store_id)
 
     # -------------------------------------------------------------- counters
 
