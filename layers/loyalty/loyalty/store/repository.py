@@ -95,20 +95,23 @@ class _Transaction:
 
     def __init__(self, writes: TransactWrite) -> None:
         self.writes = writes
-        self.meanings: list[_Meaning | None] = []
+        # pynamodb sends every put before every update, whatever order they were added in; the
+        # cancellation reasons come in the order sent.
+        self.put_meanings: list[_Meaning | None] = []
+        self.update_meanings: list[_Meaning | None] = []
 
     def save(self, record, condition, meaning: _Meaning) -> None:
         self.writes.save(record, condition=condition)
-        self.meanings.append(meaning)
+        self.put_meanings.append(meaning)
 
     def update(self, record, actions, condition=None, meaning: _Meaning | None = None) -> None:
         self.writes.update(record, actions=actions, condition=condition)
-        self.meanings.append(meaning)
+        self.update_meanings.append(meaning)
 
     def failure(self, error: TransactWriteError) -> Exception:
         reasons = error.cancellation_reasons or []
         failed = [
-            meaning for meaning, reason in zip(self.meanings, reasons, strict=False)
+            meaning for meaning, reason in zip(self.put_meanings + self.update_meanings, reasons, strict=False)
             if meaning is not None and reason is not None and reason.code == "ConditionalCheckFailed"
         ]
         if failed:
