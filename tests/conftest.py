@@ -39,7 +39,7 @@ TABLES = {"MEMBERS_TABLE": "MembersTable", "LEDGER_TABLE": "LedgerTable", "STATS
 FUNCTIONS = {  # functions/<name> -> logical id in template.yaml
     "enroll": "EnrollFunction", "earn": "EarnFunction", "redeem": "RedeemFunction", "report": "ReportFunction",
     "expire_points": "ExpirePointsFunction", "tier_review": "TierReviewFunction", "job_worker": "JobWorkerFunction",
-    "publish_events": "PublishEventsFunction",
+    "publish_events": "PublishEventsFunction", "catalog": "CatalogFunction",
 }
 PROGRAM = load_program(DEFAULT_PROGRAM_FILE)
 

@@ -1,19 +1,23 @@
-"""GET /v1/rewards and POST /v1/members/{member_id}/redemptions: the catalog and spending points."""
+"""GET /v1/rewards and POST /v1/members/{member_id}/redemptions: the catalog and spending points; the vouchers
+redemptions hand out, checked and used at the till."""
 
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from loyalty.api.models import (
     IDEMPOTENCY_KEY_PATTERN,
+    VOUCHER_CODE_PATTERN,
     RedemptionRequest,
     RedemptionResponse,
     RefusalBody,
     RewardItem,
     RewardsPage,
+    UseVoucherRequest,
+    VoucherView,
 )
 from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
 from loyalty.api.metrics import instance_metrics
@@ -76,6 +80,32 @@ def redeem(
     if not outcome.replayed:
         metrics.add_metric(name="PointsRedeemed", unit=MetricUnit.Count, value=-outcome.entry.points)
     return json_response(200 if outcome.replayed else 201, RedemptionResponse.of(outcome.entry))
+
+
+VoucherCode = Annotated[str, Path(pattern=VOUCHER_CODE_PATTERN, description="The code the redemption answered.")]
+
+
+@app.get(
+    "/v1/vouchers/<voucher_code>", tags=["vouchers"], summary="Check a voucher at the till",
+    responses={200: documented("The voucher", VoucherView), 404: documented("VOUCHER_NOT_FOUND")},
+)
+def get_voucher(voucher_code: VoucherCode) -> Response[VoucherView]:
+    caller_of(app).require(POS_SCOPE, ADMIN_SCOPE)
+    return json_response(200, VoucherView.of(loyalty().voucher(voucher_code)))
+
+
+@app.post(
+    "/v1/vouchers/<voucher_code>/use", tags=["vouchers"], summary="Use a voucher, once",
+    description="Exactly once, even from two tills at the same moment. The body is optional.",
+    responses={200: documented("Used", VoucherView), 404: documented("VOUCHER_NOT_FOUND"),
+               409: documented("VOUCHER_ALREADY_USED (details: used_at, store_id) or VOUCHER_CANCELLED")},
+)
+def use_voucher(
+    voucher_code: VoucherCode, body: Annotated[UseVoucherRequest | None, Body()] = None,
+) -> Response[VoucherView]:
+    caller_of(app).require(POS_SCOPE, ADMIN_SCOPE)
+    voucher = loyalty().use_voucher(voucher_code, body.store_id if body else None)
+    return json_response(200, VoucherView.of(voucher))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

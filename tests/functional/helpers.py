@@ -62,3 +62,13 @@ def ledger_sum(member_id: str) -> int:
         TableName="LedgerTable", KeyConditionExpression="member_id = :m", ExpressionAttributeValues={":m": {"S": member_id}}
     )
     return sum(int(item["points"]["N"]) for page in pages for item in page["Items"])
+
+
+def admin_catalog(method: str, path: str, body=None, scopes: str = ADMIN, sub: str | None = "back-office-1", instance: int = 0,
+                  env: dict | None = None):
+    """A call to the back office's catalog function (CatalogFunction)."""
+    return call("catalog", http_event(method, path, body=body, scopes=scopes, sub=sub), instance, **(env or {}))
+
+
+def list_rewards(scopes: str = POS, sub: str | None = "terminal-1", env: dict | None = None, **query):
+    return call("redeem", http_event("GET", "/v1/rewards", scopes=scopes, sub=sub, query=query or None), **(env or {}))

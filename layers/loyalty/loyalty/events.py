@@ -47,7 +47,19 @@ def from_record(record: DynamoDBRecord) -> list[DomainEvent]:
         return _ledger_events(new, base)
     if new.get("pk", "").startswith("M#"):
         return _member_events(kind, new, old, base)
+    if new.get("pk", "").startswith("V#"):
+        return _voucher_events(new, old, base)
     return []
+
+
+def _voucher_events(new: dict, old: dict, base: dict) -> list[DomainEvent]:
+    if new.get("status") != "used" or old.get("status") == "used":
+        return []
+    return [DomainEvent("VoucherUsed", {
+        **base, **{name: new.get(name) for name in ("voucher_code", "member_id", "redemption_id", "reward_id",
+                                                     "value_minor", "store_id")},
+        "used_at": _timestamp(new.get("used_at")),
+    })]
 
 
 def from_stream(records: Iterable[dict]) -> list[DomainEvent]:

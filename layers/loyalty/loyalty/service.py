@@ -24,10 +24,21 @@ from loyalty.clock import Clock
 from loyalty.domain import errors, rules, stats
 from loyalty.domain.access import Caller
 from loyalty.domain.model import (
-    ACTIVE, BLOCKED, Entry, EntryRef, Member, Profile, Purchase, Reward, member_id_for_sub, new_member_id,
+    ACTIVE,
+    BLOCKED,
+    Entry,
+    EntryRef,
+    Member,
+    Profile,
+    Purchase,
+    Reward,
+    Voucher,
+    member_id_for_sub,
+    new_member_id,
 )
 from loyalty.program import Program, load_program
-from loyalty.settings import ApiSettings, CatalogSettings, ConfigurationError, EmailHashSettings
+from loyalty.settings import ApiSettings, CatalogSettings, ConfigurationError, EmailHashSettings, RewardAdminSettings
+from loyalty.store.catalog import RewardStore
 from loyalty.store.repository import LostRace, ReferralCodeTaken, Store
 
 T = TypeVar("T")
@@ -293,7 +304,7 @@ class Loyalty:
         after = [reward for reward in active if cursor is None or reward.reward_id > cursor]
         page = after[:limit]
         return RewardsPage(
-            items=[(reward, rules.reward_available(reward, self.program, tier)) for reward in page],
+            items=[(reward, rules.reward_available(reward, self.program, tier, self.clock.now())) for reward in page],
             next_cursor=page[-1].reward_id if len(after) > limit else None,
         )
 
@@ -304,17 +315,22 @@ class Loyalty:
         ref, fingerprint = EntryRef("redeem", idempotency_key), request_hash(payload)
 
         def attempt() -> Outcome:
-            member, entries = self.store.get_member_and_entries(member_id, [ref])
-            member = caller.ensure_may_access(member, member_id)
-            if ref in entries:
-                return self._replay(entries[ref], fingerprint, "Idempotency-Key")
             reward = self._catalog().find(reward_id) if reward_id else None
+            if reward:  # the member's count of this reward is read with the member (its per-member limit)
+                member, replay, redeemed_before = self.store.get_for_redemption(member_id, ref, reward.reward_id)
+            else:
+                member, entries = self.store.get_member_and_entries(member_id, [ref])
+                replay, redeemed_before = entries.get(ref), 0
+            member = caller.ensure_may_access(member, member_id)
+            if replay:
+                return self._replay(replay, fingerprint, "Idempotency-Key")
             change = rules.redeem(
                 member, self.program, self.clock.now(), idempotency_key=idempotency_key, request_hash=fingerprint,
-                reward=reward, points=points,
+                reward=reward, points=points, redeemed_before=redeemed_before,
             )
             stock_reward = reward if reward and reward.stock is not None else None
-            self._commit(change, {member.member_id: member.version}, stock_reward=stock_reward)
+            self._commit(change, {member.member_id: member.version}, stock_reward=stock_reward, counted_reward=reward,
+                         voucher=Voucher.of(change.entry))
             return Outcome(change.entry, replayed=False)
 
         return self.retry.run(attempt)
@@ -356,6 +372,18 @@ class Loyalty:
             return change.member
 
         return self.retry.run(attempt)
+
+    # -------------------------------------------------------------- vouchers
+
+    def voucher(self, code: str) -> Voucher:
+        voucher = self.store.get_voucher(code)
+        if voucher is None:
+            raise errors.VoucherNotFound(f"no voucher {code}")
+        return voucher
+
+    def use_voucher(self, code: str, store_id: str | None) -> Voucher:
+        """Mark the voucher used, once: a second use (from another till, at the same moment too) is refused."""
+        return self.store.use_voucher(code, self.clock.now(), store_id)
 
     # -------------------------------------------------------------- reads
 
@@ -432,3 +460,34 @@ class Loyalty:
             return bool(change.tier_moves)
 
         return self.retry.run(attempt)
+
+
+@dataclass
+class CatalogAdmin:
+    """The back office's catalog: create, replace, retire rewards and move their stock.
+
+    Each call is one DynamoDB request (a refused stock change reads once more to say why). The functions
+    that serve rewards see a change when their `Catalog` cache next loads (within its ttl, 60 s).
+    """
+
+    rewards: RewardStore
+    program: Program
+
+    @classmethod
+    def from_settings(cls, settings: RewardAdminSettings) -> CatalogAdmin:
+        return cls(RewardStore.from_settings(settings), load_program(settings.program_file))
+
+    def create(self, reward: Reward) -> Reward:
+        rules.check_reward(reward, self.program)
+        self.rewards.create(reward)
+        return reward
+
+    def replace(self, reward: Reward) -> Reward:
+        rules.check_reward(reward, self.program)
+        return self.rewards.replace(reward)
+
+    def retire(self, reward_id: str) -> Reward:
+        return self.rewards.retire(reward_id)
+
+    def change_stock(self, reward_id: str, delta: int) -> Reward:
+        return self.rewards.change_stock(reward_id, delta)

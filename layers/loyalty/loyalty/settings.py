@@ -99,3 +99,12 @@ class PublisherSettings(Settings):
     event_bus_name: str  # "local": events are logged and appended to local_events_file
     local_events_file: Path = Path(".local/events.jsonl")
     aws_region: str | None = None
+
+
+class RewardAdminSettings(Settings):
+    """The catalog administration function: the catalog table and the program (its tiers) only."""
+
+    catalog_table: str
+    program_file: Path = DEFAULT_PROGRAM_FILE
+    aws_region: str | None = None
+    aws_endpoint_url_dynamodb: str | None = None

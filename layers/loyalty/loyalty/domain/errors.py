@@ -45,6 +45,42 @@ class OutOfStock(DomainError):
     status, code = 409, "OUT_OF_STOCK"
 
 
+class RewardExists(DomainError):
+    status, code = 409, "REWARD_EXISTS"
+
+
+class StockUnlimited(DomainError):
+    """A stock change on a reward with unlimited stock: there is no count to change."""
+
+    status, code = 409, "STOCK_UNLIMITED"
+
+
+class RewardLimitReached(DomainError):
+    status, code = 409, "REWARD_LIMIT_REACHED"
+
+
+class RewardNotAvailable(DomainError):
+    """The reward exists and is active, but not redeemable now (outside its validity window)."""
+
+    status, code = 422, "REWARD_NOT_AVAILABLE"
+
+
+class UnknownTier(DomainError):
+    status, code = 422, "UNKNOWN_TIER"
+
+
+class VoucherNotFound(DomainError):
+    status, code = 404, "VOUCHER_NOT_FOUND"
+
+
+class VoucherAlreadyUsed(DomainError):
+    status, code = 409, "VOUCHER_ALREADY_USED"
+
+
+class VoucherCancelled(DomainError):
+    status, code = 409, "VOUCHER_CANCELLED"
+
+
 class InsufficientPoints(DomainError):
     status, code = 422, "INSUFFICIENT_POINTS"
 

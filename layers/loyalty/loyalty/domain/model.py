@@ -160,6 +160,29 @@ class Reward:
     min_tier: str | None = None
     active: bool = True
     stock: int | None = None  # None: unlimited
+    starts_at: datetime | None = None  # redeemable from (inclusive); None: no start
+    ends_at: datetime | None = None  # redeemable until (exclusive); None: no end
+    per_member_limit: int | None = None  # redemptions per member, ever; None: no limit
+
+
+@dataclass(frozen=True)
+class Voucher:
+    """What a redemption hands the member to show at a till; used once."""
+
+    voucher_code: str
+    member_id: str
+    redemption_id: str
+    reward_id: str | None
+    value_minor: int
+    issued_at: datetime
+    status: str = "issued"  # issued | used | cancelled
+    used_at: datetime | None = None
+    store_id: str | None = None
+
+    @classmethod
+    def of(cls, redemption: Entry) -> Voucher:
+        return cls(redemption.voucher_code or "", redemption.member_id, redemption.entry_id, redemption.reward_id,
+                   redemption.value_minor or 0, redemption.created_at)
 
 
 def member_id_for_sub(sub: str) -> str:

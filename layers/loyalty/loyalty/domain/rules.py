@@ -237,20 +237,47 @@ def in_stock(reward: Reward) -> bool:
     return reward.stock is None or reward.stock > 0
 
 
-def reward_available(reward: Reward, program: Program, tier: str | None) -> bool:
-    """What the catalog shows as `available` for a caller of `tier`."""
-    return reward.active and tier_allows(reward, program, tier) and in_stock(reward)
+def in_window(reward: Reward, now: datetime) -> bool:
+    """Whether `now` is in the reward's validity window [starts_at, ends_at)."""
+    return (reward.starts_at is None or reward.starts_at <= now) and (reward.ends_at is None or now < reward.ends_at)
+
+
+def reward_available(reward: Reward, program: Program, tier: str | None, now: datetime | None = None) -> bool:
+    """What the catalog shows as `available` for a caller of `tier` (at `now`, when given)."""
+    return (reward.active and tier_allows(reward, program, tier) and in_stock(reward)
+            and (now is None or in_window(reward, now)))
+
+
+def check_reward(reward: Reward, program: Program) -> None:
+    """What a catalog reward must satisfy beyond its schema: a tier restriction names a tier of the program."""
+    if reward.min_tier is not None and reward.min_tier not in {tier.name for tier in program.tiers}:
+        names = ", ".join(tier.name for tier in program.tiers)
+        raise errors.UnknownTier(f"min_tier must be one of the program's tiers: {names}", min_tier=reward.min_tier)
 
 
 def redeem(
     member: Member, program: Program, now: datetime, *, idempotency_key: str, request_hash: str,
-    reward: Reward | None = None, points: int | None = None,
+    reward: Reward | None = None, points: int | None = None, redeemed_before: int = 0,
 ) -> Change:
-    """Spend points on a catalog reward or on a discount of `points × point_value_minor`."""
+    """Spend points on a catalog reward or on a discount of `points × point_value_minor`.
+
+    redeemed_before: how many times the member redeemed this reward already (its per-member limit).
+    """
     ensure_active(member)
     if reward is not None:
         if not reward.active:
             raise errors.RewardNotFound(f"reward {reward.reward_id} is not available")
+        if not in_window(reward, now):
+            raise errors.RewardNotAvailable(
+                f"{reward.name} is not redeemable now", reward_id=reward.reward_id,
+                starts_at=reward.starts_at.isoformat() if reward.starts_at else None,
+                ends_at=reward.ends_at.isoformat() if reward.ends_at else None,
+            )
+        if reward.per_member_limit is not None and redeemed_before >= reward.per_member_limit:
+            raise errors.RewardLimitReached(
+                f"{reward.name} may be redeemed {reward.per_member_limit} time(s) per member",
+                reward_id=reward.reward_id, per_member_limit=reward.per_member_limit,
+            )
         if not tier_allows(reward, program, member.tier):
             raise errors.TierTooLow(
                 f"{reward.name} is for {reward.min_tier} members and above", min_tier=reward.min_tier, tier=member.tier

@@ -42,6 +42,15 @@ def referral_marker(code: str) -> str:
     return f"REF#{code}"
 
 
+def redemption_count(member_id: str, reward_id: str) -> str:
+    """A member's count of one reward's redemptions (not "M#...": the stream reads that as a member)."""
+    return f"RC#{member_id}#{reward_id}"
+
+
+def voucher_pk(code: str) -> str:
+    return f"V#{code}"
+
+
 def due_index_shard(shard: int) -> str:
     return f"D#{shard}"
 

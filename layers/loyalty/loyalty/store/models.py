@@ -161,6 +161,31 @@ class RewardModel(Model):
     min_tier = UnicodeAttribute(null=True)
     active = BooleanAttribute(default=True)
     stock = NumberAttribute(null=True)
+    starts_at = UTCDateTimeAttribute(null=True)
+    ends_at = UTCDateTimeAttribute(null=True)
+    per_member_limit = NumberAttribute(null=True)
+
+
+class RedemptionCountModel(Model):
+    """How many times a member redeemed a reward, in the members table: pk "RC#<member_id>#<reward_id>"."""
+
+    pk = UnicodeAttribute(hash_key=True)
+    count = NumberAttribute(default=0)
+
+
+class VoucherModel(Model):
+    """A redemption's voucher, in the members table: pk "V#<voucher_code>"."""
+
+    pk = UnicodeAttribute(hash_key=True)
+    voucher_code = UnicodeAttribute()
+    member_id = UnicodeAttribute()
+    redemption_id = UnicodeAttribute()
+    reward_id = UnicodeAttribute(null=True)
+    value_minor = NumberAttribute()
+    status = UnicodeAttribute()
+    issued_at = UTCDateTimeAttribute()
+    used_at = UTCDateTimeAttribute(null=True)
+    store_id = UnicodeAttribute(null=True)
 
 
 class CounterModel(Model):
@@ -178,6 +203,8 @@ class Tables:
     entries: type[EntryModel]
     counters: type[CounterModel]
     rewards: type[RewardModel] | None  # only for the functions given the catalog table
+    redemption_counts: type[RedemptionCountModel] | None = None  # in the members table
+    vouchers: type[VoucherModel] | None = None  # in the members table
 
 
 def _bind(model: type[Model], table_name: str, region: str | None, host: str | None = None) -> type:
@@ -195,6 +222,8 @@ def bind_tables(
         members=_bind(MemberModel, members, region, host), markers=_bind(MarkerModel, members, region, host),
         entries=_bind(EntryModel, ledger, region, host), counters=_bind(CounterModel, stats, region, host),
         rewards=_bind(RewardModel, catalog, region, host) if catalog else None,
+        redemption_counts=_bind(RedemptionCountModel, members, region, host),
+        vouchers=_bind(VoucherModel, members, region, host),
     )
 
 

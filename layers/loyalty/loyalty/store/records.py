@@ -6,13 +6,13 @@ are spelled here from the domain's `JobSchedule` (store.keys), not decided here.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import date
 
-from loyalty.domain.model import BasketItem, Entry, Member, Reward
+from loyalty.domain.model import BasketItem, Entry, Member, Reward, Voucher
 from loyalty.domain.rules import JobSchedule
 from loyalty.store import keys
-from loyalty.store.models import EntryModel, MemberModel, RewardModel
+from loyalty.store.models import EntryModel, MemberModel, RewardModel, VoucherModel
 
 _MEMBER_PLAIN = [f.name for f in fields(Member) if f.name not in ("birthday", "lots", "qualifying", "reminded_lots")]
 _ENTRY_PLAIN = [f.name for f in fields(Entry) if f.name not in ("ref", "lots_consumed", "items")]
@@ -80,7 +80,8 @@ def reward_to_record(reward: Reward, model: type[RewardModel]) -> RewardModel:
     return model(
         "REWARD", reward.reward_id, name=reward.name, description=reward.description, kind=reward.kind,
         points=reward.points, value_minor=reward.value_minor, min_tier=reward.min_tier,
-        active=reward.active, stock=reward.stock,
+        active=reward.active, stock=reward.stock, starts_at=reward.starts_at, ends_at=reward.ends_at,
+        per_member_limit=reward.per_member_limit,
     )
 
 
@@ -89,4 +90,18 @@ def reward_from_record(record: RewardModel) -> Reward:
         reward_id=record.sk, name=record.name, description=record.description, kind=record.kind,
         points=int(record.points), value_minor=int(record.value_minor), min_tier=record.min_tier,
         active=record.active, stock=None if record.stock is None else int(record.stock),
+        starts_at=record.starts_at, ends_at=record.ends_at,
+        per_member_limit=None if record.per_member_limit is None else int(record.per_member_limit),
     )
+
+
+_VOUCHER_FIELDS = [f.name for f in fields(Voucher)]
+
+
+def voucher_to_record(voucher: Voucher, model: type[VoucherModel]) -> VoucherModel:
+    return model(keys.voucher_pk(voucher.voucher_code), **{name: getattr(voucher, name) for name in _VOUCHER_FIELDS})
+
+
+def voucher_from_record(record: VoucherModel) -> Voucher:
+    voucher = Voucher(**{name: getattr(record, name) for name in _VOUCHER_FIELDS})
+    return replace(voucher, value_minor=int(voucher.value_minor))

@@ -16,12 +16,20 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from pynamodb.exceptions import DoesNotExist, GetError, PynamoDBException, QueryError, TransactGetError, TransactWriteError
+from pynamodb.exceptions import (
+    DoesNotExist,
+    GetError,
+    PynamoDBException,
+    QueryError,
+    TransactGetError,
+    TransactWriteError,
+    UpdateError,
+)
 from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactGet, TransactWrite
 
 from loyalty.domain import errors
-from loyalty.domain.model import Entry, EntryRef, Member, Reward
+from loyalty.domain.model import Entry, EntryRef, Member, Reward, Voucher
 from loyalty.domain.rules import Change, JobSchedule
 from loyalty.domain.stats import DAY, TOTAL, Bucket, Counters
 from loyalty.settings import ConfigurationError, DispatcherSettings, StoreSettings
@@ -33,6 +41,8 @@ from loyalty.store.records import (
     member_from_record,
     member_to_record,
     reward_from_record,
+    voucher_from_record,
+    voucher_to_record,
 )
 
 BATCH_GET_LIMIT = 100
@@ -73,25 +83,35 @@ def out_of_stock(reward: Reward) -> _Meaning:
     return _Meaning(1, lambda: errors.OutOfStock(f"{reward.name} is out of stock", reward_id=reward.reward_id))
 
 
+def limit_reached(reward: Reward) -> _Meaning:
+    return _Meaning(1, lambda: errors.RewardLimitReached(
+        f"{reward.name} may be redeemed {reward.per_member_limit} time(s) per member",
+        reward_id=reward.reward_id, per_member_limit=reward.per_member_limit,
+    ))
+
+
 class _Transaction:
     """A TransactWrite whose every conditional write says what its failure means (no positional mapping)."""
 
     def __init__(self, writes: TransactWrite) -> None:
         self.writes = writes
-        self.meanings: list[_Meaning | None] = []
+        # pynamodb sends every put before every update, whatever order they were added in; the
+        # cancellation reasons come in the order sent.
+        self.put_meanings: list[_Meaning | None] = []
+        self.update_meanings: list[_Meaning | None] = []
 
     def save(self, record, condition, meaning: _Meaning) -> None:
         self.writes.save(record, condition=condition)
-        self.meanings.append(meaning)
+        self.put_meanings.append(meaning)
 
     def update(self, record, actions, condition=None, meaning: _Meaning | None = None) -> None:
         self.writes.update(record, actions=actions, condition=condition)
-        self.meanings.append(meaning)
+        self.update_meanings.append(meaning)
 
     def failure(self, error: TransactWriteError) -> Exception:
         reasons = error.cancellation_reasons or []
         failed = [
-            meaning for meaning, reason in zip(self.meanings, reasons, strict=False)
+            meaning for meaning, reason in zip(self.put_meanings + self.update_meanings, reasons, strict=False)
             if meaning is not None and reason is not None and reason.code == "ConditionalCheckFailed"
         ]
         if failed:
@@ -138,8 +158,8 @@ class Store:
     def on_request(self, hook: RequestHook) -> None:
         """Call `hook(operation, params)` before each DynamoDB request of this store (tests and benchmarks count them)."""
         tables = self.tables
-        _on_request([model for model in (tables.members, tables.markers, tables.entries, tables.counters, tables.rewards)
-                     if model is not None], hook)
+        _on_request([model for model in (tables.members, tables.markers, tables.entries, tables.counters, tables.rewards,
+                                         tables.redemption_counts, tables.vouchers) if model is not None], hook)
 
     @property
     def _rewards(self):
@@ -159,10 +179,22 @@ class Store:
 
     def get_member_and_entries(self, member_id: str, refs: Iterable[EntryRef]) -> tuple[Member | None, dict[EntryRef, Entry]]:
         """The member and some of its ledger entries, read consistently in one round trip."""
+        member, entries, _ = self._read_member(member_id, refs)
+        return member, entries
+
+    def get_for_redemption(self, member_id: str, ref: EntryRef, reward_id: str) -> tuple[Member | None, Entry | None, int]:
+        """The member, the redemption entry of `ref` if written, and how often the member redeemed the reward: one round trip."""
+        member, entries, count = self._read_member(member_id, [ref], keys.redemption_count(member_id, reward_id))
+        return member, entries.get(ref), count
+
+    def _read_member(
+        self, member_id: str, refs: Iterable[EntryRef], count_key: str | None = None,
+    ) -> tuple[Member | None, dict[EntryRef, Entry], int]:
         try:
             with TransactGet(connection=self._connection()) as reads:
                 member_future = reads.get(self.tables.members, keys.member_pk(member_id))
                 entry_futures = {ref: reads.get(self.tables.entries, member_id, keys.entry_key(ref)) for ref in refs}
+                count_future = reads.get(self.tables.redemption_counts, count_key) if count_key else None
         except TransactGetError as error:
             if error.cause_response_code == "TransactionCanceledException":
                 raise LostRace() from error  # a write to one of these items was in flight
@@ -177,7 +209,11 @@ class Store:
                 entries[ref] = entry_from_record(future.get())
             except DoesNotExist:
                 pass
-        return member, entries
+        try:
+            count = int(count_future.get().count) if count_future else 0
+        except DoesNotExist:
+            count = 0
+        return member, entries, count
 
     def member_id_for_referral_code(self, code: str) -> str | None:
         return self._marked_member_id(keys.referral_marker(code))
@@ -258,12 +294,17 @@ class Store:
         counters: Counters,
         purchase_update: tuple[Entry, int] | None = None,
         stock_reward: Reward | None = None,
+        counted_reward: Reward | None = None,
+        voucher: Voucher | None = None,
     ) -> None:
         """Write a change in one transaction: members only if unchanged since read, entries only if new.
 
         schedules: each member's job schedule (the index keys its item carries).
         purchase_update: an earn entry with its new refund totals and the refunded amount it was read with.
         stock_reward: a reward with limited stock, taken one off only while some is left.
+        counted_reward: a reward the (one) member redeemed: its count for the member goes up by one, only while
+            under the reward's per_member_limit.
+        voucher: a redemption's voucher, new (a taken code is a lost race: the retry draws another).
         """
         members, entries, rewards = self.tables.members, self.tables.entries, self.tables.rewards
         try:
@@ -291,9 +332,24 @@ class Store:
                         self._rewards("REWARD", stock_reward.reward_id), actions=[rewards.stock.add(-1)],
                         condition=rewards.stock > 0, meaning=out_of_stock(stock_reward),
                     )
+                if counted_reward:
+                    self._count_redemption(transaction, change.members[0].member_id, counted_reward)
+                if voucher:
+                    transaction.save(voucher_to_record(voucher, self.tables.vouchers),
+                                     self.tables.vouchers.pk.does_not_exist(), LOST_RACE)
                 self._add_counters(transaction, counters)
         except TransactWriteError as error:
             raise transaction.failure(error) from error
+
+    def _count_redemption(self, transaction: _Transaction, member_id: str, reward: Reward) -> None:
+        # Counted on every redemption, so a limit set later counts the redemptions made before it.
+        model = self.tables.redemption_counts
+        limit = reward.per_member_limit
+        transaction.update(
+            model(keys.redemption_count(member_id, reward.reward_id)), actions=[model.count.add(1)],
+            condition=(model.count.does_not_exist() | (model.count < limit)) if limit is not None else None,
+            meaning=limit_reached(reward) if limit is not None else None,
+        )
 
     def _add_entries(self, transaction: _Transaction, entries: list[Entry]) -> None:
         model = self.tables.entries
@@ -320,6 +376,37 @@ class Store:
                 actions.append(Path(FIRST_DAY).set(Path(FIRST_DAY) | first_day))
             if actions:
                 transaction.update(model(key), actions=actions)
+
+    # -------------------------------------------------------------- vouchers
+
+    def get_voucher(self, code: str) -> Voucher | None:
+        try:
+            return voucher_from_record(self.tables.vouchers.get(keys.voucher_pk(code), consistent_read=True))
+        except DoesNotExist:
+            return None
+        except GetError as error:
+            raise _busy(error) from error
+
+    def use_voucher(self, code: str, used_at: datetime, store_id: str | None) -> Voucher:
+        """Mark an issued voucher used, in one conditional update; refused (read once more to say why) otherwise."""
+        model = self.tables.vouchers
+        record = model(keys.voucher_pk(code))
+        actions = [model.status.set("used"), model.used_at.set(used_at)]
+        if store_id is not None:
+            actions.append(model.store_id.set(store_id))
+        try:
+            record.update(actions=actions, condition=model.status == "issued")
+            return voucher_from_record(record)
+        except UpdateError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise _busy(error) from error
+        current = self.get_voucher(code)
+        if current is None:
+            raise errors.VoucherNotFound(f"no voucher {code}")
+        if current.status == "cancelled":
+            raise errors.VoucherCancelled(f"voucher {code} was cancelled")
+        used_at = keys.time_key(current.used_at) if current.used_at else None  # RFC 3339, UTC, "Z"
+        raise errors.VoucherAlreadyUsed(f"voucher {code} was used at {used_at}", used_at=used_at, store_id=current.store_id)
 
     # -------------------------------------------------------------- counters
 
