@@ -276,3 +276,23 @@ def test_the_redemption_counter_in_the_members_stream_publishes_no_event():
     counters = [record for record in records if record["dynamodb"]["Keys"]["pk"]["S"].startswith("RC#")]
     assert counters and events.from_stream(counters) == []
     assert {event.detail_type for event in events.from_stream(records)} == {"MemberEnrolled"}
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_at_the_calendars_edge_is_a_422_not_a_500(moment):
+    before = table_items()
+    reply = admin_catalog("POST", "/v1/rewards", tea(starts_at=moment))
+    assert (reply.status, reply["code"]) == (422, "VALIDATION_ERROR"), reply.body
+    assert table_items() == before
+
+
+def test_a_replayed_redemption_is_answered_even_where_the_catalog_cache_has_not_seen_the_reward():
+    member_id = enroll("cache@example.com")["member_id"]
+    earn(member_id, "t-cache", 10_000)
+    stale = list_rewards(env={"CATALOG_CACHE_SECONDS": "3600"})  # instance 0 caches the catalog without the new reward
+    assert stale.status == 200
+    assert admin_catalog("POST", "/v1/rewards", tea(reward_id="fresh-tea")).status == 201
+    first = redeem(member_id, "k-cache", instance=1, reward_id="fresh-tea")  # a fresh instance sees it
+    assert first.status == 201, first.body
+    again = redeem(member_id, "k-cache", env={"CATALOG_CACHE_SECONDS": "3600"}, reward_id="fresh-tea")
+    assert (again.status, again.body) == (200, first.body)

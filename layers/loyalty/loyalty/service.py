@@ -315,15 +315,15 @@ class Loyalty:
         ref, fingerprint = EntryRef("redeem", idempotency_key), request_hash(payload)
 
         def attempt() -> Outcome:
-            reward = self._catalog().find(reward_id) if reward_id else None
-            if reward:  # the member's count of this reward is read with the member (its per-member limit)
-                member, replay, redeemed_before = self.store.get_for_redemption(member_id, ref, reward.reward_id)
+            if reward_id:  # the member's count of this reward is read with the member (its per-member limit)
+                member, replay, redeemed_before = self.store.get_for_redemption(member_id, ref, reward_id)
             else:
                 member, entries = self.store.get_member_and_entries(member_id, [ref])
                 replay, redeemed_before = entries.get(ref), 0
             member = caller.ensure_may_access(member, member_id)
-            if replay:
+            if replay:  # answered before the catalog is consulted: a stale cache must not hide a charged redemption
                 return self._replay(replay, fingerprint, "Idempotency-Key")
+            reward = self._catalog().find(reward_id) if reward_id else None
             change = rules.redeem(
                 member, self.program, self.clock.now(), idempotency_key=idempotency_key, request_hash=fingerprint,
                 reward=reward, points=points, redeemed_before=redeemed_before,

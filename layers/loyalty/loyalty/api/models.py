@@ -55,7 +55,10 @@ def _email(value: str) -> str:
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must include a time zone (use Z for UTC)")
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: before the first representable UTC moment
+        raise ValueError("is outside the range of dates this API accepts") from None
 
 
 Amount = Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT_MINOR, description="Minor units (1299 = 12.99).")]
