@@ -157,7 +157,7 @@ GRANTS = {
     # catalog read with one Query; redemption spends points and stock in one transaction, and counts the
     # member's redemptions of the reward (an ADD on a counter item, conditional under a per-member limit)
     "RedeemFunction": {
-        "MembersTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+        "MembersTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"},
         "LedgerTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
         "CatalogTable": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"},
         "StatsTable": {"dynamodb:UpdateItem"},

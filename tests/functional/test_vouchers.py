@@ -86,7 +86,7 @@ def test_using_a_voucher_publishes_voucher_used_once():
     assert detail["value_minor"] == 350 and detail["used_at"].endswith("Z") and "email" not in detail
 
 
-def test_voucher_routes_take_one_round_trip():
+def test_voucher_routes_take_at_most_two_round_trips():
     uc = make_loyalty(at=datetime.now(timezone.utc))
     _, redemption = voucher_of()
     code = redemption["voucher_code"]
@@ -96,11 +96,11 @@ def test_voucher_routes_take_one_round_trip():
     assert operations == ["GetItem"]
     operations.clear()
     uc.use_voucher(code, "store-1")
-    assert operations == ["UpdateItem"]
+    assert operations == ["GetItem", "TransactWriteItems"]  # the voucher, then its use checked against its member
     operations.clear()
     with pytest.raises(Exception, match="was used"):
         uc.use_voucher(code, "store-1")
-    assert operations == ["UpdateItem", "GetItem"]  # a refusal reads once more to say why
+    assert operations == ["GetItem"]  # a used voucher is refused from the read
 
 
 def test_the_redemption_and_its_voucher_are_written_together():
@@ -116,3 +116,17 @@ def test_the_redemption_and_its_voucher_are_written_together():
     written = [tables for operation, tables in operations if operation == "TransactWriteItems"]
     assert len(written) == 1 and written[0].count("MembersTable") == 3, written  # member, counter, voucher
     assert uc.voucher(outcome.entry.voucher_code).redemption_id == outcome.entry.entry_id
+
+
+def test_a_blocked_members_vouchers_cannot_be_used_until_unblocked():
+    member_id, redemption = voucher_of()
+    code = redemption["voucher_code"]
+    block = http_event("POST", f"/v1/members/{member_id}/block", body={"reason": "card fraud"}, scopes=ADMIN, sub="admin-1")
+    assert call("enroll", block).status == 200
+    before = table_items()
+    refused = use(code, {"store_id": "store-7"})
+    assert (refused.status, refused["code"]) == (403, "MEMBER_BLOCKED"), refused.body
+    assert table_items() == before and check(code)["status"] == "issued"
+    unblock = http_event("POST", f"/v1/members/{member_id}/unblock", scopes=ADMIN, sub="admin-1")
+    assert call("enroll", unblock).status == 200
+    assert use(code, {"store_id": "store-7"}).status == 200

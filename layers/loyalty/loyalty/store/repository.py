@@ -13,7 +13,7 @@ import binascii
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from pynamodb.exceptions import (
@@ -23,13 +23,12 @@ from pynamodb.exceptions import (
     QueryError,
     TransactGetError,
     TransactWriteError,
-    UpdateError,
 )
 from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactGet, TransactWrite
 
 from loyalty.domain import errors
-from loyalty.domain.model import Entry, EntryRef, Member, Reward, Voucher
+from loyalty.domain.model import BLOCKED, Entry, EntryRef, Member, Reward, Voucher
 from loyalty.domain.rules import Change, JobSchedule
 from loyalty.domain.stats import DAY, TOTAL, Bucket, Counters
 from loyalty.settings import ConfigurationError, DispatcherSettings, StoreSettings
@@ -388,25 +387,39 @@ class Store:
             raise _busy(error) from error
 
     def use_voucher(self, code: str, used_at: datetime, store_id: str | None) -> Voucher:
-        """Mark an issued voucher used, in one conditional update; refused (read once more to say why) otherwise."""
-        model = self.tables.vouchers
-        record = model(keys.voucher_pk(code))
+        """Mark an issued voucher used, once, while its member is not blocked: one read, one transaction."""
+        current = self.get_voucher(code)
+        if current is None:
+            raise errors.VoucherNotFound(f"no voucher {code}")
+        if current.status != "issued":
+            self._refuse_use(current)
+        model, members = self.tables.vouchers, self.tables.members
         actions = [model.status.set("used"), model.used_at.set(used_at)]
         if store_id is not None:
             actions.append(model.store_id.set(store_id))
         try:
-            record.update(actions=actions, condition=model.status == "issued")
-            return voucher_from_record(record)
-        except UpdateError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException":
-                raise _busy(error) from error
-        current = self.get_voucher(code)
-        if current is None:
-            raise errors.VoucherNotFound(f"no voucher {code}")
+            with TransactWrite(connection=self._connection()) as writes:
+                # pynamodb sends condition checks first: reasons[0] is the member's, reasons[1] the voucher's.
+                writes.condition_check(members, keys.member_pk(current.member_id),
+                                       condition=members.status.does_not_exist() | (members.status != BLOCKED))
+                writes.update(model(keys.voucher_pk(code)), actions=actions, condition=model.status == "issued")
+        except TransactWriteError as error:
+            failed = [reason is not None and reason.code == "ConditionalCheckFailed"
+                      for reason in error.cancellation_reasons or []]
+            if failed[:1] == [True]:
+                raise errors.MemberBlocked(f"member {current.member_id} is blocked; their vouchers cannot be used") from error
+            if failed[1:2] == [True]:
+                self._refuse_use(self.get_voucher(code) or current)  # another till used it a moment ago
+            raise _busy(error) from error
+        return replace(current, status="used", used_at=used_at,
+                       store_id=store_id if store_id is not None else current.store_id)
+
+    def _refuse_use(self, current: Voucher) -> None:
         if current.status == "cancelled":
-            raise errors.VoucherCancelled(f"voucher {code} was cancelled")
+            raise errors.VoucherCancelled(f"voucher {current.voucher_code} was cancelled")
         used_at = keys.time_key(current.used_at) if current.used_at else None  # RFC 3339, UTC, "Z"
-        raise errors.VoucherAlreadyUsed(f"voucher {code} was used at {used_at}", used_at=used_at, store_id=current.store_id)
+        raise errors.VoucherAlreadyUsed(f"voucher {current.voucher_code} was used at {used_at}",
+                                        used_at=used_at, store_id=current.store_id)
 
     # -------------------------------------------------------------- counters
 
