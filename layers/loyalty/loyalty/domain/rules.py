@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from loyalty.domain import errors
+from loyalty.domain.basket import base_points
 from loyalty.domain.model import BLOCKED, Entry, EntryRef, Member, Profile, Purchase, Reward, new_code, new_entry_id
 from loyalty.domain.months import add_months, end_of_month, month_key, window
 from loyalty.program import Program
@@ -124,7 +125,7 @@ def enroll(
 
 def purchase_points(program: Program, amount_minor: int, tier_name: str) -> tuple[int, int]:
     """(qualifying points, points credited): base points rounded down, then the tier multiplier, rounded down."""
-    base = amount_minor * program.earn.points_per_unit // program.earn.unit_minor
+    base = base_points(amount_minor, program.earn.points_per_unit, program.earn.unit_minor)
     multiplier = program.tier(tier_name).earn_multiplier
     credited = int((Decimal(base) * multiplier).to_integral_value(rounding=ROUND_FLOOR))
     return base, credited
