@@ -55,6 +55,20 @@ class StockUnlimited(DomainError):
     status, code = 409, "STOCK_UNLIMITED"
 
 
+class CampaignNotFound(DomainError):
+    status, code = 404, "CAMPAIGN_NOT_FOUND"
+
+
+class CampaignExists(DomainError):
+    status, code = 409, "CAMPAIGN_EXISTS"
+
+
+class CampaignNotEditable(DomainError):
+    """A change to a campaign that is active or ended: campaigns are frozen once active."""
+
+    status, code = 409, "CAMPAIGN_NOT_EDITABLE"
+
+
 class RewardLimitReached(DomainError):
     status, code = 409, "REWARD_LIMIT_REACHED"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
+from loyalty.domain.campaigns import CounterKey
 from loyalty.domain.model import Entry, EntryRef
 from loyalty.domain.stats import DAY, MONTH, TOTAL, Bucket
 
@@ -110,3 +111,13 @@ def counter_key(bucket: Bucket, shard: int) -> str:
     if bucket.kind == TOTAL:
         return f"T#{shard}"
     raise ValueError(f"unknown counter bucket {bucket.kind!r}")
+
+
+def campaign_counter(key: CounterKey, member_id: str) -> str:
+    """A campaign's limit counter: per member (that member's own) or in all, for a local day or the campaign.
+
+    The counter of (campaign, per campaign, period campaign) is also the campaign's `points_awarded` and
+    `times_applied`. Counter items hold the numbers `points` and `times`.
+    """
+    scope = member_id if key.per == "member" else "*"
+    return f"CL#{key.campaign_id}#{scope}#{key.period}"

@@ -166,6 +166,22 @@ class RewardModel(Model):
     per_member_limit = NumberAttribute(null=True)
 
 
+class CampaignModel(Model):
+    """A campaign in the catalog table; all under pk "CAMPAIGN" so the campaigns are one Query.
+
+    `document` is the campaign's JSON document (what `domain.campaigns.parse_campaign` reads), frozen once active.
+    """
+
+    pk = UnicodeAttribute(hash_key=True, default="CAMPAIGN")
+    sk = UnicodeAttribute(range_key=True)  # the campaign id
+    document = UnicodeAttribute()
+    status = UnicodeAttribute()  # draft | active | ended
+    created_at = UTCDateTimeAttribute()
+    activated_at = UTCDateTimeAttribute(null=True)
+    ended_at = UTCDateTimeAttribute(null=True)
+    version = NumberAttribute(default=0)
+
+
 class RedemptionCountModel(Model):
     """How many times a member redeemed a reward, in the members table: pk "RC#<member_id>#<reward_id>"."""
 
@@ -234,3 +250,7 @@ def bind_members(members: str, region: str | None = None, host: str | None = Non
 
 def bind_rewards(catalog: str, region: str | None = None, host: str | None = None) -> type[RewardModel]:
     return _bind(RewardModel, catalog, region, host)
+
+
+def bind_campaigns(catalog: str, region: str | None = None, host: str | None = None) -> type[CampaignModel]:
+    return _bind(CampaignModel, catalog, region, host)
