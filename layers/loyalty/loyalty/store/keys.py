@@ -95,6 +95,11 @@ def time_key(moment: datetime) -> str:
     return _utc(moment, "microseconds")
 
 
+def consent_key(at: datetime, member_version: int) -> str:
+    """A consent change's sort key in the ledger table: by time, unique per member by the member's version."""
+    return f"consent#{time_key(at)}#{member_version:012d}"
+
+
 def created_seq(entry: Entry) -> str:
     """The activity index's sort key: the time recorded, then the member's sequence for entries of one instant."""
     return f"{time_key(entry.created_at)}#{entry.seq:012d}"

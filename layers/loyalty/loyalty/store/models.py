@@ -148,6 +148,20 @@ class EntryModel(Model):
     items = ListAttribute(of=BasketItemAttribute, null=True)  # earn: the basket
 
 
+class ConsentModel(Model):
+    """A change of a member's marketing consent, in the ledger table beside the member's entries.
+
+    Sort key "consent#<time>#<member version>"; it carries no `created_seq`, so the activity index never lists it.
+    Kept for the member's export: who (`by`: "member" or a staff token's sub/client_id) changed it, and when.
+    """
+
+    member_id = UnicodeAttribute(hash_key=True)
+    entry_key = UnicodeAttribute(range_key=True)
+    marketing_opt_in = BooleanAttribute()
+    at = UTCDateTimeAttribute()
+    by = UnicodeAttribute()
+
+
 class RewardModel(Model):
     """A catalog reward; all under pk "REWARD" so the catalog is one Query."""
 
@@ -221,6 +235,7 @@ class Tables:
     rewards: type[RewardModel] | None  # only for the functions given the catalog table
     redemption_counts: type[RedemptionCountModel] | None = None  # in the members table
     vouchers: type[VoucherModel] | None = None  # in the members table
+    consents: type[ConsentModel] | None = None  # in the ledger table
 
 
 def _bind(model: type[Model], table_name: str, region: str | None, host: str | None = None) -> type:
@@ -240,6 +255,7 @@ def bind_tables(
         rewards=_bind(RewardModel, catalog, region, host) if catalog else None,
         redemption_counts=_bind(RedemptionCountModel, members, region, host),
         vouchers=_bind(VoucherModel, members, region, host),
+        consents=_bind(ConsentModel, ledger, region, host),
     )
 
 
