@@ -43,6 +43,18 @@ def test_the_demo_program_gives_a_birthday_bonus_and_publishes_it():
     assert Program.model_validate({**PROGRAM.model_dump(), "bonuses": {"welcome": 0, "referral": 0}}).bonuses.birthday == 0
 
 
+def test_the_rule_on_plain_values_and_a_program_without_a_birthday_bonus():
+    member = Member(member_id="m1", email="a@example.com", enrolled_at=ENROLLED, channel="store", tier="Bronze",
+                    referral_code="R1", birthday=date(1990, 11, 20))
+    change = rules.birthday_bonus(member, PROGRAM, BIRTHDAY_RUN)
+    assert change is not None and change.entry.ref == birthday.bonus_ref(BIRTHDAY_RUN, PROGRAM)
+    assert (change.entry.type, change.entry.bonus, change.entry.points, change.member.balance) == ("bonus", "birthday", 50, 50)
+    assert member.balance == 0, "the member given is not changed"
+    assert rules.birthday_bonus(member, PROGRAM, BIRTHDAY_RUN - timedelta(minutes=16)) is None, "the 19th"
+    none = Program.model_validate({**PROGRAM.model_dump(mode="json"), "bonuses": {"welcome": 50, "referral": 100, "birthday": 0}})
+    assert rules.birthday_bonus(member, none, BIRTHDAY_RUN) is None
+
+
 def test_a_member_gets_it_once_on_the_day_whatever_is_replayed_or_redelivered(uc, clock_file):
     member_id = enroll(uc, "bday@example.com", date(1990, 11, 20))
     enroll(uc, "other@example.com", date(1990, 11, 21))
