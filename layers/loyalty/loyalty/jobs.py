@@ -17,8 +17,8 @@ from datetime import datetime
 from loyalty.clock import Clock, clock_from_environment
 from loyalty.domain import rules
 from loyalty.domain.birthday import celebrated_on
-from loyalty.domain.stats import local_day
 from loyalty.domain.months import month_key
+from loyalty.domain.stats import local_day
 from loyalty.program import load_program
 from loyalty.service import Loyalty
 from loyalty.settings import LOCAL, ApiSettings, DispatcherSettings
