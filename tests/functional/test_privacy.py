@@ -276,3 +276,11 @@ def test_an_erased_member_is_left_out_of_the_jobs():
     assert uc.expire_member(later, member.member_id) == 0
     assert uc.review_member(later, member.member_id) is False
     assert uc.store.get_member(member.member_id).tier == "Silver"  # kept as it was: no TierChanged, no counter move
+
+
+def test_no_function_is_configured_to_log_request_bodies():
+    """Powertools logs whole events with POWERTOOLS_LOGGER_LOG_EVENT, and route arguments (bodies) with POWERTOOLS_DEBUG."""
+    from loyalty_local.template import functions
+
+    for spec in functions().values():
+        assert not {"POWERTOOLS_LOGGER_LOG_EVENT", "POWERTOOLS_DEBUG"} & set(spec.environment), spec.logical_id
