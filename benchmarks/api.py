@@ -11,6 +11,7 @@ Both sides run against moto in server mode on loopback, in this one process run.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import statistics
@@ -96,8 +97,6 @@ def warm_benchmark() -> list[dict]:
             client.create_table(**{**definition, "TableName": TWIN_PREFIX + definition["TableName"]})
 
         from loyalty import seed
-        from loyalty.domain.model import member_id_for_sub
-
         recorder = Recorder()
         twin_client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
         seed.seed_demo(os.environ["CATALOG_TABLE"], "us-east-1", endpoint)
@@ -109,7 +108,7 @@ def warm_benchmark() -> list[dict]:
         context = LambdaContext()
         results: dict[str, dict] = {}
 
-        def invoke(route: str, function: str, event: dict, expect: int) -> None:
+        def invoke(route: str, function: str, event: dict, expect: int) -> dict:
             first_call, sends_before = len(recorder.calls), recorder.sends
             started = time.perf_counter()
             response = handlers[function](event, context)
@@ -121,6 +120,7 @@ def warm_benchmark() -> list[dict]:
             result["times"].append(elapsed)
             result["requests"].append(recorder.sends - sends_before)
             result["direct"].append(direct)
+            return response
 
         def scenario(route: str, function: str, make_event: Callable[[int], dict], expect: int) -> None:
             invoke(f"warm-up {route}", function, make_event(-1), expect)
@@ -129,8 +129,9 @@ def warm_benchmark() -> list[dict]:
 
         scenario("enroll", "enroll", lambda i: api_event("POST", "/v1/members", body={"email": f"bench{i}@example.com"}), 201)
         app_sub = "bench-app-user"
-        invoke("setup", "enroll", api_event("POST", "/v1/members", body={"email": "app@example.com"}, scopes="loyalty/member", sub=app_sub), 201)
-        member_id = member_id_for_sub(app_sub)
+        enrolled = invoke("setup", "enroll", api_event("POST", "/v1/members", body={"email": "app@example.com"},
+                                                       scopes="loyalty/member", sub=app_sub), 201)
+        member_id = json.loads(enrolled["body"])["member_id"]
         earn_body = lambda i: {"transaction_id": f"t{i}", "amount_minor": 5000, "currency": "EUR"}  # noqa: E731
         scenario("earn", "earn", lambda i: api_event("POST", f"/v1/members/{member_id}/earn", body=earn_body(i)), 201)
         scenario("earn replay", "earn", lambda i: api_event("POST", f"/v1/members/{member_id}/earn", body=earn_body(max(i, 0))), 200)

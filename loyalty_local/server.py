@@ -190,7 +190,8 @@ class Runtime:
                     self.wfile.write(data)
 
             def log_message(self, format: str, *args: Any) -> None:
-                log(f"[http] {self.address_string()} {format % args}")
+                # Without query strings: they may hold personal data (GET /v1/members?email=...).
+                log(f"[http] {self.address_string()} {re.sub(r'[?][^ ]*', '', format % args)}")
 
         return Handler
 

@@ -130,7 +130,8 @@ def test_data_tables_are_on_demand_protected_and_recoverable():
         table = RESOURCES[name]
         props = table["Properties"]
         assert props["BillingMode"] == "PAY_PER_REQUEST", name
-        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
+        assert props["PointInTimeRecoverySpecification"] == {
+            "PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": {"Ref": "BackupRetentionDays"}}, name
         assert props["DeletionProtectionEnabled"] is True, name
         assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain", name
 
@@ -142,9 +143,10 @@ READ = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
 # What each function may do to each table (an index counts as its table), and why. A grant that is added,
 # widened or dropped in template.yaml is a deliberate change of this table.
 GRANTS = {
-    # enroll transaction: member + uniqueness markers (conditional puts), welcome entry, day counters
+    # enroll transaction: member + uniqueness markers (conditional puts), welcome entry, day counters;
+    # erasure: the member rewritten, its markers deleted (DeleteItem only on EMAIL#/SUB#/REF# keys), erase entry
     "EnrollFunction": {
-        "MembersTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"},
+        "MembersTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem"},
         "LedgerTable": {"dynamodb:PutItem"},
         "StatsTable": {"dynamodb:UpdateItem"},
     },
@@ -162,9 +164,10 @@ GRANTS = {
         "CatalogTable": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"},
         "StatsTable": {"dynamodb:UpdateItem"},
     },
-    # reads only: member view and lookup by e-mail marker, activity through the by_time index, report counters
+    # reads only: member view and lookup by e-mail marker, activity through the by_time index, report counters;
+    # the export: the ledger partition (table Query) and the vouchers (BatchGetItem)
     "ReportFunction": {
-        "MembersTable": {"dynamodb:GetItem"},
+        "MembersTable": {"dynamodb:GetItem", "dynamodb:BatchGetItem"},
         "LedgerTable": {"dynamodb:Query"},
         "StatsTable": {"dynamodb:BatchGetItem"},
     },
@@ -218,6 +221,9 @@ def test_every_function_is_granted_exactly_the_table_actions_it_needs():
         assert _table_actions(function) == GRANTS[name], name
 
 
+MARKER_DELETE_CONDITION = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["EMAIL#*", "SUB#*", "REF#*"]}}
+
+
 def test_reads_stay_reads_and_nothing_deletes_or_scans():
     for name in ("ReportFunction", "ExpirePointsFunction", "TierReviewFunction"):
         for table, actions in _table_actions(FUNCTIONS[name]).items():
@@ -227,16 +233,25 @@ def test_reads_stay_reads_and_nothing_deletes_or_scans():
             assert statement["Effect"] == "Allow"
             for action in statement["Action"]:
                 assert "*" not in action.split(":", 1)[1] or action == "kms:GenerateDataKey*", (name, action)
+                if action == "dynamodb:DeleteItem":  # erasure deletes uniqueness markers, never a member or an entry
+                    assert (name, statement["Action"], statement.get("Condition")) == (
+                        "EnrollFunction", ["dynamodb:DeleteItem"], MARKER_DELETE_CONDITION)
+                    continue
                 assert not re.search(r"dynamodb:(Delete|Scan|BatchWrite|PartiQL|CreateTable|UpdateTable)", action), (name, action)
             assert statement["Resource"] != "*", name
     # index-only readers get the index, not the table
     for name, table, indexes in (
-        ("ReportFunction", "LedgerTable", ["by_time"]), ("ExpirePointsFunction", "MembersTable", ["by_due", "by_birthday"]),
-        ("TierReviewFunction", "MembersTable", ["by_review"]),
+        ("ExpirePointsFunction", "MembersTable", ["by_due", "by_birthday"]), ("TierReviewFunction", "MembersTable", ["by_review"]),
     ):
         resources = [resource for s in _statements(FUNCTIONS[name]) if table in _resource_names(s["Resource"])
                      for resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
         assert resources == [{"Fn::Sub": f"${{{table}.Arn}}/index/{index}"} for index in indexes], name
+
+
+def test_the_backup_retention_is_a_parameter_within_what_point_in_time_recovery_allows():
+    """Backups hold erased members' old images for the recovery period, which every table takes from this parameter."""
+    parameter = TEMPLATE["Parameters"]["BackupRetentionDays"]
+    assert (parameter["Type"], parameter["MinValue"], parameter["MaxValue"], parameter["Default"]) == ("Number", 1, 35, 35)
 
 
 def _environment(function: dict) -> dict:
@@ -343,9 +358,11 @@ SCHEDULED_EVENTS = [path for path in EVENT_FILES if json.loads(path.read_text())
 ORDER = [
     "enroll-member", "earn-purchase", "return-purchase", "redeem-reward", "redeem-points", "list-rewards", "get-program",
     "get-member", "get-activity", "get-program-report", "find-member", "adjust-points", "block-member", "unblock-member",
-    "create-reward", "replace-reward", "change-stock", "retire-reward", "get-voucher", "use-voucher",
+    "create-reward", "replace-reward", "change-stock", "retire-reward", "get-voucher", "use-voucher", "export-member",
+    "erase-member",
 ]
 SAMPLE_VOUCHER = "K7QF4M2XPA"  # the vouchers' samples name one; the run uses the code redeem-reward was given
+SAMPLE_MEMBER = "m8c15b73fd66c717dfde9"  # the samples' member; the run uses the id enroll-member was given
 
 
 def _function_for(route_key: str) -> str:
@@ -362,13 +379,15 @@ def test_there_is_a_sample_event_for_every_route():
 def test_sample_events_run_in_order_through_their_functions():
     assert sorted(ORDER) == sorted(path.stem for path in HTTP_EVENTS)
     assert len(HTTP_EVENTS) + len(SCHEDULED_EVENTS) == len(EVENT_FILES), "every sample event is run by a test"
-    voucher = SAMPLE_VOUCHER
+    voucher, member = SAMPLE_VOUCHER, SAMPLE_MEMBER
     for name in ORDER:
-        event = json.loads((ROOT / "events" / f"{name}.json").read_text().replace(SAMPLE_VOUCHER, voucher))
+        text = (ROOT / "events" / f"{name}.json").read_text()
+        event = json.loads(text.replace(SAMPLE_VOUCHER, voucher).replace(SAMPLE_MEMBER, member))
         function = _function_for(event["routeKey"]).removesuffix("Function").lower()
         reply = call(function, event)
         assert reply.status in (200, 201), (name, reply.body)
         voucher = reply.body.get("voucher_code", voucher) if isinstance(reply.body, dict) else voucher
+        member = reply.body["member_id"] if name == "enroll-member" else member
 
 
 def test_dashboard_is_valid_json_and_every_alarm_notifies():

@@ -4,7 +4,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from loyalty.api.models import BlockRequest, EnrollRequest, EnrollResponse, MemberView, default_channel
+from loyalty.api.models import BlockRequest, EnrollRequest, EnrollResponse, ErasureView, MemberView, default_channel
 from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
 from loyalty.api.metrics import instance_metrics
 from loyalty.clock import clock_from_environment
@@ -77,3 +77,19 @@ def unblock(member_id: MemberId) -> Response[MemberView]:
 @metrics.log_metrics
 def lambda_handler(event, context):
     return app.resolve(event, context)
+
+
+@app.delete(
+    "/v1/members/<member_id>", tags=["privacy"], summary="Erase a member's personal data (owner member, admin)",
+    description="In one transaction: the profile's personal fields are removed, the e-mail, account and referral "
+    "markers deleted, the balance forfeited with an `erase` ledger entry, and the member leaves the tier "
+    "distribution. The same e-mail and account may then enroll again, as a new member. Erasing an erased member "
+    "answers 200 with the same body (by id: an erased member is no account's \"me\" any more).",
+    responses={200: documented("Erased", ErasureView), 404: documented("MEMBER_NOT_FOUND")},
+)
+def erase(member_id: MemberId) -> Response[ErasureView]:
+    caller = caller_of(app)
+    caller.require(MEMBER_SCOPE, ADMIN_SCOPE)
+    member = loyalty().erase(caller, member_id)
+    logger.info("member erased", extra={"member_id": member.member_id})
+    return json_response(200, ErasureView(member_id=member.member_id, erased_at=member.erased_at))

@@ -70,7 +70,7 @@ def redeem(
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
     try:
         outcome = loyalty().redeem(
-            caller, caller.target(member_id), idempotency_key=idempotency_key,
+            caller, loyalty().target(caller, member_id), idempotency_key=idempotency_key,
             payload=body.model_dump(mode="json"), reward_id=body.reward_id, points=body.points,
         )
     except errors.DomainError as failure:

@@ -8,7 +8,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 
 from loyalty import service
-from loyalty.api.models import ActivityItem, ActivityPage, Email, MemberSearchPage, MemberView, ProgramReportView
+from loyalty.api.models import (
+    ActivityItem,
+    ActivityPage,
+    Email,
+    MemberExportView,
+    MemberSearchPage,
+    MemberView,
+    ProgramReportView,
+)
 from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
 from loyalty.api.metrics import instance_metrics
 from loyalty.clock import clock_from_environment
@@ -54,7 +62,7 @@ def find_member(email: Annotated[Email, Query(description="The member's e-mail, 
 def member(member_id: MemberId) -> Response[MemberView]:
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
-    found = loyalty().member(caller, caller.target(member_id))
+    found = loyalty().member(caller, member_id)
     return json_response(200, MemberView.of(found, loyalty().program, loyalty().clock.now()))
 
 
@@ -75,7 +83,7 @@ def activity(
 ) -> Response[ActivityPage]:
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
-    entries, next_cursor = loyalty().activity(caller, caller.target(member_id), limit, cursor, from_, to)
+    entries, next_cursor = loyalty().activity(caller, member_id, limit, cursor, from_, to)
     return json_response(200, ActivityPage(items=[ActivityItem.of(entry) for entry in entries], next_cursor=next_cursor))
 
 
@@ -106,3 +114,17 @@ def program_report(
 @metrics.log_metrics
 def lambda_handler(event, context):
     return app.resolve(event, context)
+
+
+@app.get(
+    "/v1/members/<member_id>/export", tags=["privacy"], summary="Everything held about a member (owner member, admin)",
+    description="The member item's every field, the consent history, every ledger entry (newest first) and the "
+    "vouchers of its redemptions, in one document. An erased member answers 404.",
+    responses={200: documented("The member's data", MemberExportView), 404: documented("MEMBER_NOT_FOUND")},
+)
+def export(member_id: MemberId) -> Response[MemberExportView]:
+    caller = caller_of(app)
+    caller.require(MEMBER_SCOPE, ADMIN_SCOPE)
+    exported = loyalty().export(caller, member_id)
+    logger.info("member exported", extra={"member_id": exported.member.member_id, "entries": len(exported.entries)})
+    return json_response(200, MemberExportView.of(exported, loyalty().program, loyalty().clock.now()))

@@ -45,7 +45,8 @@ def test_every_domain_event_comes_from_the_streams(uc, clock_file, tmp_path):
     for event in published:
         by_type.setdefault(event["detail-type"], []).append(event["detail"])
     assert set(by_type) == {"MemberEnrolled", "PointsEarned", "PointsRedeemed", "PointsExpiringSoon", "PointsExpired", "TierChanged"}
-    assert by_type["MemberEnrolled"][0]["email"] == "ev@example.com"
+    assert by_type["MemberEnrolled"][0]["member_id"] == member_id
+    assert "ev@example.com" not in json.dumps(published), "events name the member by id only (no personal data)"
     assert by_type["PointsEarned"][0]["points"] == 600 and by_type["PointsRedeemed"][0]["points"] == 40
     assert [(e["points"], e["expires_at"]) for e in by_type["PointsExpiringSoon"]] == [(610, "2026-11-30T23:59:59Z")]
     assert by_type["PointsExpired"][0]["points"] == 610

@@ -3,6 +3,8 @@
 Nothing on a request path waits for them: the publisher reads the members and ledger streams
 and puts events on the program's EventBridge bus. Streams deliver at least once, so each event
 carries an `event_id` built from its stream record: consumers drop duplicates by it.
+Events name members by their pseudonymous id only, never by e-mail, name or phone (a notification
+service reads those from the member view, which answers 404 once the member is erased).
 Schemas: docs/events.md.
 """
 
@@ -101,11 +103,15 @@ def _member_events(kind: str, new: dict, old: dict, base: dict) -> list[DomainEv
     member = {**base, "member_id": new["member_id"]}
     if kind == "INSERT":
         return [DomainEvent("MemberEnrolled", {
-            **member, "email": new["email"], "name": new.get("name"), "channel": new["channel"], "tier": new["tier"],
+            **member, "channel": new["channel"], "tier": new["tier"],
             "referral_code": new["referral_code"], "marketing_opt_in": new.get("marketing_opt_in", False),
             "points_balance": new["balance"], "enrolled_at": _timestamp(new["enrolled_at"]),
         })]
     events = []
+    if old and new.get("status") == "erased":
+        if old.get("status") != "erased":
+            events.append(DomainEvent("MemberErased", {**member, "erased_at": _timestamp(new.get("erased_at"))}))
+        return events  # an erasure announces nothing else (the member leaves its tier in the counters, not in events)
     # Items written before blocking existed have no status: active. The reason stays on the member (free text).
     if old and old.get("status", "active") != new.get("status", "active"):
         kind_of = "MemberBlocked" if new.get("status") == "blocked" else "MemberUnblocked"
@@ -114,11 +120,10 @@ def _member_events(kind: str, new: dict, old: dict, base: dict) -> list[DomainEv
         reviewed = new.get("tier_reviewed") != old.get("tier_reviewed")  # else an earn moved it up
         events.append(DomainEvent("TierChanged", {
             **member, "from": old.get("tier"), "to": new["tier"], "reason": "tier_review" if reviewed else "points_earned",
-            "email": new["email"],
         }))
     for month in sorted(set(new.get("reminded_lots") or []) - set(old.get("reminded_lots") or [])):
         events.append(DomainEvent("PointsExpiringSoon", {
-            **member, "event_id": f"{base['event_id']}:{month}", "email": new["email"],
+            **member, "event_id": f"{base['event_id']}:{month}",
             "points": (new.get("lots") or {}).get(month, 0), "lot_month": month, "expires_at": _rfc3339(end_of_month(month)),
             "marketing_opt_in": new.get("marketing_opt_in", False),
         }))

@@ -14,7 +14,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import cache, cached_property
@@ -22,11 +22,13 @@ from typing import TypeVar
 
 from loyalty.clock import Clock
 from loyalty.domain import errors, rules, stats
-from loyalty.domain.access import Caller
+from loyalty.domain.access import ADMIN_SCOPE, Caller
 from loyalty.domain.birthday import bonus_ref
 from loyalty.domain.model import (
     ACTIVE,
     BLOCKED,
+    ERASED,
+    Consent,
     Entry,
     EntryRef,
     Member,
@@ -34,7 +36,6 @@ from loyalty.domain.model import (
     Purchase,
     Reward,
     Voucher,
-    member_id_for_sub,
     new_member_id,
 )
 from loyalty.program import Program, load_program
@@ -65,6 +66,16 @@ class Outcome:
 
     entry: Entry
     replayed: bool
+
+
+@dataclass(frozen=True)
+class MemberExport:
+    """Everything held about one member (GET /v1/members/{id}/export)."""
+
+    member: Member
+    consents: list[Consent]  # oldest first
+    entries: list[Entry]  # newest first, as the activity
+    vouchers: list[Voucher]  # by issue time
 
 
 @dataclass(frozen=True)
@@ -206,7 +217,7 @@ class Loyalty:
             referrer_id = self.store.member_id_for_referral_code(referral_code.upper())
             if referrer_id is None:
                 raise errors.InvalidReferralCode(f"no member has the referral code {referral_code}")
-        member_id = member_id_for_sub(sub) if sub else new_member_id()
+        member_id = new_member_id()  # never derived from the subject: an erased member's ledger stays unlinkable
         email_hash = email_hasher(email)
         profile = Profile(email, channel, name, phone, birthday, marketing_opt_in)
 
@@ -295,8 +306,9 @@ class Loyalty:
         """The tier a member token's rewards are offered for; None for staff, who see every reward."""
         if not caller.is_member:
             return None
-        member = self.store.get_member(caller.target("me"))
-        return member.tier if member else self.program.base_tier.name
+        member_id = self.store.member_id_for_sub(caller.sub) if caller.sub else None
+        member = self.store.get_member(member_id) if member_id else None
+        return member.tier if member and member.status != ERASED else self.program.base_tier.name
 
     def rewards_page(self, caller: Caller, limit: int, cursor: str | None) -> RewardsPage:
         """The active rewards by id, `limit` at a time after `cursor` (the last id of the previous page)."""
@@ -388,7 +400,19 @@ class Loyalty:
 
     # -------------------------------------------------------------- reads
 
+    def target(self, caller: Caller, member_id: str) -> str:
+        """The member id a path names: "me" is the member enrolled with a member token's subject, found through
+        its SUB# marker (one read), which erasure deletes: an erased member is no one's "me"."""
+        if member_id != "me" or not caller.names_self:
+            return caller.target(member_id)
+        found = self.store.member_id_for_sub(str(caller.sub))
+        if found is None:
+            raise errors.MemberNotFound("no member is enrolled with this account")
+        return found
+
     def member(self, caller: Caller, member_id: str) -> Member:
+        """The member a path names ("me" too): one read, two for "me"."""
+        member_id = self.target(caller, member_id)
         return caller.ensure_may_access(self.store.get_member(member_id), member_id)
 
     def activity(
@@ -397,18 +421,66 @@ class Loyalty:
     ) -> tuple[list[Entry], str | None]:
         """A page of the ledger, optionally of the days [start, end] in the program's time zone.
 
-        A member token naming an id reads the member first to check ownership.
+        The member is read first (access, and an erased member's entries are not shown), or for "me" its
+        SUB# marker, which exists only while the member does: two round trips in all.
         """
         if start and end and end < start:
             raise errors.InvalidRange("`to` is before `from`")
-        if caller.is_member and not (caller.sub and member_id == member_id_for_sub(caller.sub)):
-            self.member(caller, member_id)
+        if member_id == "me" and caller.names_self:
+            member_id = self.target(caller, member_id)
+        else:
+            member_id = self.member(caller, member_id).member_id
         since = _day_bound(start, 0, self.program.time_zone) if start else None
         until = _day_bound(end, 1, self.program.time_zone) if end else None
-        entries, next_cursor = self.store.activity(member_id, limit, cursor, since, until)
-        if not entries and cursor is None:
-            self.member(caller, member_id)  # an empty first page: tell an unknown member apart
-        return entries, next_cursor
+        return self.store.activity(member_id, limit, cursor, since, until)
+
+    # -------------------------------------------------------------- privacy
+
+    def export(self, caller: Caller, member_id: str) -> MemberExport:
+        """Everything held about a member: the member, its consent changes, every ledger entry and its vouchers.
+
+        Round trips: the member (two for "me"), the ledger partition (one Query page per MB), the vouchers
+        (one BatchGet per 100 redemptions)."""
+        member = self.member(caller, member_id)
+        entries, consents = self.store.member_ledger(member.member_id)
+        codes = [entry.voucher_code for entry in entries if entry.type == "redeem" and entry.voucher_code]
+        return MemberExport(member, consents, entries, self.store.vouchers(codes) if codes else [])
+
+    def erase(self, caller: Caller, member_id: str) -> Member:
+        """Erase a member's personal data, forfeit its balance and free its e-mail and account for a new enrolment.
+
+        One read and one transaction (plus the SUB# marker read for "me"). Erasing an erased member changes
+        nothing and answers it as it is; an erased member is reached by id only (it is no one's "me").
+        """
+        email_hash = self._email_hash()
+        member_id = self.target(caller, member_id)
+
+        def attempt() -> Member:
+            member = self.store.get_member(member_id)
+            if member is not None and member.status == ERASED:
+                return member  # the answer holds nothing of anyone: the id named and when it was erased
+            member = caller.ensure_may_access(member, member_id)
+            change = rules.erase(member, self.clock.now())
+            counters = stats.counter_deltas(change.entries, time_zone=self.program.time_zone, tier_moves=change.tier_moves)
+            self.store.erase_member(change, member.version, rules.job_schedule(change.member, self.program), counters,
+                                    email_hash(member.email), member.sub)
+            return change.member
+
+        return self.retry.run(attempt)
+
+    def reapply_erasures(self, member_ids: Iterable[str]) -> list[str]:
+        """After a point-in-time restore: erase again every member erased since the restore point (the ids come
+        from the `erase` entries of the ledger that was live before the restore, or from the MemberErased events:
+        see ops/reapply_erasures.py). Idempotent; returns the ids that were live again and are erased now."""
+        system = Caller(sub="restore", scopes=frozenset({ADMIN_SCOPE}))
+        erased_now = []
+        for member_id in member_ids:
+            before = self.store.get_member(member_id)
+            if before is None or before.status == ERASED:
+                continue  # enrolled after the restore point (nothing of it restored), or still erased
+            self.erase(system, member_id)
+            erased_now.append(member_id)
+        return erased_now
 
     # -------------------------------------------------------------- reports
 

@@ -386,6 +386,7 @@ class DayReport(BaseModel):
     points_expired: int
     points_returned: int = Field(description="Points taken back by returns.")
     points_debited: int = Field(description="Points taken off by admin adjustments (debits).")
+    points_forfeited: int = Field(default=0, description="The balances of members erased that day.")
 
 
 class ProgramReportView(BaseModel):
@@ -404,6 +405,7 @@ class ProgramReportView(BaseModel):
     points_expired: int
     points_returned: int
     points_debited: int = Field(description="Points taken off by admin adjustments; credits count in points_issued.")
+    points_forfeited: int = Field(default=0, description="The balances of erased members, forfeited at erasure.")
     redemption_rate: float | None = Field(description="points_redeemed / points_issued; null when none were issued.")
     repeat_purchase_rate: float | None = Field(description="repeat_purchasers / active_members; null without active members.")
     outstanding_points: int = Field(description="Points members hold at the end of `to`.")
@@ -430,7 +432,7 @@ class ProgramReportView(BaseModel):
                 purchases=day.get("purchases"), revenue_minor=day.get("revenue_minor"), refunds_minor=day.get("refunds_minor"),
                 points_issued=day.get("points_issued"), points_redeemed=day.get("points_redeemed"),
                 points_expired=day.get("points_expired"), points_returned=day.get("points_returned"),
-                points_debited=day.get("points_debited"),
+                points_debited=day.get("points_debited"), points_forfeited=day.get("points_forfeited"),
             )
             for day in report.days
         ]
@@ -442,6 +444,7 @@ class ProgramReportView(BaseModel):
             revenue_minor=report.total("revenue_minor"), refunds_minor=report.total("refunds_minor"),
             points_issued=issued, points_redeemed=redeemed, points_expired=report.total("points_expired"),
             points_returned=report.total("points_returned"), points_debited=report.total("points_debited"),
+            points_forfeited=report.total("points_forfeited"),
             redemption_rate=rate(redeemed, issued),
             repeat_purchase_rate=rate(report.repeat, report.active), outstanding_points=report.outstanding_points,
             outstanding_liability_minor=report.outstanding_points * program.point_value_minor,
@@ -453,13 +456,13 @@ class ProgramReportView(BaseModel):
         channels = list(self.enrollments_by_channel)
         header = ["date", "enrollments", *[f"enrollments_{c}" for c in channels], "active_members", "repeat_purchasers",
                   "purchases", "revenue_minor", "refunds_minor", "points_issued", "points_redeemed", "points_expired",
-                  "points_returned", "points_debited"]
+                  "points_returned", "points_debited", "points_forfeited"]
 
         def row(label: str, figures) -> list[str]:
             values = [figures.enrollments, *[figures.enrollments_by_channel[c] for c in channels], figures.active_members,
                       figures.repeat_purchasers, figures.purchases, figures.revenue_minor, figures.refunds_minor,
                       figures.points_issued, figures.points_redeemed, figures.points_expired, figures.points_returned,
-                      figures.points_debited]
+                      figures.points_debited, figures.points_forfeited]
             return [label, *map(str, values)]
 
         lines = [header] + [row(day.date.isoformat(), day) for day in self.daily] + [row("total", self)]
@@ -564,3 +567,82 @@ class VoucherView(BaseModel):
 
 class UseVoucherRequest(Request):
     store_id: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
+
+
+# ---------------------------------------------------------------- privacy
+
+
+class MemberRecord(MemberView):
+    """The member view plus every other field the member item holds about the member."""
+
+    sub: str | None = Field(description="The account (token subject) the member enrolled with, if any.")
+    referred_by: str | None
+    referral_bonus_paid: bool
+    blocked_reason: str | None
+    status_changed_at: datetime | None
+    points_returned: int
+    qualifying_points_by_month: dict[str, int] = Field(description="Qualifying points by earn month (YYYY-MM).")
+    lots: list[ExpiringPoints] = Field(description="Every lot, soonest-expiring first.")
+    last_purchase_day: str | None = Field(description="In the program's time zone.")
+
+    @classmethod
+    def of(cls, member: Member, program: Program, now: datetime) -> MemberRecord:
+        view = MemberView.of(member, program, now)
+        return cls(
+            **dict(view), sub=member.sub, referred_by=member.referred_by, referral_bonus_paid=member.referral_bonus_paid,
+            blocked_reason=member.blocked_reason, status_changed_at=member.status_changed_at,
+            points_returned=member.points_returned, qualifying_points_by_month=dict(sorted(member.qualifying.items())),
+            lots=[ExpiringPoints(points=points, expires_at=at) for at, points in lots_by_expiry(member)],
+            last_purchase_day=member.last_purchase_day,
+        )
+
+
+class LedgerRecord(ActivityItem):
+    """An activity item plus everything else its ledger entry holds."""
+
+    currency: str | None = None
+    store_id: str | None = None
+    channel: str | None = None
+    occurred_at: datetime | None = None
+    qualifying_points: int | None = None
+    expires_at: datetime | None = None
+    tier_after: str | None = None
+    refunded_minor: int | None = None
+    points_reversed: int | None = None
+    voucher_code: str | None = None
+    value_minor: int | None = None
+    lots_consumed: dict[str, int] | None = None
+    items: list[dict[str, Any]] | None = Field(default=None, description="earn: the basket, as the till sent it.")
+
+    @classmethod
+    def of(cls, entry: Entry) -> LedgerRecord:
+        extra = {name: getattr(entry, name) for name in cls.model_fields if name not in ActivityItem.model_fields}
+        extra["items"] = [dict(vars(item)) for item in entry.items] if entry.items else None
+        return cls(**dict(ActivityItem.of(entry)), **extra)
+
+
+class ConsentView(BaseModel):
+    marketing_opt_in: bool
+    at: datetime
+    by: str = Field(description='"member", or the staff token\'s sub or client_id that changed it.')
+
+
+class MemberExportView(BaseModel):
+    member: MemberRecord
+    consents: list[ConsentView] = Field(description="Every change of the marketing consent, oldest first.")
+    activity: list[LedgerRecord] = Field(description="Every ledger entry, all pages, newest first (as the activity).")
+    vouchers: list[VoucherView] = Field(description="The vouchers of the member's redemptions, oldest first.")
+
+    @classmethod
+    def of(cls, export, program: Program, now: datetime) -> MemberExportView:
+        return cls(
+            member=MemberRecord.of(export.member, program, now),
+            consents=[ConsentView(marketing_opt_in=c.marketing_opt_in, at=c.at, by=c.by) for c in export.consents],
+            activity=[LedgerRecord.of(entry) for entry in export.entries],
+            vouchers=[VoucherView.of(voucher) for voucher in export.vouchers],
+        )
+
+
+class ErasureView(BaseModel):
+    member_id: str
+    erased_at: datetime

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from loyalty.domain import errors
-from loyalty.domain.model import Member, member_id_for_sub
+from loyalty.domain.model import ERASED, Member
 
 MEMBER_SCOPE = "loyalty/member"
 POS_SCOPE = "loyalty/pos"
@@ -45,16 +45,22 @@ class Caller:
         """A member token owns the member enrolled with its subject; absent subjects never match."""
         return bool(self.sub) and member.sub == self.sub
 
+    @property
+    def names_self(self) -> bool:
+        """A member token, whose "me" is the member enrolled with its subject."""
+        return MEMBER_SCOPE in self.scopes and bool(self.sub)
+
     def target(self, member_id: str) -> str:
-        """The member id a path names; "me" is the member enrolled with this token's subject."""
+        """The member id a path names, for routes staff call; a member token's "me" needs a read (Loyalty.target)."""
         if member_id != "me":
             return member_id
-        if not (MEMBER_SCOPE in self.scopes and self.sub):
+        if not self.names_self or self.is_staff:  # staff routes: "me" is no member
             raise errors.MemberNotFound('"me" names a member only with a member token')
-        return member_id_for_sub(self.sub)
+        # Member ids are random (nothing derived from the subject survives an erasure): the SUB# marker says which.
+        raise LookupError('a member token\'s "me" is resolved by Loyalty.target, which reads its SUB# marker')
 
     def ensure_may_access(self, member: Member | None, member_id: str) -> Member:
-        """Staff reach every member; a member only their own. Others' members are reported as unknown."""
-        if member is None or not (self.is_staff or self.owns(member)):
+        """Staff reach every member; a member only their own. Others' members, and erased ones, are unknown."""
+        if member is None or member.status == ERASED or not (self.is_staff or self.owns(member)):
             raise errors.MemberNotFound(f"no member {member_id}")
         return member

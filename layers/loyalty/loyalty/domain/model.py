@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 ACTIVE, BLOCKED = "active", "blocked"
+ERASED = "erased"  # personal data gone; the member reads as absent everywhere (Caller.ensure_may_access)
 
 
 @dataclass
@@ -41,6 +41,7 @@ class Member:
     status: str = ACTIVE  # "active" | "blocked": a blocked member cannot earn, redeem or be credited
     blocked_reason: str | None = None  # why, as the admin wrote it (kept on the member, never in events)
     status_changed_at: datetime | None = None
+    erased_at: datetime | None = None
 
     def copy(self) -> Member:
         clone = Member(**self.__dict__)
@@ -55,7 +56,7 @@ class EntryRef:
     """What makes an entry unique for its member: its kind and the id that came with the request
     (the idempotency key: a transaction_id, a return_id, an Idempotency-Key) or that the rule gave it."""
 
-    kind: str  # earn | bonus | redeem | return | expire | adjust
+    kind: str  # earn | bonus | redeem | return | expire | adjust | erase
     id: str
 
 
@@ -69,6 +70,15 @@ class Profile:
     phone: str | None = None
     birthday: date | None = None
     marketing_opt_in: bool = False
+
+
+@dataclass(frozen=True)
+class Consent:
+    """A change of the member's marketing consent: to what, when, and by whom ("member" or a staff token's id)."""
+
+    marketing_opt_in: bool
+    at: datetime
+    by: str
 
 
 @dataclass(frozen=True)
@@ -183,11 +193,6 @@ class Voucher:
     def of(cls, redemption: Entry) -> Voucher:
         return cls(redemption.voucher_code or "", redemption.member_id, redemption.entry_id, redemption.reward_id,
                    redemption.value_minor or 0, redemption.created_at)
-
-
-def member_id_for_sub(sub: str) -> str:
-    """App members' ids derive from their token's subject, so "me" resolves without a read."""
-    return "m" + hashlib.sha256(f"sub:{sub}".encode()).hexdigest()[:20]
 
 
 def new_member_id() -> str:

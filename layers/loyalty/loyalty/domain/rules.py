@@ -14,7 +14,7 @@ from decimal import ROUND_FLOOR, Decimal
 from loyalty.domain import errors
 from loyalty.domain.basket import base_points
 from loyalty.domain.birthday import bonus_due, bonus_ref
-from loyalty.domain.model import BLOCKED, Entry, EntryRef, Member, Profile, Purchase, Reward, new_code, new_entry_id
+from loyalty.domain.model import BLOCKED, ERASED, Entry, EntryRef, Member, Profile, Purchase, Reward, new_code, new_entry_id
 from loyalty.domain.months import add_months, end_of_month, month_key, window
 from loyalty.program import Program
 
@@ -31,7 +31,7 @@ class Change:
 
     members: list[Member]
     entries: list[Entry] = field(default_factory=list)
-    tier_moves: list[tuple[str, str | None, str]] = field(default_factory=list)  # (member_id, from, to)
+    tier_moves: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # (member_id, from, to); None: not in
 
     @property
     def member(self) -> Member:
@@ -179,7 +179,7 @@ def earn(
         member.referral_bonus_paid = True
         referrer = referrer.copy()
         change.entries.append(_bonus(member, program, now, "referral", f"referral#{referrer.member_id}", bonus))
-        if referrer.status != BLOCKED:  # a blocked referrer is credited nothing; the new member still is
+        if referrer.status not in (BLOCKED, ERASED):  # a blocked (or erased) referrer is credited nothing; the new member still is
             change.members.append(referrer)
             change.entries.append(_bonus(referrer, program, now, "referral", f"referral#{member.member_id}", bonus))
     return change
@@ -344,6 +344,20 @@ def set_status(member: Member, status: str, now: datetime, reason: str | None = 
     return Change([member])
 
 
+def erase(member: Member, now: datetime) -> Change:
+    """Erase a member: every personal field goes, the balance is forfeited with an `erase` entry (lots emptied),
+    and the member leaves the tier distribution. What stays is pseudonymous: amounts, dates, tier, counters.
+    The caller answers a member already erased without calling this (erasure is idempotent)."""
+    member = member.copy()
+    forfeited, lots_held = member.balance, dict(member.lots)
+    member.email, member.name, member.phone, member.birthday, member.sub = "", None, None, None, None
+    member.marketing_opt_in, member.blocked_reason = False, None
+    member.status, member.status_changed_at, member.erased_at = ERASED, now, now
+    member.lots, member.balance, member.reminded_lots = {}, 0, []
+    entry = _record(member, now, "erase", "erase", -forfeited, lots_consumed=lots_held)
+    return Change([member], [entry], tier_moves=[(member.member_id, member.tier, None)])
+
+
 # ------------------------------------------------------------------ views
 
 
@@ -459,6 +473,8 @@ class JobSchedule:
 
 
 def job_schedule(member: Member, program: Program) -> JobSchedule:
+    if member.status == ERASED:  # no job has anything to do for an erased member
+        return JobSchedule(None, False, None)
     return JobSchedule(next_due(member, program), member.tier != program.base_tier.name, member.tier_reviewed)
 
 
@@ -469,7 +485,7 @@ def review_tier(member: Member, program: Program, now: datetime) -> Change | Non
     month's review already ran, so a retried delivery changes nothing.
     """
     month = month_key(now)
-    if member.tier_reviewed == month:
+    if member.tier_reviewed == month or member.status == ERASED:
         return None
     member = member.copy()
     member.tier_reviewed = month

@@ -78,9 +78,10 @@ def _points_issued(entry: Entry) -> int:
 
 def counter_deltas(
     entries: list[Entry], *, time_zone: str, enrolled: Member | None = None,
-    tier_moves: list[tuple[str, str | None, str]] = (),
+    tier_moves: list[tuple[str, str | None, str | None]] = (),
 ) -> Counters:
-    """The counter changes that a committed change makes. `tier_moves`: (member_id, from or None, to)."""
+    """The counter changes that a committed change makes. `tier_moves`: (member_id, from or None, to or None:
+    None is outside the distribution, before enrolment or after erasure)."""
     deltas: Counters = defaultdict(lambda: defaultdict(int))
     if enrolled is not None:
         day = deltas[Bucket(DAY, local_day(enrolled.enrolled_at, time_zone).isoformat()), enrolled.member_id]
@@ -104,6 +105,8 @@ def counter_deltas(
             day["refunds_minor"] += entry.amount_minor or 0
         elif entry.type == "adjust" and entry.points < 0:
             day["points_debited"] += -entry.points  # admin debits: neither redeemed nor expired
+        elif entry.type == "erase":
+            day["points_forfeited"] += -entry.points  # the balance an erased member held
         day[NET_ATTRIBUTE] += entry.points
         deltas[Bucket(MONTH, day_string[:7]), entry.member_id][NET_ATTRIBUTE] += entry.points
         deltas[Bucket(TOTAL, None), entry.member_id][NET_ATTRIBUTE] += entry.points
@@ -111,7 +114,8 @@ def counter_deltas(
         total = deltas[Bucket(TOTAL, None), member_id]
         if tier_from:
             total[f"tier_{tier_from}"] -= 1
-        total[f"tier_{tier_to}"] += 1
+        if tier_to:
+            total[f"tier_{tier_to}"] += 1
     return {key: {name: value for name, value in values.items() if value} for key, values in deltas.items() if any(values.values())}
 
 

@@ -104,9 +104,12 @@ def time_key(moment: datetime) -> str:
     return _utc(moment, "microseconds")
 
 
+CONSENT_PREFIX = "consent#"
+
+
 def consent_key(at: datetime, member_version: int) -> str:
     """A consent change's sort key in the ledger table: by time, unique per member by the member's version."""
-    return f"consent#{time_key(at)}#{member_version:012d}"
+    return f"{CONSENT_PREFIX}{time_key(at)}#{member_version:012d}"
 
 
 def created_seq(entry: Entry) -> str:

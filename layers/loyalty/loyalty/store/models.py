@@ -57,7 +57,7 @@ class MemberModel(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     member_id = UnicodeAttribute()
-    email = UnicodeAttribute()
+    email = UnicodeAttribute(null=True)  # absent once erased
     enrolled_at = UTCDateTimeAttribute()
     channel = UnicodeAttribute()
     tier = UnicodeAttribute()
@@ -85,6 +85,7 @@ class MemberModel(Model):
     status = UnicodeAttribute(default="active")  # items written before blocking existed read as active
     blocked_reason = UnicodeAttribute(null=True)
     status_changed_at = UTCDateTimeAttribute(null=True)
+    erased_at = UTCDateTimeAttribute(null=True)
     # Index keys derived from the state above (store.records), absent when the member has nothing due.
     due_shard = UnicodeAttribute(null=True)
     next_due = UnicodeAttribute(null=True)

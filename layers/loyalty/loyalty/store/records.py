@@ -27,6 +27,7 @@ def _plain_map(attribute) -> dict[str, int]:
 def member_to_record(member: Member, model: type[MemberModel], schedule: JobSchedule, job_shards: int) -> MemberModel:
     record = model(keys.member_pk(member.member_id), **{name: getattr(member, name) for name in _MEMBER_PLAIN})
     record.birthday = member.birthday.isoformat() if member.birthday else None
+    record.email = member.email or None  # an erased member has none
     record.lots = dict(member.lots)
     record.qualifying = dict(member.qualifying)
     record.reminded_lots = list(member.reminded_lots)
@@ -45,6 +46,7 @@ def member_to_record(member: Member, model: type[MemberModel], schedule: JobSche
 def member_from_record(record: MemberModel) -> Member:
     member = Member(**{name: getattr(record, name) for name in _MEMBER_PLAIN})
     member.birthday = date.fromisoformat(record.birthday) if record.birthday else None
+    member.email = record.email or ""
     member.lots = _plain_map(record.lots)
     member.qualifying = _plain_map(record.qualifying)
     member.reminded_lots = list(record.reminded_lots or [])

@@ -28,7 +28,7 @@ from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactGet, TransactWrite
 
 from loyalty.domain import errors
-from loyalty.domain.model import BLOCKED, Entry, EntryRef, Member, Reward, Voucher
+from loyalty.domain.model import BLOCKED, Consent, Entry, EntryRef, Member, Reward, Voucher
 from loyalty.domain.rules import Change, JobSchedule
 from loyalty.domain.stats import DAY, TOTAL, Bucket, Counters
 from loyalty.settings import ConfigurationError, DispatcherSettings, StoreSettings
@@ -94,8 +94,9 @@ class _Transaction:
 
     def __init__(self, writes: TransactWrite) -> None:
         self.writes = writes
-        # pynamodb sends every put before every update, whatever order they were added in; the
-        # cancellation reasons come in the order sent.
+        # pynamodb sends every delete before every put and every put before every update, whatever order
+        # they were added in; the cancellation reasons come in the order sent.
+        self.delete_meanings: list[_Meaning | None] = []
         self.put_meanings: list[_Meaning | None] = []
         self.update_meanings: list[_Meaning | None] = []
 
@@ -107,10 +108,14 @@ class _Transaction:
         self.writes.update(record, actions=actions, condition=condition)
         self.update_meanings.append(meaning)
 
+    def delete(self, record, condition, meaning: _Meaning) -> None:
+        self.writes.delete(record, condition=condition)
+        self.delete_meanings.append(meaning)
+
     def failure(self, error: TransactWriteError) -> Exception:
         reasons = error.cancellation_reasons or []
         failed = [
-            meaning for meaning, reason in zip(self.put_meanings + self.update_meanings, reasons, strict=False)
+            meaning for meaning, reason in zip(self.delete_meanings + self.put_meanings + self.update_meanings, reasons, strict=False)
             if meaning is not None and reason is not None and reason.code == "ConditionalCheckFailed"
         ]
         if failed:
@@ -216,6 +221,10 @@ class Store:
 
     def member_id_for_referral_code(self, code: str) -> str | None:
         return self._marked_member_id(keys.referral_marker(code))
+
+    def member_id_for_sub(self, sub: str) -> str | None:
+        """The live member enrolled with a token subject (erasure deletes the marker with the profile)."""
+        return self._marked_member_id(keys.sub_marker(sub), consistent_read=True)
 
     def member_id_for_email(self, email_hash: str) -> str | None:
         """The member holding an e-mail's uniqueness marker (read consistently: an enrollment just made is found)."""
@@ -463,6 +472,60 @@ class Store:
                 found[item["pk"]["S"]] = item
             pending += response.get("UnprocessedKeys", {}).get(table.table_name, {}).get("Keys", [])
         return found
+
+
+    # -------------------------------------------------------------- privacy
+
+    def erase_member(
+        self, change: Change, base_version: int, schedule: JobSchedule, counters: Counters, email_hash: str, sub: str | None,
+    ) -> None:
+        """One transaction: the member without its personal data (if unchanged since read), its uniqueness
+        markers deleted (only while they name this member), the `erase` entry and the counters."""
+        member, members, markers = change.member, self.tables.members, self.tables.markers
+        names = [keys.email_marker(email_hash), keys.referral_marker(member.referral_code)]
+        names += [keys.sub_marker(sub)] if sub else []
+        try:
+            with TransactWrite(connection=self._connection()) as writes:
+                transaction = _Transaction(writes)
+                transaction.save(member_to_record(member, members, schedule, self.job_shards),
+                                 members.version == base_version, LOST_RACE)
+                for name in names:  # absent already is fine: a marker of another member is never deleted
+                    transaction.delete(markers(name), markers.pk.does_not_exist() | (markers.member_id == member.member_id),
+                                       LOST_RACE)
+                self._add_entries(transaction, change.entries)
+                self._add_counters(transaction, counters)
+        except TransactWriteError as error:
+            raise transaction.failure(error) from error
+
+    def member_ledger(self, member_id: str) -> tuple[list[Entry], list[Consent]]:
+        """Every ledger entry (newest first) and consent change (oldest first) of a member: its ledger
+        partition, read whole with one Query (paged by DynamoDB, 1 MB a page)."""
+        table = self.tables.entries._get_connection()
+        entries, consents, start = [], [], None
+        while True:
+            try:
+                page = table.query(member_id, exclusive_start_key=start, consistent_read=True)
+            except QueryError as error:
+                raise _busy(error) from error
+            for item in page.get("Items", []):
+                if item["entry_key"]["S"].startswith(keys.CONSENT_PREFIX):
+                    record = self.tables.consents.from_raw_data(item)
+                    consents.append(Consent(record.marketing_opt_in, record.at, record.by))
+                else:
+                    entries.append(entry_from_record(self.tables.entries.from_raw_data(item)))
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+        entries.sort(key=lambda entry: entry.seq, reverse=True)
+        return entries, consents
+
+    def vouchers(self, codes: Iterable[str]) -> list[Voucher]:
+        """Vouchers by code (unknown codes left out), read with BatchGetItem, 100 at a time."""
+        try:
+            found = self.tables.vouchers.batch_get([keys.voucher_pk(code) for code in dict.fromkeys(codes)])
+            return sorted((voucher_from_record(record) for record in found), key=lambda voucher: voucher.issued_at)
+        except GetError as error:
+            raise _busy(error) from error
 
 
 # ------------------------------------------------------------------ cursors
