@@ -11,6 +11,7 @@ Both sides run against moto in server mode on loopback, in this one process run.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import statistics
@@ -22,7 +23,9 @@ from benchmarks.environment import LambdaContext, api_event, load_function, use_
 CALLS_PER_ROUTE = int(os.environ.get("BENCH_CALLS", "60"))
 TARGET_REQUESTS = {"enroll": 2, "earn": 2, "earn replay": 2, "return": 2, "redeem": 2, "redeem replay": 2,
                    "member view": 1, "member view (me)": 2, "activity page": 2, "activity page (me)": 2,
-                   "adjustment": 2, "block": 2, "unblock": 2, "lookup by e-mail": 2}
+                   "adjustment": 2, "block": 2, "unblock": 2, "lookup by e-mail": 2, "voucher check": 2, "voucher use": 2,
+                   "cancel redemption": 2, "cancel replay": 2, "profile update": 2, "catalog create": 2,
+                   "catalog replace": 2, "catalog stock": 2, "catalog retire": 2}
 WARM_TARGET = 1.5
 TWIN_PREFIX = "Twin"
 
@@ -106,10 +109,13 @@ def warm_benchmark() -> list[dict]:
             function = load_function(name, instance=99)
             function.loyalty().store.on_request(recorder)
             handlers[name] = function.lambda_handler
+        catalog_function = load_function("catalog", instance=99)
+        catalog_function.catalog().rewards.on_request(recorder)
+        handlers["catalog"] = catalog_function.lambda_handler
         context = LambdaContext()
         results: dict[str, dict] = {}
 
-        def invoke(route: str, function: str, event: dict, expect: int) -> None:
+        def invoke(route: str, function: str, event: dict, expect: int) -> dict:
             first_call, sends_before = len(recorder.calls), recorder.sends
             started = time.perf_counter()
             response = handlers[function](event, context)
@@ -121,6 +127,7 @@ def warm_benchmark() -> list[dict]:
             result["times"].append(elapsed)
             result["requests"].append(recorder.sends - sends_before)
             result["direct"].append(direct)
+            return json.loads(response["body"]) if response.get("body") else {}
 
         def scenario(route: str, function: str, make_event: Callable[[int], dict], expect: int) -> None:
             invoke(f"warm-up {route}", function, make_event(-1), expect)
@@ -157,6 +164,29 @@ def warm_benchmark() -> list[dict]:
             invoke(f"{prefix}unblock", "enroll", api_event("POST", f"/v1/members/{member_id}/unblock", **admin), 200)
         scenario("lookup by e-mail", "report",
                  lambda i: api_event("GET", "/v1/members", query={"email": f"bench{max(i, 0)}@example.com"}), 200)
+        # Vouchers and cancels, each on a redemption of its own (made first, not measured).
+        redemptions = [invoke("setup", "redeem", redeem_event(f"setup{index}"), 201) for index in range(2 * CALLS_PER_ROUTE + 2)]
+        to_use, to_cancel = redemptions[:CALLS_PER_ROUTE + 1], redemptions[CALLS_PER_ROUTE + 1:]
+        scenario("voucher check", "redeem", lambda i: api_event("GET", f"/v1/vouchers/{to_use[i + 1]['voucher_code']}"), 200)
+        scenario("voucher use", "redeem", lambda i: api_event("POST", f"/v1/vouchers/{to_use[i + 1]['voucher_code']}/use",
+                                                               body={"store_id": "store-1"}), 200)
+        cancel_event = lambda i: api_event(  # noqa: E731
+            "POST", f"/v1/members/{member_id}/redemptions/{to_cancel[i + 1]['redemption_id']}/cancel", **admin)
+        scenario("cancel redemption", "redeem", cancel_event, 200)
+        scenario("cancel replay", "redeem", lambda i: cancel_event(max(i, 0)), 200)
+        # Every update changes the e-mail (its uniqueness marker moves) and the consent (a record is kept): the most work.
+        scenario("profile update", "enroll", lambda i: api_event("PATCH", "/v1/members/me", scopes="loyalty/member", sub=app_sub,
+                                                                 body={"email": f"app{i + 1}@example.com",
+                                                                       "marketing_opt_in": i % 2 == 0}), 200)
+        reward = lambda i: {"name": f"Bench reward {i}", "description": "-", "kind": "perk", "points": 10,  # noqa: E731
+                            "value_minor": 0}
+        scenario("catalog create", "catalog", lambda i: api_event("POST", "/v1/rewards", **admin,
+                                                                  body={**reward(i), "reward_id": f"bench-{i + 1}", "stock": 5}), 201)
+        scenario("catalog replace", "catalog", lambda i: api_event("PUT", f"/v1/rewards/bench-{i + 1}", **admin,
+                                                                   body={**reward(i), "points": 20}), 200)
+        scenario("catalog stock", "catalog", lambda i: api_event("POST", f"/v1/rewards/bench-{i + 1}/stock", **admin,
+                                                                 body={"delta": -1}), 200)
+        scenario("catalog retire", "catalog", lambda i: api_event("DELETE", f"/v1/rewards/bench-{i + 1}", **admin), 200)
 
         rows = []
         for route, result in results.items():
