@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -10,9 +11,16 @@ import pytest
 from tests.conftest import LambdaContext, call, http_event, load_function
 from tests.functional.helpers import ADMIN, MEMBER, POS, enroll, table_items, view
 from tests.functional.test_back_office import block, find, round_trips
+from tests.functional.test_concurrency import THREADS, moto_server  # noqa: F401 - the fixture
 from tests.jobs.test_events import stream_records
 
-pytestmark = pytest.mark.usefixtures("tables")
+
+
+@pytest.fixture(autouse=True)
+def _tables(request):
+    """In-process moto tables, except for the race, which runs against moto in server mode."""
+    if "moto_server" not in request.fixturenames:
+        request.getfixturevalue("tables")
 
 
 def patch(member_id: str, body=None, scopes: str = POS, sub: str | None = "terminal-1", instance: int = 0,
@@ -172,3 +180,34 @@ def test_member_updated_names_the_fields_changed_and_consents_announce_nothing(t
     assert updated["member_id"] == member_id and updated["at"].endswith("Z")
     assert sorted(updated["fields"]) == ["email", "marketing_opt_in", "name", "phone"]
     assert "ann" not in json.dumps(updated).lower() and "600" not in json.dumps(updated), "field names only"
+
+
+def test_members_racing_to_one_new_email_leave_one_winner_and_consistent_markers(moto_server):  # noqa: F811
+    env = {"AWS_ENDPOINT_URL_DYNAMODB": moto_server}
+    members = [enroll(f"racer{index}@example.com", env=env)["member_id"] for index in range(THREADS)]
+
+    def change(index: int):
+        return patch(members[index], {"email": "Prize@Example.com"}, instance=500 + index, env=env)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        replies = list(pool.map(change, range(THREADS)))
+    winners = [index for index, reply in enumerate(replies) if reply.status == 200]
+    assert len(winners) == 1, [(reply.status, reply.body) for reply in replies]
+    assert all(reply["code"] in ("ALREADY_ENROLLED", "TRY_AGAIN") for reply in replies if reply.status != 200)
+    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_server)
+    items = client.scan(TableName="MembersTable")["Items"]
+    emails = {item["member_id"]["S"]: item["email"]["S"] for item in items if item["pk"]["S"].startswith("M#")}
+    markers = [item["member_id"]["S"] for item in items if item["pk"]["S"].startswith("EMAIL#")]
+    assert sorted(markers) == sorted(members), "one marker per member: none doubled, none lost"
+    assert emails[members[winners[0]]] == "prize@example.com"
+    assert sorted(emails.values()) == sorted(
+        ["prize@example.com"] + [f"racer{index}@example.com" for index in range(THREADS) if index != winners[0]])
+    # every marker points at the member holding that e-mail (the keys are HMACs: found through the lookup)
+    for member_id, email in emails.items():
+        found = find_with(env, email)
+        assert [item["member_id"] for item in found["items"]] == [member_id]
+    assert find_with(env, "racer%d@example.com" % winners[0])["items"] == [], "the winner's old e-mail is free"
+
+
+def find_with(env: dict, email: str):
+    return call("report", http_event("GET", "/v1/members", query={"email": email}), **env)
