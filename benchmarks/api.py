@@ -85,6 +85,11 @@ def warm_benchmark() -> list[dict]:
     from moto.server import ThreadedMotoServer
 
     use_environment()
+    from loyalty_local.moto_atomic import make_dynamodb_atomic
+
+    # As `make run` runs moto: a transaction costs what its items cost, not a deep copy of every table it
+    # touches (whose time grows with the table's history and swamped the handlers' own overhead).
+    make_dynamodb_atomic()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
