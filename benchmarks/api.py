@@ -5,7 +5,9 @@
   replayed right after it with a plain boto3 client against a twin set of tables that went
   through the same history, so the direct calls do exactly the same work under the same load.
   Ratio = handler time / direct time.
-Both sides run against moto in server mode on loopback, in this one process run.
+Both sides run against moto in server mode on loopback, in this one process run, made atomic as `make run`
+makes it (loyalty_local.moto_atomic): moto's own transactions deep-copy every table they touch, streams included,
+so their time grew with the run's history and hid the handlers' overhead.
 """
 
 from __future__ import annotations
