@@ -143,8 +143,8 @@ READ = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
 # What each function may do to each table (an index counts as its table), and why. A grant that is added,
 # widened or dropped in template.yaml is a deliberate change of this table.
 GRANTS = {
-    # enroll transaction: member + uniqueness markers (conditional puts), welcome entry, day counters;
-    # erasure: the member rewritten, its markers deleted (DeleteItem only on EMAIL#/SUB#/REF# keys), erase entry
+    # enroll transaction: member + uniqueness markers (conditional puts), welcome entry, consent, day counters;
+    # an e-mail change and an erasure delete uniqueness markers (DeleteItem only on EMAIL#/SUB#/REF# keys)
     "EnrollFunction": {
         "MembersTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem"},
         "LedgerTable": {"dynamodb:PutItem"},
@@ -358,11 +358,12 @@ SCHEDULED_EVENTS = [path for path in EVENT_FILES if json.loads(path.read_text())
 ORDER = [
     "enroll-member", "earn-purchase", "return-purchase", "redeem-reward", "redeem-points", "list-rewards", "get-program",
     "get-member", "get-activity", "get-program-report", "find-member", "adjust-points", "block-member", "unblock-member",
-    "create-reward", "replace-reward", "change-stock", "retire-reward", "get-voucher", "use-voucher", "export-member",
-    "erase-member",
+    "create-reward", "replace-reward", "change-stock", "retire-reward", "get-voucher", "use-voucher",
+    "update-profile", "cancel-redemption", "export-member", "erase-member",
 ]
 SAMPLE_VOUCHER = "K7QF4M2XPA"  # the vouchers' samples name one; the run uses the code redeem-reward was given
 SAMPLE_MEMBER = "m8c15b73fd66c717dfde9"  # the samples' member; the run uses the id enroll-member was given
+SAMPLE_REDEMPTION = "e_5a1f0c2d9b7e43a8c6d1"  # cancel-redemption's; the run cancels redeem-reward's redemption
 
 
 def _function_for(route_key: str) -> str:
@@ -379,15 +380,17 @@ def test_there_is_a_sample_event_for_every_route():
 def test_sample_events_run_in_order_through_their_functions():
     assert sorted(ORDER) == sorted(path.stem for path in HTTP_EVENTS)
     assert len(HTTP_EVENTS) + len(SCHEDULED_EVENTS) == len(EVENT_FILES), "every sample event is run by a test"
-    voucher, member = SAMPLE_VOUCHER, SAMPLE_MEMBER
+    voucher, member, redemption = SAMPLE_VOUCHER, SAMPLE_MEMBER, SAMPLE_REDEMPTION
     for name in ORDER:
         text = (ROOT / "events" / f"{name}.json").read_text()
-        event = json.loads(text.replace(SAMPLE_VOUCHER, voucher).replace(SAMPLE_MEMBER, member))
+        event = json.loads(text.replace(SAMPLE_VOUCHER, voucher).replace(SAMPLE_MEMBER, member)
+                           .replace(SAMPLE_REDEMPTION, redemption))
         function = _function_for(event["routeKey"]).removesuffix("Function").lower()
         reply = call(function, event)
         assert reply.status in (200, 201), (name, reply.body)
         voucher = reply.body.get("voucher_code", voucher) if isinstance(reply.body, dict) else voucher
         member = reply.body["member_id"] if name == "enroll-member" else member
+        redemption = reply.body["redemption_id"] if name == "redeem-reward" else redemption
 
 
 def test_dashboard_is_valid_json_and_every_alarm_notifies():

@@ -1,10 +1,13 @@
-"""POST /v1/members: enroll a member; POST .../block and /unblock: stop or allow a member's earning and redeeming."""
+"""POST /v1/members: enroll a member; PATCH /v1/members/{member_id}: update a profile; POST .../block and /unblock:
+stop or allow a member's earning and redeeming."""
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from loyalty.api.models import BlockRequest, EnrollRequest, EnrollResponse, ErasureView, MemberView, default_channel
+from loyalty.api.models import (
+    BlockRequest, EnrollRequest, EnrollResponse, ErasureView, MemberView, ProfileRequest, default_channel,
+)
 from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
 from loyalty.api.metrics import instance_metrics
 from loyalty.clock import clock_from_environment
@@ -42,6 +45,28 @@ def enroll(body: EnrollRequest) -> Response[EnrollResponse]:
     metrics.add_metric(name="Enrollments", unit=MetricUnit.Count, value=1)
     logger.info("member enrolled", extra={"member_id": member.member_id, "channel": member.channel})
     return json_response(201, EnrollResponse.of(member))
+
+
+@app.patch(
+    "/v1/members/<member_id>", tags=["members"], summary="Update a profile and consent",
+    description="Changes the fields given (unknown fields are ignored; null clears name, phone or birthday; at least "
+    "one field). A new e-mail must be free (its uniqueness marker moves in the same transaction). A member sets their "
+    "birthday once; pos and admin may correct it. marketing_opt_in changes are kept with their time and author. "
+    "Blocked members may update their profile. Nothing changed: 200 with nothing written.",
+    responses={
+        200: documented("The member, updated", MemberView),
+        404: documented("MEMBER_NOT_FOUND"),
+        409: documented("ALREADY_ENROLLED: another member holds the e-mail (to a pos or admin token, details.member_id "
+                        "names them), or BIRTHDAY_ALREADY_SET: a member token changing a birthday already set"),
+    },
+)
+def update_profile(member_id: MemberId, body: ProfileRequest) -> Response[MemberView]:
+    caller = caller_of(app)
+    caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
+    member = loyalty().update_profile(caller, loyalty().target(caller, member_id), body.changes())
+    # Names only: the values are personal data, kept out of the logs.
+    logger.info("profile updated", extra={"member_id": member.member_id, "fields": sorted(body.changes())})
+    return json_response(200, MemberView.of(member, loyalty().program, loyalty().clock.now()))
 
 
 @app.post(

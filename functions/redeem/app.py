@@ -1,5 +1,5 @@
 """GET /v1/rewards and POST /v1/members/{member_id}/redemptions: the catalog and spending points; the vouchers
-redemptions hand out, checked and used at the till."""
+redemptions hand out, checked and used at the till; cancelling a redemption whose voucher is unused."""
 
 from typing import Annotated
 
@@ -10,7 +10,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from loyalty.api.models import (
     IDEMPOTENCY_KEY_PATTERN,
+    REDEMPTION_ID_PATTERN,
     VOUCHER_CODE_PATTERN,
+    CancelResponse,
     RedemptionRequest,
     RedemptionResponse,
     RefusalBody,
@@ -80,6 +82,32 @@ def redeem(
     if not outcome.replayed:
         metrics.add_metric(name="PointsRedeemed", unit=MetricUnit.Count, value=-outcome.entry.points)
     return json_response(200 if outcome.replayed else 201, RedemptionResponse.of(outcome.entry))
+
+
+@app.post(
+    "/v1/members/<member_id>/redemptions/<redemption_id>/cancel", tags=["rewards"],
+    summary="Cancel a redemption whose voucher is unused",
+    description="Gives the points back to the lots they came from, except lots that have expired since (those points "
+    "are forfeited: points_forfeited), returns the reward's stock and cancels the voucher, in one transaction. "
+    "Idempotent: again, 200 with the same body. Allowed for a blocked member (it undoes a redemption).",
+    responses={
+        200: documented("Cancelled (or the replay of the cancel)", CancelResponse),
+        404: documented("MEMBER_NOT_FOUND or REDEMPTION_NOT_FOUND"),
+        409: documented("VOUCHER_ALREADY_USED (details: used_at, store_id)"),
+    },
+)
+def cancel_redemption(
+    member_id: MemberId,
+    redemption_id: Annotated[str, Path(pattern=REDEMPTION_ID_PATTERN, description="The redemption_id the redemption answered.")],
+) -> Response[CancelResponse]:
+    caller = caller_of(app)
+    caller.require(POS_SCOPE, ADMIN_SCOPE)
+    outcome = loyalty().cancel_redemption(caller, caller.target(member_id), redemption_id)
+    if not outcome.replayed:
+        metrics.add_metric(name="RedemptionsCancelled", unit=MetricUnit.Count, value=1)
+        logger.info("redemption cancelled", extra={"member_id": outcome.entry.member_id, "redemption_id": redemption_id,
+                                                   "by": caller.sub or caller.client_id})
+    return json_response(200, CancelResponse.of(outcome.entry))
 
 
 VoucherCode = Annotated[str, Path(pattern=VOUCHER_CODE_PATTERN, description="The code the redemption answered.")]

@@ -61,7 +61,8 @@ def ledger_sum(member_id: str) -> int:
     pages = client.get_paginator("query").paginate(
         TableName="LedgerTable", KeyConditionExpression="member_id = :m", ExpressionAttributeValues={":m": {"S": member_id}}
     )
-    return sum(int(item["points"]["N"]) for page in pages for item in page["Items"])
+    # the member's consent records share the partition; they carry no points
+    return sum(int(item["points"]["N"]) for page in pages for item in page["Items"] if "points" in item)
 
 
 def admin_catalog(method: str, path: str, body=None, scopes: str = ADMIN, sub: str | None = "back-office-1", instance: int = 0,

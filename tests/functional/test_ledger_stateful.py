@@ -1,4 +1,5 @@
-"""Random sequences of enroll, earn, redeem, return and admin adjustment (and replays), through the handlers.
+"""Random sequences of enroll, earn, redeem, return, admin adjustment and cancelled redemptions (and replays),
+through the handlers.
 
 A small reference model predicts every balance; after each step the touched members must
 agree with it, with the sum of their ledger, and with the sum of their lots, and never go negative.
@@ -36,6 +37,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.redemptions: list[tuple[str, str, int, dict]] = []
         self.earn_replies: list[tuple[str, str, int, dict]] = []
         self.adjustments: list[tuple[str, str, int, dict]] = []
+        self.cancels: dict[tuple[str, str], dict] = {}  # (member_id, redemption_id) -> the cancel's answer
         self.touched: set[str] = set()
 
     def teardown(self):
@@ -95,6 +97,24 @@ class LedgerMachine(RuleBasedStateMachine):
         member_id, key, points, original = data.draw(st.sampled_from(self.redemptions))
         reply = redeem(member_id, key, points=points)
         assert reply.status == 200 and reply.body == original
+        self.touched.add(member_id)
+
+    @precondition(lambda self: self.redemptions)
+    @rule(data=st.data())
+    def cancel_redemption(self, data):
+        member_id, _, points, original = data.draw(st.sampled_from(self.redemptions))
+        redemption_id = original["redemption_id"]
+        event = http_event("POST", f"/v1/members/{member_id}/redemptions/{redemption_id}/cancel", scopes="loyalty/pos")
+        reply = call("redeem", event)
+        assert reply.status == 200, reply.body
+        if (member_id, redemption_id) in self.cancels:
+            assert reply.body == self.cancels[(member_id, redemption_id)], "a cancel again answers the same"
+        else:
+            # nothing has expired: every point comes back (the lots are at least a year from expiry)
+            assert (reply["points"], reply["points_forfeited"]) == (points, 0)
+            self.balance[member_id] += points
+            assert reply["balance"] == self.balance[member_id]
+            self.cancels[(member_id, redemption_id)] = reply.body
         self.touched.add(member_id)
 
     def _adjust(self, member_id: str, key: str, points: int):

@@ -13,7 +13,6 @@ from loyalty.api.models import ProgramReportView
 from loyalty.domain import errors
 from loyalty.domain.access import Caller
 from loyalty.domain.model import Purchase
-from loyalty.store import keys
 from ops.reapply_erasures import erased_member_ids, main
 from tests.conftest import PROGRAM, call, function_environment, http_event, make_loyalty
 from tests.functional.helpers import ADMIN, MEMBER, POS, activity, earn, enroll, redeem, table_items, view
@@ -44,10 +43,10 @@ def erase(member_id: str, scopes: str = MEMBER, sub: str | None = "app-user-1"):
     return call("enroll", http_event("DELETE", f"/v1/members/{member_id}", scopes=scopes, sub=sub))
 
 
-def add_consent(member_id: str, opt_in: bool, at: datetime, by: str) -> None:
-    """A consent change as the profile update writes it (ConsentModel in the ledger table)."""
-    consents = make_loyalty().store.tables.consents
-    consents(member_id, keys.consent_key(at, 7), marketing_opt_in=opt_in, at=at, by=by).save()
+def withdraw_consent(member_id: str) -> None:
+    reply = call("enroll", http_event("PATCH", f"/v1/members/{member_id}", body={"marketing_opt_in": False},
+                                      scopes=MEMBER, sub="app-user-1"))
+    assert reply.status == 200, reply.body
 
 
 # ------------------------------------------------------------------ export
@@ -57,7 +56,7 @@ def test_the_export_holds_every_field_the_member_view_and_the_activity_show():
     member_id = app_member()
     assert call("earn", http_event("POST", f"/v1/members/{member_id}/adjustments", body={"points": 5, "reason": "goodwill"},
                                    scopes=ADMIN, sub="admin-1", headers={"Idempotency-Key": "adj-1"})).status == 201
-    add_consent(member_id, False, datetime(2026, 11, 3, tzinfo=timezone.utc), "member")
+    withdraw_consent(member_id)
     shown = view("me", scopes=MEMBER, sub="app-user-1").body
     pages, cursor = [], None
     while True:  # the activity, a page of two at a time
@@ -80,7 +79,9 @@ def test_the_export_holds_every_field_the_member_view_and_the_activity_show():
     assert (earned["store_id"], earned["currency"], earned["tier_after"]) == ("store-7", "EUR", "Bronze")
     redeemed = next(entry for entry in data["activity"] if entry["type"] == "redeem")
     assert [voucher["voucher_code"] for voucher in data["vouchers"]] == [redeemed["voucher_code"]]
-    assert data["consents"] == [{"marketing_opt_in": False, "at": "2026-11-03T00:00:00Z", "by": "member"}]
+    # the consent given at enrolment, then the withdrawal: oldest first, each with who and when
+    assert [(consent["marketing_opt_in"], consent["by"]) for consent in data["consents"]] == [(True, "member"), (False, "member")]
+    assert data["consents"][0]["at"] == data["member"]["enrolled_at"] <= data["consents"][1]["at"]
 
 
 def test_only_the_owner_and_admins_get_an_export():
@@ -221,9 +222,9 @@ def test_after_erasure_no_stored_item_and_no_published_event_holds_the_persons_d
     assert "chargeback dispute" not in text  # the block's free-text reason went with the profile
     member_item = next(item for item in stored["MembersTable"] if item["pk"]["S"] == f"M#{member_id}")
     assert member_item["status"]["S"] == "erased" and int(member_item["balance"]["N"]) == 0
-    assert not {"email", "name", "phone", "birthday", "sub", "due_shard", "review_shard"} & set(member_item)
+    assert not {"email", "name", "phone", "birthday", "sub", "due_shard", "review_shard", "birthday_shard"} & set(member_item)
     assert {item["pk"]["S"].split("#")[0] for item in stored["MembersTable"] if member_id in json.dumps(item)} == {
-        "M", "RC", "V"}  # the member, its redemption count and its voucher: no marker
+        "M", "RC", "RD", "V"}  # the member, its redemption count, record and voucher: no marker
     erase_entry = next(item for item in stored["LedgerTable"] if item["entry_key"]["S"] == "erase#erase")
     assert (int(erase_entry["points"]["N"]), erase_entry["member_id"]["S"]) == (-(50 + 100 - 120), member_id)
 

@@ -171,7 +171,7 @@ def _scan(table: str) -> list[dict]:
 def _truth(start: date, end: date) -> dict:
     """Every report figure recomputed from the ledger and the members themselves."""
     members = [item for item in _scan("MembersTable") if item["pk"]["S"].startswith("M#")]
-    entries = _scan("LedgerTable")
+    entries = [item for item in _scan("LedgerTable") if "created_seq" in item]  # not the consent records
     day_of = lambda item: datetime.fromisoformat(item["created_at"]["S"]).astimezone(timezone.utc).date()  # noqa: E731
     in_range = [e for e in entries if start <= day_of(e) <= end]
     points = lambda e: int(e["points"]["N"])  # noqa: E731

@@ -21,6 +21,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from loyalty.domain.months import end_of_month
+from loyalty.domain.rules import PROFILE_FIELDS
 from loyalty.settings import LOCAL, PublisherSettings
 
 SOURCE = "loyalty"
@@ -45,8 +46,9 @@ def from_record(record: DynamoDBRecord) -> list[DomainEvent]:
     new, old = _plain(change.new_image if change else {}), _plain(change.old_image if change else {})
     base = {"event_id": record.event_id}
     kind = record.event_name.name if record.event_name else ""
-    if "entry_key" in new and kind == "INSERT":
-        return _ledger_events(new, base)
+    if "entry_key" in new:
+        # Ledger entries are the activity's (they carry created_seq); consent records beside them announce nothing.
+        return _ledger_events(new, base) if kind == "INSERT" and "created_seq" in new else []
     if new.get("pk", "").startswith("M#"):
         return _member_events(kind, new, old, base)
     if new.get("pk", "").startswith("V#"):
@@ -94,6 +96,12 @@ def _ledger_events(entry: dict, base: dict) -> list[DomainEvent]:
     if entry["type"] == "adjust":
         return [DomainEvent("PointsAdjusted", {**common, "points": entry["points"], "reason": entry.get("reason"),
                                                "expires_at": _timestamp(entry.get("expires_at"))})]
+    if entry["type"] == "cancel":
+        return [DomainEvent("RedemptionCancelled", {
+            **common, "points": entry["points"], "points_forfeited": entry.get("points_forfeited", 0),
+            "redemption_id": entry.get("redemption_id"), "reward_id": entry.get("reward_id"),
+            "voucher_code": entry.get("voucher_code"),
+        })]
     if entry["type"] == "expire":
         return [DomainEvent("PointsExpired", {**common, "points": -entry["points"], "lots": entry.get("lots_consumed") or {}})]
     return []
@@ -116,6 +124,9 @@ def _member_events(kind: str, new: dict, old: dict, base: dict) -> list[DomainEv
     if old and old.get("status", "active") != new.get("status", "active"):
         kind_of = "MemberBlocked" if new.get("status") == "blocked" else "MemberUnblocked"
         events.append(DomainEvent(kind_of, {**member, "status": new["status"], "at": _timestamp(new.get("status_changed_at"))}))
+    changed = [name for name in PROFILE_FIELDS if old and old.get(name) != new.get(name)]
+    if changed:  # the names only: the values are personal data
+        events.append(DomainEvent("MemberUpdated", {**member, "fields": changed, "at": _timestamp(new.get("profile_updated_at"))}))
     if old and old.get("tier") != new.get("tier"):
         reviewed = new.get("tier_reviewed") != old.get("tier_reviewed")  # else an earn moved it up
         events.append(DomainEvent("TierChanged", {

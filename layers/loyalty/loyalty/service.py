@@ -34,6 +34,7 @@ from loyalty.domain.model import (
     Member,
     Profile,
     Purchase,
+    Redemption,
     Reward,
     Voucher,
     new_member_id,
@@ -161,6 +162,11 @@ class EmailHasher:
         return hmac.new(self.key, email.strip().lower().encode(), hashlib.sha256).hexdigest()
 
 
+def _consent_by(caller: Caller) -> str:
+    """Who gave or changed a consent, as its record keeps it: the member themself, or the staff token's sub or client_id."""
+    return "member" if caller.is_member else caller.actor
+
+
 def _day_bound(day: date, days_after: int, time_zone: str) -> datetime | None:
     """The instant `days_after` days after `day` begins; None beyond the calendar (no bound on that side)."""
     try:
@@ -227,18 +233,40 @@ class Loyalty:
             counters = stats.counter_deltas(
                 change.entries, time_zone=self.program.time_zone, enrolled=change.member, tier_moves=change.tier_moves,
             )
-            self.store.create_member(change, email_hash, rules.job_schedule(change.member, self.program), counters)
+            self.store.create_member(change, email_hash, rules.job_schedule(change.member, self.program), counters,
+                                     consent_by=_consent_by(caller))
             return change.member
 
         # A taken referral code gets a fresh random one on the next try; a conflict, a fresh read.
         try:
             return self.retry.run(attempt, (ReferralCodeTaken, LostRace), "could not enroll now; nothing was written, please retry")
         except errors.AlreadyEnrolled as taken:
-            # Staff may learn who holds the e-mail (a till then finds the customer); a member token never does.
-            holder = self.store.member_id_for_email(email_hash) if caller.is_staff else None
-            if holder is None:
-                raise
-            raise errors.AlreadyEnrolled(taken.message, member_id=holder) from taken
+            raise self._naming_holder(caller, taken, email_hash) from taken
+
+    def _naming_holder(self, caller: Caller, taken: errors.AlreadyEnrolled, email_hash: str) -> errors.AlreadyEnrolled:
+        """Staff may learn who holds the e-mail (a till then finds the customer); a member token never does."""
+        holder = self.store.member_id_for_email(email_hash) if caller.is_staff else None
+        return errors.AlreadyEnrolled(taken.message, member_id=holder) if holder else taken
+
+    def update_profile(self, caller: Caller, member_id: str, changes: dict[str, object]) -> Member:
+        """Change profile fields (one read, one transaction; nothing written when nothing changes). A new e-mail's
+        uniqueness marker moves in the member's transaction; a consent change is recorded in it."""
+        by = _consent_by(caller)  # refused before anything is written when the token names no one
+        email_hash = self._email_hash() if "email" in changes else None
+
+        def attempt() -> Member:
+            member = caller.ensure_may_access(self.store.get_member(member_id), member_id)
+            update = rules.update_profile(member, changes, self.clock.now(), by_member=caller.is_member)
+            if update is None:
+                return member
+            hashes = (email_hash(update.email_before), email_hash(update.member.email)) if update.email_before else None
+            self.store.update_profile(update, member.version, rules.job_schedule(update.member, self.program), hashes, by)
+            return update.member
+
+        try:
+            return self.retry.run(attempt)
+        except errors.AlreadyEnrolled as taken:
+            raise self._naming_holder(caller, taken, email_hash(str(changes["email"]))) from taken
 
     def _email_hash(self) -> Callable[[str], str]:
         if self.email_hash is None:
@@ -343,7 +371,25 @@ class Loyalty:
             )
             stock_reward = reward if reward and reward.stock is not None else None
             self._commit(change, {member.member_id: member.version}, stock_reward=stock_reward, counted_reward=reward,
-                         voucher=Voucher.of(change.entry))
+                         voucher=Voucher.of(change.entry), redemption=Redemption.of(change.entry, stock_reward is not None))
+            return Outcome(change.entry, replayed=False)
+
+        return self.retry.run(attempt)
+
+    def cancel_redemption(self, caller: Caller, member_id: str, redemption_id: str) -> Outcome:
+        """Undo a redemption whose voucher is unused: points back to the lots not expired since, stock back, voucher
+        cancelled, all in one transaction with the `cancel` entry, whose key derives from the redemption's id, so a
+        replay is found in the first read (one read, one write)."""
+
+        def attempt() -> Outcome:
+            member, redemption, cancelled = self.store.get_for_cancel(member_id, redemption_id)
+            member = caller.ensure_may_access(member, member_id)
+            if cancelled:
+                return Outcome(cancelled, replayed=True)
+            if redemption is None:
+                raise errors.RedemptionNotFound(f"member {member_id} has no redemption {redemption_id}")
+            change = rules.cancel_redemption(member, redemption, self.clock.now())
+            self._commit(change, {member.member_id: member.version}, cancelled=redemption)
             return Outcome(change.entry, replayed=False)
 
         return self.retry.run(attempt)

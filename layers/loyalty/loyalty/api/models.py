@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from loyalty.domain.access import Caller
 from loyalty.domain.model import Entry, Member, Reward, Voucher
 from loyalty.domain.rules import lots as lots_by_expiry
-from loyalty.domain.rules import tier_progress
+from loyalty.domain.rules import PROFILE_FIELDS, tier_progress
 from loyalty.program import Program
 
 MAX_AMOUNT_MINOR = 100_000_000  # one purchase of a million in major units is not a purchase, it is a typo
@@ -20,6 +20,7 @@ MAX_POINTS = 1_000_000_000
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 MEMBER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 REWARD_ID_PATTERN = r"^[a-z0-9-]{1,64}$"
+REDEMPTION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 Channel = Literal["app", "web", "store", "social", "partner"]
 
 
@@ -87,9 +88,37 @@ class EnrollRequest(Request):
 
     @model_validator(mode="after")
     def _plausible_birthday(self) -> EnrollRequest:
-        if self.birthday and not date(1900, 1, 1) <= self.birthday <= date.today():
-            raise ValueError("birthday must be a past date after 1900")
+        _check_birthday(self.birthday)
         return self
+
+
+def _check_birthday(birthday: date | None) -> None:
+    if birthday and not date(1900, 1, 1) <= birthday <= date.today():
+        raise ValueError("birthday must be a past date after 1900")
+
+
+class ProfileRequest(Request):
+    """`PATCH /v1/members/{member_id}`: the fields given change (null clears name, phone or birthday); at least one."""
+
+    email: Email | None = None
+    name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+    phone: Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{5,20}$")] | None = None
+    birthday: DateString | None = Field(default=None, description="Set once by the member; staff may correct it.")
+    marketing_opt_in: StrictBool | None = None
+
+    @model_validator(mode="after")
+    def _meaningful(self) -> ProfileRequest:
+        if not self.model_fields_set & set(PROFILE_FIELDS):
+            raise ValueError(f"give at least one of {', '.join(PROFILE_FIELDS)}")
+        for name in ("email", "marketing_opt_in"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be cleared")
+        _check_birthday(self.birthday)
+        return self
+
+    def changes(self) -> dict[str, object]:
+        """The fields the request gave, null included."""
+        return {name: getattr(self, name) for name in PROFILE_FIELDS if name in self.model_fields_set}
 
 
 class PurchaseItem(Request):
@@ -226,6 +255,22 @@ class AdjustmentResponse(BaseModel):
                    expires_at=entry.expires_at)
 
 
+class CancelResponse(BaseModel):
+    entry_id: str
+    redemption_id: str
+    reward_id: str | None
+    voucher_code: str
+    points: int = Field(description="Points given back (0 or more).")
+    points_forfeited: int = Field(description="Points the redemption took from lots that have expired since: not given back.")
+    balance: int
+
+    @classmethod
+    def of(cls, entry: Entry) -> CancelResponse:
+        return cls(entry_id=entry.entry_id, redemption_id=entry.redemption_id or "", reward_id=entry.reward_id,
+                   voucher_code=entry.voucher_code or "", points=entry.points,
+                   points_forfeited=entry.points_forfeited or 0, balance=entry.balance_after)
+
+
 class RewardItem(BaseModel):
     reward_id: str
     name: str
@@ -311,7 +356,7 @@ class MemberView(BaseModel):
 
 class ActivityItem(BaseModel):
     entry_id: str
-    type: Literal["earn", "bonus", "redeem", "return", "expire", "adjust"]
+    type: Literal["earn", "bonus", "redeem", "return", "expire", "adjust", "cancel"]
     points: int
     balance_after: int
     created_at: datetime
@@ -323,6 +368,8 @@ class ActivityItem(BaseModel):
     points_unrecovered: int | None = None
     reason: str | None = Field(default=None, description="adjust: why, as the admin wrote it.")
     actor: str | None = Field(default=None, description="adjust: the admin token's sub or client_id.")
+    redemption_id: str | None = Field(default=None, description="cancel: the redemption cancelled.")
+    points_forfeited: int | None = Field(default=None, description="cancel: points not given back (their lots expired).")
 
     @classmethod
     def of(cls, entry: Entry) -> ActivityItem:
@@ -331,6 +378,7 @@ class ActivityItem(BaseModel):
             created_at=entry.created_at, transaction_id=entry.transaction_id, reward_id=entry.reward_id,
             return_id=entry.return_id, amount_minor=entry.amount_minor, bonus=entry.bonus,
             points_unrecovered=entry.points_unrecovered, reason=entry.reason, actor=entry.actor,
+            redemption_id=entry.redemption_id, points_forfeited=entry.points_forfeited,
         )
 
 
@@ -580,6 +628,7 @@ class MemberRecord(MemberView):
     referral_bonus_paid: bool
     blocked_reason: str | None
     status_changed_at: datetime | None
+    profile_updated_at: datetime | None = Field(description="The last profile update that changed a field.")
     points_returned: int
     qualifying_points_by_month: dict[str, int] = Field(description="Qualifying points by earn month (YYYY-MM).")
     lots: list[ExpiringPoints] = Field(description="Every lot, soonest-expiring first.")
@@ -591,7 +640,7 @@ class MemberRecord(MemberView):
         return cls(
             **dict(view), sub=member.sub, referred_by=member.referred_by, referral_bonus_paid=member.referral_bonus_paid,
             blocked_reason=member.blocked_reason, status_changed_at=member.status_changed_at,
-            points_returned=member.points_returned, qualifying_points_by_month=dict(sorted(member.qualifying.items())),
+            profile_updated_at=member.profile_updated_at, points_returned=member.points_returned, qualifying_points_by_month=dict(sorted(member.qualifying.items())),
             lots=[ExpiringPoints(points=points, expires_at=at) for at, points in lots_by_expiry(member)],
             last_purchase_day=member.last_purchase_day,
         )

@@ -37,6 +37,16 @@ class AlreadyEnrolled(DomainError):
     status, code = 409, "ALREADY_ENROLLED"
 
 
+class BirthdayAlreadySet(DomainError):
+    """A member token changing a birthday already set: the member sets it once, staff may correct it."""
+
+    status, code = 409, "BIRTHDAY_ALREADY_SET"
+
+
+class RedemptionNotFound(DomainError):
+    status, code = 404, "REDEMPTION_NOT_FOUND"
+
+
 class IdempotencyKeyReused(DomainError):
     status, code = 409, "IDEMPOTENCY_KEY_REUSED"
 

@@ -42,6 +42,7 @@ class Member:
     blocked_reason: str | None = None  # why, as the admin wrote it (kept on the member, never in events)
     status_changed_at: datetime | None = None
     erased_at: datetime | None = None
+    profile_updated_at: datetime | None = None  # the last PATCH that changed a profile field
 
     def copy(self) -> Member:
         clone = Member(**self.__dict__)
@@ -56,7 +57,7 @@ class EntryRef:
     """What makes an entry unique for its member: its kind and the id that came with the request
     (the idempotency key: a transaction_id, a return_id, an Idempotency-Key) or that the rule gave it."""
 
-    kind: str  # earn | bonus | redeem | return | expire | adjust | erase
+    kind: str  # earn | bonus | redeem | return | expire | adjust | cancel | erase
     id: str
 
 
@@ -137,6 +138,9 @@ class Entry:
     voucher_code: str | None = None
     value_minor: int | None = None
     lots_consumed: dict[str, int] | None = None
+    # cancel (of a redemption; voucher_code and reward_id are the redemption's)
+    redemption_id: str | None = None
+    points_forfeited: int | None = None  # spent from lots that have expired since: not given back
     # bonus
     bonus: str | None = None  # "welcome" | "referral"
     # adjust
@@ -193,6 +197,28 @@ class Voucher:
     def of(cls, redemption: Entry) -> Voucher:
         return cls(redemption.voucher_code or "", redemption.member_id, redemption.entry_id, redemption.reward_id,
                    redemption.value_minor or 0, redemption.created_at)
+
+
+@dataclass(frozen=True)
+class Redemption:
+    """What cancelling a redemption needs, kept under its redemption_id (the ledger entry's key embeds the
+    Idempotency-Key instead, which the cancel's caller does not have)."""
+
+    member_id: str
+    redemption_id: str
+    idempotency_key: str
+    points: int  # spent
+    lots_consumed: dict[str, int]  # expiry month -> points taken from it
+    reward_id: str | None
+    voucher_code: str
+    stock_taken: bool  # the reward's stock went one down (limited stock)
+    created_at: datetime
+
+    @classmethod
+    def of(cls, redemption: Entry, stock_taken: bool) -> Redemption:
+        return cls(redemption.member_id, redemption.entry_id, redemption.ref.id, -redemption.points,
+                   dict(redemption.lots_consumed or {}), redemption.reward_id, redemption.voucher_code or "",
+                   stock_taken, redemption.created_at)
 
 
 def new_member_id() -> str:

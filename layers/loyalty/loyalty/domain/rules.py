@@ -14,7 +14,19 @@ from decimal import ROUND_FLOOR, Decimal
 from loyalty.domain import errors
 from loyalty.domain.basket import base_points
 from loyalty.domain.birthday import bonus_due, bonus_ref
-from loyalty.domain.model import BLOCKED, ERASED, Entry, EntryRef, Member, Profile, Purchase, Reward, new_code, new_entry_id
+from loyalty.domain.model import (
+    BLOCKED,
+    ERASED,
+    Entry,
+    EntryRef,
+    Member,
+    Profile,
+    Purchase,
+    Redemption,
+    Reward,
+    new_code,
+    new_entry_id,
+)
 from loyalty.domain.months import add_months, end_of_month, month_key, window
 from loyalty.program import Program
 
@@ -356,6 +368,65 @@ def erase(member: Member, now: datetime) -> Change:
     member.lots, member.balance, member.reminded_lots = {}, 0, []
     entry = _record(member, now, "erase", "erase", -forfeited, lots_consumed=lots_held)
     return Change([member], [entry], tier_moves=[(member.member_id, member.tier, None)])
+
+
+PROFILE_FIELDS = ("email", "name", "phone", "birthday", "marketing_opt_in")
+
+
+@dataclass(frozen=True)
+class ProfileUpdate:
+    """A profile change: the member after it, the names of the fields it changed, and what moves with it."""
+
+    member: Member
+    fields: list[str]
+    email_before: str | None  # the e-mail whose uniqueness marker moves to member.email; None: no move
+    consent_changed: bool  # marketing_opt_in changed: a consent record is kept
+
+
+def update_profile(member: Member, changes: dict[str, object], now: datetime, *, by_member: bool) -> ProfileUpdate | None:
+    """Apply the given fields (None clears name, phone, birthday); None when nothing changes (nothing to write).
+
+    The e-mail is kept lower-case, as enrolled: the same address in another case changes nothing. A member
+    sets their birthday once; staff (`by_member` False) may correct or clear it. Blocked members may update.
+    """
+    wanted = {name: value for name, value in changes.items() if name in PROFILE_FIELDS}
+    if isinstance(wanted.get("email"), str):
+        wanted["email"] = wanted["email"].strip().lower()
+    changed = [name for name in PROFILE_FIELDS if name in wanted and wanted[name] != getattr(member, name)]
+    if not changed:
+        return None
+    if "birthday" in changed and by_member and member.birthday is not None:
+        raise errors.BirthdayAlreadySet("the birthday is already set; the store or the program team may correct it",
+                                        birthday=member.birthday.isoformat())
+    email_before = member.email if "email" in changed else None
+    member = member.copy()
+    for name in changed:
+        setattr(member, name, wanted[name])
+    member.profile_updated_at = now
+    _touch(member)
+    return ProfileUpdate(member, changed, email_before, "marketing_opt_in" in changed)
+
+
+def cancel_redemption(member: Member, redemption: Redemption, now: datetime) -> Change:
+    """Give a redemption's points back to the lots they came from, except lots that have expired since: those
+    points are forfeited (counted as expired, as they would have been), never revived. Allowed for a blocked
+    member: it undoes a redemption, it is not an earning."""
+    member = member.copy()
+    given_back, forfeited = 0, 0
+    for month, points in sorted(redemption.lots_consumed.items()):
+        if end_of_month(month) < now:
+            forfeited += points
+        else:
+            member.lots[month] = member.lots.get(month, 0) + points
+            given_back += points
+    member.balance += given_back
+    member.points_redeemed -= redemption.points
+    member.points_expired += forfeited
+    entry = _record(
+        member, now, "cancel", redemption.redemption_id, given_back, reward_id=redemption.reward_id,
+        voucher_code=redemption.voucher_code, redemption_id=redemption.redemption_id, points_forfeited=forfeited,
+    )
+    return Change([member], [entry])
 
 
 # ------------------------------------------------------------------ views

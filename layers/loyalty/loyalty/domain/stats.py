@@ -107,6 +107,11 @@ def counter_deltas(
             day["points_debited"] += -entry.points  # admin debits: neither redeemed nor expired
         elif entry.type == "erase":
             day["points_forfeited"] += -entry.points  # the balance an erased member held
+        elif entry.type == "cancel":
+            # A cancelled redemption is redeemed no more (on the cancel's day); what it spent from lots that
+            # have expired since is not given back: it counts as expired, as it would have without the redemption.
+            day["points_redeemed"] -= entry.points + (entry.points_forfeited or 0)
+            day["points_expired"] += entry.points_forfeited or 0
         day[NET_ATTRIBUTE] += entry.points
         deltas[Bucket(MONTH, day_string[:7]), entry.member_id][NET_ATTRIBUTE] += entry.points
         deltas[Bucket(TOTAL, None), entry.member_id][NET_ATTRIBUTE] += entry.points

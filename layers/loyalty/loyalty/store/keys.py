@@ -48,6 +48,11 @@ def redemption_count(member_id: str, reward_id: str) -> str:
     return f"RC#{member_id}#{reward_id}"
 
 
+def redemption_pk(member_id: str, redemption_id: str) -> str:
+    """A redemption by the id the API answered (not "M#...": the stream reads that as a member)."""
+    return f"RD#{member_id}#{redemption_id}"
+
+
 def voucher_pk(code: str) -> str:
     return f"V#{code}"
 

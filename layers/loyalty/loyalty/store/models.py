@@ -86,6 +86,7 @@ class MemberModel(Model):
     blocked_reason = UnicodeAttribute(null=True)
     status_changed_at = UTCDateTimeAttribute(null=True)
     erased_at = UTCDateTimeAttribute(null=True)
+    profile_updated_at = UTCDateTimeAttribute(null=True)
     # Index keys derived from the state above (store.records), absent when the member has nothing due.
     due_shard = UnicodeAttribute(null=True)
     next_due = UnicodeAttribute(null=True)
@@ -153,6 +154,8 @@ class EntryModel(Model):
     voucher_code = UnicodeAttribute(null=True)
     value_minor = NumberAttribute(null=True)
     lots_consumed = MapAttribute(null=True)
+    redemption_id = UnicodeAttribute(null=True)  # cancel
+    points_forfeited = NumberAttribute(null=True)  # cancel
     bonus = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)  # adjust
     actor = UnicodeAttribute(null=True)  # adjust
@@ -216,6 +219,24 @@ class RedemptionCountModel(Model):
     count = NumberAttribute(default=0)
 
 
+class RedemptionModel(Model):
+    """A redemption under its redemption_id, in the members table: pk "RD#<member_id>#<redemption_id>".
+
+    Written with the redemption, so a cancel finds it (and what to give back) in its first read.
+    """
+
+    pk = UnicodeAttribute(hash_key=True)
+    member_id = UnicodeAttribute()
+    redemption_id = UnicodeAttribute()
+    idempotency_key = UnicodeAttribute()
+    points = NumberAttribute()
+    lots_consumed = MapAttribute(default=dict)
+    reward_id = UnicodeAttribute(null=True)
+    voucher_code = UnicodeAttribute()
+    stock_taken = BooleanAttribute(default=False)
+    created_at = UTCDateTimeAttribute()
+
+
 class VoucherModel(Model):
     """A redemption's voucher, in the members table: pk "V#<voucher_code>"."""
 
@@ -249,6 +270,7 @@ class Tables:
     redemption_counts: type[RedemptionCountModel] | None = None  # in the members table
     vouchers: type[VoucherModel] | None = None  # in the members table
     consents: type[ConsentModel] | None = None  # in the ledger table
+    redemptions: type[RedemptionModel] | None = None  # in the members table
 
 
 def _bind(model: type[Model], table_name: str, region: str | None, host: str | None = None) -> type:
@@ -269,6 +291,7 @@ def bind_tables(
         redemption_counts=_bind(RedemptionCountModel, members, region, host),
         vouchers=_bind(VoucherModel, members, region, host),
         consents=_bind(ConsentModel, ledger, region, host),
+        redemptions=_bind(RedemptionModel, members, region, host),
     )
 
 

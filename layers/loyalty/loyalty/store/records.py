@@ -10,10 +10,10 @@ from dataclasses import fields, replace
 from datetime import date
 
 from loyalty.domain.birthday import month_day
-from loyalty.domain.model import BasketItem, Entry, Member, Reward, Voucher
+from loyalty.domain.model import BasketItem, Entry, Member, Redemption, Reward, Voucher
 from loyalty.domain.rules import JobSchedule
 from loyalty.store import keys
-from loyalty.store.models import EntryModel, MemberModel, RewardModel, VoucherModel
+from loyalty.store.models import EntryModel, MemberModel, RedemptionModel, RewardModel, VoucherModel
 
 _MEMBER_PLAIN = [f.name for f in fields(Member) if f.name not in ("birthday", "lots", "qualifying", "reminded_lots")]
 _ENTRY_PLAIN = [f.name for f in fields(Entry) if f.name not in ("ref", "lots_consumed", "items")]
@@ -72,6 +72,8 @@ def entry_from_record(record: EntryModel) -> Entry:
     entry = Entry(ref=keys.entry_ref(record.entry_key), **{name: getattr(record, name) for name in _ENTRY_PLAIN})
     for counter in ("seq", "points", "balance_after"):
         setattr(entry, counter, int(getattr(entry, counter)))
+    if entry.points_forfeited is not None:
+        entry.points_forfeited = int(entry.points_forfeited)
     entry.lots_consumed = _plain_map(record.lots_consumed) if record.lots_consumed is not None else None
     if record.items is not None:
         entry.items = tuple(
@@ -110,3 +112,16 @@ def voucher_to_record(voucher: Voucher, model: type[VoucherModel]) -> VoucherMod
 def voucher_from_record(record: VoucherModel) -> Voucher:
     voucher = Voucher(**{name: getattr(record, name) for name in _VOUCHER_FIELDS})
     return replace(voucher, value_minor=int(voucher.value_minor))
+
+
+_REDEMPTION_FIELDS = [f.name for f in fields(Redemption)]
+
+
+def redemption_to_record(redemption: Redemption, model: type[RedemptionModel]) -> RedemptionModel:
+    values = {name: getattr(redemption, name) for name in _REDEMPTION_FIELDS}
+    return model(keys.redemption_pk(redemption.member_id, redemption.redemption_id), **values)
+
+
+def redemption_from_record(record: RedemptionModel) -> Redemption:
+    redemption = Redemption(**{name: getattr(record, name) for name in _REDEMPTION_FIELDS})
+    return replace(redemption, points=int(redemption.points), lots_consumed=_plain_map(record.lots_consumed))

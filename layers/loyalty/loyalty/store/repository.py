@@ -28,8 +28,8 @@ from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactGet, TransactWrite
 
 from loyalty.domain import errors
-from loyalty.domain.model import BLOCKED, Consent, Entry, EntryRef, Member, Reward, Voucher
-from loyalty.domain.rules import Change, JobSchedule
+from loyalty.domain.model import BLOCKED, Consent, Entry, EntryRef, Member, Redemption, Reward, Voucher
+from loyalty.domain.rules import Change, JobSchedule, ProfileUpdate
 from loyalty.domain.stats import DAY, TOTAL, Bucket, Counters
 from loyalty.settings import ConfigurationError, DispatcherSettings, StoreSettings
 from loyalty.store import keys
@@ -39,6 +39,8 @@ from loyalty.store.records import (
     entry_to_record,
     member_from_record,
     member_to_record,
+    redemption_from_record,
+    redemption_to_record,
     reward_from_record,
     voucher_from_record,
     voucher_to_record,
@@ -104,6 +106,10 @@ class _Transaction:
         self.writes.save(record, condition=condition)
         self.put_meanings.append(meaning)
 
+    def delete(self, record, condition, meaning: _Meaning) -> None:
+        self.writes.delete(record, condition=condition)
+        self.delete_meanings.append(meaning)
+
     def update(self, record, actions, condition=None, meaning: _Meaning | None = None) -> None:
         self.writes.update(record, actions=actions, condition=condition)
         self.update_meanings.append(meaning)
@@ -163,7 +169,8 @@ class Store:
         """Call `hook(operation, params)` before each DynamoDB request of this store (tests and benchmarks count them)."""
         tables = self.tables
         _on_request([model for model in (tables.members, tables.markers, tables.entries, tables.counters, tables.rewards,
-                                         tables.redemption_counts, tables.vouchers) if model is not None], hook)
+                                         tables.redemption_counts, tables.vouchers, tables.consents, tables.redemptions)
+                     if model is not None], hook)
 
     @property
     def _rewards(self):
@@ -219,6 +226,20 @@ class Store:
             count = 0
         return member, entries, count
 
+    def get_for_cancel(self, member_id: str, redemption_id: str) -> tuple[Member | None, Redemption | None, Entry | None]:
+        """The member, the redemption of that id and its cancel entry if written: one consistent round trip."""
+        try:
+            with TransactGet(connection=self._connection()) as reads:
+                member = reads.get(self.tables.members, keys.member_pk(member_id))
+                redemption = reads.get(self.tables.redemptions, keys.redemption_pk(member_id, redemption_id))
+                cancel = reads.get(self.tables.entries, member_id, keys.entry_key(EntryRef("cancel", redemption_id)))
+        except TransactGetError as error:
+            if error.cause_response_code == "TransactionCanceledException":
+                raise LostRace() from error
+            raise _busy(error) from error
+        return (_found(member, member_from_record), _found(redemption, redemption_from_record),
+                _found(cancel, entry_from_record))
+
     def member_id_for_referral_code(self, code: str) -> str | None:
         return self._marked_member_id(keys.referral_marker(code))
 
@@ -272,8 +293,9 @@ class Store:
 
     # -------------------------------------------------------------- writes
 
-    def create_member(self, change: Change, email_hash: str, schedule: JobSchedule, counters: Counters) -> None:
-        """Write a new member, its uniqueness markers and its first entries in one transaction."""
+    def create_member(self, change: Change, email_hash: str, schedule: JobSchedule, counters: Counters,
+                      consent_by: str = "member") -> None:
+        """Write a new member, its uniqueness markers, its first entries and its first consent in one transaction."""
         member, markers = change.member, self.tables.markers
         try:
             with TransactWrite(connection=self._connection()) as writes:
@@ -290,9 +312,38 @@ class Store:
                 transaction.save(markers(keys.referral_marker(member.referral_code), member_id=member.member_id),
                                  markers.pk.does_not_exist(), REFERRAL_CODE_TAKEN)
                 self._add_entries(transaction, change.entries)
+                self._add_consent(transaction, member, member.enrolled_at, consent_by)
                 self._add_counters(transaction, counters)
         except TransactWriteError as error:
             raise transaction.failure(error) from error
+
+    def update_profile(self, update: ProfileUpdate, base_version: int, schedule: JobSchedule,
+                       email_hashes: tuple[str, str] | None, consent_by: str) -> None:
+        """Write a profile change in one transaction: the member only if unchanged since read; a new e-mail's marker
+        only if free, its old one only if still this member's (so no moment has two members on one e-mail, or
+        an e-mail free while a member holds it); a consent change's record."""
+        member, members, markers = update.member, self.tables.members, self.tables.markers
+        try:
+            with TransactWrite(connection=self._connection()) as writes:
+                transaction = _Transaction(writes)
+                transaction.save(member_to_record(member, members, schedule, self.job_shards),
+                                 members.version == base_version, LOST_RACE)
+                if email_hashes:
+                    old_hash, new_hash = email_hashes
+                    transaction.delete(markers(keys.email_marker(old_hash)), markers.member_id == member.member_id,
+                                       LOST_RACE)
+                    transaction.save(markers(keys.email_marker(new_hash), member_id=member.member_id),
+                                     markers.pk.does_not_exist(), ALREADY_ENROLLED)
+                if update.consent_changed:
+                    self._add_consent(transaction, member, member.profile_updated_at, consent_by)
+        except TransactWriteError as error:
+            raise transaction.failure(error) from error
+
+    def _add_consent(self, transaction: _Transaction, member: Member, at: datetime, by: str) -> None:
+        model = self.tables.consents
+        record = model(member.member_id, keys.consent_key(at, member.version), marketing_opt_in=member.marketing_opt_in,
+                       at=at, by=by)
+        transaction.save(record, model.entry_key.does_not_exist(), LOST_RACE)
 
     def commit(
         self,
@@ -304,6 +355,8 @@ class Store:
         stock_reward: Reward | None = None,
         counted_reward: Reward | None = None,
         voucher: Voucher | None = None,
+        redemption: Redemption | None = None,
+        cancelled: Redemption | None = None,
     ) -> None:
         """Write a change in one transaction: members only if unchanged since read, entries only if new.
 
@@ -313,6 +366,9 @@ class Store:
         counted_reward: a reward the (one) member redeemed: its count for the member goes up by one, only while
             under the reward's per_member_limit.
         voucher: a redemption's voucher, new (a taken code is a lost race: the retry draws another).
+        redemption: a new redemption, kept under its redemption_id for a cancel to find.
+        cancelled: a redemption being cancelled: its voucher is cancelled only while issued, its stock comes back,
+            and the member's count of its reward goes one down.
         """
         members, entries, rewards = self.tables.members, self.tables.entries, self.tables.rewards
         try:
@@ -345,9 +401,34 @@ class Store:
                 if voucher:
                     transaction.save(voucher_to_record(voucher, self.tables.vouchers),
                                      self.tables.vouchers.pk.does_not_exist(), LOST_RACE)
+                if redemption:
+                    transaction.save(redemption_to_record(redemption, self.tables.redemptions),
+                                     self.tables.redemptions.pk.does_not_exist(), LOST_RACE)
+                if cancelled:
+                    self._cancel_redemption(transaction, cancelled)
                 self._add_counters(transaction, counters)
         except TransactWriteError as error:
             raise transaction.failure(error) from error
+
+    def _cancel_redemption(self, transaction: _Transaction, redemption: Redemption) -> None:
+        vouchers, rewards, counts = self.tables.vouchers, self.tables.rewards, self.tables.redemption_counts
+        transaction.update(vouchers(keys.voucher_pk(redemption.voucher_code)), actions=[vouchers.status.set("cancelled")],
+                           condition=vouchers.status == "issued", meaning=self._voucher_not_issued(redemption.voucher_code))
+        if redemption.stock_taken:
+            transaction.update(self._rewards("REWARD", redemption.reward_id), actions=[rewards.stock.add(1)],
+                               condition=rewards.stock.exists())
+        if redemption.reward_id:  # counted by the redemption (store.commit's counted_reward)
+            transaction.update(counts(keys.redemption_count(redemption.member_id, redemption.reward_id)),
+                               actions=[counts.count.add(-1)], condition=counts.count > 0)
+
+    def _voucher_not_issued(self, code: str) -> _Meaning:
+        def refusal() -> Exception:
+            current = self.get_voucher(code)
+            if current is not None and current.status == "used":
+                return _voucher_refusal(current)
+            return LostRace()  # cancelled by a cancel of the same redemption a moment ago: the retry replays it
+
+        return _Meaning(1, refusal)
 
     def _count_redemption(self, transaction: _Transaction, member_id: str, reward: Reward) -> None:
         # Counted on every redemption, so a limit set later counts the redemptions made before it.
@@ -424,11 +505,7 @@ class Store:
                        store_id=store_id if store_id is not None else current.store_id)
 
     def _refuse_use(self, current: Voucher) -> None:
-        if current.status == "cancelled":
-            raise errors.VoucherCancelled(f"voucher {current.voucher_code} was cancelled")
-        used_at = keys.time_key(current.used_at) if current.used_at else None  # RFC 3339, UTC, "Z"
-        raise errors.VoucherAlreadyUsed(f"voucher {current.voucher_code} was used at {used_at}",
-                                        used_at=used_at, store_id=current.store_id)
+        raise _voucher_refusal(current)
 
     # -------------------------------------------------------------- counters
 
@@ -526,6 +603,23 @@ class Store:
             return sorted((voucher_from_record(record) for record in found), key=lambda voucher: voucher.issued_at)
         except GetError as error:
             raise _busy(error) from error
+
+
+def _voucher_refusal(current: Voucher) -> errors.DomainError:
+    """Why a voucher that is not issued cannot be used (or its redemption cancelled)."""
+    if current.status == "cancelled":
+        return errors.VoucherCancelled(f"voucher {current.voucher_code} was cancelled")
+    used_at = keys.time_key(current.used_at) if current.used_at else None  # RFC 3339, UTC, "Z"
+    return errors.VoucherAlreadyUsed(f"voucher {current.voucher_code} was used at {used_at}",
+                                     used_at=used_at, store_id=current.store_id)
+
+
+def _found(future, convert):
+    """A TransactGet result converted, or None when the item does not exist."""
+    try:
+        return convert(future.get())
+    except DoesNotExist:
+        return None
 
 
 # ------------------------------------------------------------------ cursors
