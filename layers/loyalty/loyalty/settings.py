@@ -108,3 +108,21 @@ class RewardAdminSettings(Settings):
     program_file: Path = DEFAULT_PROGRAM_FILE
     aws_region: str | None = None
     aws_endpoint_url_dynamodb: str | None = None
+
+
+class CampaignAdminSettings(Settings):
+    """The campaigns function: campaign documents in the catalog table, their counters in the statistics table."""
+
+    catalog_table: str
+    stats_table: str
+    aws_region: str | None = None
+    aws_endpoint_url_dynamodb: str | None = None
+
+
+class PublishedCampaignsSettings(Settings):
+    """GET /v1/program's active campaigns (report): read from the catalog table, cached at most 60 s."""
+
+    catalog_table: str
+    catalog_cache_seconds: int = Field(default=60, ge=0, le=60)
+    aws_region: str | None = None
+    aws_endpoint_url_dynamodb: str | None = None
