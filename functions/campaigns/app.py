@@ -15,13 +15,16 @@ from loyalty.clock import clock_from_environment
 from loyalty.domain import errors
 from loyalty.domain.access import ADMIN_SCOPE
 from loyalty.domain.campaigns import Usage
+from loyalty.program import load_program
 from loyalty.service import cold_start
 from loyalty.settings import CampaignAdminSettings
 from loyalty.store.campaigns import DRAFT, CampaignStore, StoredCampaign
 
 app = make_resolver()
 metrics = instance_metrics()
-campaigns = cold_start(lambda: CampaignStore.from_settings(CampaignAdminSettings.from_environment()))
+settings = cold_start(CampaignAdminSettings.from_environment)
+campaigns = cold_start(lambda: CampaignStore.from_settings(settings()))
+program = cold_start(lambda: load_program(settings().program_file))  # its tiers: what member.tier may name
 clock = clock_from_environment()
 
 CampaignId = Annotated[str, Path(pattern=CAMPAIGN_ID_PATTERN, description="A campaign id.")]
@@ -42,7 +45,7 @@ def _view(stored: StoredCampaign, status: int = 200) -> Response[CampaignView]:
 )
 def create_campaign(body: CampaignDocument) -> Response[CampaignView]:
     caller_of(app).require(ADMIN_SCOPE)
-    return json_response(201, CampaignView.of(campaigns().create(body.campaign(), clock.now()), Usage(), clock.now()))
+    return json_response(201, CampaignView.of(campaigns().create(body.campaign(program()), clock.now()), Usage(), clock.now()))
 
 
 @app.get(
@@ -84,7 +87,7 @@ def get_campaign(campaign_id: CampaignId) -> Response[CampaignView]:
 )
 def replace_campaign(campaign_id: CampaignId, body: CampaignDocument) -> Response[CampaignView]:
     caller_of(app).require(ADMIN_SCOPE)
-    return json_response(200, CampaignView.of(campaigns().replace(body.campaign(campaign_id)), Usage(), clock.now()))
+    return json_response(200, CampaignView.of(campaigns().replace(body.campaign(program(), campaign_id)), Usage(), clock.now()))
 
 
 @app.post(

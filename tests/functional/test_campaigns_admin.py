@@ -112,6 +112,7 @@ def test_an_id_is_generated_when_absent_and_a_taken_id_is_refused():
     ({"name": ""}, "name"),
     ({"campaign_id": "Coffee Double"}, "campaign_id"),
     ({"priority": "100"}, "priority"),
+    ({"conditions": {"any": [{"fact": "member.tier", "op": "in", "value": ["Gold", "Diamond"]}]}}, "conditions.any.0.value"),
 ])
 def test_bad_documents_are_refused_naming_the_field_and_write_nothing(fields, field):
     before = table_items()
@@ -119,6 +120,12 @@ def test_bad_documents_are_refused_naming_the_field_and_write_nothing(fields, fi
     assert reply.status == 422 and reply["code"] == "VALIDATION_ERROR", reply.body
     assert any(problem["field"].startswith(field) for problem in reply["errors"]), reply["errors"]
     assert table_items() == before
+
+
+def test_a_condition_on_tiers_of_the_program_is_accepted():
+    tiers = {"all": [{"fact": "member.tier", "op": "in", "value": ["Silver", "Gold"]}]}
+    created = campaigns("POST", "/v1/campaigns", coffee(conditions=tiers))
+    assert created.status == 201 and created["conditions"] == tiers
 
 
 def test_a_draft_is_replaced_whole_with_the_id_from_the_path():

@@ -115,6 +115,7 @@ class CampaignAdminSettings(Settings):
 
     catalog_table: str
     stats_table: str
+    program_file: Path = DEFAULT_PROGRAM_FILE  # the tiers a condition on member.tier may name
     aws_region: str | None = None
     aws_endpoint_url_dynamodb: str | None = None
 

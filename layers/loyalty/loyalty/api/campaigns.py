@@ -4,13 +4,16 @@ OpenAPI document shows its schema (conditions, effects, limits), plus what the s
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
 from loyalty.api.models import Timestamp
-from loyalty.domain.campaigns import AppliesTo, Campaign, Condition, Effect, Id, Schedule, Usage, parse_campaign
+from loyalty.domain.campaigns import (
+    AppliesTo, Campaign, Condition, Effect, Id, InvalidCampaign, Schedule, Usage, parse_campaign,
+)
 from loyalty.program import Program
 from loyalty.store.campaigns import StoredCampaign
 
@@ -26,10 +29,27 @@ class CampaignDocument(Campaign):
     starts_at: Timestamp | None = Field(default=None, description="From when it applies (null: from its activation).")
     ends_at: Timestamp | None = Field(default=None, description="Exclusive; after starts_at (null: until ended).")
 
-    def campaign(self, campaign_id: str | None = None) -> Campaign:
-        """The domain's campaign, with the given id, else the document's, else a new one."""
+    def campaign(self, program: Program, campaign_id: str | None = None) -> Campaign:
+        """The domain's campaign, with the given id, else the document's, else a new one; a condition naming a
+        tier the program does not have would silently never hold, so it is refused like an unknown fact."""
         chosen = campaign_id or self.campaign_id or f"c-{uuid.uuid4().hex[:16]}"
-        return parse_campaign({**self.model_dump(mode="json", exclude_none=True), "campaign_id": chosen})
+        campaign = parse_campaign({**self.model_dump(mode="json", exclude_none=True), "campaign_id": chosen})
+        tiers = [tier.name for tier in program.tiers]
+        problems = list(_unknown_tiers(campaign.conditions, "conditions", tiers)) if campaign.conditions else []
+        if problems:
+            raise InvalidCampaign(f"the campaign is not valid: {problems[0]['field']}: {problems[0]['message']}",
+                                  errors=problems)
+        return campaign
+
+
+def _unknown_tiers(node: Condition, field: str, tiers: list[str]) -> Iterator[dict[str, str]]:
+    for group in ("all", "any"):
+        for index, child in enumerate(getattr(node, group) or ()):
+            yield from _unknown_tiers(child, f"{field}.{group}.{index}", tiers)
+    if node.fact == "member.tier":
+        unknown = [value for value in (node.value if isinstance(node.value, tuple) else (node.value,)) if value not in tiers]
+        if unknown:
+            yield {"field": f"{field}.value", "message": f"{', '.join(unknown)}: not a tier of the program ({', '.join(tiers)})"}
 
 
 class CampaignView(Campaign):
