@@ -10,8 +10,10 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from loyalty.domain.campaigns import CounterKey
+from loyalty.domain.campaigns import CounterKey, parse_campaign
+from loyalty.settings import CampaignAdminSettings, ConfigurationError, PublishedCampaignsSettings
 from loyalty.store import keys
+from loyalty.store.campaigns import ActiveCampaigns, CampaignStore
 from tests.conftest import LambdaContext, call, http_event, load_function
 from tests.functional.helpers import ADMIN, MEMBER, POS, table_items
 from tests.functional.test_concurrency import moto_server  # noqa: F401 - the fixture
@@ -58,12 +60,10 @@ def count(endpoint: str | None, campaign_id: str, points: int, times: int) -> No
     client.put_item(TableName="StatsTable", Item={"pk": {"S": key}, "points": {"N": str(points)}, "times": {"N": str(times)}})
 
 
-def round_trips(function: str, instance: int) -> list[str]:
+def round_trips(instance: int) -> list[str]:
+    """DynamoDB requests a copy of CampaignsFunction makes, through its store's request hook."""
     requests: list[str] = []
-    module = load_function(function, instance)
-    store = module.campaigns() if function == "campaigns" else None
-    if store is not None:
-        store.on_request(lambda operation, params: requests.append(operation))
+    load_function("campaigns", instance).campaigns().on_request(lambda operation, params: requests.append(operation))
     return requests
 
 
@@ -289,7 +289,7 @@ def test_only_admin_tokens_reach_campaigns(method, path, body, scopes):
 
 
 def test_round_trips_per_route():
-    requests = round_trips("campaigns", 901)
+    requests = round_trips(901)
 
     def counted(method: str, path: str, body=None, **query) -> list[str]:
         requests.clear()
@@ -342,6 +342,31 @@ def test_the_program_reads_the_campaigns_once_per_cache_period():
     campaigns("POST", "/v1/campaigns/coffee-double/activate")
     assert program(instance=902, env=env)["campaigns"] == [] and requests == ["Query"], "warm: no round trip, 60 s old at most"
     assert [c["campaign_id"] for c in program(instance=903)["campaigns"]] == ["coffee-double"], "a cold one sees it"
+
+
+def test_the_published_campaigns_are_cached_for_their_time_to_live_and_end_on_time():
+    store, moment = CampaignStore.from_table("CatalogTable", "us-east-1"), [0.0]
+    requests: list[str] = []
+    store.on_request(lambda operation, params: requests.append(operation))
+    published = ActiveCampaigns(store, 60, lambda: moment[0])
+    assert published.running(NOW) == [] and requests == ["Query"]
+    store.create(parse_campaign(coffee(ends_at=LATER)), NOW)
+    store.activate("coffee-double", NOW)
+    moment[0] = 59
+    assert published.running(NOW) == [] and requests.count("Query") == 1
+    moment[0] = 61
+    assert [c.campaign_id for c in published.running(NOW)] == ["coffee-double"] and requests.count("Query") == 2
+    after_its_end = datetime.fromisoformat(LATER) + timedelta(seconds=1)
+    assert published.running(after_its_end) == [] and requests.count("Query") == 2, "ended on time, from the cache"
+
+
+def test_the_campaign_settings_fail_closed():
+    with pytest.raises(ConfigurationError, match="STATS_TABLE"):
+        CampaignAdminSettings.from_environment({"CATALOG_TABLE": "c"})
+    with pytest.raises(ConfigurationError, match="CATALOG_TABLE"):
+        PublishedCampaignsSettings.from_environment({})
+    with pytest.raises(ConfigurationError, match="CATALOG_CACHE_SECONDS"):
+        PublishedCampaignsSettings.from_environment({"CATALOG_TABLE": "c", "CATALOG_CACHE_SECONDS": "61"})
 
 
 # ------------------------------------------------------------------ events
