@@ -19,6 +19,8 @@ from loyalty.store.campaigns import StoredCampaign
 
 CAMPAIGN_ID_PATTERN = r"^[a-z0-9-]{1,64}$"
 CampaignStatus = Literal["draft", "active", "ended"]
+CONDITIONS = ("As sent: a group {all: [...]} or {any: [...]} of groups and tests {fact, op, value}, at most 3 levels "
+              "(the schema is CampaignDocument's conditions).")
 
 
 class CampaignDocument(Campaign):
@@ -55,6 +57,7 @@ def _unknown_tiers(node: Condition, field: str, tiers: list[str]) -> Iterator[di
 class CampaignView(Campaign):
     """A campaign as the back office sees it: its document, its status and what it has given so far."""
 
+    conditions: Condition | None = Field(default=None, description=CONDITIONS)
     status: CampaignStatus = Field(description="`ended` also once an active campaign's ends_at has passed.")
     created_at: datetime
     activated_at: datetime | None
@@ -85,7 +88,7 @@ class PublishedCampaign(BaseModel):
     starts_at: datetime | None
     ends_at: datetime | None
     schedule: Schedule | None
-    conditions: Condition | None
+    conditions: Condition | None = Field(description=CONDITIONS)
     applies_to: AppliesTo | None
     effect: Annotated[Effect, Field()]
 
