@@ -29,7 +29,7 @@ loyalty = cold_start(lambda: Loyalty.from_settings(
 def _published_campaigns() -> ActiveCampaigns:
     """GET /v1/program's campaigns: one Query when the cache is stale (at most 60 s), none when warm."""
     settings = PublishedCampaignsSettings.from_environment()
-    return ActiveCampaigns(CampaignStore.from_settings(settings), settings.catalog_cache_seconds)
+    return ActiveCampaigns(CampaignStore.from_settings(settings), settings.campaign_cache_seconds)
 
 
 published = cold_start(_published_campaigns)
@@ -42,7 +42,7 @@ published = cold_start(_published_campaigns)
 )
 def program() -> Response[ProgramView]:
     caller_of(app).require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
-    return json_response(200, ProgramView.of(loyalty().program, published().running(loyalty().clock.now())))
+    return json_response(200, ProgramView.of(loyalty().program, published().active(), loyalty().clock.now()))
 
 
 @app.get(

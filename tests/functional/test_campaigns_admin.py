@@ -10,11 +10,12 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
+from loyalty.api.campaigns import ProgramView
 from loyalty.domain.campaigns import CounterKey, parse_campaign
 from loyalty.settings import CampaignAdminSettings, ConfigurationError, PublishedCampaignsSettings
 from loyalty.store import keys
 from loyalty.store.campaigns import ActiveCampaigns, CampaignStore
-from tests.conftest import LambdaContext, call, http_event, load_function
+from tests.conftest import PROGRAM, LambdaContext, call, http_event, load_function
 from tests.functional.helpers import ADMIN, MEMBER, POS, table_items
 from tests.functional.test_concurrency import moto_server  # noqa: F401 - the fixture
 from tests.jobs.test_events import stream_records
@@ -50,7 +51,9 @@ def campaigns(method: str, path: str, body=None, scopes: str = ADMIN, query: dic
 
 
 def program(scopes: str = MEMBER, instance: int = 0, env: dict | None = None):
-    return call("report", http_event("GET", "/v1/program", scopes=scopes, sub="app-user-1"), instance, **(env or {}))
+    """GET /v1/program, from a report function that caches the campaigns as told (by default: not at all)."""
+    env = env or {"CAMPAIGN_CACHE_SECONDS": "0"}
+    return call("report", http_event("GET", "/v1/program", scopes=scopes, sub="app-user-1"), instance, **env)
 
 
 def count(endpoint: str | None, campaign_id: str, points: int, times: int) -> None:
@@ -332,7 +335,7 @@ def test_the_program_publishes_the_running_campaigns_without_their_limits():
 
 
 def test_the_program_reads_the_campaigns_once_per_cache_period():
-    env = {"CATALOG_CACHE_SECONDS": "60"}
+    env = {"CAMPAIGN_CACHE_SECONDS": "60"}
     requests: list[str] = []
     report = load_function("report", 902, **env)
     report.published().store.on_request(lambda operation, params: requests.append(operation))
@@ -349,15 +352,17 @@ def test_the_published_campaigns_are_cached_for_their_time_to_live_and_end_on_ti
     requests: list[str] = []
     store.on_request(lambda operation, params: requests.append(operation))
     published = ActiveCampaigns(store, 60, lambda: moment[0])
-    assert published.running(NOW) == [] and requests == ["Query"]
+    assert published.active() == [] and requests == ["Query"]
     store.create(parse_campaign(coffee(ends_at=LATER)), NOW)
     store.activate("coffee-double", NOW)
     moment[0] = 59
-    assert published.running(NOW) == [] and requests.count("Query") == 1
+    assert published.active() == [] and requests.count("Query") == 1
     moment[0] = 61
-    assert [c.campaign_id for c in published.running(NOW)] == ["coffee-double"] and requests.count("Query") == 2
+    assert [c.campaign_id for c in published.active()] == ["coffee-double"] and requests.count("Query") == 2
     after_its_end = datetime.fromisoformat(LATER) + timedelta(seconds=1)
-    assert published.running(after_its_end) == [] and requests.count("Query") == 2, "ended on time, from the cache"
+    assert ProgramView.of(PROGRAM, published.active(), NOW).campaigns[0].campaign_id == "coffee-double"
+    assert ProgramView.of(PROGRAM, published.active(), after_its_end).campaigns == [], "ended on time, from the cache"
+    assert requests.count("Query") == 2
 
 
 def test_the_campaign_settings_fail_closed():
@@ -365,8 +370,8 @@ def test_the_campaign_settings_fail_closed():
         CampaignAdminSettings.from_environment({"CATALOG_TABLE": "c"})
     with pytest.raises(ConfigurationError, match="CATALOG_TABLE"):
         PublishedCampaignsSettings.from_environment({})
-    with pytest.raises(ConfigurationError, match="CATALOG_CACHE_SECONDS"):
-        PublishedCampaignsSettings.from_environment({"CATALOG_TABLE": "c", "CATALOG_CACHE_SECONDS": "61"})
+    with pytest.raises(ConfigurationError, match="CAMPAIGN_CACHE_SECONDS"):
+        PublishedCampaignsSettings.from_environment({"CATALOG_TABLE": "c", "CAMPAIGN_CACHE_SECONDS": "61"})
 
 
 # ------------------------------------------------------------------ events

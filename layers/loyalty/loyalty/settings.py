@@ -124,6 +124,6 @@ class PublishedCampaignsSettings(Settings):
     """GET /v1/program's active campaigns (report): read from the catalog table, cached at most 60 s."""
 
     catalog_table: str
-    catalog_cache_seconds: int = Field(default=60, ge=0, le=60)
+    campaign_cache_seconds: int = Field(default=60, ge=0, le=60)  # API.md: a campaign change shows within 60 s
     aws_region: str | None = None
     aws_endpoint_url_dynamodb: str | None = None

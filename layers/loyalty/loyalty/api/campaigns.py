@@ -103,6 +103,9 @@ class ProgramView(Program):
     campaigns: list[PublishedCampaign] = Field(description="The active campaigns: priority higher first, then id.")
 
     @classmethod
-    def of(cls, program: Program, campaigns: list[Campaign]) -> ProgramView:
+    def of(cls, program: Program, active: list[Campaign], now: datetime) -> ProgramView:
+        """The program and the active campaigns not past their ends_at (decided now, whatever the cache's age;
+        one that starts later is listed, with its starts_at)."""
+        running = sorted((c for c in active if c.ends_at is None or c.ends_at > now), key=lambda c: c.order)
         fields = {name: getattr(program, name) for name in Program.model_fields}
-        return cls.model_construct(**fields, campaigns=[PublishedCampaign.of(campaign) for campaign in campaigns])
+        return cls.model_construct(**fields, campaigns=[PublishedCampaign.of(campaign) for campaign in running])

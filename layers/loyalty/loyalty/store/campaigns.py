@@ -238,17 +238,16 @@ def _decode_cursor(cursor: str) -> dict:
 
 
 class ActiveCampaigns:
-    """The active campaigns, kept `ttl_seconds` in a warm function (one Query when stale): what GET /v1/program
-    publishes. Whether a campaign is still running is decided on each read, so only a change waits for the ttl."""
+    """The active campaigns of a `CampaignStore`, kept `ttl_seconds` (at most 60) in a warm function (one Query when
+    stale): what GET /v1/program publishes. The same shape as the earn function's cache, so they can become one."""
 
     def __init__(self, store: CampaignStore, ttl_seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store, self._ttl, self._monotonic = store, ttl_seconds, monotonic
         self._loaded_at: float | None = None
-        self._campaigns: list[Campaign] = []
+        self._active: list[Campaign] = []
 
-    def running(self, now: datetime) -> list[Campaign]:
-        """Those not past their ends_at (one that has not started yet is published, with its starts_at), in order."""
+    def active(self) -> list[Campaign]:
         moment = self._monotonic()
         if self._loaded_at is None or moment - self._loaded_at > self._ttl:
-            self._campaigns, self._loaded_at = sorted(self.store.active(), key=lambda c: c.order), moment
-        return [campaign for campaign in self._campaigns if campaign.ends_at is None or campaign.ends_at > now]
+            self._active, self._loaded_at = self.store.active(), moment
+        return self._active
