@@ -24,15 +24,14 @@ from pynamodb.exceptions import DoesNotExist, GetError, PutError, QueryError, Up
 from pynamodb.models import Model
 
 from loyalty.domain import errors
-from loyalty.settings import CampaignAdminSettings, PublishedCampaignsSettings
 from loyalty.domain.campaigns import Campaign, CounterKey, InvalidCampaign, Usage, parse_campaign
+from loyalty.settings import CampaignAdminSettings, PublishedCampaignsSettings
 from loyalty.store import keys
 from loyalty.store.models import CampaignModel, _bind, bind_campaigns
 from loyalty.store.repository import RequestHook, _busy, _on_request
 
 PK = "CAMPAIGN"
 DRAFT, ACTIVE, ENDED = "draft", "active", "ended"
-STATUSES = (DRAFT, ACTIVE, ENDED)
 CONDITION_FAILED = "ConditionalCheckFailedException"
 QUERY_PAGE = 100  # items a list reads per Query: a filtered page may skip many campaigns of other statuses
 
