@@ -40,6 +40,7 @@ FUNCTIONS = {  # functions/<name> -> logical id in template.yaml
     "enroll": "EnrollFunction", "earn": "EarnFunction", "redeem": "RedeemFunction", "report": "ReportFunction",
     "expire_points": "ExpirePointsFunction", "tier_review": "TierReviewFunction", "job_worker": "JobWorkerFunction",
     "publish_events": "PublishEventsFunction", "catalog": "CatalogFunction",
+    "campaigns": "CampaignsFunction",
 }
 PROGRAM = load_program(DEFAULT_PROGRAM_FILE)
 

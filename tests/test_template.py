@@ -164,12 +164,13 @@ GRANTS = {
         "CatalogTable": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"},
         "StatsTable": {"dynamodb:UpdateItem"},
     },
-    # reads only: member view and lookup by e-mail marker, activity through the by_time index, report counters;
-    # the export: the ledger partition (table Query) and the vouchers (BatchGetItem)
+    # reads only: member view and lookup by e-mail marker, activity through the by_time index, report counters, the program's
+    # active campaigns (one Query, cached); the export: the ledger partition (table Query) and the vouchers (BatchGetItem)
     "ReportFunction": {
         "MembersTable": {"dynamodb:GetItem", "dynamodb:BatchGetItem"},
         "LedgerTable": {"dynamodb:Query"},
         "StatsTable": {"dynamodb:BatchGetItem"},
+        "CatalogTable": {"dynamodb:Query"},
     },
     # dispatchers only find due members through their index; the worker writes
     "ExpirePointsFunction": {"MembersTable": {"dynamodb:Query"}},
@@ -183,6 +184,12 @@ GRANTS = {
     # the back office's catalog: create (conditional put), replace, retire and stock (conditional updates);
     # a refused stock change reads the reward to say why. Nothing else: no member, ledger or counter.
     "CatalogFunction": {"CatalogTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}},
+    # campaigns: create (conditional put), replace, activate, end (conditional updates), read and list them;
+    # their counters (written by earn) are only read, one BatchGetItem per answer
+    "CampaignsFunction": {
+        "CatalogTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"},
+        "StatsTable": {"dynamodb:BatchGetItem"},
+    },
 }
 
 
@@ -359,6 +366,7 @@ ORDER = [
     "enroll-member", "earn-purchase", "return-purchase", "redeem-reward", "redeem-points", "list-rewards", "get-program",
     "get-member", "get-activity", "get-program-report", "find-member", "adjust-points", "block-member", "unblock-member",
     "create-reward", "replace-reward", "change-stock", "retire-reward", "get-voucher", "use-voucher",
+    "create-campaign", "replace-campaign", "activate-campaign", "list-campaigns", "get-campaign", "end-campaign",
     "update-profile", "cancel-redemption", "export-member", "erase-member",
 ]
 SAMPLE_VOUCHER = "K7QF4M2XPA"  # the vouchers' samples name one; the run uses the code redeem-reward was given
@@ -434,13 +442,13 @@ def test_every_job_has_its_schedule_and_the_worker_reports_partial_failures():
         e["Properties"]["Stream"]["Fn::GetAtt"][0]
         for e in FUNCTIONS["PublishEventsFunction"]["Properties"]["Events"].values() if e["Type"] == "DynamoDB"
     }
-    assert streams == {"MembersTable", "LedgerTable"}
+    assert streams == {"MembersTable", "LedgerTable", "CatalogTable"}
 
 
 def test_the_stream_publisher_reports_failed_records_and_lambda_honours_it():
     """The publisher answers batchItemFailures; without ReportBatchItemFailures Lambda ignores it and drops events."""
     events = FUNCTIONS["PublishEventsFunction"]["Properties"]["Events"]
     streams = [event for event in events.values() if event["Type"] == "DynamoDB"]
-    assert len(streams) == 2
+    assert len(streams) == 3
     for stream in streams:
         assert stream["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]

@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 
 from loyalty import service
+from loyalty.api.campaigns import ProgramView
 from loyalty.api.models import (
     ActivityItem,
     ActivityPage,
@@ -21,9 +22,9 @@ from loyalty.api.resolver import MemberId, caller_of, documented, json_response,
 from loyalty.api.metrics import instance_metrics
 from loyalty.clock import clock_from_environment
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
-from loyalty.program import Program
 from loyalty.service import EmailHasher, Loyalty, cold_start
-from loyalty.settings import ApiSettings, EmailHashSettings
+from loyalty.settings import ApiSettings, EmailHashSettings, PublishedCampaignsSettings
+from loyalty.store.campaigns import ActiveCampaigns, CampaignStore
 
 app = make_resolver()
 metrics = instance_metrics()
@@ -33,13 +34,23 @@ loyalty = cold_start(lambda: Loyalty.from_settings(
 ))
 
 
+def _published_campaigns() -> ActiveCampaigns:
+    """GET /v1/program's campaigns: one Query when the cache is stale (at most 60 s), none when warm."""
+    settings = PublishedCampaignsSettings.from_environment()
+    return ActiveCampaigns(CampaignStore.from_settings(settings), settings.campaign_cache_seconds)
+
+
+published = cold_start(_published_campaigns)
+
+
 @app.get(
     "/v1/program", tags=["program"], summary="The program's published rules",
-    responses={200: documented("Currency, earn rate, tiers, expiry, bonuses and point value", Program)},
+    responses={200: documented("Currency, earn rate, tiers, expiry, bonuses, point value and the active campaigns",
+                               ProgramView)},
 )
-def program() -> Response[Program]:
+def program() -> Response[ProgramView]:
     caller_of(app).require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
-    return json_response(200, loyalty().program)
+    return json_response(200, ProgramView.of(loyalty().program, published().active(), loyalty().clock.now()))
 
 
 @app.get(

@@ -1,6 +1,6 @@
 """Domain events for notification services, derived from the tables' streams after the fact.
 
-Nothing on a request path waits for them: the publisher reads the members and ledger streams
+Nothing on a request path waits for them: the publisher reads the members, ledger and catalog streams
 and puts events on the program's EventBridge bus. Streams deliver at least once, so each event
 carries an `event_id` built from its stream record: consumers drop duplicates by it.
 Events name members by their pseudonymous id only, never by e-mail, name or phone (a notification
@@ -53,6 +53,23 @@ def from_record(record: DynamoDBRecord) -> list[DomainEvent]:
         return _member_events(kind, new, old, base)
     if new.get("pk", "").startswith("V#"):
         return _voucher_events(new, old, base)
+    if new.get("pk") == "CAMPAIGN":
+        return _campaign_events(new, old, base)
+    return []
+
+
+def _campaign_events(new: dict, old: dict, base: dict) -> list[DomainEvent]:
+    """A campaign's status change (catalog table stream): activated, or ended after having been active."""
+    status, before = new.get("status"), old.get("status")
+    if status == before:
+        return []
+    document = json.loads(new["document"])
+    detail = {**base, "campaign_id": new["sk"], "name": document["name"], "starts_at": document.get("starts_at"),
+              "ends_at": document.get("ends_at")}
+    if status == "active":
+        return [DomainEvent("CampaignActivated", {**detail, "at": _timestamp(new.get("activated_at"))})]
+    if status == "ended" and before == "active":  # a draft that is ended never applied: nothing to announce
+        return [DomainEvent("CampaignEnded", {**detail, "at": _timestamp(new.get("ended_at"))})]
     return []
 
 

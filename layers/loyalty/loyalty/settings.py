@@ -109,3 +109,22 @@ class RewardAdminSettings(Settings):
     program_file: Path = DEFAULT_PROGRAM_FILE
     aws_region: str | None = None
     aws_endpoint_url_dynamodb: str | None = None
+
+
+class CampaignAdminSettings(Settings):
+    """The campaigns function: campaign documents in the catalog table, their counters in the statistics table."""
+
+    catalog_table: str
+    stats_table: str
+    program_file: Path = DEFAULT_PROGRAM_FILE  # the tiers a condition on member.tier may name
+    aws_region: str | None = None
+    aws_endpoint_url_dynamodb: str | None = None
+
+
+class PublishedCampaignsSettings(Settings):
+    """GET /v1/program's active campaigns (report): read from the catalog table, cached at most 60 s."""
+
+    catalog_table: str
+    campaign_cache_seconds: int = Field(default=60, ge=0, le=60)  # API.md: a campaign change shows within 60 s
+    aws_region: str | None = None
+    aws_endpoint_url_dynamodb: str | None = None

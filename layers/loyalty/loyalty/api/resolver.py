@@ -232,8 +232,9 @@ def make_resolver() -> LoyaltyResolver:
         if error.status >= 500:
             logger.warning("request not served", extra={"code": error.code, "reason": error.message})
         # A refused rule may say what it saw (INSUFFICIENT_POINTS: balance and needed); a failure's cause stays in the log.
-        details = getattr(error, "details", None) if error.status < 500 else None
-        return error_response(error.status, error.code, error.message, details=details)
+        details = dict(getattr(error, "details", None) or {}) if error.status < 500 else {}
+        problems = details.pop("errors", None)  # a domain validation error lists its fields as the schema's would
+        return error_response(error.status, error.code, error.message, problems, details=details)
 
     @app.exception_handler(Refused)
     def _refused(refusal: Refused) -> Response:

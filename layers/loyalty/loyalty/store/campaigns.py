@@ -3,24 +3,37 @@
 A campaign is written as a draft, replaced while a draft, then activated (frozen) and ended. Each
 operation is one DynamoDB request on the normal path; a refused one reads the campaign once more to
 say why. The active campaigns are one Query: what the earn function caches.
+
+Status is computed from the stored status and the clock: a campaign stored "active" whose `ends_at`
+has passed is ended (at its `ends_at`) without any write. The record keeps `ends_at` beside the
+document so that the activation's condition and the list's filter can compare it with now.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, GetError, PutError, QueryError, UpdateError
+from pynamodb.models import Model
 
 from loyalty.domain import errors
-from loyalty.domain.campaigns import Campaign, parse_campaign
-from loyalty.store.models import CampaignModel, bind_campaigns
+from loyalty.domain.campaigns import Campaign, CounterKey, InvalidCampaign, Usage, parse_campaign
+from loyalty.settings import CampaignAdminSettings, PublishedCampaignsSettings
+from loyalty.store import keys
+from loyalty.store.models import CampaignModel, _bind, bind_campaigns
 from loyalty.store.repository import RequestHook, _busy, _on_request
 
 PK = "CAMPAIGN"
 DRAFT, ACTIVE, ENDED = "draft", "active", "ended"
 CONDITION_FAILED = "ConditionalCheckFailedException"
+QUERY_PAGE = 100  # items a list reads per Query: a filtered page may skip many campaigns of other statuses
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,15 @@ class StoredCampaign:
     activated_at: datetime | None = None
     ended_at: datetime | None = None
     version: int = 0
+
+    def status_at(self, now: datetime) -> str:
+        """The status a reader sees: an active campaign is ended once its ends_at has passed."""
+        ends_at = self.campaign.ends_at
+        return ENDED if self.status == ACTIVE and ends_at is not None and ends_at <= now else self.status
+
+    def ended_at_at(self, now: datetime) -> datetime | None:
+        """When it ended: ended through the API, or its ends_at once that has passed."""
+        return self.ended_at if self.status != ACTIVE or self.status_at(now) == ACTIVE else self.campaign.ends_at
 
 
 def document_of(campaign: Campaign) -> str:
@@ -44,18 +66,39 @@ def _from_record(record: CampaignModel) -> StoredCampaign:
     )
 
 
-class CampaignStore:
-    """The campaigns of one catalog table."""
+class CampaignCounterModel(Model):
+    """A campaign's limit counter in the statistics table (keys.campaign_counter); the earn transaction adds to it."""
 
-    def __init__(self, model: type[CampaignModel]) -> None:
+    pk = UnicodeAttribute(hash_key=True)
+    points = NumberAttribute(default=0)
+    times = NumberAttribute(default=0)
+
+
+def _still_running(model: type[CampaignModel], now: datetime):
+    return model.ends_at.does_not_exist() | (model.ends_at > now)
+
+
+class CampaignStore:
+    """The campaigns of one catalog table (and, to read their counters, of one statistics table)."""
+
+    def __init__(self, model: type[CampaignModel], counters: type[CampaignCounterModel] | None = None) -> None:
         self.model = model
+        self.counters = counters
 
     @classmethod
-    def from_table(cls, catalog_table: str, region: str | None = None, endpoint_url: str | None = None) -> CampaignStore:
-        return cls(bind_campaigns(catalog_table, region, endpoint_url))
+    def from_table(
+        cls, catalog_table: str, region: str | None = None, endpoint_url: str | None = None, stats_table: str | None = None,
+    ) -> CampaignStore:
+        counters = _bind(CampaignCounterModel, stats_table, region, endpoint_url) if stats_table else None
+        return cls(bind_campaigns(catalog_table, region, endpoint_url), counters)
+
+    @classmethod
+    def from_settings(cls, settings: CampaignAdminSettings | PublishedCampaignsSettings) -> CampaignStore:
+        stats_table = settings.stats_table if isinstance(settings, CampaignAdminSettings) else None
+        return cls.from_table(settings.catalog_table, settings.aws_region, settings.aws_endpoint_url_dynamodb, stats_table)
 
     def on_request(self, hook: RequestHook) -> None:
-        _on_request([self.model], hook)
+        _on_request([self.model] + ([self.counters] if self.counters else []), hook)
 
     def get(self, campaign_id: str) -> StoredCampaign | None:
         try:
@@ -68,7 +111,8 @@ class CampaignStore:
     def create(self, campaign: Campaign, now: datetime) -> StoredCampaign:
         """Write a new draft; `CAMPAIGN_EXISTS` if its id is taken."""
         stored = StoredCampaign(campaign, DRAFT, now)
-        record = self.model(PK, campaign.campaign_id, document=document_of(campaign), status=DRAFT, created_at=now)
+        record = self.model(PK, campaign.campaign_id, document=document_of(campaign), status=DRAFT, created_at=now,
+                            ends_at=campaign.ends_at)
         try:
             record.save(condition=self.model.sk.does_not_exist())
         except PutError as error:
@@ -76,6 +120,23 @@ class CampaignStore:
                 raise errors.CampaignExists(f"a campaign {campaign.campaign_id} exists already") from None
             raise _busy(error) from error
         return stored
+
+    def replace(self, campaign: Campaign) -> StoredCampaign:
+        """A draft's new document. The write is conditional on "still a draft", so a replace racing an activation
+        either lands before it (and is what gets activated) or is refused: an active campaign never changes."""
+        model = self.model
+        ends_at = model.ends_at.set(campaign.ends_at) if campaign.ends_at else model.ends_at.remove()
+        record = model(PK, campaign.campaign_id)
+        try:
+            record.update(actions=[model.document.set(document_of(campaign)), ends_at, model.version.add(1)],
+                          condition=model.status == DRAFT)
+            return _from_record(record)
+        except UpdateError as error:
+            if error.cause_response_code != CONDITION_FAILED:
+                raise _busy(error) from error
+        if self.get(campaign.campaign_id) is None:
+            raise errors.CampaignNotFound(f"no campaign {campaign.campaign_id}")
+        raise errors.CampaignNotEditable(f"campaign {campaign.campaign_id} is not a draft any more: end it and create another")
 
     def active(self) -> list[Campaign]:
         """The campaigns marked active (whether their dates admit a purchase is the engine's call): one Query."""
@@ -86,12 +147,13 @@ class CampaignStore:
             raise _busy(error) from error
 
     def activate(self, campaign_id: str, now: datetime) -> StoredCampaign:
-        """Draft -> active (frozen from now on). Active already: unchanged; ended: `CAMPAIGN_NOT_EDITABLE`."""
+        """Draft -> active (frozen from now on). Active already: unchanged; ended: `CAMPAIGN_NOT_EDITABLE`;
+        a draft whose ends_at has passed would never apply: `VALIDATION_ERROR` naming ends_at."""
         model = self.model
         record = model(PK, campaign_id)
         try:
             record.update(actions=[model.status.set(ACTIVE), model.activated_at.set(now), model.version.add(1)],
-                          condition=model.status == DRAFT)
+                          condition=(model.status == DRAFT) & _still_running(model, now))
             return _from_record(record)
         except UpdateError as error:
             if error.cause_response_code != CONDITION_FAILED:
@@ -101,4 +163,90 @@ class CampaignStore:
             raise errors.CampaignNotFound(f"no campaign {campaign_id}")
         if current.status == ACTIVE:
             return current
+        if current.status == DRAFT:  # its ends_at has passed (or it changed since: the caller may retry)
+            ends_at = current.campaign.ends_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+            message = f"{ends_at} has passed: the campaign would never apply"
+            raise InvalidCampaign(f"the campaign cannot be activated: ends_at: {message}",
+                                  errors=[{"field": "ends_at", "message": message}])
         raise errors.CampaignNotEditable(f"campaign {campaign_id} has ended; create another")
+
+    def end(self, campaign_id: str, now: datetime) -> StoredCampaign:
+        """Draft or active -> ended at `now`. Ended already, or past its ends_at: unchanged (it has ended)."""
+        model = self.model
+        record = model(PK, campaign_id)
+        try:
+            record.update(actions=[model.status.set(ENDED), model.ended_at.set(now), model.version.add(1)],
+                          condition=(model.status == DRAFT) | ((model.status == ACTIVE) & _still_running(model, now)))
+            return _from_record(record)
+        except UpdateError as error:
+            if error.cause_response_code != CONDITION_FAILED:
+                raise _busy(error) from error
+        current = self.get(campaign_id)
+        if current is None:
+            raise errors.CampaignNotFound(f"no campaign {campaign_id}")
+        return current
+
+    def listing(self, status: str | None, limit: int, cursor: str | None, now: datetime) -> tuple[list[StoredCampaign], str | None]:
+        """A page of campaigns by id, optionally of one status as `StoredCampaign.status_at(now)` computes it."""
+        model = self.model
+        where = {
+            None: None,
+            DRAFT: model.status == DRAFT,
+            ACTIVE: (model.status == ACTIVE) & _still_running(model, now),
+            ENDED: (model.status == ENDED) | ((model.status == ACTIVE) & (model.ends_at <= now)),
+        }[status]
+        try:
+            page = model.query(PK, filter_condition=where, limit=limit, page_size=max(limit, QUERY_PAGE),
+                               last_evaluated_key=_decode_cursor(cursor) if cursor else None, consistent_read=True)
+            found = [_from_record(record) for record in page]
+        except QueryError as error:
+            raise _busy(error) from error
+        last = page.last_evaluated_key
+        return found, _encode_cursor(last) if last and len(found) == limit else None
+
+    def usage(self, campaign_ids: Iterable[str]) -> dict[str, Usage]:
+        """What each campaign has given so far (points_awarded, times_applied): its per-campaign counter, read
+        with one BatchGetItem (at most 100 ids, a list page); a campaign never applied has no counter: 0."""
+        wanted = {keys.campaign_counter(CounterKey(campaign_id, "campaign", "campaign"), ""): campaign_id
+                  for campaign_id in campaign_ids}
+        if not wanted or self.counters is None:
+            return {campaign_id: Usage() for campaign_id in wanted.values()}
+        try:
+            found = {item.pk: item for item in self.counters.batch_get(list(wanted))}
+        except GetError as error:
+            raise _busy(error) from error
+        return {campaign_id: Usage(int(found[key].points or 0), int(found[key].times or 0)) if key in found else Usage()
+                for key, campaign_id in wanted.items()}
+
+
+def _encode_cursor(last_evaluated_key: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(last_evaluated_key, separators=(",", ":")).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> dict:
+    """A cursor this list returned: the table's key of a campaign."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        valid = (isinstance(key, dict) and key.get("pk") == {"S": PK} and set(key) == {"pk", "sk"}
+                 and isinstance(key["sk"], dict) and set(key["sk"]) == {"S"} and isinstance(key["sk"]["S"], str))
+    except (ValueError, TypeError, binascii.Error):
+        valid = False
+    if not valid:
+        raise errors.InvalidCursor("the cursor is not one this list returned")
+    return key
+
+
+class ActiveCampaigns:
+    """The active campaigns of a `CampaignStore`, kept `ttl_seconds` (at most 60) in a warm function (one Query when
+    stale): what GET /v1/program publishes. The same shape as the earn function's cache, so they can become one."""
+
+    def __init__(self, store: CampaignStore, ttl_seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.store, self._ttl, self._monotonic = store, ttl_seconds, monotonic
+        self._loaded_at: float | None = None
+        self._active: list[Campaign] = []
+
+    def active(self) -> list[Campaign]:
+        moment = self._monotonic()
+        if self._loaded_at is None or moment - self._loaded_at > self._ttl:
+            self._active, self._loaded_at = self.store.active(), moment
+        return self._active

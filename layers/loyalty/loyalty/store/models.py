@@ -210,6 +210,7 @@ class CampaignModel(Model):
     activated_at = UTCDateTimeAttribute(null=True)
     ended_at = UTCDateTimeAttribute(null=True)
     version = NumberAttribute(default=0)
+    ends_at = UTCDateTimeAttribute(null=True)  # the document's, so conditions and filters can compare it with now
 
 
 class RedemptionCountModel(Model):

@@ -1,0 +1,120 @@
+"""The back office's campaigns (admin): POST and GET /v1/campaigns, GET and PUT /v1/campaigns/{campaign_id},
+POST .../activate and .../end. The functions applying or publishing campaigns see a change within their
+cache's 60 s; CampaignActivated and CampaignEnded come from the catalog table's stream (docs/events.md)."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+
+from loyalty.api.campaigns import CAMPAIGN_ID_PATTERN, CampaignDocument, CampaignPage, CampaignStatus, CampaignView
+from loyalty.api.metrics import instance_metrics
+from loyalty.api.resolver import caller_of, documented, json_response, logger, make_resolver
+from loyalty.clock import clock_from_environment
+from loyalty.domain import errors
+from loyalty.domain.access import ADMIN_SCOPE
+from loyalty.domain.campaigns import Usage
+from loyalty.program import load_program
+from loyalty.service import cold_start
+from loyalty.settings import CampaignAdminSettings
+from loyalty.store.campaigns import DRAFT, CampaignStore, StoredCampaign
+
+app = make_resolver()
+metrics = instance_metrics()
+settings = cold_start(CampaignAdminSettings.from_environment)
+campaigns = cold_start(lambda: CampaignStore.from_settings(settings()))
+program = cold_start(lambda: load_program(settings().program_file))  # its tiers: what member.tier may name
+clock = clock_from_environment()
+
+CampaignId = Annotated[str, Path(pattern=CAMPAIGN_ID_PATTERN, description="A campaign id.")]
+UNKNOWN = documented("CAMPAIGN_NOT_FOUND")
+INVALID = documented("VALIDATION_ERROR: the document breaks a rule; `errors` names each field")
+
+
+def _view(stored: StoredCampaign, status: int = 200) -> Response[CampaignView]:
+    """A draft has never applied: its counters are not read."""
+    usage = Usage() if stored.status == DRAFT else campaigns().usage([stored.campaign.campaign_id])[stored.campaign.campaign_id]
+    return json_response(status, CampaignView.of(stored, usage, clock.now()))
+
+
+@app.post(
+    "/v1/campaigns", tags=["campaigns"], summary="Create a draft campaign",
+    description="Nothing applies until it is activated. `campaign_id` is generated when absent.",
+    responses={201: documented("Created", CampaignView), 409: documented("CAMPAIGN_EXISTS"), 422: INVALID},
+)
+def create_campaign(body: CampaignDocument) -> Response[CampaignView]:
+    caller_of(app).require(ADMIN_SCOPE)
+    return json_response(201, CampaignView.of(campaigns().create(body.campaign(program()), clock.now()), Usage(), clock.now()))
+
+
+@app.get(
+    "/v1/campaigns", tags=["campaigns"], summary="List campaigns, by id",
+    description="`status` as each campaign's view says it: `ended` includes active campaigns past their ends_at.",
+    responses={200: documented("A page of campaigns with their counters", CampaignPage), 400: documented("INVALID_CURSOR")},
+)
+def list_campaigns(
+    status: Annotated[CampaignStatus | None, Query(description="Only the campaigns in this status.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=1024, description="next_cursor of the previous page")] = None,
+) -> Response[CampaignPage]:
+    caller_of(app).require(ADMIN_SCOPE)
+    now = clock.now()
+    found, next_cursor = campaigns().listing(status, limit, cursor, now)
+    usage = campaigns().usage(stored.campaign.campaign_id for stored in found if stored.status != DRAFT)
+    items = [CampaignView.of(stored, usage.get(stored.campaign.campaign_id, Usage()), now) for stored in found]
+    return json_response(200, CampaignPage(items=items, next_cursor=next_cursor))
+
+
+@app.get(
+    "/v1/campaigns/<campaign_id>", tags=["campaigns"], summary="A campaign, with its counters",
+    description="`points_awarded` and `times_applied` count every purchase it applied to so far.",
+    responses={200: documented("The campaign", CampaignView), 404: UNKNOWN},
+)
+def get_campaign(campaign_id: CampaignId) -> Response[CampaignView]:
+    caller_of(app).require(ADMIN_SCOPE)
+    stored = campaigns().get(campaign_id)
+    if stored is None:
+        raise errors.CampaignNotFound(f"no campaign {campaign_id}")
+    return _view(stored)
+
+
+@app.put(
+    "/v1/campaigns/<campaign_id>", tags=["campaigns"], summary="Replace a draft campaign",
+    description="The body is the whole document; the path names the campaign. Once active it is frozen.",
+    responses={200: documented("Replaced", CampaignView), 404: UNKNOWN,
+               409: documented("CAMPAIGN_NOT_EDITABLE: it is active or ended; end it and create another"), 422: INVALID},
+)
+def replace_campaign(campaign_id: CampaignId, body: CampaignDocument) -> Response[CampaignView]:
+    caller_of(app).require(ADMIN_SCOPE)
+    return json_response(200, CampaignView.of(campaigns().replace(body.campaign(program(), campaign_id)), Usage(), clock.now()))
+
+
+@app.post(
+    "/v1/campaigns/<campaign_id>/activate", tags=["campaigns"], summary="Activate a draft campaign",
+    description="It applies from its starts_at (or at once) until it is ended or its ends_at passes. "
+                "Active already: the same answer.",
+    responses={200: documented("Active", CampaignView), 404: UNKNOWN,
+               409: documented("CAMPAIGN_NOT_EDITABLE: it has ended"),
+               422: documented("VALIDATION_ERROR: its ends_at has passed, so it would never apply")},
+)
+def activate_campaign(campaign_id: CampaignId) -> Response[CampaignView]:
+    caller_of(app).require(ADMIN_SCOPE)
+    return _view(campaigns().activate(campaign_id, clock.now()))
+
+
+@app.post(
+    "/v1/campaigns/<campaign_id>/end", tags=["campaigns"], summary="End a campaign",
+    description="It stops applying at once (functions that cache campaigns see it within 60 s). A draft may be "
+                "ended too, so that it leaves the drafts. Ended already, or past its ends_at: the same answer.",
+    responses={200: documented("Ended", CampaignView), 404: UNKNOWN},
+)
+def end_campaign(campaign_id: CampaignId) -> Response[CampaignView]:
+    caller_of(app).require(ADMIN_SCOPE)
+    return _view(campaigns().end(campaign_id, clock.now()))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event, context):
+    return app.resolve(event, context)
