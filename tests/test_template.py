@@ -148,11 +148,13 @@ GRANTS = {
         "LedgerTable": {"dynamodb:PutItem"},
         "StatsTable": {"dynamodb:UpdateItem"},
     },
-    # earn and returns: read the member and the purchase being returned, write both in one transaction
+    # earn and returns: read the member, the purchase being returned and the campaigns' limit counters, write them
+    # in one transaction; the active campaigns are one Query on the catalog table (cached)
     "EarnFunction": {
         "MembersTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
         "LedgerTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-        "StatsTable": {"dynamodb:UpdateItem"},
+        "StatsTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        "CatalogTable": {"dynamodb:Query"},
     },
     # catalog read with one Query; redemption spends points and stock in one transaction, and counts the
     # member's redemptions of the reward (an ADD on a counter item, conditional under a per-member limit)
@@ -340,7 +342,7 @@ EVENT_FILES = sorted(Path(ROOT / "events").glob("*.json"))
 HTTP_EVENTS = [path for path in EVENT_FILES if json.loads(path.read_text()).get("version") == "2.0"]
 SCHEDULED_EVENTS = [path for path in EVENT_FILES if json.loads(path.read_text()).get("detail-type") == "Scheduled Event"]
 ORDER = [
-    "enroll-member", "earn-purchase", "return-purchase", "redeem-reward", "redeem-points", "list-rewards", "get-program",
+    "enroll-member", "earn-purchase", "earn-preview", "return-purchase", "redeem-reward", "redeem-points", "list-rewards", "get-program",
     "get-member", "get-activity", "get-program-report", "find-member", "adjust-points", "block-member", "unblock-member",
     "create-reward", "replace-reward", "change-stock", "retire-reward", "get-voucher", "use-voucher",
 ]
@@ -421,3 +423,10 @@ def test_the_stream_publisher_reports_failed_records_and_lambda_honours_it():
     assert len(streams) == 2
     for stream in streams:
         assert stream["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_the_campaigns_per_day_counters_expire_by_the_attribute_the_store_writes():
+    from loyalty.store.models import CampaignCounterModel
+
+    ttl = TEMPLATE["Resources"]["StatsTable"]["Properties"]["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": CampaignCounterModel.expires.attr_name, "Enabled": True}

@@ -14,7 +14,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 
 from pynamodb.exceptions import (
     DoesNotExist,
@@ -28,6 +28,7 @@ from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactGet, TransactWrite
 
 from loyalty.domain import errors
+from loyalty.domain.campaigns import CounterKey, Increment, Usage
 from loyalty.domain.model import BLOCKED, Entry, EntryRef, Member, Reward, Voucher
 from loyalty.domain.rules import Change, JobSchedule
 from loyalty.domain.stats import DAY, TOTAL, Bucket, Counters
@@ -45,6 +46,7 @@ from loyalty.store.records import (
 )
 
 BATCH_GET_LIMIT = 100
+DAY_COUNTER_KEPT = timedelta(days=7)  # a campaign's per-day counter outlives its day by this much (TTL), then goes
 FIRST_DAY = "first_day"  # on each shard's total: the first day anything was counted there
 
 
@@ -158,7 +160,8 @@ class Store:
         """Call `hook(operation, params)` before each DynamoDB request of this store (tests and benchmarks count them)."""
         tables = self.tables
         _on_request([model for model in (tables.members, tables.markers, tables.entries, tables.counters, tables.rewards,
-                                         tables.redemption_counts, tables.vouchers) if model is not None], hook)
+                                         tables.redemption_counts, tables.vouchers, tables.campaign_counters)
+                          if model is not None], hook)
 
     @property
     def _rewards(self):
@@ -178,22 +181,34 @@ class Store:
 
     def get_member_and_entries(self, member_id: str, refs: Iterable[EntryRef]) -> tuple[Member | None, dict[EntryRef, Entry]]:
         """The member and some of its ledger entries, read consistently in one round trip."""
-        member, entries, _ = self._read_member(member_id, refs)
+        member, entries, _, _ = self._read_member(member_id, refs)
         return member, entries
+
+    def get_for_earn(
+        self, member_id: str, refs: Iterable[EntryRef], counters: Iterable[CounterKey],
+    ) -> tuple[Member | None, dict[EntryRef, Entry], dict[CounterKey, Usage]]:
+        """The member, some of its entries and campaign limit counters (a missing one is zero): one round trip.
+
+        One TransactGetItems holds at most 100 items: the caller bounds the counters (rules.select_campaigns).
+        """
+        member, entries, _, usage = self._read_member(member_id, refs, counters=counters)
+        return member, entries, usage
 
     def get_for_redemption(self, member_id: str, ref: EntryRef, reward_id: str) -> tuple[Member | None, Entry | None, int]:
         """The member, the redemption entry of `ref` if written, and how often the member redeemed the reward: one round trip."""
-        member, entries, count = self._read_member(member_id, [ref], keys.redemption_count(member_id, reward_id))
+        member, entries, count, _ = self._read_member(member_id, [ref], keys.redemption_count(member_id, reward_id))
         return member, entries.get(ref), count
 
     def _read_member(
-        self, member_id: str, refs: Iterable[EntryRef], count_key: str | None = None,
-    ) -> tuple[Member | None, dict[EntryRef, Entry], int]:
+        self, member_id: str, refs: Iterable[EntryRef], count_key: str | None = None, counters: Iterable[CounterKey] = (),
+    ) -> tuple[Member | None, dict[EntryRef, Entry], int, dict[CounterKey, Usage]]:
         try:
             with TransactGet(connection=self._connection()) as reads:
                 member_future = reads.get(self.tables.members, keys.member_pk(member_id))
                 entry_futures = {ref: reads.get(self.tables.entries, member_id, keys.entry_key(ref)) for ref in refs}
                 count_future = reads.get(self.tables.redemption_counts, count_key) if count_key else None
+                counter_futures = {key: reads.get(self.tables.campaign_counters, keys.campaign_counter(key, member_id))
+                                   for key in counters}
         except TransactGetError as error:
             if error.cause_response_code == "TransactionCanceledException":
                 raise LostRace() from error  # a write to one of these items was in flight
@@ -212,7 +227,14 @@ class Store:
             count = int(count_future.get().count) if count_future else 0
         except DoesNotExist:
             count = 0
-        return member, entries, count
+        usage = {}
+        for key, future in counter_futures.items():
+            try:
+                record = future.get()
+                usage[key] = Usage(points=int(record.points or 0), times=int(record.times or 0))
+            except DoesNotExist:
+                pass
+        return member, entries, count, usage
 
     def member_id_for_referral_code(self, code: str) -> str | None:
         return self._marked_member_id(keys.referral_marker(code))
@@ -295,6 +317,7 @@ class Store:
         stock_reward: Reward | None = None,
         counted_reward: Reward | None = None,
         voucher: Voucher | None = None,
+        campaign_increments: Iterable[Increment] = (),
     ) -> None:
         """Write a change in one transaction: members only if unchanged since read, entries only if new.
 
@@ -304,6 +327,8 @@ class Store:
         counted_reward: a reward the (one) member redeemed: its count for the member goes up by one, only while
             under the reward's per_member_limit.
         voucher: a redemption's voucher, new (a taken code is a lost race: the retry draws another).
+        campaign_increments: an earn's campaign counters (of the first member), each added only while it stays
+            within its ceilings; a counter another purchase filled meanwhile is a lost race (reread, decide again).
         """
         members, entries, rewards = self.tables.members, self.tables.entries, self.tables.rewards
         try:
@@ -336,6 +361,8 @@ class Store:
                 if voucher:
                     transaction.save(voucher_to_record(voucher, self.tables.vouchers),
                                      self.tables.vouchers.pk.does_not_exist(), LOST_RACE)
+                for increment in campaign_increments:
+                    self._add_to_campaign_counter(transaction, change.members[0].member_id, increment)
                 self._add_counters(transaction, counters)
         except TransactWriteError as error:
             raise transaction.failure(error) from error
@@ -349,6 +376,21 @@ class Store:
             condition=(model.count.does_not_exist() | (model.count < limit)) if limit is not None else None,
             meaning=limit_reached(reward) if limit is not None else None,
         )
+
+    def _add_to_campaign_counter(self, transaction: _Transaction, member_id: str, increment: Increment) -> None:
+        model = self.tables.campaign_counters
+        actions = [model.points.add(increment.points), model.times.add(increment.times)]
+        if increment.key.period != "campaign":  # a local day: the TTL removes it once the day is well past
+            day = datetime.fromisoformat(increment.key.period).replace(tzinfo=timezone.utc)
+            actions.append(model.expires.set(int((day + DAY_COUNTER_KEPT).timestamp())))
+        condition = None
+        for path, added, ceiling in ((model.points, increment.points, increment.max_points),
+                                     (model.times, increment.times, increment.max_times)):
+            if ceiling is not None:
+                room = path.does_not_exist() | (path <= ceiling - added)
+                condition = room if condition is None else condition & room
+        transaction.update(model(keys.campaign_counter(increment.key, member_id)), actions=actions,
+                           condition=condition, meaning=LOST_RACE if condition is not None else None)
 
     def _add_entries(self, transaction: _Transaction, entries: list[Entry]) -> None:
         model = self.tables.entries
