@@ -148,12 +148,12 @@ GRANTS = {
         "LedgerTable": {"dynamodb:PutItem"},
         "StatsTable": {"dynamodb:UpdateItem"},
     },
-    # earn and returns: read the member, the purchase being returned and the campaigns' limit counters, write them
-    # in one transaction; the active campaigns are one Query on the catalog table (cached)
+    # earn: the member, its entry and the campaigns' limit counters in one BatchGetItem, written in one transaction;
+    # returns: the member and the purchase in one transactional read; the active campaigns: one cached Query
     "EarnFunction": {
-        "MembersTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
-        "LedgerTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-        "StatsTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        "MembersTable": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem"},
+        "LedgerTable": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+        "StatsTable": {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
         "CatalogTable": {"dynamodb:Query"},
     },
     # catalog read with one Query; redemption spends points and stock in one transaction, and counts the
