@@ -171,7 +171,7 @@ def _bonus(index: int, limits: list | None = None) -> dict:
 def test_earn_is_two_round_trips_with_0_10_and_100_active_campaigns(active):
     activate(*(_bonus(index) for index in range(active)))
     uc = make_loyalty(at=datetime.now(timezone.utc))
-    uc.campaigns = Campaigns(campaign_store().active, 60)
+    uc.campaigns = Campaigns(campaign_store(), 60)
     staff = Caller("terminal-1", frozenset({POS}))
     member_id = uc.enroll(staff, email="round@example.com", channel="store").member_id
     uc.campaigns.active()  # warm
@@ -211,7 +211,7 @@ def test_property_the_breakdown_adds_up_to_the_points_and_the_counters_to_the_ca
                  {"campaign_id": "app-amount", "name": "app spend", "effect": {"type": "per_amount", "points": 3, "unit_minor": 700},
                   "exclusive_group": "food", "conditions": {"any": [{"fact": "order.channel", "op": "eq", "value": "app"}]}})
     uc = make_loyalty(at=datetime.now(timezone.utc))
-    uc.campaigns = Campaigns(store.active, 0)
+    uc.campaigns = Campaigns(store, 0)
     staff = Caller("terminal-1", frozenset({POS}))
     member_id = uc.enroll(staff, email=f"p{datetime.now().timestamp()}@example.com", channel="store").member_id
     purchase = Purchase("t-p", amount, "EUR", channel=channel, items=tuple(lines))
@@ -220,3 +220,32 @@ def test_property_the_breakdown_adds_up_to_the_points_and_the_counters_to_the_ca
     assert entry.breakdown[0].points == entry.base_points <= amount // 100
     budget = counter("CL#per-croissant#*#campaign")
     assert budget is None or budget["points"] <= 300
+
+
+class CountingStore:
+    def __init__(self) -> None:
+        self.loads = 0
+
+    def active(self) -> list:
+        self.loads += 1
+        return []
+
+
+def test_the_campaigns_cache_reads_once_per_ttl_and_the_earn_function_may_not_keep_them_over_60_seconds():
+    store, clock = CountingStore(), [0.0]
+    cache = Campaigns(store, 60, monotonic=lambda: clock[0])
+    cache.active()
+    clock[0] = 60
+    cache.active()
+    assert store.loads == 1
+    clock[0] = 60.5
+    cache.active()
+    assert store.loads == 2
+    from loyalty.settings import ConfigurationError, EarnSettings
+
+    env = {"MEMBERS_TABLE": "m", "LEDGER_TABLE": "l", "STATS_TABLE": "s", "CATALOG_TABLE": "c"}
+    assert EarnSettings.from_environment(env).campaign_cache_seconds == 60
+    with pytest.raises(ConfigurationError, match="CAMPAIGN_CACHE_SECONDS"):
+        EarnSettings.from_environment({**env, "CAMPAIGN_CACHE_SECONDS": "61"})
+    with pytest.raises(ConfigurationError, match="CATALOG_TABLE"):
+        EarnSettings.from_environment({name: value for name, value in env.items() if name != "CATALOG_TABLE"})

@@ -124,18 +124,18 @@ class Catalog:
 
 
 class Campaigns:
-    """The active campaigns, kept for `ttl_seconds` (at most 60) in the warm earn function (one Query when stale)."""
+    """The active campaigns of a `CampaignStore`, kept for `ttl_seconds` (at most 60) in the warm earn function
+    (one Query when stale)."""
 
-    def __init__(self, load: Callable[[], list[Campaign]], ttl_seconds: float,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._load, self._ttl, self._monotonic = load, ttl_seconds, monotonic
+    def __init__(self, store: CampaignStore, ttl_seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.store, self._ttl, self._monotonic = store, ttl_seconds, monotonic
         self._loaded_at: float | None = None
         self._active: list[Campaign] = []
 
     def active(self) -> list[Campaign]:
         now = self._monotonic()
         if self._loaded_at is None or now - self._loaded_at > self._ttl:
-            self._active, self._loaded_at = self._load(), now
+            self._active, self._loaded_at = self.store.active(), now
         return self._active
 
 
@@ -200,7 +200,7 @@ class Loyalty:
         if isinstance(settings, EarnSettings):
             campaign_store = CampaignStore.from_table(settings.catalog_table, settings.aws_region,
                                                       settings.aws_endpoint_url_dynamodb)
-            campaigns = Campaigns(campaign_store.active, settings.campaign_cache_seconds)
+            campaigns = Campaigns(campaign_store, settings.campaign_cache_seconds)
         return cls(store, clock, load_program(settings.program_file), catalog=catalog, email_hash=email_hash,
                    campaigns=campaigns)
 
