@@ -138,6 +138,10 @@ class Campaigns:
             self._active, self._loaded_at = self.store.active(), now
         return self._active
 
+    def on_request(self, hook: Callable[[str, dict], None]) -> None:
+        """Call `hook(operation, params)` before each DynamoDB request of the campaigns' store (benchmarks count them)."""
+        self.store.on_request(hook)
+
 
 class EmailHasher:
     """The keyed hash (HMAC) of e-mails used as their uniqueness key.
