@@ -249,3 +249,31 @@ def test_the_campaigns_cache_reads_once_per_ttl_and_the_earn_function_may_not_ke
         EarnSettings.from_environment({**env, "CAMPAIGN_CACHE_SECONDS": "61"})
     with pytest.raises(ConfigurationError, match="CATALOG_TABLE"):
         EarnSettings.from_environment({name: value for name, value in env.items() if name != "CATALOG_TABLE"})
+
+
+def test_the_readme_walk_through_earns_what_it_says():
+    activate({"campaign_id": "coffee-double", "name": "Double points on coffee", "applies_to": {"categories": ["coffee"]},
+              "effect": {"type": "multiply", "factor": "2"}, "limits": [{"per": "member", "period": "day", "max_points": 5}]},
+             {"campaign_id": "basket-bonus", "name": "50 points on 20 euros", "priority": 10,
+              "effect": {"type": "bonus", "points": 50},
+              "conditions": {"all": [{"fact": "order.channel", "op": "in", "value": ["store", "app"]},
+                                     {"fact": "order.eligible_minor", "op": "gte", "value": 2000}]}})
+    member_id = enroll("sam@example.com", channel="store")["member_id"]
+    items = [{"sku": "LATTE-M", "category": "coffee", "amount_minor": 900, "quantity": 2},
+             {"sku": "BEANS-250", "category": "coffee", "amount_minor": 1600, "quantity": 1},
+             {"sku": "CROISSANT", "category": "bakery", "amount_minor": 350, "quantity": 1},
+             {"sku": "GIFT-25", "category": "gift_card", "amount_minor": 2500, "quantity": 1}]
+    expected = {"points": 83, "base_points": 28,
+                "breakdown": [{"source": "base", "campaign_id": None, "points": 28},
+                              {"source": "campaign", "campaign_id": "basket-bonus", "points": 50},
+                              {"source": "campaign", "campaign_id": "coffee-double", "points": 5}],
+                "limited": [{"campaign_id": "coffee-double", "wanted": 25, "given": 5}]}
+    body = {"transaction_id": "store-7:0001", "amount_minor": 5350, "currency": "EUR", "channel": "store", "items": items}
+    previewed = call("earn", http_event("POST", f"/v1/members/{member_id}/earn/preview", body=body), INSTANCE, **FRESH)
+    assert previewed.body == {**expected, "not_applied": []}
+    earned = call("earn", http_event("POST", f"/v1/members/{member_id}/earn", body=body), INSTANCE, **FRESH)
+    assert {name: earned[name] for name in expected} == expected and earned["balance"] == 133
+    assert return_points(member_id, "store-7:0001", "store-7:0001:r1", 1600)["points"] == -24
+    again = call("earn", http_event("POST", f"/v1/members/{member_id}/earn/preview", body=body), INSTANCE, **FRESH)
+    assert again["not_applied"] == [{"campaign_id": "coffee-double",
+                                     "reason": "limit member/day max_points 5: none left (gave 5 points)"}]
