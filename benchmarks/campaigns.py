@@ -114,7 +114,9 @@ def _earn_benchmark() -> list[dict]:
             client.create_table(**{**definition, "TableName": TWIN_PREFIX + definition["TableName"]})
         campaigns = CampaignStore.from_table(os.environ["CATALOG_TABLE"], "us-east-1", endpoint)
         now = datetime.now(timezone.utc)
-        enroll = load_function("enroll", instance=50).lambda_handler
+        enroll_function = load_function("enroll", instance=50)
+        enrolled = Recorder()  # the enrollments are replayed on the twin tables too: same members there
+        enroll_function.loyalty().store.on_request(enrolled)
         items = [{"sku": f"sku-{line}", "category": CATEGORIES[line % len(CATEGORIES)], "amount_minor": 350 + line * 120,
                   "quantity": 1 + line % 3} for line in range(6)] + [{"sku": "gift", "category": "gift_card", "amount_minor": 2000}]
         rows, active = [], 0
@@ -123,7 +125,10 @@ def _earn_benchmark() -> list[dict]:
                 campaigns.create(parse_campaign(_earning_document(index)), now)
                 campaigns.activate(f"c{index:03d}", now)
             active = count
-            reply = enroll(api_event("POST", "/v1/members", body={"email": f"bench{count}@example.com"}), LambdaContext())
+            first = len(enrolled.calls)
+            reply = enroll_function.lambda_handler(api_event("POST", "/v1/members", body={"email": f"bench{count}@example.com"}),
+                                                   LambdaContext())
+            _replay(client, enrolled.calls[first:])
             member_id = json.loads(reply["body"])["member_id"]
             function = load_function("earn", instance=60 + count)  # its own instance: its cache holds these campaigns
             recorder = Recorder()
