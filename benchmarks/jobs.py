@@ -1,8 +1,8 @@
 """Scheduled-job benchmark: the cost follows the members changed, not the table size.
 
 Populations of 2,000 and 20,000 members, each with the same 200 due (a lot past its expiry for
-the expiry job; a tier above the base, not reviewed this month, for the review), the rest with
-nothing due. Each run goes through the real dispatcher and worker code (batches worked in
+the expiry job; a tier above the base, not reviewed this month, for the review; a birthday today for
+the birthday bonus), the rest with nothing due (their birthdays on the other days of the year). Each run goes through the real dispatcher and worker code (batches worked in
 process, as the local runtime does), on moto in-process; DynamoDB requests are counted with the
 request hooks of the job index and the worker's store (`on_request`).
 
@@ -15,7 +15,7 @@ DynamoDB would.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from benchmarks.environment import use_environment, verdict
 
@@ -41,6 +41,8 @@ def _populate(store, program, members: int) -> None:
                 channel="store", referral_code=f"R{index:07d}", tier="Gold" if due else "Bronze",
                 balance=100, lots={"2026-11" if due else "2027-10": 100}, points_earned=100,
                 qualifying={"2026-11": 200} if due else {}, version=1,
+                # today (1 December) for the due; 1 January to 30 November for the others
+                birthday=date(1990, 12, 1) if due else date(1990, 1, 1) + timedelta(days=index % 334),
             )
             batch.save(member_to_record(member, model, rules.job_schedule(member, program), store.job_shards))
 
@@ -102,7 +104,7 @@ def _run(members: int) -> dict:
             sends: list[str] = []
             for hooked in (index, store):
                 hooked.on_request(lambda operation, params: sends.append(operation))
-            for job in (jobs.EXPIRE, jobs.REVIEW):
+            for job in (jobs.EXPIRE, jobs.REVIEW, jobs.BIRTHDAY):
                 # The index queries alone first (read-only: the dispatch then finds the same members), to see
                 # where the time goes: moto answers an index Query by reading every item of the index.
                 began = time.perf_counter()
@@ -142,8 +144,10 @@ def main() -> int:
     due = int(PROJECTED_MEMBERS * PROJECTED_DUE_SHARE)
     per_member = (large["expire"]["requests"] - large["expire"]["queries"]) / DUE
     worker_seconds = due * per_member * DYNAMODB_MS / 1000 / WORKER_CONCURRENCY
-    index_pages = due * 60 / 1_000_000  # KEYS_ONLY index items are about 60 bytes; a Query page holds 1 MB
-    dispatcher_seconds = (index_pages + due / 50 / 10) * DYNAMODB_MS * 2 / 1000  # pages, then SQS batches of 10 messages
+    # The daily dispatcher queues the expiry's due and the day's birthdays (about 1 member in 365).
+    daily = due + PROJECTED_MEMBERS // 365
+    index_pages = daily * 60 / 1_000_000  # KEYS_ONLY index items are about 60 bytes; a Query page holds 1 MB
+    dispatcher_seconds = (index_pages + daily / 50 / 10) * DYNAMODB_MS * 2 / 1000  # pages, then SQS batches of 10 messages
     print(f"Projection for {PROJECTED_MEMBERS:,} members with {PROJECTED_DUE_SHARE:.0%} due ({due:,}): "
           f"{per_member:.1f} DynamoDB requests per changed member; at {DYNAMODB_MS:.0f} ms a request and "
           f"{WORKER_CONCURRENCY} concurrent workers about {worker_seconds / 60:.1f} min of work, the dispatcher "

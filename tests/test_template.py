@@ -175,7 +175,7 @@ GRANTS = {
     "TierReviewFunction": {"MembersTable": {"dynamodb:Query"}},
     "JobWorkerFunction": {
         "MembersTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
-        "LedgerTable": {"dynamodb:PutItem"},
+        "LedgerTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
         "StatsTable": {"dynamodb:UpdateItem"},
     },
     "PublishEventsFunction": {},  # reads the streams through its event source mappings, never the tables
@@ -232,12 +232,13 @@ def test_reads_stay_reads_and_nothing_deletes_or_scans():
                 assert not re.search(r"dynamodb:(Delete|Scan|BatchWrite|PartiQL|CreateTable|UpdateTable)", action), (name, action)
             assert statement["Resource"] != "*", name
     # index-only readers get the index, not the table
-    for name, table, index in (
-        ("ReportFunction", "LedgerTable", "by_time"), ("ExpirePointsFunction", "MembersTable", "by_due"),
-        ("TierReviewFunction", "MembersTable", "by_review"),
+    for name, table, indexes in (
+        ("ReportFunction", "LedgerTable", ["by_time"]), ("ExpirePointsFunction", "MembersTable", ["by_due", "by_birthday"]),
+        ("TierReviewFunction", "MembersTable", ["by_review"]),
     ):
-        resources = [s["Resource"] for s in _statements(FUNCTIONS[name]) if table in _resource_names(s["Resource"])]
-        assert resources == [{"Fn::Sub": f"${{{table}.Arn}}/index/{index}"}], name
+        resources = [resource for s in _statements(FUNCTIONS[name]) if table in _resource_names(s["Resource"])
+                     for resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
+        assert resources == [{"Fn::Sub": f"${{{table}.Arn}}/index/{index}"} for index in indexes], name
 
 
 def _environment(function: dict) -> dict:

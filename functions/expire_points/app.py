@@ -1,4 +1,5 @@
-"""Daily schedule: expire every lot past its date and remind members of points expiring soon."""
+"""Daily schedule: expire every lot past its date, remind members of points expiring soon, and credit the
+birthday bonus to the members whose birthday it is (two job kinds, one schedule, one replayable time)."""
 
 from aws_lambda_powertools import Logger
 
@@ -10,4 +11,6 @@ dispatcher = jobs.Dispatcher.from_environment()
 
 @logger.inject_lambda_context
 def lambda_handler(event, context):
-    return dispatcher.run_scheduled(jobs.EXPIRE, event, logger.info)
+    expiry = dispatcher.run_scheduled(jobs.EXPIRE, event, logger.info)
+    birthdays = dispatcher.run_scheduled(jobs.BIRTHDAY, event, logger.info)
+    return {**expiry, "birthdays": birthdays["members"]}

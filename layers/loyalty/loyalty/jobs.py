@@ -1,7 +1,7 @@
 """The scheduled jobs, split for any scale: a dispatcher finds the members due through a sparse,
 sharded index and sends them in batches; workers apply the change member by member.
 
-Every step is idempotent (see Loyalty.expire_member and Loyalty.review_member), so a retried
+Every step is idempotent (see Loyalty.expire_member, review_member and birthday_member), so a retried
 batch, a rerun of the same day or a replayed event changes nothing twice. A job's time may replay
 the past but not run ahead of the clock: it is refused before anything is sent or written.
 """
@@ -16,12 +16,16 @@ from datetime import datetime
 
 from loyalty.clock import Clock, clock_from_environment
 from loyalty.domain import rules
+from loyalty.domain.birthday import celebrated_on
 from loyalty.domain.months import month_key
+from loyalty.domain.stats import local_day
+from loyalty.program import load_program
 from loyalty.service import Loyalty
 from loyalty.settings import LOCAL, ApiSettings, DispatcherSettings
 from loyalty.store.repository import JobIndex
 
-EXPIRE, REVIEW = "expire", "review"
+EXPIRE, REVIEW, BIRTHDAY = "expire", "review", "birthday"
+JOBS = (EXPIRE, REVIEW, BIRTHDAY)
 SQS_BATCH_LIMIT = 10  # messages per SendMessageBatch
 
 
@@ -37,7 +41,7 @@ class Batch:
     @classmethod
     def from_json(cls, text: str) -> Batch:
         data = json.loads(text)
-        if data.get("job") not in (EXPIRE, REVIEW):
+        if data.get("job") not in JOBS:
             raise ValueError(f"unknown job {data.get('job')!r}")
         return cls(data["job"], datetime.fromisoformat(data["now"]), list(data["member_ids"]))
 
@@ -66,7 +70,7 @@ class Worker:
 
         A member that fails does not hold back the rest of its batch: all are tried, then the batch fails.
         """
-        changed = expired = 0
+        changed = expired = credited = 0
         failed: list[str] = []
         last_error: Exception | None = None
         for member_id in batch.member_ids:
@@ -74,6 +78,9 @@ class Worker:
                 if batch.job == EXPIRE:
                     points = self.loyalty.expire_member(batch.now, member_id)
                     changed, expired = changed + (points > 0), expired + points
+                elif batch.job == BIRTHDAY:
+                    points = self.loyalty.birthday_member(batch.now, member_id)
+                    changed, credited = changed + (points > 0), credited + points
                 else:
                     changed += self.loyalty.review_member(batch.now, member_id)
             except Exception as error:  # noqa: BLE001 - reported below, with the last one as the cause
@@ -81,7 +88,7 @@ class Worker:
                 last_error = error
         if failed:
             raise BatchIncomplete(f"{len(failed)} of {len(batch.member_ids)} members failed, first {failed[0]}") from last_error
-        return {"members": len(batch.member_ids), "changed": changed, "points_expired": expired}
+        return {"members": len(batch.member_ids), "changed": changed, "points_expired": expired, "points_credited": credited}
 
     def work_all(self, batches: list[Batch]) -> None:
         for batch in batches:
@@ -107,8 +114,13 @@ def sqs_sender(queue_url: str, region: str | None = None, client=None) -> Callab
 class Dispatcher:
     """A schedule's dispatcher: finds who is due at the event's time and sends them in batches."""
 
-    def __init__(self, index: JobIndex, clock: Clock, send: Callable[[list[Batch]], None], batch_size: int = 50) -> None:
+    def __init__(
+        self, index: JobIndex, clock: Clock, send: Callable[[list[Batch]], None], batch_size: int = 50,
+        time_zone: str = "UTC",
+    ) -> None:
+        """time_zone: the program's, whose local day decides whose birthday it is."""
         self.index, self.clock, self.send, self.batch_size = index, clock, send, batch_size
+        self.time_zone = time_zone
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Dispatcher:
@@ -120,12 +132,16 @@ class Dispatcher:
             send = Worker(Loyalty.from_settings(ApiSettings.from_environment(env), clock)).work_all
         else:
             send = sqs_sender(settings.job_queue_url, settings.aws_region)
-        return cls(JobIndex.from_settings(settings), clock, send, settings.job_batch_size)
+        return cls(JobIndex.from_settings(settings), clock, send, settings.job_batch_size,
+                   load_program(settings.program_file).time_zone)
 
     def due_members(self, job: str, now: datetime) -> Iterator[str]:
         for shard in range(self.index.shards):
             if job == EXPIRE:
                 yield from self.index.due_member_ids(shard, now)
+            elif job == BIRTHDAY:
+                for month_day in celebrated_on(local_day(now, self.time_zone)):
+                    yield from self.index.birthday_member_ids(shard, month_day)
             else:
                 yield from self.index.unreviewed_member_ids(shard, month_key(now))
 

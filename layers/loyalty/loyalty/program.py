@@ -48,6 +48,10 @@ class Expiry(_Rules):
 class Bonuses(_Rules):
     welcome: int = Field(ge=0, le=1_000_000)
     referral: int = Field(ge=0, le=1_000_000, description="Paid to referrer and referee on the referee's first purchase.")
+    birthday: int = Field(
+        default=0, ge=0, le=1_000_000,
+        description="Credited by the daily job on the member's birthday (program time zone), once a year; 0: none.",
+    )
 
 
 class TierReview(_Rules):

@@ -23,6 +23,7 @@ from typing import TypeVar
 from loyalty.clock import Clock
 from loyalty.domain import errors, rules, stats
 from loyalty.domain.access import Caller
+from loyalty.domain.birthday import bonus_ref
 from loyalty.domain.campaigns import Campaign
 from loyalty.domain.model import (
     ACTIVE,
@@ -507,6 +508,27 @@ class Loyalty:
                 return False
             self._commit(change, {member_id: member.version})
             return bool(change.tier_moves)
+
+        return self.retry.run(attempt)
+
+    def birthday_member(self, as_of: datetime, member_id: str) -> int:
+        """Credit the birthday bonus of `as_of`'s local day to one member if due; returns the points credited.
+
+        Once a year: the entry's key names the year, so a member whose entry exists (read with the member,
+        one round trip) is skipped, and a concurrent duplicate loses its write and rereads.
+        """
+        self.check_job_time(as_of)
+        ref = bonus_ref(as_of, self.program)
+
+        def attempt() -> int:
+            member, entries = self.store.get_member_and_entries(member_id, [ref])
+            if member is None or ref in entries:
+                return 0
+            change = rules.birthday_bonus(member, self.program, as_of, min(as_of, self.clock.now()))
+            if change is None:
+                return 0
+            self._commit(change, {member_id: member.version})
+            return change.entry.points
 
         return self.retry.run(attempt)
 

@@ -96,6 +96,7 @@ class DispatcherSettings(Settings):
     job_queue_url: str  # "local": the batches run in the dispatcher's process (then ApiSettings apply too)
     job_shards: int = Field(default=16, ge=1, le=256)
     job_batch_size: int = Field(default=50, ge=1, le=500)  # members per queue message
+    program_file: Path = DEFAULT_PROGRAM_FILE  # its time zone: whose birthday the day is
     aws_region: str | None = None
     aws_endpoint_url_dynamodb: str | None = None
 

@@ -13,6 +13,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from loyalty.domain import errors
 from loyalty.domain.basket import base_points, eligible
+from loyalty.domain.birthday import bonus_due, bonus_ref
 from loyalty.domain.campaigns import (
     Award, Campaign, CounterKey, Increment, NotApplied, Usage, counter_keys, evaluate, may_apply,
 )
@@ -474,6 +475,17 @@ def check_job_time(as_of: datetime, clock_now: datetime) -> None:
             f"the job's time {as_of.isoformat()} is ahead of the clock ({clock_now.isoformat()})",
             time=as_of.isoformat(), now=clock_now.isoformat(),
         )
+
+
+def birthday_bonus(member: Member, program: Program, as_of: datetime, recorded_at: datetime | None = None) -> Change | None:
+    """The birthday bonus of `as_of`'s local day (`birthday.bonus_due`), or None. The caller skips a member whose
+    entry of this year (`birthday.bonus_ref`) exists; the entry is dated `recorded_at` (default `as_of`), like
+    the expiry's, and its points expire like the welcome bonus's."""
+    if not bonus_due(member, program, as_of):
+        return None
+    member = member.copy()
+    return Change([member], [_bonus(member, program, recorded_at or as_of, "birthday", bonus_ref(as_of, program).id,
+                                    program.bonuses.birthday)])
 
 
 def expire_and_remind(

@@ -72,6 +72,15 @@ def review_shard(member_id: str, shards: int) -> str:
     return review_index_shard(shard_of(member_id, shards))
 
 
+def birthday_index_shard(month_day: str, shard: int) -> str:
+    """A by_birthday partition: one shard of the members whose birthday is `month_day` ("MM-DD")."""
+    return f"{month_day}#{shard}"
+
+
+def birthday_shard(member_id: str, month_day: str, shards: int) -> str:
+    return birthday_index_shard(month_day, shard_of(member_id, shards))
+
+
 # ------------------------------------------------------------------ ledger table
 
 

@@ -42,6 +42,16 @@ class ByReviewIndex(GlobalSecondaryIndex):
     review_month = UnicodeAttribute(range_key=True)
 
 
+class ByBirthdayIndex(GlobalSecondaryIndex):
+    """Members with a birthday, by "<MM-DD>#<shard>": the day's birthdays are one Query per shard (sparse)."""
+
+    class Meta:
+        index_name = "by_birthday"
+        projection = KeysOnlyProjection()
+
+    birthday_shard = UnicodeAttribute(hash_key=True)
+
+
 class MemberModel(Model):
     """A member: profile, balance, lots by expiry month, qualifying points by month. pk "M#<member_id>"."""
 
@@ -82,6 +92,8 @@ class MemberModel(Model):
     review_shard = UnicodeAttribute(null=True)
     review_month = UnicodeAttribute(null=True)
     by_review = ByReviewIndex()
+    birthday_shard = UnicodeAttribute(null=True)
+    by_birthday = ByBirthdayIndex()
 
 
 class MarkerModel(Model):

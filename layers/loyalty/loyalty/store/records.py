@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from datetime import date
 
+from loyalty.domain.birthday import month_day
 from loyalty.domain.model import BasketItem, Entry, LimitCut, Member, PointsLine, Reward, Voucher
 from loyalty.domain.rules import JobSchedule
 from loyalty.store import keys
@@ -36,6 +37,8 @@ def member_to_record(member: Member, model: type[MemberModel], schedule: JobSche
     if schedule.under_review:
         record.review_shard = keys.review_shard(member.member_id, job_shards)
         record.review_month = schedule.last_review or keys.NEVER_REVIEWED
+    if member.birthday is not None:  # by_birthday: kept right by every write of the member (enroll, profile changes)
+        record.birthday_shard = keys.birthday_shard(member.member_id, month_day(member.birthday), job_shards)
     return record
 
 

@@ -583,6 +583,10 @@ class JobIndex:
         """Members of one shard above the base tier whose tier was not reviewed in `month`."""
         return self._member_ids(self.members.by_review, keys.review_index_shard(shard), self.members.review_month < month)
 
+    def birthday_member_ids(self, shard: int, month_day: str) -> Iterator[str]:
+        """Members of one shard whose birthday is `month_day` ("MM-DD")."""
+        return self._member_ids(self.members.by_birthday, keys.birthday_index_shard(month_day, shard), None)
+
     @staticmethod
     def _member_ids(index, shard_key: str, condition) -> Iterator[str]:
         try:
