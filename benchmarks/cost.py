@@ -395,6 +395,33 @@ def measure() -> tuple[list[Row], list[dict]]:
             invoke("report, 31 days", "report", api_event("GET", "/v1/reports/program", scopes="loyalty/admin",
                                                           query={"from": str(today - timedelta(days=30)), "to": str(today)}))
 
+        # Campaigns: an earn with 10 active campaigns that apply, first without limits (each adds to its total
+        # counter), then with two limits each (their counters read with the member, written under conditions).
+        from loyalty.domain.campaigns import parse_campaign
+        from loyalty.store.campaigns import ACTIVE, ENDED, PK, CampaignStore
+
+        campaigns = CampaignStore.from_table(os.environ["CATALOG_TABLE"], "us-east-1", proxy.endpoint)
+        limits = [{"per": "member", "period": "day", "max_points": 1_000_000},
+                  {"per": "campaign", "period": "campaign", "max_points": 1_000_000_000}]
+        for name, kind, campaign_limits, instance in (("earn, 10 campaigns", "free", [], 8),
+                                                      ("earn, 10 limited", "capped", limits, 9)):
+            for stale in campaigns.active():  # the previous row's campaigns end (the store has no end() here)
+                campaigns.model(PK, stale.campaign_id).update(actions=[campaigns.model.status.set(ENDED)],
+                                                              condition=campaigns.model.status == ACTIVE)
+            for index in range(10):
+                campaigns.create(parse_campaign({
+                    "campaign_id": f"{kind}-{index}", "name": f"{kind} {index}", "effect": {"type": "bonus", "points": 5},
+                    "conditions": {"all": [{"fact": "order.eligible_minor", "op": "gte", "value": 100}]},
+                    "limits": campaign_limits}), datetime.now(timezone.utc))
+                campaigns.activate(f"{kind}-{index}", datetime.now(timezone.utc))
+            function = f"earn_{kind}"  # its own instance: its cache holds these campaigns
+            handlers[function], memory[function] = load_function("earn", instance=instance).lambda_handler, memory["earn"]
+            for index in range(-1, CALLS):
+                invoke(name, function, api_event("POST", f"/v1/members/{member}/earn", body={
+                    "transaction_id": f"{kind}{index}", "amount_minor": 2500, "currency": "EUR"}), 201)
+        for stale in campaigns.active():
+            campaigns.model(PK, stale.campaign_id).update(actions=[campaigns.model.status.set(ENDED)])
+
         # The earn again, with the day's counter item holding the pairs of many purchases.
         shards = int(os.environ.get("STATS_SHARDS", "8"))
         growth = []

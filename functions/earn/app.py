@@ -1,4 +1,5 @@
-"""POST /v1/members/{member_id}/earn, /returns and /adjustments: credit a purchase, take back a refund, correct a balance."""
+"""POST /v1/members/{member_id}/earn (and its preview), /returns and /adjustments: credit a purchase, say what it
+would credit, take back a refund, correct a balance."""
 
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from loyalty.api.models import (
     IDEMPOTENCY_KEY_PATTERN,
     AdjustmentRequest,
     AdjustmentResponse,
+    EarnPreview,
     EarnRequest,
     EarnResponse,
     RefusalBody,
@@ -20,14 +22,22 @@ from loyalty.api.models import (
 from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
 from loyalty.api.metrics import instance_metrics
 from loyalty.clock import clock_from_environment
-from loyalty.domain.access import ADMIN_SCOPE, POS_SCOPE
+from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
 from loyalty.domain.model import BasketItem, Purchase
 from loyalty.service import Loyalty, cold_start
-from loyalty.settings import ApiSettings
+from loyalty.settings import EarnSettings
 
 app = make_resolver()
 metrics = instance_metrics()
-loyalty = cold_start(lambda: Loyalty.from_settings(ApiSettings.from_environment(), clock_from_environment()))
+loyalty = cold_start(lambda: Loyalty.from_settings(EarnSettings.from_environment(), clock_from_environment()))
+
+
+def _purchase(body: EarnRequest) -> Purchase:
+    return Purchase(
+        transaction_id=body.transaction_id, amount_minor=body.amount_minor, currency=body.currency,
+        occurred_at=body.occurred_at, store_id=body.store_id, channel=body.channel,
+        items=tuple(BasketItem(item.sku, item.amount_minor, item.quantity, item.category) for item in body.items or ()),
+    )
 
 
 @app.post(
@@ -45,17 +55,32 @@ loyalty = cold_start(lambda: Loyalty.from_settings(ApiSettings.from_environment(
 def earn(member_id: MemberId, body: EarnRequest) -> Response[EarnResponse]:
     caller = caller_of(app)
     caller.require(POS_SCOPE, ADMIN_SCOPE)
-    purchase = Purchase(
-        transaction_id=body.transaction_id, amount_minor=body.amount_minor, currency=body.currency,
-        occurred_at=body.occurred_at, store_id=body.store_id, channel=body.channel,
-        items=tuple(BasketItem(item.sku, item.amount_minor, item.quantity, item.category) for item in body.items or ()),
-    )
     outcome = loyalty().earn(
-        caller, caller.target(member_id), purchase, payload=body.model_dump(mode="json", exclude_none=True),
+        caller, caller.target(member_id), _purchase(body), payload=body.model_dump(mode="json", exclude_none=True),
     )
     if not outcome.replayed:
         metrics.add_metric(name="PointsEarned", unit=MetricUnit.Count, value=outcome.entry.points)
     return json_response(200 if outcome.replayed else 201, EarnResponse.of(outcome.entry))
+
+
+@app.post(
+    "/v1/members/<member_id>/earn/preview", tags=["points"], summary="What an earn would credit, and why",
+    description="Takes the earn body (no idempotency: transaction_id is not checked) and answers what an earn "
+    "would credit now: points, base_points, breakdown, limited, and not_applied with the reason of every active "
+    "campaign that would not apply. Writes nothing. A member token may preview its own member only. A blocked "
+    "member gets 403 MEMBER_BLOCKED, as the earn would.",
+    responses={
+        200: documented("What the earn would credit", EarnPreview),
+        403: documented("FORBIDDEN, or MEMBER_BLOCKED: the member is blocked", RefusalBody),
+        404: documented("MEMBER_NOT_FOUND"),
+        422: documented("VALIDATION_ERROR, CURRENCY_MISMATCH or OCCURRED_AT_OUT_OF_RANGE"),
+    },
+)
+def preview(member_id: MemberId, body: EarnRequest) -> Response[EarnPreview]:
+    caller = caller_of(app)
+    caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
+    change = loyalty().preview(caller, caller.target(member_id), _purchase(body))
+    return json_response(200, EarnPreview.of(change.entry, change.award.not_applied if change.award else ()))
 
 
 @app.post(

@@ -22,9 +22,9 @@ from loyalty.api.resolver import MemberId, caller_of, documented, json_response,
 from loyalty.api.metrics import instance_metrics
 from loyalty.clock import clock_from_environment
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
-from loyalty.service import EmailHasher, Loyalty, cold_start
+from loyalty.service import Campaigns, EmailHasher, Loyalty, cold_start
 from loyalty.settings import ApiSettings, EmailHashSettings, PublishedCampaignsSettings
-from loyalty.store.campaigns import ActiveCampaigns, CampaignStore
+from loyalty.store.campaigns import CampaignStore
 
 app = make_resolver()
 metrics = instance_metrics()
@@ -34,10 +34,10 @@ loyalty = cold_start(lambda: Loyalty.from_settings(
 ))
 
 
-def _published_campaigns() -> ActiveCampaigns:
+def _published_campaigns() -> Campaigns:
     """GET /v1/program's campaigns: one Query when the cache is stale (at most 60 s), none when warm."""
     settings = PublishedCampaignsSettings.from_environment()
-    return ActiveCampaigns(CampaignStore.from_settings(settings), settings.campaign_cache_seconds)
+    return Campaigns(CampaignStore.from_settings(settings), settings.campaign_cache_seconds)
 
 
 published = cold_start(_published_campaigns)

@@ -14,7 +14,8 @@ from loyalty.api.campaigns import ProgramView
 from loyalty.domain.campaigns import CounterKey, parse_campaign
 from loyalty.settings import CampaignAdminSettings, ConfigurationError, PublishedCampaignsSettings
 from loyalty.store import keys
-from loyalty.store.campaigns import ActiveCampaigns, CampaignStore
+from loyalty.service import Campaigns
+from loyalty.store.campaigns import CampaignStore
 from tests.conftest import PROGRAM, LambdaContext, call, http_event, load_function
 from tests.functional.helpers import ADMIN, MEMBER, POS, table_items
 from tests.functional.test_concurrency import moto_server  # noqa: F401 - the fixture
@@ -351,7 +352,7 @@ def test_the_published_campaigns_are_cached_for_their_time_to_live_and_end_on_ti
     store, moment = CampaignStore.from_table("CatalogTable", "us-east-1"), [0.0]
     requests: list[str] = []
     store.on_request(lambda operation, params: requests.append(operation))
-    published = ActiveCampaigns(store, 60, lambda: moment[0])
+    published = Campaigns(store, 60, lambda: moment[0])
     assert published.active() == [] and requests == ["Query"]
     store.create(parse_campaign(coffee(ends_at=LATER)), NOW)
     store.activate("coffee-double", NOW)

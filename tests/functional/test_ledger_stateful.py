@@ -3,6 +3,8 @@ through the handlers.
 
 A small reference model predicts every balance; after each step the touched members must
 agree with it, with the sum of their ledger, and with the sum of their lots, and never go negative.
+Two campaigns with limits are active: each campaign's counter equals the campaign points of the earn
+entries, within its budget, and every earn's breakdown adds up to its points.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
 from moto import mock_aws
 
+from loyalty.domain.campaigns import parse_campaign
+from loyalty.store.campaigns import CampaignStore
+
 from loyalty_local.template import create_tables
-from tests.conftest import call, http_event, local_store
+from tests.conftest import REGION, TABLES, call, http_event, local_store
 from tests.functional.helpers import earn, enroll, ledger_sum, redeem, return_points, view
 
 
@@ -39,6 +44,27 @@ class LedgerMachine(RuleBasedStateMachine):
         self.adjustments: list[tuple[str, str, int, dict]] = []
         self.cancels: dict[tuple[str, str], dict] = {}  # (member_id, redemption_id) -> the cancel's answer
         self.touched: set[str] = set()
+        self._activate_campaigns()
+
+    CAMPAIGNS = (
+        {"campaign_id": "big-spender", "name": "20 on 20 euros", "effect": {"type": "bonus", "points": 20},
+         "conditions": {"all": [{"fact": "order.eligible_minor", "op": "gte", "value": 2000}]},
+         "limits": [{"per": "member", "period": "day", "max_times": 2},
+                    {"per": "campaign", "period": "campaign", "max_points": 150}]},
+        {"campaign_id": "double-coffee", "name": "double coffee", "effect": {"type": "multiply", "factor": "2"},
+         "applies_to": {"categories": ["coffee"]}, "limits": [{"per": "member", "period": "day", "max_points": 30}]},
+    )
+    BUDGETS = {"big-spender": 150}
+
+    def _activate_campaigns(self):
+        from datetime import datetime, timezone
+
+        store, now = CampaignStore.from_table(TABLES["CATALOG_TABLE"], REGION), datetime.now(timezone.utc)
+        for document in self.CAMPAIGNS:
+            store.create(parse_campaign(document), now)
+            store.activate(document["campaign_id"], now)
+        self.campaign_points = {document["campaign_id"]: 0 for document in self.CAMPAIGNS}
+        self.baskets: dict[tuple[str, str], list | None] = {}
 
     def teardown(self):
         self.mock.stop()
@@ -55,12 +81,21 @@ class LedgerMachine(RuleBasedStateMachine):
         self.touched.add(reply["member_id"])
         return reply["member_id"]
 
-    @rule(target=purchases, member_id=members, amount=st.integers(min_value=1, max_value=60_000))
-    def earn_points(self, member_id, amount):
+    @rule(target=purchases, member_id=members, amount=st.integers(min_value=1, max_value=60_000), basket=st.booleans())
+    def earn_points(self, member_id, amount, basket):
         transaction_id = self._next("t")
-        reply = earn(member_id, transaction_id, amount)
+        # a basket: half a gift card (earns nothing), half coffee (doubled by a campaign, within its limit)
+        items = [{"sku": "GIFT", "category": "gift_card", "amount_minor": amount // 2},
+                 {"sku": "LATTE", "category": "coffee", "amount_minor": amount - amount // 2}] if basket else None
+        reply = earn(member_id, transaction_id, amount, env=FRESH_CAMPAIGNS, **({"items": items} if items else {}))
         assert reply.status == 201, reply.body
-        assert reply["points"] >= amount // 100, "a tier multiplier never lowers the base rate"
+        assert reply["base_points"] == (amount - amount // 2 if basket else amount) // 100
+        assert reply["points"] >= reply["base_points"], "a tier multiplier never lowers the base rate"
+        assert reply["points"] == sum(line["points"] for line in reply["breakdown"])
+        self.baskets[(member_id, transaction_id)] = items
+        for line in reply["breakdown"]:
+            if line["source"] == "campaign":
+                self.campaign_points[line["campaign_id"]] += line["points"]
         assert reply["balance"] == self.balance[member_id] + reply["points"]
         self.balance[member_id] = reply["balance"]
         self.purchase_state[(member_id, transaction_id)] = {"amount": amount, "points": reply["points"], "refunded": 0, "reversed": 0}
@@ -72,7 +107,8 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def replay_earn(self, data):
         member_id, transaction_id, amount, original = data.draw(st.sampled_from(self.earn_replies))
-        reply = earn(member_id, transaction_id, amount)
+        items = self.baskets.get((member_id, transaction_id))
+        reply = earn(member_id, transaction_id, amount, env=FRESH_CAMPAIGNS, **({"items": items} if items else {}))
         assert reply.status == 200 and reply.body == original
         reused = earn(member_id, transaction_id, amount + 1)
         assert reused.status == 409 and reused["code"] == "IDEMPOTENCY_KEY_REUSED"
@@ -172,6 +208,16 @@ class LedgerMachine(RuleBasedStateMachine):
             assert view(member_id)["points_balance"] == stored.balance
         self.touched.clear()
 
+    @invariant()
+    def campaign_counters_equal_the_campaign_points_of_the_ledger_and_stay_within_budget(self):
+        client = boto3.client("dynamodb", region_name=REGION)
+        for campaign_id, points in self.campaign_points.items():
+            item = client.get_item(TableName=TABLES["STATS_TABLE"], Key={"pk": {"S": f"CL#{campaign_id}#*#campaign"}},
+                                   ConsistentRead=True).get("Item")
+            assert (int(item["points"]["N"]) if item else 0) == points <= self.BUDGETS.get(campaign_id, points)
+
+
+FRESH_CAMPAIGNS = {"CAMPAIGN_CACHE_SECONDS": "0"}  # an earn instance that reads the campaigns of this example
 
 LedgerMachine.TestCase.settings = settings(
     max_examples=20, stateful_step_count=25, deadline=None,

@@ -54,6 +54,8 @@ def test_every_domain_event_comes_from_the_streams(uc, clock_file, tmp_path):
         ("Bronze", "Silver", "points_earned"), ("Silver", "Bronze", "tier_review")]
     assert by_type["PointsEarned"][0]["at"] == "2025-11-10T00:00:00Z", "times as the API writes them"
     assert by_type["PointsEarned"][0]["expires_at"] == "2026-11-30T23:59:59Z"
+    assert (by_type["PointsEarned"][0]["base_points"], by_type["PointsEarned"][0]["breakdown"]) == (
+        600, [{"source": "base", "campaign_id": None, "points": 600}])
     assert len({e["detail"]["event_id"] for e in published}) == len(published), "consumers deduplicate by event_id"
 
 

@@ -106,7 +106,8 @@ def _ledger_events(entry: dict, base: dict) -> list[DomainEvent]:
     if entry["type"] == "earn":
         return [DomainEvent("PointsEarned", {**common, "points": entry["points"], "transaction_id": entry["transaction_id"],
                                              "amount_minor": entry.get("amount_minor"), "currency": entry.get("currency"),
-                                             "tier": entry.get("tier_after"), "expires_at": _timestamp(entry.get("expires_at"))})]
+                                             "tier": entry.get("tier_after"), "expires_at": _timestamp(entry.get("expires_at")),
+                                             **_explanation(entry)})]
     if entry["type"] == "redeem":
         return [DomainEvent("PointsRedeemed", {**common, "points": -entry["points"], "reward_id": entry.get("reward_id"),
                                                "value_minor": entry.get("value_minor"), "voucher_code": entry.get("voucher_code")})]
@@ -122,6 +123,14 @@ def _ledger_events(entry: dict, base: dict) -> list[DomainEvent]:
     if entry["type"] == "expire":
         return [DomainEvent("PointsExpired", {**common, "points": -entry["points"], "lots": entry.get("lots_consumed") or {}})]
     return []
+
+
+def _explanation(entry: dict) -> dict:
+    """An earn's base points and breakdown (null on an entry written before explanations were kept)."""
+    lines = entry.get("breakdown")
+    return {"base_points": entry.get("base_points"),
+            "breakdown": [{"source": line["source"], "campaign_id": line.get("campaign_id"), "points": line["points"]}
+                          for line in lines] if lines is not None else None}
 
 
 def _member_events(kind: str, new: dict, old: dict, base: dict) -> list[DomainEvent]:

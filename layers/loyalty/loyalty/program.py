@@ -26,6 +26,10 @@ class _Rules(BaseModel):
 class EarnRule(_Rules):
     points_per_unit: int = Field(gt=0, le=1000, description="Points per whole currency unit spent.")
     unit_minor: int = Field(gt=0, description="Minor units in one whole currency unit (100 for EUR).")
+    excluded_categories: tuple[Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")], ...] = Field(
+        default=(), max_length=100,
+        description="Basket lines of these categories earn nothing (gift cards, tax, shipping...).",
+    )
 
 
 class Tier(_Rules):

@@ -24,6 +24,7 @@ from loyalty.clock import Clock
 from loyalty.domain import errors, rules, stats
 from loyalty.domain.access import ADMIN_SCOPE, Caller
 from loyalty.domain.birthday import bonus_ref
+from loyalty.domain.campaigns import Campaign
 from loyalty.domain.model import (
     ACTIVE,
     BLOCKED,
@@ -40,7 +41,10 @@ from loyalty.domain.model import (
     new_member_id,
 )
 from loyalty.program import Program, load_program
-from loyalty.settings import ApiSettings, CatalogSettings, ConfigurationError, EmailHashSettings, RewardAdminSettings
+from loyalty.settings import (
+    ApiSettings, CatalogSettings, ConfigurationError, EarnSettings, EmailHashSettings, RewardAdminSettings,
+)
+from loyalty.store.campaigns import CampaignStore
 from loyalty.store.catalog import RewardStore
 from loyalty.store.repository import LostRace, ReferralCodeTaken, Store
 
@@ -132,6 +136,26 @@ class Catalog:
         raise errors.RewardNotFound(f"no reward {reward_id}")
 
 
+class Campaigns:
+    """The active campaigns of a `CampaignStore`, kept for `ttl_seconds` (at most 60) in the warm earn function
+    (one Query when stale)."""
+
+    def __init__(self, store: CampaignStore, ttl_seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.store, self._ttl, self._monotonic = store, ttl_seconds, monotonic
+        self._loaded_at: float | None = None
+        self._active: list[Campaign] = []
+
+    def active(self) -> list[Campaign]:
+        now = self._monotonic()
+        if self._loaded_at is None or now - self._loaded_at > self._ttl:
+            self._active, self._loaded_at = self.store.active(), now
+        return self._active
+
+    def on_request(self, hook: Callable[[str, dict], None]) -> None:
+        """Call `hook(operation, params)` before each DynamoDB request of the campaigns' store (benchmarks count them)."""
+        self.store.on_request(hook)
+
+
 class EmailHasher:
     """The keyed hash (HMAC) of e-mails used as their uniqueness key.
 
@@ -183,6 +207,7 @@ class Loyalty:
     catalog: Catalog | None = None  # the functions that serve rewards
     email_hash: Callable[[str], str] | None = None  # the functions that enroll
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    campaigns: Campaigns | None = None  # the function that earns (None: no campaign applies)
 
     @classmethod
     def from_settings(
@@ -193,7 +218,13 @@ class Loyalty:
         catalog = None
         if isinstance(settings, CatalogSettings):
             catalog = Catalog(store.rewards, settings.catalog_cache_seconds)
-        return cls(store, clock, load_program(settings.program_file), catalog=catalog, email_hash=email_hash)
+        campaigns = None
+        if isinstance(settings, EarnSettings):
+            campaign_store = CampaignStore.from_table(settings.catalog_table, settings.aws_region,
+                                                      settings.aws_endpoint_url_dynamodb)
+            campaigns = Campaigns(campaign_store, settings.campaign_cache_seconds)
+        return cls(store, clock, load_program(settings.program_file), catalog=catalog, email_hash=email_hash,
+                   campaigns=campaigns)
 
     # -------------------------------------------------------------- writing
 
@@ -282,23 +313,41 @@ class Loyalty:
     # -------------------------------------------------------------- earn and return
 
     def earn(self, caller: Caller, member_id: str, purchase: Purchase, payload: dict) -> Outcome:
+        """Credit a purchase: one read (member, entry, the campaigns' limit counters), one transaction."""
         ref, fingerprint = EntryRef("earn", purchase.transaction_id), request_hash(payload)
 
         def attempt() -> Outcome:
-            member, entries = self.store.get_member_and_entries(member_id, [ref])
+            now, active = self.clock.now(), self._active_campaigns()
+            selection = rules.select_campaigns(active, self.program, purchase, now)
+            member, entries, counters = self.store.get_for_earn(member_id, [ref], selection.counters)
             member = caller.ensure_may_access(member, member_id)
             if ref in entries:
                 return self._replay(entries[ref], fingerprint, "transaction_id")
             referrer = self.store.get_member(member.referred_by) if rules.referral_due(member) and member.referred_by else None
-            change = rules.earn(member, self.program, purchase, self.clock.now(), request_hash=fingerprint, referrer=referrer)
+            change = rules.earn(member, self.program, purchase, now, request_hash=fingerprint, referrer=referrer,
+                                campaigns=active, counters=counters)
             stats.note_purchase_days(change, self.program.time_zone)
             versions = {member.member_id: member.version}
             if referrer:
                 versions[referrer.member_id] = referrer.version
-            self._commit(change, versions)
+            self._commit(change, versions, campaign_increments=rules.campaign_increments(change.award))
             return Outcome(change.entry, replayed=False)
 
         return self.retry.run(attempt)
+
+    def preview(self, caller: Caller, member_id: str, purchase: Purchase) -> rules.Change:
+        """What `earn` would credit now and why (the change it would write, with the campaigns' award): one read.
+
+        The rules are those of earn: a blocked member, a foreign currency or an out-of-range time are refused alike.
+        """
+        now, active = self.clock.now(), self._active_campaigns()
+        selection = rules.select_campaigns(active, self.program, purchase, now)
+        member, _, counters = self.store.get_for_earn(member_id, [], selection.counters)
+        member = caller.ensure_may_access(member, member_id)
+        return rules.earn(member, self.program, purchase, now, request_hash="", campaigns=active, counters=counters)
+
+    def _active_campaigns(self) -> list[Campaign]:
+        return self.campaigns.active() if self.campaigns else []
 
     def return_purchase(
         self, caller: Caller, member_id: str, *, transaction_id: str, return_id: str, amount_minor: int, payload: dict,

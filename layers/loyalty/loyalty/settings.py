@@ -67,6 +67,13 @@ class CatalogSettings(ApiSettings):
     catalog_cache_seconds: int = Field(default=60, ge=0, le=3600)
 
 
+class EarnSettings(ApiSettings):
+    """The earn function: the catalog table holds the campaigns it caches (one Query when stale)."""
+
+    catalog_table: str
+    campaign_cache_seconds: int = Field(default=60, ge=0, le=60)  # API.md: a campaign change reaches earn within 60 s
+
+
 class EmailHashSettings(Settings):
     """The e-mail HMAC key: an SSM SecureString named by EMAIL_HASH_KEY_PARAMETER in AWS, or EMAIL_HASH_KEY
     locally and in tests. Exactly one of the two; there is no default key."""

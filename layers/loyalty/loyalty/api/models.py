@@ -121,10 +121,13 @@ class ProfileRequest(Request):
         return {name: getattr(self, name) for name in PROFILE_FIELDS if name in self.model_fields_set}
 
 
+BasketId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="An id: 1-64 of A-Za-z0-9._:-")]
+
+
 class PurchaseItem(Request):
-    sku: Annotated[Text, Field(min_length=1, max_length=64)]
-    category: Annotated[Text, Field(max_length=64)] | None = None
-    amount_minor: Annotated[int, Field(strict=True, ge=0, le=MAX_AMOUNT_MINOR)]
+    sku: BasketId
+    category: BasketId | None = Field(default=None, description="Lines of the program's earn.excluded_categories earn nothing.")
+    amount_minor: Annotated[int, Field(strict=True, ge=0, le=MAX_AMOUNT_MINOR, description="The line's total.")]
     quantity: Annotated[int, Field(strict=True, gt=0, le=10_000)] = 1
 
 
@@ -135,7 +138,9 @@ class EarnRequest(Request):
     store_id: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
     channel: Channel | None = None
     occurred_at: Timestamp | None = None
-    items: Annotated[list[PurchaseItem], Field(max_length=500)] | None = None
+    items: Annotated[list[PurchaseItem], Field(max_length=200)] | None = Field(
+        default=None, description="The basket: points are earned on its eligible lines, never on more than amount_minor.",
+    )
 
 
 class ReturnRequest(Request):
@@ -192,7 +197,48 @@ class EnrollResponse(BaseModel):
         )
 
 
-class EarnResponse(BaseModel):
+class BreakdownLine(BaseModel):
+    source: Literal["base", "tier", "campaign", "bonus"]
+    campaign_id: str | None = Field(description="The campaign, for source campaign; else null.")
+    points: int
+
+
+class LimitedAward(BaseModel):
+    campaign_id: str
+    wanted: int = Field(description="What the campaign's effect gave before its limits.")
+    given: int = Field(description="What its limits left.")
+
+
+class NotAppliedCampaign(BaseModel):
+    campaign_id: str
+    reason: str = Field(description="The first failing condition and the value it saw.")
+
+
+class Explanation(BaseModel):
+    """Why an earn credits what it does: base points, then the breakdown (adding up to the points), then limits."""
+
+    base_points: int = Field(description="Points on the eligible amount before tier and campaigns.")
+    breakdown: list[BreakdownLine] = Field(description="Where the points came from; adds up to points.")
+    limited: list[LimitedAward] = Field(description="Campaign awards cut by a limit.")
+
+    @staticmethod
+    def of_entry(entry: Entry) -> dict[str, Any]:
+        if entry.breakdown is None:  # an entry written before explanations: base and tier from what it kept
+            base = entry.qualifying_points or 0
+            lines = [BreakdownLine(source="base", campaign_id=None, points=base)]
+            if entry.points != base:
+                lines.append(BreakdownLine(source="tier", campaign_id=None, points=entry.points - base))
+            return {"base_points": base, "breakdown": lines, "limited": []}
+        return {
+            "base_points": entry.base_points or 0,
+            "breakdown": [BreakdownLine(source=line.source, campaign_id=line.campaign_id, points=line.points)
+                          for line in entry.breakdown],
+            "limited": [LimitedAward(campaign_id=cut.campaign_id, wanted=cut.wanted, given=cut.given)
+                        for cut in entry.limited or ()],
+        }
+
+
+class EarnResponse(Explanation):
     entry_id: str
     transaction_id: str
     points: int
@@ -206,8 +252,18 @@ class EarnResponse(BaseModel):
         return cls(
             entry_id=entry.entry_id, transaction_id=entry.transaction_id or "", points=entry.points,
             balance=entry.balance_after, tier=entry.tier_after or "", tier_changed=bool(entry.tier_changed),
-            expires_at=entry.expires_at,
+            expires_at=entry.expires_at, **Explanation.of_entry(entry),
         )
+
+
+class EarnPreview(Explanation):
+    points: int = Field(description="What the earn would credit now.")
+    not_applied: list[NotAppliedCampaign] = Field(description="Every active campaign that would not apply, and why.")
+
+    @classmethod
+    def of(cls, entry: Entry, not_applied) -> EarnPreview:
+        return cls(points=entry.points, **Explanation.of_entry(entry),
+                   not_applied=[NotAppliedCampaign(campaign_id=skip.campaign_id, reason=skip.reason) for skip in not_applied])
 
 
 class ReturnResponse(BaseModel):
@@ -370,6 +426,9 @@ class ActivityItem(BaseModel):
     actor: str | None = Field(default=None, description="adjust: the admin token's sub or client_id.")
     redemption_id: str | None = Field(default=None, description="cancel: the redemption cancelled.")
     points_forfeited: int | None = Field(default=None, description="cancel: points not given back (their lots expired).")
+    base_points: int | None = Field(default=None, description="earn: points on the eligible amount before tier and campaigns.")
+    breakdown: list[BreakdownLine] | None = Field(default=None, description="earn: where the points came from.")
+    limited: list[LimitedAward] | None = Field(default=None, description="earn: campaign awards cut by a limit.")
 
     @classmethod
     def of(cls, entry: Entry) -> ActivityItem:
@@ -379,6 +438,7 @@ class ActivityItem(BaseModel):
             return_id=entry.return_id, amount_minor=entry.amount_minor, bonus=entry.bonus,
             points_unrecovered=entry.points_unrecovered, reason=entry.reason, actor=entry.actor,
             redemption_id=entry.redemption_id, points_forfeited=entry.points_forfeited,
+            **(Explanation.of_entry(entry) if entry.type == "earn" else {}),
         )
 
 

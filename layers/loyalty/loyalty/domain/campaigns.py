@@ -547,3 +547,31 @@ def evaluate(
         not_applied=tuple(NotApplied(c.campaign_id, reasons[c.campaign_id]) for c in ordered if c.campaign_id in reasons),
         increments=tuple(increment for c in applied for increment in c.increments),
     )
+
+
+def _may_hold(node: Condition, seen: Mapping[str, object]) -> bool:
+    """Whether the conditions can still hold once the member is known (a test on a member fact may)."""
+    if node.all is not None:
+        return all(_may_hold(child, seen) for child in node.all)
+    if node.any is not None:
+        return any(_may_hold(child, seen) for child in node.any)
+    return str(node.fact).startswith("member.") or _failing(node, seen) is None
+
+
+def may_apply(campaign: Campaign, purchase: Purchase, eligible: Eligible, now: datetime, *, time_zone: str,
+              points_per_unit: int, unit_minor: int) -> bool:
+    """Whether `evaluate` could apply the campaign to this purchase, judged without the member and the counters.
+
+    What it refuses, `evaluate` refuses for the same reason (dates, schedule, order facts, an effect worth 0),
+    so the caller needs to read the limit counters of these campaigns only.
+    """
+    at = purchase.occurred_at or now
+    seen = {"order.channel": purchase.channel, "order.store_id": purchase.store_id,
+            "order.eligible_minor": eligible.amount_minor, "order.item_count": sum(item.quantity for item in purchase.items)}
+    try:
+        _check_dates(campaign, at)
+        _check_schedule(campaign.schedule, at.astimezone(ZoneInfo(time_zone)))
+        _wanted(campaign, eligible, points_per_unit, unit_minor)
+    except _Skip:
+        return False
+    return campaign.conditions is None or _may_hold(campaign.conditions, seen)

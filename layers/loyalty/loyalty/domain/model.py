@@ -103,6 +103,24 @@ class Purchase:
     items: tuple[BasketItem, ...] = ()
 
 
+@dataclass(frozen=True)
+class PointsLine:
+    """One line of an earn's breakdown: where some of its points came from."""
+
+    source: str  # base | tier | campaign | bonus
+    points: int
+    campaign_id: str | None = None  # the campaign, for source "campaign"
+
+
+@dataclass(frozen=True)
+class LimitCut:
+    """A campaign's award cut by one of its limits: what it wanted and what it gave."""
+
+    campaign_id: str
+    wanted: int
+    given: int
+
+
 @dataclass
 class Entry:
     """One change of a member's balance, ordered per member by `seq`."""
@@ -150,6 +168,10 @@ class Entry:
     previous_purchase_day: str | None = None
     previous_purchase_day_2: str | None = None
     items: tuple[BasketItem, ...] | None = None  # earn: the basket, as the till sent it
+    # earn: the explanation. base_points before tier and campaigns; the breakdown adds up to `points`
+    base_points: int | None = None
+    breakdown: tuple[PointsLine, ...] | None = None
+    limited: tuple[LimitCut, ...] | None = None
 
 
 _CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud at a counter

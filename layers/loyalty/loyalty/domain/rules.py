@@ -12,14 +12,19 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from loyalty.domain import errors
-from loyalty.domain.basket import base_points
+from loyalty.domain.basket import base_points, eligible
 from loyalty.domain.birthday import bonus_due, bonus_ref
+from loyalty.domain.campaigns import (
+    Award, Campaign, CounterKey, Increment, NotApplied, Usage, counter_keys, evaluate, may_apply,
+)
 from loyalty.domain.model import (
     BLOCKED,
     ERASED,
     Entry,
     EntryRef,
+    LimitCut,
     Member,
+    PointsLine,
     Profile,
     Purchase,
     Redemption,
@@ -44,6 +49,7 @@ class Change:
     members: list[Member]
     entries: list[Entry] = field(default_factory=list)
     tier_moves: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # (member_id, from, to); None: not in
+    award: Award | None = None  # earn: what the campaigns gave, and the limit counters to add to
 
     @property
     def member(self) -> Member:
@@ -148,11 +154,80 @@ def referral_due(member: Member) -> bool:
     return bool(member.referred_by) and not member.referral_bonus_paid and member.purchases == 0
 
 
+@dataclass(frozen=True)
+class CampaignSelection:
+    """The active campaigns one purchase is judged against, at most MAX_CAMPAIGNS_PER_PURCHASE of them.
+
+    `considered`: the first in order (priority, then id) that the purchase's time, basket and order facts
+    admit, whose limit counters are read with the member; `overflow`: the others that might have applied.
+    The bound keeps the counters in the one read and the one transaction of an earn (each holds at most
+    100 items; a campaign has at most 4 counters: per member or in all, per day or over the campaign).
+    """
+
+    considered: tuple[Campaign, ...]
+    overflow: tuple[Campaign, ...]
+    counters: tuple[CounterKey, ...]
+
+
+MAX_CAMPAIGNS_PER_PURCHASE = 16
+
+
+def select_campaigns(campaigns: list[Campaign], program: Program, purchase: Purchase, now: datetime) -> CampaignSelection:
+    earning = eligible(purchase, program.earn.excluded_categories)
+    possible = [
+        campaign for campaign in sorted(campaigns, key=lambda campaign: campaign.order)
+        if may_apply(campaign, purchase, earning, now, time_zone=program.time_zone,
+                     points_per_unit=program.earn.points_per_unit, unit_minor=program.earn.unit_minor)
+    ]
+    considered = tuple(possible[:MAX_CAMPAIGNS_PER_PURCHASE])
+    return CampaignSelection(considered, tuple(possible[MAX_CAMPAIGNS_PER_PURCHASE:]),
+                             counter_keys(considered, purchase.occurred_at or now, time_zone=program.time_zone))
+
+
+def _award(
+    member: Member, program: Program, purchase: Purchase, now: datetime, campaigns: list[Campaign],
+    counters: dict[CounterKey, Usage],
+) -> Award:
+    """The campaigns' award for the member as before the purchase; the overflow is reported as not applied."""
+    selection = select_campaigns(campaigns, program, purchase, now)
+    skipped = {campaign.campaign_id for campaign in selection.overflow}
+    award = evaluate(
+        [campaign for campaign in campaigns if campaign.campaign_id not in skipped], purchase, member, counters, now,
+        time_zone=program.time_zone, eligible=eligible(purchase, program.earn.excluded_categories),
+        points_per_unit=program.earn.points_per_unit, unit_minor=program.earn.unit_minor,
+    )
+    if not skipped:
+        return award
+    reason = (f"more than {MAX_CAMPAIGNS_PER_PURCHASE} campaigns could apply to this purchase: "
+              f"only the first {MAX_CAMPAIGNS_PER_PURCHASE} in order (priority, then id) are considered")
+    overflow = tuple(NotApplied(campaign.campaign_id, reason) for campaign in selection.overflow)
+    return Award(award.points, award.breakdown, award.limited, award.not_applied + overflow, award.increments)
+
+
+def campaign_increments(award: Award | None) -> tuple[Increment, ...]:
+    """The counters an earn adds to: its limits' (with their ceilings), and every applied campaign's total
+    (campaign, in all, over the campaign), which is its `points_awarded` and `times_applied`."""
+    if award is None:
+        return ()
+    increments = list(award.increments)
+    for line in award.breakdown:
+        total = CounterKey(line.campaign_id, "campaign", "campaign")
+        if all(increment.key != total for increment in increments):
+            increments.append(Increment(total, line.points, 1, None, None))
+    return tuple(increments)
+
+
 def earn(
     member: Member, program: Program, purchase: Purchase, now: datetime, *, request_hash: str,
-    referrer: Member | None = None,
+    referrer: Member | None = None, campaigns: list[Campaign] | None = None,
+    counters: dict[CounterKey, Usage] | None = None,
 ) -> Change:
-    """Credit a purchase. Pass `referrer` when `referral_due(member)`: both then get the referral bonus, once."""
+    """Credit a purchase. Pass `referrer` when `referral_due(member)`: both then get the referral bonus, once.
+
+    Points: base points on the basket's eligible amount, the tier's extra, then what the active `campaigns`
+    give (judged on the member as before the purchase, with the limit `counters` read for
+    `select_campaigns(...).counters`). The entry's breakdown adds up to its points.
+    """
     if purchase.currency != program.currency:
         raise errors.CurrencyMismatch(
             f"this program earns in {program.currency}, not {purchase.currency}", currency=program.currency
@@ -164,9 +239,15 @@ def earn(
         )
     ensure_active(member)
     referral = referral_due(member) and program.bonuses.referral > 0 and referrer is not None
+    award = _award(member, program, purchase, now, campaigns or [], counters or {})
     member = member.copy()
     tier_before = member.tier
-    qualifying, points = purchase_points(program, purchase.amount_minor, member.tier)
+    qualifying, credited = purchase_points(
+        program, eligible(purchase, program.earn.excluded_categories).amount_minor, member.tier,
+    )
+    points = credited + award.points
+    breakdown = (PointsLine("base", qualifying), *([PointsLine("tier", credited - qualifying)] if credited != qualifying else []),
+                 *(PointsLine("campaign", line.points, line.campaign_id) for line in award.breakdown))
     expiry_month = _credit(member, program, points, purchased_at)
     earn_month = month_key(purchased_at)
     member.qualifying[earn_month] = member.qualifying.get(earn_month, 0) + qualifying
@@ -181,8 +262,10 @@ def earn(
         qualifying_points=qualifying, expires_at=end_of_month(expiry_month),
         tier_after=member.tier, tier_changed=member.tier != tier_before,
         refunded_minor=0, points_reversed=0, qualifying_reversed=0, items=purchase.items or None,
+        base_points=qualifying, breakdown=breakdown,
+        limited=tuple(LimitCut(cut.campaign_id, cut.wanted, cut.given) for cut in award.limited),
     )
-    change = Change([member], [earn_entry])
+    change = Change([member], [earn_entry], award=award)
     if member.tier != tier_before:
         change.tier_moves.append((member.member_id, tier_before, member.tier))
     if referral:

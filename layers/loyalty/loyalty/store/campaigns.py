@@ -14,20 +14,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, GetError, PutError, QueryError, UpdateError
-from pynamodb.models import Model
 
 from loyalty.domain import errors
 from loyalty.domain.campaigns import Campaign, CounterKey, InvalidCampaign, Usage, parse_campaign
 from loyalty.settings import CampaignAdminSettings, PublishedCampaignsSettings
 from loyalty.store import keys
-from loyalty.store.models import CampaignModel, _bind, bind_campaigns
+from loyalty.store.models import CampaignCounterModel, CampaignModel, _bind, bind_campaigns
 from loyalty.store.repository import RequestHook, _busy, _on_request
 
 PK = "CAMPAIGN"
@@ -64,14 +61,6 @@ def _from_record(record: CampaignModel) -> StoredCampaign:
         campaign=parse_campaign(json.loads(record.document)), status=record.status, created_at=record.created_at,
         activated_at=record.activated_at, ended_at=record.ended_at, version=record.version,
     )
-
-
-class CampaignCounterModel(Model):
-    """A campaign's limit counter in the statistics table (keys.campaign_counter); the earn transaction adds to it."""
-
-    pk = UnicodeAttribute(hash_key=True)
-    points = NumberAttribute(default=0)
-    times = NumberAttribute(default=0)
 
 
 def _still_running(model: type[CampaignModel], now: datetime):
@@ -234,19 +223,3 @@ def _decode_cursor(cursor: str) -> dict:
     if not valid:
         raise errors.InvalidCursor("the cursor is not one this list returned")
     return key
-
-
-class ActiveCampaigns:
-    """The active campaigns of a `CampaignStore`, kept `ttl_seconds` (at most 60) in a warm function (one Query when
-    stale): what GET /v1/program publishes. The same shape as the earn function's cache, so they can become one."""
-
-    def __init__(self, store: CampaignStore, ttl_seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.store, self._ttl, self._monotonic = store, ttl_seconds, monotonic
-        self._loaded_at: float | None = None
-        self._active: list[Campaign] = []
-
-    def active(self) -> list[Campaign]:
-        moment = self._monotonic()
-        if self._loaded_at is None or moment - self._loaded_at > self._ttl:
-            self._active, self._loaded_at = self.store.active(), moment
-        return self._active

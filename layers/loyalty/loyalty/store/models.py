@@ -112,6 +112,18 @@ class BasketItemAttribute(MapAttribute):
     category = UnicodeAttribute(null=True)
 
 
+class PointsLineAttribute(MapAttribute):
+    source = UnicodeAttribute()
+    points = NumberAttribute()
+    campaign_id = UnicodeAttribute(null=True)
+
+
+class LimitCutAttribute(MapAttribute):
+    campaign_id = UnicodeAttribute()
+    wanted = NumberAttribute()
+    given = NumberAttribute()
+
+
 class ByTimeIndex(LocalSecondaryIndex):
     class Meta:
         index_name = "by_time"
@@ -162,6 +174,9 @@ class EntryModel(Model):
     previous_purchase_day = UnicodeAttribute(null=True)
     previous_purchase_day_2 = UnicodeAttribute(null=True)
     items = ListAttribute(of=BasketItemAttribute, null=True)  # earn: the basket
+    base_points = NumberAttribute(null=True)  # earn: its explanation
+    breakdown = ListAttribute(of=PointsLineAttribute, null=True)
+    limited = ListAttribute(of=LimitCutAttribute, null=True)
 
 
 class ConsentModel(Model):
@@ -253,6 +268,18 @@ class VoucherModel(Model):
     store_id = UnicodeAttribute(null=True)
 
 
+class CampaignCounterModel(Model):
+    """A campaign's limit counter in the statistics table (pk: store.keys.campaign_counter): points and times given.
+
+    `expires` (epoch seconds) is the table's TTL attribute: a per-day counter is deleted some days after its day.
+    """
+
+    pk = UnicodeAttribute(hash_key=True)
+    points = NumberAttribute(default=0)
+    times = NumberAttribute(default=0)
+    expires = NumberAttribute(null=True)
+
+
 class CounterModel(Model):
     """A counter item of the statistics table (see loyalty.domain.stats); counters are dynamic attributes."""
 
@@ -272,6 +299,7 @@ class Tables:
     vouchers: type[VoucherModel] | None = None  # in the members table
     consents: type[ConsentModel] | None = None  # in the ledger table
     redemptions: type[RedemptionModel] | None = None  # in the members table
+    campaign_counters: type[CampaignCounterModel] | None = None  # in the stats table
 
 
 def _bind(model: type[Model], table_name: str, region: str | None, host: str | None = None) -> type:
@@ -293,6 +321,7 @@ def bind_tables(
         vouchers=_bind(VoucherModel, members, region, host),
         consents=_bind(ConsentModel, ledger, region, host),
         redemptions=_bind(RedemptionModel, members, region, host),
+        campaign_counters=_bind(CampaignCounterModel, stats, region, host),
     )
 
 

@@ -10,13 +10,13 @@ from dataclasses import fields, replace
 from datetime import date
 
 from loyalty.domain.birthday import month_day
-from loyalty.domain.model import BasketItem, Entry, Member, Redemption, Reward, Voucher
+from loyalty.domain.model import BasketItem, Entry, LimitCut, Member, PointsLine, Redemption, Reward, Voucher
 from loyalty.domain.rules import JobSchedule
 from loyalty.store import keys
 from loyalty.store.models import EntryModel, MemberModel, RedemptionModel, RewardModel, VoucherModel
 
 _MEMBER_PLAIN = [f.name for f in fields(Member) if f.name not in ("birthday", "lots", "qualifying", "reminded_lots")]
-_ENTRY_PLAIN = [f.name for f in fields(Entry) if f.name not in ("ref", "lots_consumed", "items")]
+_ENTRY_PLAIN = [f.name for f in fields(Entry) if f.name not in ("ref", "lots_consumed", "items", "breakdown", "limited")]
 _MEMBER_COUNTERS = ("balance", "purchases", "points_earned", "points_redeemed", "points_expired", "points_returned", "version")
 
 
@@ -65,6 +65,11 @@ def entry_to_record(entry: Entry, model: type[EntryModel]) -> EntryModel:
             {"sku": item.sku, "amount_minor": item.amount_minor, "quantity": item.quantity, "category": item.category}
             for item in entry.items
         ]
+    if entry.breakdown is not None:
+        record.breakdown = [{"source": line.source, "points": line.points, "campaign_id": line.campaign_id}
+                            for line in entry.breakdown]
+    if entry.limited is not None:
+        record.limited = [{"campaign_id": cut.campaign_id, "wanted": cut.wanted, "given": cut.given} for cut in entry.limited]
     return record
 
 
@@ -80,6 +85,12 @@ def entry_from_record(record: EntryModel) -> Entry:
             BasketItem(sku=item.sku, amount_minor=int(item.amount_minor), quantity=int(item.quantity), category=item.category)
             for item in record.items
         )
+    if entry.base_points is not None:
+        entry.base_points = int(entry.base_points)
+    if record.breakdown is not None:
+        entry.breakdown = tuple(PointsLine(line.source, int(line.points), line.campaign_id) for line in record.breakdown)
+    if record.limited is not None:
+        entry.limited = tuple(LimitCut(cut.campaign_id, int(cut.wanted), int(cut.given)) for cut in record.limited)
     return entry
 
 

@@ -14,8 +14,9 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 
+from botocore.exceptions import ClientError
 from pynamodb.exceptions import (
     DoesNotExist,
     GetError,
@@ -28,6 +29,7 @@ from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactGet, TransactWrite
 
 from loyalty.domain import errors
+from loyalty.domain.campaigns import CounterKey, Increment, Usage
 from loyalty.domain.model import BLOCKED, Consent, Entry, EntryRef, Member, Redemption, Reward, Voucher
 from loyalty.domain.rules import Change, JobSchedule, ProfileUpdate
 from loyalty.domain.stats import DAY, TOTAL, Bucket, Counters
@@ -47,6 +49,7 @@ from loyalty.store.records import (
 )
 
 BATCH_GET_LIMIT = 100
+DAY_COUNTER_KEPT = timedelta(days=7)  # a campaign's per-day counter outlives its day by this much (TTL), then goes
 FIRST_DAY = "first_day"  # on each shard's total: the first day anything was counted there
 
 
@@ -114,10 +117,6 @@ class _Transaction:
         self.writes.update(record, actions=actions, condition=condition)
         self.update_meanings.append(meaning)
 
-    def delete(self, record, condition, meaning: _Meaning) -> None:
-        self.writes.delete(record, condition=condition)
-        self.delete_meanings.append(meaning)
-
     def failure(self, error: TransactWriteError) -> Exception:
         reasons = error.cancellation_reasons or []
         failed = [
@@ -169,7 +168,8 @@ class Store:
         """Call `hook(operation, params)` before each DynamoDB request of this store (tests and benchmarks count them)."""
         tables = self.tables
         _on_request([model for model in (tables.members, tables.markers, tables.entries, tables.counters, tables.rewards,
-                                         tables.redemption_counts, tables.vouchers, tables.consents, tables.redemptions)
+                                         tables.redemption_counts, tables.vouchers, tables.consents, tables.redemptions,
+                                         tables.campaign_counters)
                      if model is not None], hook)
 
     @property
@@ -192,6 +192,52 @@ class Store:
         """The member and some of its ledger entries, read consistently in one round trip."""
         member, entries, _ = self._read_member(member_id, refs)
         return member, entries
+
+    def get_for_earn(
+        self, member_id: str, refs: Iterable[EntryRef], counters: Iterable[CounterKey],
+    ) -> tuple[Member | None, dict[EntryRef, Entry], dict[CounterKey, Usage]]:
+        """The member, some of its entries and campaign limit counters (a missing one is zero): one round trip.
+
+        One consistent BatchGetItem (at most 100 keys: the caller bounds the counters, rules.select_campaigns),
+        at half the capacity of a transactional read. It does not read the items as one snapshot: a purchase
+        written meanwhile makes the earn's conditions fail (member version, entry key, counter ceilings) and the
+        earn reads again, so nothing is decided on a torn read.
+        """
+        members, entries, counter_model = self.tables.members, self.tables.entries, self.tables.campaign_counters
+        member_key = keys.member_pk(member_id)
+        entry_refs = {keys.entry_key(ref): ref for ref in refs}
+        counter_keys = {keys.campaign_counter(key, member_id): key for key in counters}
+        wanted = {
+            members.Meta.table_name: [{"pk": {"S": member_key}}],
+            entries.Meta.table_name: [{"member_id": {"S": member_id}, "entry_key": {"S": key}} for key in entry_refs],
+            counter_model.Meta.table_name: [{"pk": {"S": key}} for key in counter_keys],
+        }
+        found = self._batch_get({table: keys_ for table, keys_ in wanted.items() if keys_})
+        member, read_entries, usage = None, {}, {}
+        for item in found.get(members.Meta.table_name, []):
+            member = member_from_record(members.from_raw_data(item))
+        for item in found.get(entries.Meta.table_name, []):
+            read_entries[entry_refs[item["entry_key"]["S"]]] = entry_from_record(entries.from_raw_data(item))
+        for item in found.get(counter_model.Meta.table_name, []):
+            record = counter_model.from_raw_data(item)
+            usage[counter_keys[record.pk]] = Usage(points=int(record.points or 0), times=int(record.times or 0))
+        return member, read_entries, usage
+
+    def _batch_get(self, wanted: dict[str, list[dict]]) -> dict[str, list[dict]]:
+        """Raw items of several tables in one consistent BatchGetItem (again for keys DynamoDB left unprocessed)."""
+        client = self._connection().client
+        found: dict[str, list[dict]] = defaultdict(list)
+        pending = {table: {"Keys": keys_, "ConsistentRead": True} for table, keys_ in wanted.items()}
+        while pending:
+            try:
+                response = client.batch_get_item(RequestItems=pending)
+            except ClientError as error:
+                raise errors.Busy("the database is busy; nothing was written, please retry",
+                                  cause=error.response.get("Error", {}).get("Code")) from error
+            for table, items in response["Responses"].items():
+                found[table].extend(items)
+            pending = response.get("UnprocessedKeys") or {}
+        return found
 
     def get_for_redemption(self, member_id: str, ref: EntryRef, reward_id: str) -> tuple[Member | None, Entry | None, int]:
         """The member, the redemption entry of `ref` if written, and how often the member redeemed the reward: one round trip."""
@@ -357,6 +403,7 @@ class Store:
         voucher: Voucher | None = None,
         redemption: Redemption | None = None,
         cancelled: Redemption | None = None,
+        campaign_increments: Iterable[Increment] = (),
     ) -> None:
         """Write a change in one transaction: members only if unchanged since read, entries only if new.
 
@@ -369,6 +416,8 @@ class Store:
         redemption: a new redemption, kept under its redemption_id for a cancel to find.
         cancelled: a redemption being cancelled: its voucher is cancelled only while issued, its stock comes back,
             and the member's count of its reward goes one down.
+        campaign_increments: an earn's campaign counters (of the first member), each added only while it stays
+            within its ceilings; a counter another purchase filled meanwhile is a lost race (reread, decide again).
         """
         members, entries, rewards = self.tables.members, self.tables.entries, self.tables.rewards
         try:
@@ -406,6 +455,8 @@ class Store:
                                      self.tables.redemptions.pk.does_not_exist(), LOST_RACE)
                 if cancelled:
                     self._cancel_redemption(transaction, cancelled)
+                for increment in campaign_increments:
+                    self._add_to_campaign_counter(transaction, change.members[0].member_id, increment)
                 self._add_counters(transaction, counters)
         except TransactWriteError as error:
             raise transaction.failure(error) from error
@@ -439,6 +490,21 @@ class Store:
             condition=(model.count.does_not_exist() | (model.count < limit)) if limit is not None else None,
             meaning=limit_reached(reward) if limit is not None else None,
         )
+
+    def _add_to_campaign_counter(self, transaction: _Transaction, member_id: str, increment: Increment) -> None:
+        model = self.tables.campaign_counters
+        actions = [model.points.add(increment.points), model.times.add(increment.times)]
+        if increment.key.period != "campaign":  # a local day: the TTL removes it once the day is well past
+            day = datetime.fromisoformat(increment.key.period).replace(tzinfo=timezone.utc)
+            actions.append(model.expires.set(int((day + DAY_COUNTER_KEPT).timestamp())))
+        condition = None
+        for path, added, ceiling in ((model.points, increment.points, increment.max_points),
+                                     (model.times, increment.times, increment.max_times)):
+            if ceiling is not None:
+                room = path.does_not_exist() | (path <= ceiling - added)
+                condition = room if condition is None else condition & room
+        transaction.update(model(keys.campaign_counter(increment.key, member_id)), actions=actions,
+                           condition=condition, meaning=LOST_RACE if condition is not None else None)
 
     def _add_entries(self, transaction: _Transaction, entries: list[Entry]) -> None:
         model = self.tables.entries
