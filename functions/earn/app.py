@@ -56,7 +56,7 @@ def earn(member_id: MemberId, body: EarnRequest) -> Response[EarnResponse]:
     caller = caller_of(app)
     caller.require(POS_SCOPE, ADMIN_SCOPE)
     outcome = loyalty().earn(
-        caller, caller.target(member_id), _purchase(body), payload=body.model_dump(mode="json", exclude_none=True),
+        caller, loyalty().target(caller, member_id), _purchase(body), payload=body.model_dump(mode="json", exclude_none=True),
     )
     if not outcome.replayed:
         metrics.add_metric(name="PointsEarned", unit=MetricUnit.Count, value=outcome.entry.points)
@@ -79,7 +79,7 @@ def earn(member_id: MemberId, body: EarnRequest) -> Response[EarnResponse]:
 def preview(member_id: MemberId, body: EarnRequest) -> Response[EarnPreview]:
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
-    change = loyalty().preview(caller, caller.target(member_id), _purchase(body))
+    change = loyalty().preview(caller, loyalty().target(caller, member_id), _purchase(body))
     return json_response(200, EarnPreview.of(change.entry, change.award.not_applied if change.award else ()))
 
 
@@ -99,7 +99,7 @@ def return_purchase(member_id: MemberId, body: ReturnRequest) -> Response[Return
     caller = caller_of(app)
     caller.require(POS_SCOPE, ADMIN_SCOPE)
     outcome = loyalty().return_purchase(
-        caller, caller.target(member_id), transaction_id=body.transaction_id,
+        caller, loyalty().target(caller, member_id), transaction_id=body.transaction_id,
         return_id=body.return_id, amount_minor=body.amount_minor, payload=body.model_dump(mode="json"),
     )
     if not outcome.replayed:
@@ -129,7 +129,7 @@ def adjust(
     caller = caller_of(app)
     caller.require(ADMIN_SCOPE)
     outcome = loyalty().adjust(
-        caller, caller.target(member_id), idempotency_key=idempotency_key, points=body.points, reason=body.reason,
+        caller, loyalty().target(caller, member_id), idempotency_key=idempotency_key, points=body.points, reason=body.reason,
         payload=body.model_dump(mode="json"),
     )
     if not outcome.replayed:

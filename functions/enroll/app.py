@@ -79,7 +79,7 @@ def block(member_id: MemberId, body: BlockRequest) -> Response[MemberView]:
     caller = caller_of(app)
     caller.require(ADMIN_SCOPE)
     actor = caller.actor  # refused before anything is written when the token names no one
-    member = loyalty().block(caller, caller.target(member_id), body.reason)
+    member = loyalty().block(caller, loyalty().target(caller, member_id), body.reason)
     logger.info("member blocked", extra={"member_id": member.member_id, "by": actor})
     return json_response(200, MemberView.of(member, loyalty().program, loyalty().clock.now()))
 
@@ -93,7 +93,7 @@ def unblock(member_id: MemberId) -> Response[MemberView]:
     caller = caller_of(app)
     caller.require(ADMIN_SCOPE)
     actor = caller.actor  # refused before anything is written when the token names no one
-    member = loyalty().unblock(caller, caller.target(member_id))
+    member = loyalty().unblock(caller, loyalty().target(caller, member_id))
     logger.info("member unblocked", extra={"member_id": member.member_id, "by": actor})
     return json_response(200, MemberView.of(member, loyalty().program, loyalty().clock.now()))
 

@@ -102,7 +102,7 @@ def cancel_redemption(
 ) -> Response[CancelResponse]:
     caller = caller_of(app)
     caller.require(POS_SCOPE, ADMIN_SCOPE)
-    outcome = loyalty().cancel_redemption(caller, caller.target(member_id), redemption_id)
+    outcome = loyalty().cancel_redemption(caller, loyalty().target(caller, member_id), redemption_id)
     if not outcome.replayed:
         metrics.add_metric(name="RedemptionsCancelled", unit=MetricUnit.Count, value=1)
         logger.info("redemption cancelled", extra={"member_id": outcome.entry.member_id, "redemption_id": redemption_id,

@@ -36,6 +36,7 @@ def birthday_entries(member_id: str) -> list[dict]:
     return [entry for entry in entries(member_id, "bonus") if entry["bonus"]["S"] == "birthday"]
 
 
+@pytest.mark.usefixtures("tables")  # the program's published campaigns are read from the catalog table
 def test_the_demo_program_gives_a_birthday_bonus_and_publishes_it():
     assert BONUS == 50
     reply = call("report", http_event("GET", "/v1/program"))
