@@ -18,7 +18,8 @@ import os
 import re
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from benchmarks.environment import LambdaContext, api_event, load_function, use_environment, verdict
 
@@ -83,15 +84,19 @@ def _replay(client, calls) -> float:
     return time.perf_counter() - started
 
 
-def warm_benchmark() -> list[dict]:
+
+@contextmanager
+def moto_with_twins() -> Iterator[str]:
+    """A moto server with the template's tables and their twins (TWIN_PREFIX), for the direct replays; yields its
+    endpoint, also set as AWS_ENDPOINT_URL_DYNAMODB. Transactions are atomic as `make run` makes them: a
+    transaction costs what its items cost, not a deep copy of every table it touches (whose time grows with the
+    table's history and would swamp the handlers' own overhead)."""
     import boto3
     from moto.server import ThreadedMotoServer
 
-    use_environment()
     from loyalty_local.moto_atomic import make_dynamodb_atomic
+    from loyalty_local.template import load_template, table_definitions
 
-    # As `make run` runs moto: a transaction costs what its items cost, not a deep copy of every table it
-    # touches (whose time grows with the table's history and swamped the handlers' own overhead).
     make_dynamodb_atomic()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -99,13 +104,20 @@ def warm_benchmark() -> list[dict]:
     endpoint = f"http://{host}:{port}"
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
     try:
-        from loyalty_local.template import load_template, table_definitions
-
         client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
         for definition in table_definitions(load_template()).values():
             client.create_table(**definition)
             client.create_table(**{**definition, "TableName": TWIN_PREFIX + definition["TableName"]})
+        yield endpoint
+    finally:
+        server.stop()
 
+
+def warm_benchmark() -> list[dict]:
+    import boto3
+
+    use_environment()
+    with moto_with_twins() as endpoint:
         from loyalty import seed
         recorder = Recorder()
         twin_client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
@@ -212,8 +224,6 @@ def warm_benchmark() -> list[dict]:
                 "ratio": handler / baseline if baseline else None,
             })
         return rows
-    finally:
-        server.stop()
 
 
 

@@ -94,24 +94,15 @@ def _earning_document(index: int) -> dict:
 def _earn_benchmark() -> list[dict]:
     """Requests and warm ratio of the earn function with 0, 10 and 100 active campaigns (see the module's doc)."""
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    from benchmarks.api import TWIN_PREFIX, Recorder, _replay
+    from benchmarks.api import Recorder, _replay, moto_with_twins
 
     use_environment(CAMPAIGN_CACHE_SECONDS="60")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    endpoint = "http://{}:{}".format(*server.get_host_and_port())
-    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
-    try:
+    with moto_with_twins() as endpoint:
         from loyalty.domain.campaigns import parse_campaign
         from loyalty.store.campaigns import CampaignStore
-        from loyalty_local.template import load_template, table_definitions
 
         client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
-        for definition in table_definitions(load_template()).values():
-            client.create_table(**definition)
-            client.create_table(**{**definition, "TableName": TWIN_PREFIX + definition["TableName"]})
         campaigns = CampaignStore.from_table(os.environ["CATALOG_TABLE"], "us-east-1", endpoint)
         now = datetime.now(timezone.utc)
         enroll_function = load_function("enroll", instance=50)
@@ -153,8 +144,6 @@ def _earn_benchmark() -> list[dict]:
                          "handler_ms": statistics.median(times) * 1000, "direct_ms": statistics.median(direct) * 1000,
                          "ratio": statistics.median(times) / statistics.median(direct)})
         return rows
-    finally:
-        server.stop()
 
 
 def main() -> int:
