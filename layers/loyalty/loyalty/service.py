@@ -364,7 +364,7 @@ class Loyalty:
                 raise errors.PurchaseNotFound(f"no purchase {transaction_id} for member {member_id}")
             change, updated_purchase = rules.return_purchase(
                 member, purchase, return_id=return_id, amount_minor=amount_minor, now=self.clock.now(),
-                request_hash=fingerprint,
+                request_hash=fingerprint, program=self.program,
             )
             self._commit(change, {member.member_id: member.version},
                          purchase_update=(updated_purchase, purchase.refunded_minor or 0))
@@ -437,7 +437,7 @@ class Loyalty:
                 return Outcome(cancelled, replayed=True)
             if redemption is None:
                 raise errors.RedemptionNotFound(f"member {member_id} has no redemption {redemption_id}")
-            change = rules.cancel_redemption(member, redemption, self.clock.now())
+            change = rules.cancel_redemption(member, redemption, self.clock.now(), self.program)
             self._commit(change, {member.member_id: member.version}, cancelled=redemption)
             return Outcome(change.entry, replayed=False)
 
@@ -506,9 +506,12 @@ class Loyalty:
         return found
 
     def member(self, caller: Caller, member_id: str) -> Member:
-        """The member a path names ("me" too): one read, two for "me"."""
+        """The member a path names ("me" too): one read, two for "me". Pending points whose time has come
+        show as available (computed here; the next write or the daily job stores it)."""
         member_id = self.target(caller, member_id)
-        return caller.ensure_may_access(self.store.get_member(member_id), member_id)
+        member = caller.ensure_may_access(self.store.get_member(member_id), member_id)
+        settled = rules.settle(member, self.program, self.clock.now())
+        return settled.member if settled else member
 
     def activity(
         self, caller: Caller, member_id: str, limit: int, cursor: str | None,
@@ -587,7 +590,7 @@ class Loyalty:
             raise errors.InvalidRange(f"a report covers at most {MAX_REPORT_DAYS} days")
         totals, first_day = self.store.totals()
         today = stats.local_day(self.clock.now(), self.program.time_zone)
-        report_plan = stats.plan(start, end, today, first_day)
+        report_plan = stats.plan(start, end, today, first_day, self.program.earn.pending_days)
         counters = self.store.counters(report_plan.buckets())
         return stats.build_report(report_plan, counters, totals, [tier.name for tier in self.program.tiers])
 
