@@ -12,30 +12,24 @@ import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import boto3
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
-from moto import mock_aws
+from hypothesis.stateful import invariant, rule
 
 from loyalty.program import Program
-from loyalty_local.template import create_tables
-from tests.conftest import PROGRAM, call, http_event, local_store
+from tests.conftest import PROGRAM, call, http_event
 from tests.functional.helpers import earn, enroll, ledger_sum, redeem, view
+from tests.functional.test_ledger_stateful import MotoMachine
 
 PENDING_DAYS = 14
 
 
-class PendingLedgerMachine(RuleBasedStateMachine):
-    members = Bundle("members")
-    purchases = Bundle("purchases")
+class PendingLedgerMachine(MotoMachine):
+    members = MotoMachine.members
+    purchases = MotoMachine.purchases
 
     def __init__(self):
         super().__init__()
-        self.mock = mock_aws()
-        self.mock.start()
-        create_tables(boto3.client("dynamodb", region_name="us-east-1"))
-        self.store = local_store()
         folder = Path(tempfile.mkdtemp())
         document = PROGRAM.model_dump(mode="json")
         program = Program.model_validate({**document, "earn": {**document["earn"], "pending_days": PENDING_DAYS}})
@@ -43,18 +37,9 @@ class PendingLedgerMachine(RuleBasedStateMachine):
         self.clock_file, self.offset = folder / "clock.json", timedelta()
         self.clock_file.write_text(json.dumps({"offset_seconds": 0}))
         self.env = {"PROGRAM_FILE": str(folder / "program.json"), "LOCAL_CLOCK_FILE": str(self.clock_file)}
-        self.counter = 0
         self.balance: dict[str, int] = {}
         self.pending: dict[str, dict[str, int]] = {}  # member -> available_at (as answered) -> points
         self.purchase_state: dict[tuple[str, str], dict] = {}
-        self.touched: set[str] = set()
-
-    def teardown(self):
-        self.mock.stop()
-
-    def _next(self, prefix: str) -> str:
-        self.counter += 1
-        return f"{prefix}-{self.counter}"
 
     def _settle(self, member_id: str) -> None:
         """What the handlers will see: pending points whose time has come are available (the handlers' clock

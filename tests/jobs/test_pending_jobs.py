@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from loyalty.api.models import MemberRecord, MemberView
 from loyalty.domain import errors
 from loyalty.domain.access import POS_SCOPE, Caller
 from loyalty.domain.model import Purchase
@@ -39,7 +40,8 @@ def test_pending_points_become_available_on_read_and_the_daily_job_stores_it(tab
         uc.redeem(STAFF, member_id, idempotency_key="k1", payload={}, points=60)
 
     uc.clock.at = AVAILABLE
-    assert uc.member(STAFF, member_id).balance == 150, "a read at available_at shows them available"
+    shown = MemberView.of(uc.member(STAFF, member_id), program, uc.clock.now())
+    assert shown.points_balance == 150, "a read at available_at shows them available"
     assert uc.store.get_member(member_id).pending, "... without writing"
 
     run("expire_points", AVAILABLE - timedelta(seconds=1), clock_file, PROGRAM_FILE=program_file)
@@ -75,3 +77,18 @@ def test_a_return_inside_the_window_announces_nothing_and_counts_nothing(tables,
     publisher = load_function("publish_events", LOCAL_EVENTS_FILE=str(sink))
     publisher.lambda_handler({"Records": stream_records("MembersTable")}, LambdaContext(function_name="publish_events"))
     assert "PointsAvailable" not in sink.read_text()
+
+
+def test_every_member_view_shows_points_available_once_their_time_has_come(tables, pending_program):
+    program, _ = pending_program
+    uc = make_loyalty(BOUGHT, program)
+    member_id = uc.enroll(STAFF, email="v@example.com", channel="store").member_id
+    uc.earn(STAFF, member_id, Purchase("t1", 10_000, "EUR"), payload={"a": 1})
+    found = uc.find_by_email(STAFF, "V@example.com")  # the lookup, like the view by id, reads the stored member
+    before = MemberView.of(found, program, AVAILABLE - timedelta(seconds=1))
+    assert (before.points_balance, before.points_pending) == (50, 100)
+    assert [(lot.points, lot.available_at) for lot in before.pending] == [(100, AVAILABLE)]
+    after = MemberView.of(found, program, AVAILABLE)
+    assert (after.points_balance, after.points_pending, after.pending) == (150, 0, [])
+    exported = MemberRecord.of(found, program, AVAILABLE)
+    assert exported.qualifying_points_by_month == {"2026-12": 100} and sum(lot.points for lot in exported.lots) == 150

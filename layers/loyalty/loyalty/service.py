@@ -506,12 +506,9 @@ class Loyalty:
         return found
 
     def member(self, caller: Caller, member_id: str) -> Member:
-        """The member a path names ("me" too): one read, two for "me". Pending points whose time has come
-        show as available (computed here; the next write or the daily job stores it)."""
+        """The member a path names ("me" too): one read, two for "me"."""
         member_id = self.target(caller, member_id)
-        member = caller.ensure_may_access(self.store.get_member(member_id), member_id)
-        settled = rules.settle(member, self.program, self.clock.now())
-        return settled.member if settled else member
+        return caller.ensure_may_access(self.store.get_member(member_id), member_id)
 
     def activity(
         self, caller: Caller, member_id: str, limit: int, cursor: str | None,

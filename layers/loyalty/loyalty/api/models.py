@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from loyalty.domain.access import Caller
 from loyalty.domain.model import Entry, Member, Reward, Voucher
 from loyalty.domain.rules import lots as lots_by_expiry
-from loyalty.domain.rules import PROFILE_FIELDS, pending_lots, points_pending, tier_progress
+from loyalty.domain.rules import PROFILE_FIELDS, pending_lots, points_pending, settle, tier_progress
 from loyalty.program import Program
 
 MAX_AMOUNT_MINOR = 100_000_000  # one purchase of a million in major units is not a purchase, it is a typo
@@ -365,6 +365,13 @@ class PendingPoints(BaseModel):
     available_at: datetime
 
 
+def as_of(member: Member, program: Program, now: datetime) -> Member:
+    """The member as every view shows it: pending points whose available_at has passed are available (computed on
+    read; the next write or the daily job stores it)."""
+    settled = settle(member, program, now)
+    return settled.member if settled else member
+
+
 class TierProgressView(BaseModel):
     qualifying_points: int
     window_months: int
@@ -400,6 +407,7 @@ class MemberView(BaseModel):
     def of(cls, member: Member, program: Program, now: datetime) -> MemberView:
         from datetime import timedelta
 
+        member = as_of(member, program, now)
         progress = tier_progress(member, program, now)
         lots = [ExpiringPoints(points=p, expires_at=at) for at, p in lots_by_expiry(member)]
         soon = [lot for lot in lots if lot.expires_at <= now + timedelta(days=90)]
@@ -710,6 +718,7 @@ class MemberRecord(MemberView):
 
     @classmethod
     def of(cls, member: Member, program: Program, now: datetime) -> MemberRecord:
+        member = as_of(member, program, now)
         view = MemberView.of(member, program, now)
         return cls(
             **dict(view), sub=member.sub, referred_by=member.referred_by, referral_bonus_paid=member.referral_bonus_paid,
