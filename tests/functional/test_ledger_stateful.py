@@ -23,7 +23,9 @@ from tests.conftest import REGION, TABLES, call, http_event, local_store
 from tests.functional.helpers import earn, enroll, ledger_sum, redeem, return_points, view
 
 
-class LedgerMachine(RuleBasedStateMachine):
+class MotoMachine(RuleBasedStateMachine):
+    """Fresh moto tables with the demo catalog for each example, and ids that do not repeat."""
+
     members = Bundle("members")
     purchases = Bundle("purchases")
 
@@ -37,13 +39,28 @@ class LedgerMachine(RuleBasedStateMachine):
         seed.seed_demo("CatalogTable", "us-east-1")
         self.store = local_store()
         self.counter = 0
+        self.touched: set[str] = set()
+
+    def teardown(self):
+        self.mock.stop()
+
+    def _next(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}-{self.counter}"
+
+
+class LedgerMachine(MotoMachine):
+    members = MotoMachine.members
+    purchases = MotoMachine.purchases
+
+    def __init__(self):
+        super().__init__()
         self.balance: dict[str, int] = {}
         self.purchase_state: dict[tuple[str, str], dict] = {}
         self.redemptions: list[tuple[str, str, int, dict]] = []
         self.earn_replies: list[tuple[str, str, int, dict]] = []
         self.adjustments: list[tuple[str, str, int, dict]] = []
         self.cancels: dict[tuple[str, str], dict] = {}  # (member_id, redemption_id) -> the cancel's answer
-        self.touched: set[str] = set()
         self._activate_campaigns()
 
     CAMPAIGNS = (
@@ -65,13 +82,6 @@ class LedgerMachine(RuleBasedStateMachine):
             store.activate(document["campaign_id"], now)
         self.campaign_points = {document["campaign_id"]: 0 for document in self.CAMPAIGNS}
         self.baskets: dict[tuple[str, str], list | None] = {}
-
-    def teardown(self):
-        self.mock.stop()
-
-    def _next(self, prefix: str) -> str:
-        self.counter += 1
-        return f"{prefix}-{self.counter}"
 
     @rule(target=members)
     def enroll_member(self):

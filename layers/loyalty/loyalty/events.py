@@ -107,6 +107,7 @@ def _ledger_events(entry: dict, base: dict) -> list[DomainEvent]:
         return [DomainEvent("PointsEarned", {**common, "points": entry["points"], "transaction_id": entry["transaction_id"],
                                              "amount_minor": entry.get("amount_minor"), "currency": entry.get("currency"),
                                              "tier": entry.get("tier_after"), "expires_at": _timestamp(entry.get("expires_at")),
+                                             "available_at": _timestamp(entry.get("available_at")),
                                              **_explanation(entry)})]
     if entry["type"] == "redeem":
         return [DomainEvent("PointsRedeemed", {**common, "points": -entry["points"], "reward_id": entry.get("reward_id"),
@@ -158,6 +159,7 @@ def _member_events(kind: str, new: dict, old: dict, base: dict) -> list[DomainEv
         events.append(DomainEvent("TierChanged", {
             **member, "from": old.get("tier"), "to": new["tier"], "reason": "tier_review" if reviewed else "points_earned",
         }))
+    events.extend(_released(new, old, member))
     for month in sorted(set(new.get("reminded_lots") or []) - set(old.get("reminded_lots") or [])):
         events.append(DomainEvent("PointsExpiringSoon", {
             **member, "event_id": f"{base['event_id']}:{month}",
@@ -165,6 +167,17 @@ def _member_events(kind: str, new: dict, old: dict, base: dict) -> list[DomainEv
             "marketing_opt_in": new.get("marketing_opt_in", False),
         }))
     return events
+
+
+def _released(new: dict, old: dict, member: dict) -> list[DomainEvent]:
+    """PointsAvailable for each pending lot that left the member's `pending` by being released (its key at or
+    before `released_through`), not by a return taking it back."""
+    through, before, after = new.get("released_through"), (old or {}).get("pending") or {}, new.get("pending") or {}
+    return [
+        DomainEvent("PointsAvailable", {**member, "event_id": f"{member['event_id']}:{key}", "points": before[key],
+                                        "available_at": key})
+        for key in sorted(before) if key not in after and through is not None and key <= through and before[key]
+    ]
 
 
 class EventsNotAccepted(Exception):

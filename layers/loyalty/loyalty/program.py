@@ -30,6 +30,10 @@ class EarnRule(_Rules):
         default=(), max_length=100,
         description="Basket lines of these categories earn nothing (gift cards, tax, shipping...).",
     )
+    pending_days: int = Field(
+        default=0, ge=0, le=90,
+        description="Purchase points stay pending (not spendable) this many days after the purchase; 0: available at once.",
+    )
 
 
 class Tier(_Rules):

@@ -364,7 +364,7 @@ class Loyalty:
                 raise errors.PurchaseNotFound(f"no purchase {transaction_id} for member {member_id}")
             change, updated_purchase = rules.return_purchase(
                 member, purchase, return_id=return_id, amount_minor=amount_minor, now=self.clock.now(),
-                request_hash=fingerprint,
+                request_hash=fingerprint, program=self.program,
             )
             self._commit(change, {member.member_id: member.version},
                          purchase_update=(updated_purchase, purchase.refunded_minor or 0))
@@ -437,7 +437,7 @@ class Loyalty:
                 return Outcome(cancelled, replayed=True)
             if redemption is None:
                 raise errors.RedemptionNotFound(f"member {member_id} has no redemption {redemption_id}")
-            change = rules.cancel_redemption(member, redemption, self.clock.now())
+            change = rules.cancel_redemption(member, redemption, self.clock.now(), self.program)
             self._commit(change, {member.member_id: member.version}, cancelled=redemption)
             return Outcome(change.entry, replayed=False)
 
@@ -587,7 +587,7 @@ class Loyalty:
             raise errors.InvalidRange(f"a report covers at most {MAX_REPORT_DAYS} days")
         totals, first_day = self.store.totals()
         today = stats.local_day(self.clock.now(), self.program.time_zone)
-        report_plan = stats.plan(start, end, today, first_day)
+        report_plan = stats.plan(start, end, today, first_day, self.program.earn.pending_days)
         counters = self.store.counters(report_plan.buckets())
         return stats.build_report(report_plan, counters, totals, [tier.name for tier in self.program.tiers])
 

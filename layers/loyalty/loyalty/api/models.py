@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from loyalty.domain.access import Caller
 from loyalty.domain.model import Entry, Member, Reward, Voucher
 from loyalty.domain.rules import lots as lots_by_expiry
-from loyalty.domain.rules import PROFILE_FIELDS, tier_progress
+from loyalty.domain.rules import PROFILE_FIELDS, pending_lots, points_pending, settle, tier_progress
 from loyalty.program import Program
 
 MAX_AMOUNT_MINOR = 100_000_000  # one purchase of a million in major units is not a purchase, it is a typo
@@ -246,13 +246,14 @@ class EarnResponse(Explanation):
     tier: str
     tier_changed: bool
     expires_at: datetime
+    available_at: datetime | None = Field(description="When the points become spendable (pending until then); null: at once.")
 
     @classmethod
     def of(cls, entry: Entry) -> EarnResponse:
         return cls(
             entry_id=entry.entry_id, transaction_id=entry.transaction_id or "", points=entry.points,
             balance=entry.balance_after, tier=entry.tier_after or "", tier_changed=bool(entry.tier_changed),
-            expires_at=entry.expires_at, **Explanation.of_entry(entry),
+            expires_at=entry.expires_at, available_at=entry.available_at, **Explanation.of_entry(entry),
         )
 
 
@@ -359,6 +360,18 @@ class ExpiringPoints(BaseModel):
     expires_at: datetime
 
 
+class PendingPoints(BaseModel):
+    points: int
+    available_at: datetime
+
+
+def as_of(member: Member, program: Program, now: datetime) -> Member:
+    """The member as every view shows it: pending points whose available_at has passed are available (computed on
+    read; the next write or the daily job stores it)."""
+    settled = settle(member, program, now)
+    return settled.member if settled else member
+
+
 class TierProgressView(BaseModel):
     qualifying_points: int
     window_months: int
@@ -378,7 +391,9 @@ class MemberView(BaseModel):
     referral_code: str
     tier: str
     tier_progress: TierProgressView
-    points_balance: int
+    points_balance: int = Field(description="What can be spent now (pending points are not in it).")
+    points_pending: int = Field(description="Purchase points not spendable yet (the program's return window).")
+    pending: list[PendingPoints] = Field(description="Pending points by when they become available, soonest first.")
     points_value_minor: int = Field(description="What the balance is worth: points × point_value_minor.")
     next_expiry: ExpiringPoints | None = Field(description="The soonest-expiring points.")
     points_expiring_soon: list[ExpiringPoints] = Field(description="Lots expiring within the next 90 days.")
@@ -392,6 +407,7 @@ class MemberView(BaseModel):
     def of(cls, member: Member, program: Program, now: datetime) -> MemberView:
         from datetime import timedelta
 
+        member = as_of(member, program, now)
         progress = tier_progress(member, program, now)
         lots = [ExpiringPoints(points=p, expires_at=at) for at, p in lots_by_expiry(member)]
         soon = [lot for lot in lots if lot.expires_at <= now + timedelta(days=90)]
@@ -403,7 +419,9 @@ class MemberView(BaseModel):
                 qualifying_points=progress.qualifying_points, window_months=program.qualifying_window_months,
                 next_tier=progress.next_tier, points_to_next_tier=progress.points_to_next_tier,
             ),
-            points_balance=member.balance, points_value_minor=member.balance * program.point_value_minor,
+            points_balance=member.balance, points_pending=points_pending(member),
+            pending=[PendingPoints(points=points, available_at=at) for at, points in pending_lots(member)],
+            points_value_minor=member.balance * program.point_value_minor,
             next_expiry=lots[0] if lots else None, points_expiring_soon=soon,
             lifetime_points=member.points_earned, points_redeemed=member.points_redeemed,
             points_expired=member.points_expired, purchases=member.purchases, status=member.status,
@@ -429,6 +447,9 @@ class ActivityItem(BaseModel):
     base_points: int | None = Field(default=None, description="earn: points on the eligible amount before tier and campaigns.")
     breakdown: list[BreakdownLine] | None = Field(default=None, description="earn: where the points came from.")
     limited: list[LimitedAward] | None = Field(default=None, description="earn: campaign awards cut by a limit.")
+    available_at: datetime | None = Field(
+        default=None, description="earn and its referral bonus: when pending points become spendable; null: at once.",
+    )
 
     @classmethod
     def of(cls, entry: Entry) -> ActivityItem:
@@ -437,7 +458,7 @@ class ActivityItem(BaseModel):
             created_at=entry.created_at, transaction_id=entry.transaction_id, reward_id=entry.reward_id,
             return_id=entry.return_id, amount_minor=entry.amount_minor, bonus=entry.bonus,
             points_unrecovered=entry.points_unrecovered, reason=entry.reason, actor=entry.actor,
-            redemption_id=entry.redemption_id, points_forfeited=entry.points_forfeited,
+            redemption_id=entry.redemption_id, points_forfeited=entry.points_forfeited, available_at=entry.available_at,
             **(Explanation.of_entry(entry) if entry.type == "earn" else {}),
         )
 
@@ -516,8 +537,9 @@ class ProgramReportView(BaseModel):
     points_forfeited: int = Field(default=0, description="The balances of erased members, forfeited at erasure.")
     redemption_rate: float | None = Field(description="points_redeemed / points_issued; null when none were issued.")
     repeat_purchase_rate: float | None = Field(description="repeat_purchasers / active_members; null without active members.")
-    outstanding_points: int = Field(description="Points members hold at the end of `to`.")
+    outstanding_points: int = Field(description="Points members can spend at the end of `to` (pending points are not in it).")
     outstanding_liability_minor: int = Field(description="outstanding_points × point_value_minor.")
+    points_pending: int = Field(default=0, description="Purchase points still pending at the end of `to`.")
     tier_distribution: dict[str, int] = Field(description="Members per tier, now.")
     daily: list[DayReport]
 
@@ -556,7 +578,7 @@ class ProgramReportView(BaseModel):
             redemption_rate=rate(redeemed, issued),
             repeat_purchase_rate=rate(report.repeat, report.active), outstanding_points=report.outstanding_points,
             outstanding_liability_minor=report.outstanding_points * program.point_value_minor,
-            tier_distribution=report.tiers, daily=daily,
+            points_pending=report.points_pending, tier_distribution=report.tiers, daily=daily,
         )
 
     def to_csv(self) -> str:
@@ -696,6 +718,7 @@ class MemberRecord(MemberView):
 
     @classmethod
     def of(cls, member: Member, program: Program, now: datetime) -> MemberRecord:
+        member = as_of(member, program, now)
         view = MemberView.of(member, program, now)
         return cls(
             **dict(view), sub=member.sub, referred_by=member.referred_by, referral_bonus_paid=member.referral_bonus_paid,

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 ACTIVE, BLOCKED = "active", "blocked"
 ERASED = "erased"  # personal data gone; the member reads as absent everywhere (Caller.ensure_may_access)
+
+
+PENDING_KEY_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def pending_key(available: datetime) -> str:
+    """A pending lot's key: when it becomes available, in UTC to the second (keys sort in time order)."""
+    return available.astimezone(timezone.utc).strftime(PENDING_KEY_FORMAT)
+
+
+def pending_time(key: str) -> datetime:
+    return datetime.strptime(key, PENDING_KEY_FORMAT).replace(tzinfo=timezone.utc)
 
 
 @dataclass
@@ -28,6 +40,10 @@ class Member:
     balance: int = 0
     lots: dict[str, int] = field(default_factory=dict)  # expiry month -> points left
     qualifying: dict[str, int] = field(default_factory=dict)  # earn month -> qualifying points
+    # Pending purchase points by when they become available (rules.pending_key); not in `balance` until then.
+    pending: dict[str, int] = field(default_factory=dict)
+    pending_qualifying: dict[str, int] = field(default_factory=dict)  # the same keys: qualifying points held back
+    released_through: str | None = None  # the latest settle that made pending points available (a pending key)
     purchases: int = 0
     points_earned: int = 0  # lifetime points credited (purchases and bonuses)
     points_redeemed: int = 0
@@ -48,6 +64,8 @@ class Member:
         clone = Member(**self.__dict__)
         clone.lots = dict(self.lots)
         clone.qualifying = dict(self.qualifying)
+        clone.pending = dict(self.pending)
+        clone.pending_qualifying = dict(self.pending_qualifying)
         clone.reminded_lots = list(self.reminded_lots)
         return clone
 
@@ -144,6 +162,7 @@ class Entry:
     occurred_at: datetime | None = None
     qualifying_points: int | None = None
     expires_at: datetime | None = None
+    available_at: datetime | None = None  # earn (and its referral bonuses): when pending points become spendable
     tier_after: str | None = None
     tier_changed: bool | None = None
     refunded_minor: int | None = None  # earn: refunded so far
@@ -156,6 +175,7 @@ class Entry:
     voucher_code: str | None = None
     value_minor: int | None = None
     lots_consumed: dict[str, int] | None = None
+    pending_consumed: dict[str, int] | None = None  # return, erase: pending points taken, by available_at key
     # cancel (of a redemption; voucher_code and reward_id are the redemption's)
     redemption_id: str | None = None
     points_forfeited: int | None = None  # spent from lots that have expired since: not given back

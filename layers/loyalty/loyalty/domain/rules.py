@@ -31,6 +31,8 @@ from loyalty.domain.model import (
     Reward,
     new_code,
     new_entry_id,
+    pending_key,
+    pending_time,
 )
 from loyalty.domain.months import add_months, end_of_month, month_key, window
 from loyalty.program import Program
@@ -103,9 +105,103 @@ def _debit(member: Member, points: int, first: str | None = None) -> dict[str, i
     return taken
 
 
-def _bonus(member: Member, program: Program, now: datetime, kind: str, ref_id: str, points: int) -> Entry:
-    expiry_month = _credit(member, program, points, now)
-    return _record(member, now, "bonus", ref_id, points, bonus=kind, expires_at=end_of_month(expiry_month))
+def _bonus(
+    member: Member, program: Program, now: datetime, kind: str, ref_id: str, points: int,
+    available: datetime | None = None,
+) -> Entry:
+    """A bonus, available at once unless `available` (the referral bonus of a purchase whose points are pending)."""
+    if available is not None and available > now:
+        expiry_month = _hold(member, program, points, 0, available)
+    else:
+        expiry_month = _credit(member, program, points, available or now)
+    return _record(member, now, "bonus", ref_id, points, bonus=kind, expires_at=end_of_month(expiry_month),
+                   available_at=available)
+
+
+# ------------------------------------------------------------------ pending points
+
+
+def available_at(program: Program, purchased_at: datetime) -> datetime | None:
+    """When a purchase's points become spendable: None when the program holds nothing (`earn.pending_days` 0)."""
+    if not program.earn.pending_days:
+        return None
+    return (purchased_at + timedelta(days=program.earn.pending_days)).replace(microsecond=0)
+
+
+def _hold(member: Member, program: Program, points: int, qualifying: int, available: datetime) -> str:
+    """Put points (and the qualifying points they carry) in the pending lot of `available`; returns the
+    expiry month they will have, counted from when they become available."""
+    key = pending_key(available)
+    if points:
+        member.pending[key] = member.pending.get(key, 0) + points
+        member.points_earned += points
+    if qualifying:
+        member.pending_qualifying[key] = member.pending_qualifying.get(key, 0) + qualifying
+    return add_months(month_key(available), program.expiry.months)
+
+
+def _release(member: Member, program: Program, now: datetime) -> bool:
+    """Move every pending lot whose time has come (available_at <= now) into the lots, its expiry month and its
+    qualifying month counted from available_at. In place; returns whether anything moved."""
+    due = sorted(key for key in {*member.pending, *member.pending_qualifying} if pending_time(key) <= now)
+    for key in due:
+        available = pending_time(key)
+        points, qualifying = member.pending.pop(key, 0), member.pending_qualifying.pop(key, 0)
+        if points:
+            expiry_month = add_months(month_key(available), program.expiry.months)
+            member.lots[expiry_month] = member.lots.get(expiry_month, 0) + points
+            member.balance += points
+        if qualifying:
+            month = month_key(available)
+            member.qualifying[month] = member.qualifying.get(month, 0) + qualifying
+    if due:  # a pending key gone at or before this was released; one gone after it was taken back by a return
+        member.released_through = max(due)
+    return bool(due)
+
+
+def _upgrade(member: Member, program: Program, now: datetime) -> tuple[str, str | None, str | None] | None:
+    """Raise the tier to what qualifying points reach (in place; downgrades only in the tier review)."""
+    reached = program.tier_for(qualifying_points(member, program, now))
+    if program.tier_rank(reached.name) <= program.tier_rank(member.tier):
+        return None
+    move = (member.member_id, member.tier, reached.name)
+    member.tier = reached.name
+    return move
+
+
+def settle(member: Member, program: Program, now: datetime) -> Change | None:
+    """Make the pending points whose available_at has come available (and their qualifying points count, which
+    may lift the tier). No ledger entry: the points are on the ledger since the earn, so
+    `balance + sum(pending) == sum(entry points)` holds throughout. None when nothing is due."""
+    change = _advance(member, program, now)
+    if change:
+        _touch(change.member)
+    return change
+
+
+def _advance(member: Member, program: Program, now: datetime) -> Change | None:
+    """`settle` without moving the version: for a rule whose own entry or write moves it."""
+    if not any(pending_time(key) <= now for key in {*member.pending, *member.pending_qualifying}):
+        return None
+    member = member.copy()
+    _release(member, program, now)
+    move = _upgrade(member, program, now)
+    return Change([member], tier_moves=[move] if move else [])
+
+
+def _settled(member: Member, program: Program | None, now: datetime) -> tuple[Member, list]:
+    """The member as of `now` and the tier moves that took: what every write starts from."""
+    change = _advance(member, program, now) if program is not None else None
+    return (change.member, change.tier_moves) if change else (member, [])
+
+
+def points_pending(member: Member) -> int:
+    return sum(member.pending.values())
+
+
+def pending_lots(member: Member) -> list[tuple[datetime, int]]:
+    """Every pending lot, soonest first, as (available_at, points)."""
+    return [(pending_time(key), points) for key, points in sorted(member.pending.items()) if points]
 
 
 def ensure_active(member: Member) -> None:
@@ -238,6 +334,7 @@ def earn(
             f"occurred_at must be within the last {MAX_PURCHASE_AGE.days} days and not in the future"
         )
     ensure_active(member)
+    member, moves = _settled(member, program, now)
     referral = referral_due(member) and program.bonuses.referral > 0 and referrer is not None
     award = _award(member, program, purchase, now, campaigns or [], counters or {})
     member = member.copy()
@@ -248,9 +345,14 @@ def earn(
     points = credited + award.points
     breakdown = (PointsLine("base", qualifying), *([PointsLine("tier", credited - qualifying)] if credited != qualifying else []),
                  *(PointsLine("campaign", line.points, line.campaign_id) for line in award.breakdown))
-    expiry_month = _credit(member, program, points, purchased_at)
-    earn_month = month_key(purchased_at)
-    member.qualifying[earn_month] = member.qualifying.get(earn_month, 0) + qualifying
+    available = available_at(program, purchased_at)
+    if available is None or available <= now:  # a purchase reported after its window is available at once
+        credited_at = available or purchased_at
+        expiry_month = _credit(member, program, points, credited_at)
+        earn_month = month_key(credited_at)
+        member.qualifying[earn_month] = member.qualifying.get(earn_month, 0) + qualifying
+    else:
+        expiry_month = _hold(member, program, points, qualifying, available)
     member.purchases += 1
     reached = program.tier_for(qualifying_points(member, program, now))
     if program.tier_rank(reached.name) > program.tier_rank(member.tier):
@@ -259,24 +361,27 @@ def earn(
         member, now, "earn", purchase.transaction_id, points, request_hash=request_hash,
         transaction_id=purchase.transaction_id, amount_minor=purchase.amount_minor, currency=purchase.currency,
         store_id=purchase.store_id, channel=purchase.channel, occurred_at=purchased_at,
-        qualifying_points=qualifying, expires_at=end_of_month(expiry_month),
+        qualifying_points=qualifying, expires_at=end_of_month(expiry_month), available_at=available,
         tier_after=member.tier, tier_changed=member.tier != tier_before,
         refunded_minor=0, points_reversed=0, qualifying_reversed=0, items=purchase.items or None,
         base_points=qualifying, breakdown=breakdown,
         limited=tuple(LimitCut(cut.campaign_id, cut.wanted, cut.given) for cut in award.limited),
     )
-    change = Change([member], [earn_entry], award=award)
+    change = Change([member], [earn_entry], tier_moves=moves, award=award)
     if member.tier != tier_before:
         change.tier_moves.append((member.member_id, tier_before, member.tier))
     if referral:
         assert referrer is not None
         bonus = program.bonuses.referral
         member.referral_bonus_paid = True
+        referrer, referrer_moves = _settled(referrer, program, now)
         referrer = referrer.copy()
-        change.entries.append(_bonus(member, program, now, "referral", f"referral#{referrer.member_id}", bonus))
+        change.entries.append(_bonus(member, program, now, "referral", f"referral#{referrer.member_id}", bonus, available))
         if referrer.status not in (BLOCKED, ERASED):  # a blocked (or erased) referrer is credited nothing; the new member still is
             change.members.append(referrer)
-            change.entries.append(_bonus(referrer, program, now, "referral", f"referral#{member.member_id}", bonus))
+            change.tier_moves.extend(referrer_moves)
+            change.entries.append(_bonus(referrer, program, now, "referral", f"referral#{member.member_id}", bonus,
+                                         available))
     return change
 
 
@@ -285,11 +390,14 @@ def earn(
 
 def return_purchase(
     member: Member, purchase: Entry, *, return_id: str, amount_minor: int, now: datetime, request_hash: str,
+    program: Program | None = None,
 ) -> tuple[Change, Entry]:
     """Take back points in proportion to the refunded share. Returns the change and the updated purchase entry.
 
     Shares are computed on the cumulative refund so several partial returns add up to
     exactly the points of a full return. What the balance cannot cover is recorded, not owed.
+    Points still pending are taken from the purchase's pending lot first, then from the balance; the
+    qualifying points of a purchase returned inside its window never count. `program`: settle first.
     """
     assert purchase.amount_minor and purchase.refunded_minor is not None
     refunded = purchase.refunded_minor + amount_minor
@@ -301,25 +409,36 @@ def return_purchase(
     points_due = purchase.points * refunded // purchase.amount_minor - (purchase.points_reversed or 0)
     qualifying_due = (purchase.qualifying_points or 0) * refunded // purchase.amount_minor - (purchase.qualifying_reversed or 0)
 
+    member, moves = _settled(member, program, now)
     member = member.copy()
-    recovered = min(points_due, member.balance)
+    key = pending_key(purchase.available_at) if purchase.available_at else None
+    from_pending = min(points_due, member.pending.get(key, 0)) if key else 0
+    if from_pending:
+        member.pending[key] -= from_pending
+    recovered = from_pending + min(points_due - from_pending, member.balance)
     expiry_month = month_key(purchase.expires_at) if purchase.expires_at else None
-    _debit(member, recovered, first=expiry_month)
+    _debit(member, recovered - from_pending, first=expiry_month)
     member.points_returned += recovered
-    earn_month = month_key(purchase.occurred_at or purchase.created_at)
-    if earn_month in member.qualifying:
-        member.qualifying[earn_month] = max(0, member.qualifying[earn_month] - qualifying_due)
+    if key in member.pending_qualifying:  # still pending: those qualifying points never count
+        member.pending_qualifying[key] = max(0, member.pending_qualifying[key] - qualifying_due)
+    else:
+        earn_month = month_key(purchase.available_at or purchase.occurred_at or purchase.created_at)
+        if earn_month in member.qualifying:
+            member.qualifying[earn_month] = max(0, member.qualifying[earn_month] - qualifying_due)
+    for held in (member.pending, member.pending_qualifying):
+        if key in held and not held[key]:
+            del held[key]
 
     entry = _record(
         member, now, "return", return_id, -recovered, request_hash=request_hash,
         transaction_id=purchase.transaction_id, return_id=return_id, amount_minor=amount_minor,
-        points_unrecovered=points_due - recovered,
+        points_unrecovered=points_due - recovered, pending_consumed={key: from_pending} if from_pending else None,
     )
     updated_purchase = Entry(**purchase.__dict__)
     updated_purchase.refunded_minor = refunded
     updated_purchase.points_reversed = (purchase.points_reversed or 0) + points_due
     updated_purchase.qualifying_reversed = (purchase.qualifying_reversed or 0) + qualifying_due
-    return Change([member], [entry]), updated_purchase
+    return Change([member], [entry], tier_moves=moves), updated_purchase
 
 
 # ------------------------------------------------------------------ redeem
@@ -359,8 +478,10 @@ def redeem(
     """Spend points on a catalog reward or on a discount of `points × point_value_minor`.
 
     redeemed_before: how many times the member redeemed this reward already (its per-member limit).
+    Only available points are spent (pending ones are not in the balance).
     """
     ensure_active(member)
+    member, moves = _settled(member, program, now)
     if reward is not None:
         if not reward.active:
             raise errors.RewardNotFound(f"reward {reward.reward_id} is not available")
@@ -397,7 +518,7 @@ def redeem(
         reward_id=reward.reward_id if reward else None, voucher_code=new_code(VOUCHER_CODE_LENGTH),
         value_minor=value, lots_consumed=consumed,
     )
-    return Change([member], [entry])
+    return Change([member], [entry], tier_moves=moves)
 
 
 # ------------------------------------------------------------------ back office
@@ -411,6 +532,7 @@ def adjust(
     issued, not as qualifying for tiers); a debit takes the soonest-expiring points first and never more than
     the balance. A blocked member may be debited but not credited."""
     assert points != 0
+    member, moves = _settled(member, program, now)
     if points > 0:
         ensure_active(member)
     elif -points > member.balance:
@@ -425,7 +547,7 @@ def adjust(
         extra["lots_consumed"] = _debit(member, -points)
     entry = _record(member, now, "adjust", idempotency_key, points, request_hash=request_hash, reason=reason,
                     actor=actor, **extra)
-    return Change([member], [entry])
+    return Change([member], [entry], tier_moves=moves)
 
 
 def set_status(member: Member, status: str, now: datetime, reason: str | None = None) -> Change | None:
@@ -444,12 +566,14 @@ def erase(member: Member, now: datetime) -> Change:
     and the member leaves the tier distribution. What stays is pseudonymous: amounts, dates, tier, counters.
     The caller answers a member already erased without calling this (erasure is idempotent)."""
     member = member.copy()
-    forfeited, lots_held = member.balance, dict(member.lots)
+    forfeited, lots_held, pending_held = member.balance + points_pending(member), dict(member.lots), dict(member.pending)
     member.email, member.name, member.phone, member.birthday, member.sub = "", None, None, None, None
     member.marketing_opt_in, member.blocked_reason = False, None
     member.status, member.status_changed_at, member.erased_at = ERASED, now, now
     member.lots, member.balance, member.reminded_lots = {}, 0, []
-    entry = _record(member, now, "erase", "erase", -forfeited, lots_consumed=lots_held)
+    member.pending, member.pending_qualifying = {}, {}
+    entry = _record(member, now, "erase", "erase", -forfeited, lots_consumed=lots_held,
+                    pending_consumed=pending_held or None)
     return Change([member], [entry], tier_moves=[(member.member_id, member.tier, None)])
 
 
@@ -490,10 +614,11 @@ def update_profile(member: Member, changes: dict[str, object], now: datetime, *,
     return ProfileUpdate(member, changed, email_before, "marketing_opt_in" in changed)
 
 
-def cancel_redemption(member: Member, redemption: Redemption, now: datetime) -> Change:
+def cancel_redemption(member: Member, redemption: Redemption, now: datetime, program: Program | None = None) -> Change:
     """Give a redemption's points back to the lots they came from, except lots that have expired since: those
     points are forfeited (counted as expired, as they would have been), never revived. Allowed for a blocked
-    member: it undoes a redemption, it is not an earning."""
+    member: it undoes a redemption, it is not an earning. `program`: settle pending points first."""
+    member, moves = _settled(member, program, now)
     member = member.copy()
     given_back, forfeited = 0, 0
     for month, points in sorted(redemption.lots_consumed.items()):
@@ -509,7 +634,7 @@ def cancel_redemption(member: Member, redemption: Redemption, now: datetime) -> 
         member, now, "cancel", redemption.redemption_id, given_back, reward_id=redemption.reward_id,
         voucher_code=redemption.voucher_code, redemption_id=redemption.redemption_id, points_forfeited=forfeited,
     )
-    return Change([member], [entry])
+    return Change([member], [entry], tier_moves=moves)
 
 
 # ------------------------------------------------------------------ views
@@ -583,6 +708,9 @@ def expire_and_remind(
     The reminders are the months added to `reminded_lots` (the event publisher announces them from
     the member's stream). Returns None when there is nothing to do, so a rerun of the same day changes nothing.
     """
+    settled = _advance(member, program, now)  # pending points that became available expire like the others
+    if settled:
+        member = settled.member
     expired = {month: points for month, points in member.lots.items() if end_of_month(month) < now}
     horizon = now + timedelta(days=program.reminder_days)
     due = [
@@ -590,9 +718,11 @@ def expire_and_remind(
         if month not in expired and month not in member.reminded_lots and end_of_month(month) <= horizon
     ]
     if not expired and not due:
-        return None
-    member = member.copy()
-    change = Change([member])
+        if settled:
+            _touch(settled.member)
+        return settled
+    change = settled or Change([member.copy()])
+    member = change.member
     if expired:
         total = sum(expired.values())
         for month in expired:
@@ -609,11 +739,12 @@ def expire_and_remind(
 
 
 def next_due(member: Member, program: Program) -> datetime | None:
-    """When the expiry job next has something to do for this member: a reminder or an expiry."""
+    """When the expiry job next has something to do for this member: a reminder, an expiry, or pending points
+    becoming available (so that they expire and count for tiers even if nobody touches the member)."""
     moments = [
         end_of_month(month) if month in member.reminded_lots else end_of_month(month) - timedelta(days=program.reminder_days)
         for month in member.lots
-    ]
+    ] + [pending_time(key) for key in {*member.pending, *member.pending_qualifying}]
     return min(moments) if moments else None
 
 
@@ -641,13 +772,14 @@ def review_tier(member: Member, program: Program, now: datetime) -> Change | Non
     month = month_key(now)
     if member.tier_reviewed == month or member.status == ERASED:
         return None
+    member, moves = _settled(member, program, now)
     member = member.copy()
     member.tier_reviewed = month
     _touch(member)
     current = program.tier_rank(member.tier)
     earned = program.tier_rank(program.tier_for(qualifying_points(member, program, now)).name)
     target = earned if earned >= current else max(earned, current - program.tier_review.max_levels_down)
-    change = Change([member])
+    change = Change([member], tier_moves=moves)
     if target != current:
         member.tier = program.tiers[target].name
         change.tier_moves.append((member.member_id, program.tiers[current].name, member.tier))

@@ -25,7 +25,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from loyalty.domain.model import Entry, Member
+from loyalty.domain.model import Entry, Member, pending_time
 from loyalty.domain.months import add_months
 
 if TYPE_CHECKING:
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 
 NONE = "none"  # no previous purchase
 NET_ATTRIBUTE = "net_points"
+# Pending points: + on the day they are held, - on the day they become available (a future day, written at earn
+# time; a return or an erasure moves them back). So they add up to 0 over all days, and what is pending at the
+# end of a day is minus the sum over the days after it (reports read as far ahead as the program's window).
+PENDING_ATTRIBUTE = "pending_net"
 DAY, MONTH, TOTAL = "day", "month", "total"
 
 
@@ -76,6 +80,17 @@ def _points_issued(entry: Entry) -> int:
     return entry.points if entry.type in ("earn", "bonus", "adjust") and entry.points > 0 else 0
 
 
+def _pending_moves(entry: Entry) -> list[tuple[datetime, int]]:
+    """The changes of pending points an entry makes, as (when, points): held on its day, released on its
+    available_at's day."""
+    moves: list[tuple[datetime, int]] = []
+    if entry.type in ("earn", "bonus") and entry.available_at and entry.available_at > entry.created_at and entry.points > 0:
+        moves += [(entry.created_at, entry.points), (entry.available_at, -entry.points)]
+    for key, points in (entry.pending_consumed or {}).items():
+        moves += [(entry.created_at, -points), (pending_time(key), points)]
+    return moves
+
+
 def counter_deltas(
     entries: list[Entry], *, time_zone: str, enrolled: Member | None = None,
     tier_moves: list[tuple[str, str | None, str | None]] = (),
@@ -115,6 +130,10 @@ def counter_deltas(
         day[NET_ATTRIBUTE] += entry.points
         deltas[Bucket(MONTH, day_string[:7]), entry.member_id][NET_ATTRIBUTE] += entry.points
         deltas[Bucket(TOTAL, None), entry.member_id][NET_ATTRIBUTE] += entry.points
+        for moment, points in _pending_moves(entry):
+            pending_day = local_day(moment, time_zone).isoformat()
+            deltas[Bucket(DAY, pending_day), entry.member_id][PENDING_ATTRIBUTE] += points
+            deltas[Bucket(MONTH, pending_day[:7]), entry.member_id][PENDING_ATTRIBUTE] += points
     for member_id, tier_from, tier_to in tier_moves:
         total = deltas[Bucket(TOTAL, None), member_id]
         if tier_from:
@@ -188,27 +207,40 @@ class ReportPlan:
     later_days: list[date]  # after `end` in its month, up to today: walked back from the total
     later_months: list[str]  # whole months after `end`'s month, up to today's
     before_first_day: bool  # `end` is before anything was counted: nothing is outstanding at its end
+    pending_days: list[date] = field(default_factory=list)  # after `end` in its month, up to the pending horizon
+    pending_months: list[str] = field(default_factory=list)  # whole months after `end`'s, up to that horizon
 
     def buckets(self) -> list[Bucket]:
-        days = [Bucket(DAY, day.isoformat()) for day in self.read_days + self.later_days]
-        return days + [Bucket(MONTH, month) for month in self.later_months]
+        days = [Bucket(DAY, day.isoformat()) for day in dict.fromkeys(self.read_days + self.later_days + self.pending_days)]
+        return days + [Bucket(MONTH, month) for month in dict.fromkeys(self.later_months + self.pending_months)]
 
 
-def plan(start: date, end: date, today: date, first_day: date | None) -> ReportPlan:
-    """`first_day`: when counting began (None: nothing counted yet)."""
+def _months_after(month: str, last: str) -> list[str]:
+    months = []
+    while month < last:
+        month = add_months(month, 1)
+        months.append(month)
+    return months
+
+
+def plan(start: date, end: date, today: date, first_day: date | None, pending_days: int = 0) -> ReportPlan:
+    """`first_day`: when counting began (None: nothing counted yet); `pending_days`: the program's
+    `earn.pending_days` (0: nothing is held, nothing ahead of `end` is read)."""
     days = days_between(start, end)
     if first_day is None or end < first_day:
         return ReportPlan(days, [], [], [], before_first_day=True)
     read_days = [day for day in days if day >= first_day]
-    if end >= today:
-        return ReportPlan(days, read_days, [], [], before_first_day=False)
     month_end = date.fromisoformat(add_months(end.isoformat()[:7], 1) + "-01") - timedelta(days=1)
+    # No pending points become available after the horizon (a purchase is never dated ahead of the clock;
+    # two days cover its skew and the time zone).
+    horizon = today + timedelta(days=pending_days + 2) if pending_days else end
+    ahead = days_between(end + timedelta(days=1), min(month_end, horizon)) if end < min(month_end, horizon) else []
+    pending_months = _months_after(end.isoformat()[:7], horizon.isoformat()[:7])
+    if end >= today:
+        return ReportPlan(days, read_days, [], [], False, ahead, pending_months)
     later_days = days_between(end + timedelta(days=1), min(month_end, today)) if end < month_end else []
-    later_months, month = [], end.isoformat()[:7]
-    while month < today.isoformat()[:7]:
-        month = add_months(month, 1)
-        later_months.append(month)
-    return ReportPlan(days, read_days, later_days, later_months, before_first_day=False)
+    later_months = _months_after(end.isoformat()[:7], today.isoformat()[:7])
+    return ReportPlan(days, read_days, later_days, later_months, False, ahead, pending_months)
 
 
 @dataclass(frozen=True)
@@ -218,8 +250,9 @@ class ProgramReport:
     days: list[DayFigures]
     active: int
     repeat: int
-    outstanding_points: int
+    outstanding_points: int  # spendable: pending points are not in it
     tiers: dict[str, int]
+    points_pending: int = 0  # at the end of `end`
 
     def total(self, name: str) -> int:
         return sum(day.get(name) for day in self.days)
@@ -230,17 +263,19 @@ def build_report(
 ) -> ProgramReport:
     """`counters`: the plan's buckets (missing ones are empty); `totals`: the running totals."""
 
-    def net(bucket: Bucket) -> int:
-        return counters.get(bucket, {}).get(NET_ATTRIBUTE, 0)
+    def net(bucket: Bucket, attribute: str = NET_ATTRIBUTE) -> int:
+        return counters.get(bucket, {}).get(attribute, 0)
 
     days = [DayFigures(day, dict(counters.get(Bucket(DAY, day.isoformat()), {}))) for day in report_plan.days]
     later = sum(net(Bucket(DAY, day.isoformat())) for day in report_plan.later_days)
     later += sum(net(Bucket(MONTH, month)) for month in report_plan.later_months)
     outstanding = 0 if report_plan.before_first_day else totals.get(NET_ATTRIBUTE, 0) - later
+    pending = -sum(net(Bucket(DAY, day.isoformat()), PENDING_ATTRIBUTE) for day in report_plan.pending_days)
+    pending -= sum(net(Bucket(MONTH, month), PENDING_ATTRIBUTE) for month in report_plan.pending_months)
     start = report_plan.days[0]
     return ProgramReport(
         start=start, end=report_plan.days[-1], days=days,
         active=active_members(days, start), repeat=repeat_purchasers(days, start),
-        outstanding_points=outstanding,
+        outstanding_points=outstanding - pending, points_pending=pending,
         tiers={name: totals.get(f"tier_{name}", 0) for name in tier_names},
     )

@@ -72,6 +72,9 @@ class MemberModel(Model):
     balance = NumberAttribute(default=0)
     lots = MapAttribute(default=dict)
     qualifying = MapAttribute(default=dict)
+    pending = MapAttribute(default=dict)  # available_at (UTC, to the second) -> purchase points not spendable yet
+    pending_qualifying = MapAttribute(default=dict)
+    released_through = UnicodeAttribute(null=True)  # tells the event publisher a release from a return
     purchases = NumberAttribute(default=0)
     points_earned = NumberAttribute(default=0)
     points_redeemed = NumberAttribute(default=0)
@@ -156,6 +159,7 @@ class EntryModel(Model):
     occurred_at = UTCDateTimeAttribute(null=True)
     qualifying_points = NumberAttribute(null=True)
     expires_at = UTCDateTimeAttribute(null=True)
+    available_at = UTCDateTimeAttribute(null=True)
     tier_after = UnicodeAttribute(null=True)
     tier_changed = BooleanAttribute(null=True)
     refunded_minor = NumberAttribute(null=True)
@@ -166,6 +170,7 @@ class EntryModel(Model):
     voucher_code = UnicodeAttribute(null=True)
     value_minor = NumberAttribute(null=True)
     lots_consumed = MapAttribute(null=True)
+    pending_consumed = MapAttribute(null=True)
     redemption_id = UnicodeAttribute(null=True)  # cancel
     points_forfeited = NumberAttribute(null=True)  # cancel
     bonus = UnicodeAttribute(null=True)

@@ -15,8 +15,10 @@ from loyalty.domain.rules import JobSchedule
 from loyalty.store import keys
 from loyalty.store.models import EntryModel, MemberModel, RedemptionModel, RewardModel, VoucherModel
 
-_MEMBER_PLAIN = [f.name for f in fields(Member) if f.name not in ("birthday", "lots", "qualifying", "reminded_lots")]
-_ENTRY_PLAIN = [f.name for f in fields(Entry) if f.name not in ("ref", "lots_consumed", "items", "breakdown", "limited")]
+_MEMBER_MAPS = ("birthday", "lots", "qualifying", "reminded_lots", "pending", "pending_qualifying")
+_MEMBER_PLAIN = [f.name for f in fields(Member) if f.name not in _MEMBER_MAPS]
+_ENTRY_MAPS = ("ref", "lots_consumed", "pending_consumed", "items", "breakdown", "limited")
+_ENTRY_PLAIN = [f.name for f in fields(Entry) if f.name not in _ENTRY_MAPS]
 _MEMBER_COUNTERS = ("balance", "purchases", "points_earned", "points_redeemed", "points_expired", "points_returned", "version")
 
 
@@ -30,6 +32,8 @@ def member_to_record(member: Member, model: type[MemberModel], schedule: JobSche
     record.email = member.email or None  # an erased member has none
     record.lots = dict(member.lots)
     record.qualifying = dict(member.qualifying)
+    record.pending = dict(member.pending)
+    record.pending_qualifying = dict(member.pending_qualifying)
     record.reminded_lots = list(member.reminded_lots)
     # Sparse indexes: a member is in by_due while something is due for it, in by_review while under review.
     if schedule.next_due is not None:
@@ -49,6 +53,8 @@ def member_from_record(record: MemberModel) -> Member:
     member.email = record.email or ""
     member.lots = _plain_map(record.lots)
     member.qualifying = _plain_map(record.qualifying)
+    member.pending = _plain_map(record.pending)
+    member.pending_qualifying = _plain_map(record.pending_qualifying)
     member.reminded_lots = list(record.reminded_lots or [])
     for counter in _MEMBER_COUNTERS:
         setattr(member, counter, int(getattr(member, counter)))
@@ -60,6 +66,8 @@ def entry_to_record(entry: Entry, model: type[EntryModel]) -> EntryModel:
     record = model(entry.member_id, keys.entry_key(entry.ref), created_seq=keys.created_seq(entry), **values)
     if entry.lots_consumed is not None:
         record.lots_consumed = dict(entry.lots_consumed)
+    if entry.pending_consumed is not None:
+        record.pending_consumed = dict(entry.pending_consumed)
     if entry.items is not None:
         record.items = [
             {"sku": item.sku, "amount_minor": item.amount_minor, "quantity": item.quantity, "category": item.category}
@@ -80,6 +88,7 @@ def entry_from_record(record: EntryModel) -> Entry:
     if entry.points_forfeited is not None:
         entry.points_forfeited = int(entry.points_forfeited)
     entry.lots_consumed = _plain_map(record.lots_consumed) if record.lots_consumed is not None else None
+    entry.pending_consumed = _plain_map(record.pending_consumed) if record.pending_consumed is not None else None
     if record.items is not None:
         entry.items = tuple(
             BasketItem(sku=item.sku, amount_minor=int(item.amount_minor), quantity=int(item.quantity), category=item.category)
