@@ -6,8 +6,13 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
+from loyalty.domain import rules
+from loyalty.domain.access import POS_SCOPE, Caller
+from loyalty.domain.model import Purchase
 from loyalty.program import Program
-from tests.conftest import PROGRAM, LambdaContext, load_function
+from tests.conftest import PROGRAM, LambdaContext, load_function, make_loyalty
 from tests.functional.helpers import earn, enroll, redeem, view
 from tests.functional.test_concurrency import THREADS, _ledger, moto_server  # noqa: F401 (the fixture)
 from tests.jobs.test_jobs import scheduled
@@ -46,3 +51,29 @@ def test_a_redemption_racing_the_activation_spends_the_points_once(moto_server, 
     assert (member["points_balance"], member["points_pending"], member["pending"]) == (50, 0, [])
     assert sum(int(item["points"]["N"]) for item in ledger) == 50
     assert sum(item["type"]["S"] == "redeem" for item in ledger) == 1
+
+
+@pytest.mark.usefixtures("tables")
+def test_pending_points_cost_no_extra_round_trip_earn_2_redeem_2_view_1():
+    """Settling is done in memory on the member just read: a pending program keeps every call's requests."""
+    document = PROGRAM.model_dump(mode="json")
+    program = Program.model_validate({**document, "earn": {**document["earn"], "pending_days": 14}})
+    uc = make_loyalty(program=program)
+    staff = Caller("terminal-1", frozenset({POS_SCOPE}))
+    member_id = uc.enroll(staff, email="pending@example.com", channel="store").member_id
+    requests: list[str] = []
+    uc.store.on_request(lambda operation, params: requests.append(operation))
+
+    def counted(call) -> int:
+        requests.clear()
+        call()
+        return len(requests)
+
+    assert counted(lambda: uc.earn(staff, member_id, Purchase("t-1", 10_000, "EUR"), payload={"t": 1})) == 2
+    uc.clock.advance(timedelta(days=15))  # the purchase's points are due: every call below settles them first
+    assert counted(lambda: uc.member(staff, member_id)) == 1
+    stored = uc.member(staff, member_id)  # as stored: nothing has written since the earn
+    assert (stored.balance, rules.points_pending(stored)) == (50, 100)
+    # 120 > the 50 stored as available: the redemption settles the due 100 in the same two requests
+    assert counted(lambda: uc.redeem(staff, member_id, idempotency_key="k-1", payload={"p": 1}, points=120)) == 2
+    assert uc.member(staff, member_id).balance == 30
