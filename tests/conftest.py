@@ -70,7 +70,9 @@ def function_environment(name: str, **extra: str) -> dict[str, str]:
     return {
         **env, "AWS_LAMBDA_FUNCTION_NAME": FUNCTIONS[name], "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "POWERTOOLS_METRICS_NAMESPACE": "LoyaltyTest",
         "POWERTOOLS_SERVICE_NAME": f"loyalty-test-{name}", "POWERTOOLS_LOG_LEVEL": "WARNING",
-        "CATALOG_CACHE_SECONDS": "0",  # tests change the catalog between calls
+        # Tests change the catalog and the campaigns between calls, and a warm instance outlives its test's tables:
+        # a cache kept for a minute would carry one test's campaigns into the next.
+        "CATALOG_CACHE_SECONDS": "0", "CAMPAIGN_CACHE_SECONDS": "0",
         **extra,
     }
 
