@@ -24,7 +24,7 @@ from loyalty.domain import errors
 from loyalty.domain.campaigns import Campaign, CounterKey, InvalidCampaign, Usage, parse_campaign
 from loyalty.settings import CampaignAdminSettings, PublishedCampaignsSettings
 from loyalty.store import keys
-from loyalty.store.models import CampaignCounterModel, CampaignModel, _bind, bind_campaigns
+from loyalty.store.models import CampaignCounterModel, CampaignModel, bind_campaign_counters, bind_campaigns
 from loyalty.store.repository import RequestHook, _busy, _on_request
 
 PK = "CAMPAIGN"
@@ -78,7 +78,7 @@ class CampaignStore:
     def from_table(
         cls, catalog_table: str, region: str | None = None, endpoint_url: str | None = None, stats_table: str | None = None,
     ) -> CampaignStore:
-        counters = _bind(CampaignCounterModel, stats_table, region, endpoint_url) if stats_table else None
+        counters = bind_campaign_counters(stats_table, region, endpoint_url) if stats_table else None
         return cls(bind_campaigns(catalog_table, region, endpoint_url), counters)
 
     @classmethod

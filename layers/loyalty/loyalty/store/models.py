@@ -341,3 +341,7 @@ def bind_rewards(catalog: str, region: str | None = None, host: str | None = Non
 
 def bind_campaigns(catalog: str, region: str | None = None, host: str | None = None) -> type[CampaignModel]:
     return _bind(CampaignModel, catalog, region, host)
+
+
+def bind_campaign_counters(stats: str, region: str | None = None, host: str | None = None) -> type[CampaignCounterModel]:
+    return _bind(CampaignCounterModel, stats, region, host)
