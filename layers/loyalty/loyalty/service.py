@@ -49,7 +49,7 @@ from loyalty.store.catalog import RewardStore
 from loyalty.store.repository import LostRace, ReferralCodeTaken, Store
 
 T = TypeVar("T")
-MAX_REPORT_DAYS = 366
+MAX_REPORT_DAYS = stats.MAX_REPORT_DAYS
 
 
 def cold_start(build: Callable[[], T]) -> Callable[[], T]:

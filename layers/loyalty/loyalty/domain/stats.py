@@ -3,22 +3,33 @@
 Counters are kept per bucket, each a period and the member it counts for (the store spreads a
 period over shards by member, so no single item is hot):
   day    what happened that day (days in the program's time zone)
+  gaps   the day's purchases by how long before them the member last bought, for gaps of
+         DENSE_GAPS days or more (in chunks of GAP_CHUNK gaps)
   month  net points per month, to walk back from the current total
   total  the current outstanding points and members per tier
 
-Distinct active members and repeat purchasers over any range are counted exactly without
-looking at members: each purchase records, in its day's counters, the days of the member's two
-previous purchases (`pf_<p1>` and `pr_<p1>_<p2>`). In a range starting on `from`:
+Distinct active members and repeat purchasers over any range [from, to] are counted exactly
+without looking at members. Each purchase on day d knows the days p1 and p2 of the member's two
+previous purchases; as gaps, g1 = d - p1 and g2 = d - p2 (g1 <= g2). With k = d - from:
   - a member's first purchase in the range is the one whose previous purchase is before `from`,
-    so  active = purchases in range with p1 < from;
-  - a member's second purchase in the range is the one with p1 >= from and p2 < from,
-    so  repeat = purchases in range with p1 >= from > p2.
-Each day's counters grow with the distinct (p1, p2) pairs of that day's purchases, never with the
-member count.
+    so  active = purchases in range with g1 > k;
+  - a member's second purchase in the range is the one with g1 <= k < g2,
+    so  repeat = purchases in range with g1 <= k, less those with g2 <= k.
+A report covers at most MAX_REPORT_DAYS days, so k <= MAX_GAP: a gap above it (or no previous
+purchase) never counts and is not stored. Each day therefore needs two vectors of at most
+MAX_GAP + 1 counts (`a<gap>` for g1, `b<gap>` for g2), whatever the traffic or the program's age.
+Gaps below DENSE_GAPS ride in the day item (a report of up to DENSE_GAPS days reads nothing else);
+longer gaps go to the day's gap items, one per chunk of GAP_CHUNK gaps, read only for the days of a
+longer report that need them. Every item an earn writes therefore holds a bounded set of
+attributes (docs/scaling.md has the sizes).
+
+Days written before this scheme hold `pf_<p1>` and `pr_<p1>_<p2>` (the previous-purchase days
+themselves): they are read as the same gaps, so old days keep reporting right.
 """
 
 from __future__ import annotations
 
+import calendar
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -37,7 +48,12 @@ NET_ATTRIBUTE = "net_points"
 # time; a return or an erasure moves them back). So they add up to 0 over all days, and what is pending at the
 # end of a day is minus the sum over the days after it (reports read as far ahead as the program's window).
 PENDING_ATTRIBUTE = "pending_net"
-DAY, MONTH, TOTAL = "day", "month", "total"
+DAY, GAPS, MONTH, TOTAL = "day", "gaps", "month", "total"
+MAX_REPORT_DAYS = 366  # a report's longest range
+MAX_GAP = MAX_REPORT_DAYS - 1  # the largest k = day - from a report can ask about
+DENSE_GAPS = 32  # gaps 0..31 are counted in the day item: every report of up to 32 days reads only day items
+GAP_CHUNK = 56  # longer gaps, 32..365, in 6 gap items a day (per shard), each at most 2 x 56 counters
+FIRST_GAP, SECOND_GAP = "a", "b"  # a<gap>: purchases whose previous purchase was <gap> days before; b: the one before
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,7 @@ class Bucket:
 
     kind: str
     period: str | None
+    part: int | None = None  # a gaps bucket's chunk: gaps DENSE_GAPS + part * GAP_CHUNK onwards
 
 
 Counters = dict[tuple[Bucket, str], dict[str, int]]  # (bucket, member_id) -> counter -> delta
@@ -60,8 +77,25 @@ def day_start(day: date, time_zone: str) -> datetime:
     return datetime.combine(day, time(), tzinfo=ZoneInfo(time_zone))
 
 
-def purchase_history_attributes(previous: str | None, before_previous: str | None) -> tuple[str, str]:
-    return f"pf_{previous or NONE}", f"pr_{previous or NONE}_{before_previous or NONE}"
+def gap_of(day: date, previous: str | None) -> int | None:
+    """Days from a previous purchase day to `day`; None when there is none or it is too long ago for any report."""
+    if previous is None:
+        return None
+    gap = max(0, (day - date.fromisoformat(previous)).days)  # never negative, even if the time zone moved
+    return gap if gap <= MAX_GAP else None
+
+
+def gap_chunk(gap: int) -> int:
+    return (gap - DENSE_GAPS) // GAP_CHUNK
+
+
+def purchase_gap_counters(day: date, previous: str | None, before_previous: str | None) -> list[tuple[int | None, str]]:
+    """The counters a purchase on `day` adds one to, as (gaps chunk or None for the day item, attribute)."""
+    found = []
+    for letter, gap in ((FIRST_GAP, gap_of(day, previous)), (SECOND_GAP, gap_of(day, before_previous))):
+        if gap is not None:
+            found.append((None if gap < DENSE_GAPS else gap_chunk(gap), f"{letter}{gap}"))
+    return found
 
 
 def note_purchase_days(change: Change, time_zone: str) -> None:
@@ -109,8 +143,10 @@ def counter_deltas(
         if entry.type == "earn":
             day["purchases"] += 1
             day["revenue_minor"] += entry.amount_minor or 0
-            for attribute in purchase_history_attributes(entry.previous_purchase_day, entry.previous_purchase_day_2):
-                day[attribute] += 1
+            recorded = date.fromisoformat(day_string)
+            for chunk, attribute in purchase_gap_counters(recorded, entry.previous_purchase_day, entry.previous_purchase_day_2):
+                target = day if chunk is None else deltas[Bucket(GAPS, day_string, chunk), entry.member_id]
+                target[attribute] += 1
         elif entry.type == "redeem":
             day["points_redeemed"] += -entry.points
         elif entry.type == "expire":
@@ -148,42 +184,58 @@ def counter_deltas(
 
 @dataclass
 class DayFigures:
+    """A day's counters, every shard added up (gap items included when the report read them)."""
+
     day: date
     counters: dict[str, int] = field(default_factory=dict)
 
     def get(self, name: str) -> int:
         return self.counters.get(name, 0)
 
+    def gaps(self) -> tuple[dict[int, int], dict[int, int]]:
+        """Purchases by g1 and by g2, from the new counters and from the old scheme's previous-purchase days."""
+        first: dict[int, int] = defaultdict(int)
+        second: dict[int, int] = defaultdict(int)
+        for name, count in self.counters.items():
+            if name[:1] in (FIRST_GAP, SECOND_GAP) and name[1:].isdigit():
+                (first if name[0] == FIRST_GAP else second)[int(name[1:])] += count
+            elif name.startswith("pf_"):
+                gap = gap_of(self.day, _old_day(name[3:]))
+                if gap is not None:
+                    first[gap] += count
+            elif name.startswith("pr_"):
+                gap = gap_of(self.day, _old_day(name[3:].split("_")[1]))
+                if gap is not None:
+                    second[gap] += count
+        return first, second
+
+    def within(self, start: date) -> tuple[int, int]:
+        """(purchases with g1 <= k, purchases with g2 <= k), k = day - start: those whose previous purchase,
+        and the one before it, fall in a range starting on `start`."""
+        k = (self.day - start).days
+        first, second = self.gaps()
+        return sum(count for gap, count in first.items() if gap <= k), sum(count for gap, count in second.items() if gap <= k)
+
 
 def days_between(start: date, end: date) -> list[date]:
     return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
 
 
-def _day_of(attribute_part: str) -> date | None:
-    return None if attribute_part == NONE else date.fromisoformat(attribute_part)
+def _old_day(attribute_part: str) -> str | None:
+    return None if attribute_part == NONE else attribute_part
 
 
 def active_members(days: list[DayFigures], start: date) -> int:
-    """Distinct members with a purchase in the range: their first purchase in it had p1 < start."""
-    total = 0
-    for figures in days:
-        for name, count in figures.counters.items():
-            if name.startswith("pf_"):
-                previous = _day_of(name[3:])
-                if previous is None or previous < start:
-                    total += count
-    return total
+    """Distinct members with a purchase in the range: their first purchase in it had g1 > k."""
+    return sum(figures.get("purchases") - figures.within(start)[0] for figures in days)
 
 
 def repeat_purchasers(days: list[DayFigures], start: date) -> int:
-    """Distinct members with two or more purchases in the range: their second one had p1 >= start > p2."""
+    """Distinct members with two or more purchases in the range: their second one had g1 <= k < g2."""
     total = 0
     for figures in days:
-        for name, count in figures.counters.items():
-            if name.startswith("pr_"):
-                previous, before_previous = (_day_of(part) for part in name[3:].split("_"))
-                if previous is not None and previous >= start and (before_previous is None or before_previous < start):
-                    total += count
+        first, second = figures.within(start)
+        total += first - second
     return total
 
 
@@ -210,9 +262,16 @@ class ReportPlan:
     pending_days: list[date] = field(default_factory=list)  # after `end` in its month, up to the pending horizon
     pending_months: list[str] = field(default_factory=list)  # whole months after `end`'s, up to that horizon
 
+    def gap_buckets(self) -> list[Bucket]:
+        """The gap items a day of the range needs: the chunks of gaps up to k = day - start (none below DENSE_GAPS)."""
+        start = self.days[0]
+        return [Bucket(GAPS, day.isoformat(), chunk) for day in self.read_days
+                for chunk in range(gap_chunk((day - start).days) + 1) if (day - start).days >= DENSE_GAPS]
+
     def buckets(self) -> list[Bucket]:
         days = [Bucket(DAY, day.isoformat()) for day in dict.fromkeys(self.read_days + self.later_days + self.pending_days)]
-        return days + [Bucket(MONTH, month) for month in dict.fromkeys(self.later_months + self.pending_months)]
+        months = [Bucket(MONTH, month) for month in dict.fromkeys(self.later_months + self.pending_months)]
+        return days + self.gap_buckets() + months
 
 
 def _months_after(month: str, last: str) -> list[str]:
@@ -230,7 +289,7 @@ def plan(start: date, end: date, today: date, first_day: date | None, pending_da
     if first_day is None or end < first_day:
         return ReportPlan(days, [], [], [], before_first_day=True)
     read_days = [day for day in days if day >= first_day]
-    month_end = date.fromisoformat(add_months(end.isoformat()[:7], 1) + "-01") - timedelta(days=1)
+    month_end = end.replace(day=calendar.monthrange(end.year, end.month)[1])  # also for December of year 9999
     # No pending points become available after the horizon (a purchase is never dated ahead of the clock;
     # two days cover its skew and the time zone).
     horizon = today + timedelta(days=pending_days + 2) if pending_days else end
@@ -266,7 +325,11 @@ def build_report(
     def net(bucket: Bucket, attribute: str = NET_ATTRIBUTE) -> int:
         return counters.get(bucket, {}).get(attribute, 0)
 
-    days = [DayFigures(day, dict(counters.get(Bucket(DAY, day.isoformat()), {}))) for day in report_plan.days]
+    gap_counters: dict[str, dict[str, int]] = defaultdict(dict)
+    for bucket in report_plan.gap_buckets():
+        gap_counters[bucket.period].update(counters.get(bucket, {}))  # chunks hold distinct gaps
+    days = [DayFigures(day, {**counters.get(Bucket(DAY, day.isoformat()), {}), **gap_counters.get(day.isoformat(), {})})
+            for day in report_plan.days]
     later = sum(net(Bucket(DAY, day.isoformat())) for day in report_plan.later_days)
     later += sum(net(Bucket(MONTH, month)) for month in report_plan.later_months)
     outstanding = 0 if report_plan.before_first_day else totals.get(NET_ATTRIBUTE, 0) - later

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from loyalty.domain.campaigns import CounterKey
 from loyalty.domain.model import Entry, EntryRef
-from loyalty.domain.stats import DAY, MONTH, TOTAL, Bucket
+from loyalty.domain.stats import DAY, GAPS, MONTH, TOTAL, Bucket
 
 NEVER_REVIEWED = "0000-00"  # sorts before every month: a member never reviewed is due for review
 
@@ -128,6 +128,8 @@ def created_seq(entry: Entry) -> str:
 def counter_key(bucket: Bucket, shard: int) -> str:
     if bucket.kind == DAY:
         return f"D#{bucket.period}#{shard}"
+    if bucket.kind == GAPS:  # a day's purchases by gap since the previous purchase, one chunk of gaps
+        return f"G#{bucket.period}#{bucket.part}#{shard}"
     if bucket.kind == MONTH:
         return f"M#{bucket.period}#{shard}"
     if bucket.kind == TOTAL:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import random
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -51,6 +53,49 @@ from loyalty.store.records import (
 BATCH_GET_LIMIT = 100
 DAY_COUNTER_KEPT = timedelta(days=7)  # a campaign's per-day counter outlives its day by this much (TTL), then goes
 FIRST_DAY = "first_day"  # on each shard's total: the first day anything was counted there
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long to wait before sending again the keys a BatchGetItem left unprocessed (DynamoDB throttled
+    them): exponential from `first`, capped at `cap`, with full jitter; `attempts` sends in all, then busy."""
+
+    first: float = 0.025
+    cap: float = 0.5
+    attempts: int = 8
+    sleep: Callable[[float], None] = time.sleep
+    jitter: Callable[[float], float] = lambda delay: random.uniform(0, delay)  # noqa: E731 - a default collaborator
+
+    def delay(self, retry: int) -> float:
+        """The wait before the `retry`-th resend (0 for the first)."""
+        return self.jitter(min(self.cap, self.first * 2 ** retry))
+
+
+BatchSend = Callable[[dict], dict]  # BatchGetItem's RequestItems -> its response
+
+
+def batch_get_all(send: BatchSend, wanted: dict[str, dict], backoff: Backoff) -> dict[str, list[dict]]:
+    """Every item of `wanted` ({table: {"Keys": [...], "ConsistentRead": ...}}) in BatchGetItems of at most 100 keys,
+    sending the unprocessed keys again after a backoff; `errors.Busy` when some are still unprocessed after
+    `backoff.attempts` sends (throttling: a retry later can succeed)."""
+    found: dict[str, list[dict]] = defaultdict(list)
+    flat = [(table, key) for table, request in wanted.items() for key in request["Keys"]]
+    for offset in range(0, len(flat), BATCH_GET_LIMIT):
+        pending: dict[str, dict] = {}
+        for table, key in flat[offset:offset + BATCH_GET_LIMIT]:
+            pending.setdefault(table, {**wanted[table], "Keys": []})["Keys"].append(key)
+        for attempt in range(backoff.attempts):
+            if attempt:
+                backoff.sleep(backoff.delay(attempt - 1))
+            response = send(pending)
+            for table, items in response.get("Responses", {}).items():
+                found[table].extend(items)
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+        if pending:
+            raise errors.Busy("the database is busy; nothing was written, please retry", cause="UnprocessedKeys")
+    return found
 
 
 class LostRace(Exception):
@@ -148,10 +193,11 @@ def _on_request(models: Iterable, hook: RequestHook) -> None:
 class Store:
     """The loyalty tables of one deployment."""
 
-    def __init__(self, tables: Tables, *, job_shards: int, stats_shards: int) -> None:
+    def __init__(self, tables: Tables, *, job_shards: int, stats_shards: int, backoff: Backoff | None = None) -> None:
         self.tables = tables
         self.job_shards = job_shards
         self.stats_shards = stats_shards
+        self.backoff = backoff or Backoff()
 
     @classmethod
     def from_settings(cls, settings: StoreSettings) -> Store:
@@ -223,21 +269,20 @@ class Store:
             usage[counter_keys[record.pk]] = Usage(points=int(record.points or 0), times=int(record.times or 0))
         return member, read_entries, usage
 
-    def _batch_get(self, wanted: dict[str, list[dict]]) -> dict[str, list[dict]]:
-        """Raw items of several tables in one consistent BatchGetItem (again for keys DynamoDB left unprocessed)."""
+    def _batch_get(self, wanted: dict[str, list[dict]], consistent: bool = True) -> dict[str, list[dict]]:
+        """Raw items of several tables in BatchGetItems of 100 keys (again, after a backoff, for keys DynamoDB left
+        unprocessed)."""
         client = self._connection().client
-        found: dict[str, list[dict]] = defaultdict(list)
-        pending = {table: {"Keys": keys_, "ConsistentRead": True} for table, keys_ in wanted.items()}
-        while pending:
+
+        def send(request_items: dict) -> dict:
             try:
-                response = client.batch_get_item(RequestItems=pending)
+                return client.batch_get_item(RequestItems=request_items)
             except ClientError as error:
                 raise errors.Busy("the database is busy; nothing was written, please retry",
                                   cause=error.response.get("Error", {}).get("Code")) from error
-            for table, items in response["Responses"].items():
-                found[table].extend(items)
-            pending = response.get("UnprocessedKeys") or {}
-        return found
+
+        requests = {table: {"Keys": keys_, "ConsistentRead": consistent} for table, keys_ in wanted.items()}
+        return batch_get_all(send, requests, self.backoff)
 
     def get_for_redemption(self, member_id: str, ref: EntryRef, reward_id: str) -> tuple[Member | None, Entry | None, int]:
         """The member, the redemption entry of `ref` if written, and how often the member redeemed the reward: one round trip."""
@@ -601,21 +646,11 @@ class Store:
         return dict(totals), min(first_days) if first_days else None
 
     def _read_counter_items(self, wanted: Iterable[str]) -> dict[str, dict]:
-        """Raw items (counters are dynamic attributes, which a pynamodb model would drop), in batches of 100."""
-        table = self.tables.counters._get_connection()
-        pending = [{"pk": {"S": key}} for key in dict.fromkeys(wanted)]
-        found: dict[str, dict] = {}
-        while pending:
-            batch, pending = pending[:BATCH_GET_LIMIT], pending[BATCH_GET_LIMIT:]
-            try:
-                response = table.batch_get_item(batch)
-            except GetError as error:
-                raise _busy(error) from error
-            for item in response["Responses"].get(table.table_name, []):
-                found[item["pk"]["S"]] = item
-            pending += response.get("UnprocessedKeys", {}).get(table.table_name, {}).get("Keys", [])
-        return found
-
+        """Raw items (counters are dynamic attributes, which a pynamodb model would drop), eventually consistent
+        (half the read units; a report may lag a write by a second), in batches of 100."""
+        table = self.tables.counters.Meta.table_name
+        found = self._batch_get({table: [{"pk": {"S": key}} for key in dict.fromkeys(wanted)]}, consistent=False)
+        return {item["pk"]["S"]: item for item in found.get(table, [])}
 
     # -------------------------------------------------------------- privacy
 
