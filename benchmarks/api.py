@@ -25,7 +25,7 @@ from benchmarks.environment import LambdaContext, api_event, load_function, use_
 
 CALLS_PER_ROUTE = int(os.environ.get("BENCH_CALLS", "60"))
 TARGET_REQUESTS = {"enroll": 2, "earn": 2, "earn replay": 2, "return": 2, "redeem": 2, "redeem replay": 2,
-                   "member view": 1, "member view (me)": 2, "activity page": 2, "activity page (me)": 2,
+                   "member view": 1, "member view (me)": 1, "activity page": 2, "activity page (me)": 2,
                    "adjustment": 2, "block": 2, "unblock": 2, "lookup by e-mail": 2, "voucher check": 2, "voucher use": 2,
                    "cancel redemption": 2, "cancel replay": 2, "profile update": 2, "profile update (me)": 3,
                    "catalog create": 2,

@@ -13,9 +13,13 @@ ReturnConsumedCapacity is a constant per call (0.5 or 1 or 2, whatever the size)
 Lambda's billed duration is the handler's own time here (its time minus the time spent waiting
 for moto) plus DYNAMODB_MS per DynamoDB request, the latency of DynamoDB from Lambda in-region.
 
-The earn transaction also updates the day's counter item, which holds an attribute per distinct
-pair of previous-purchase days among that day's purchases: the last table shows what an earn
-costs when that item already holds the pairs of 10, 10,000 and 100,000 purchases that day.
+The scale table: the earn's counter items are given, straight in moto, what a program of 100,
+10,000 and 1,000,000 purchases a day and 1, 12 and 36 months of history would hold (computed from a
+sample of purchase gaps, not by sending a million requests), then earns are measured against them:
+one by a member who bought earlier today (its gaps ride in the day item) and one by a member whose
+last purchase was 60 days ago (a gap item too). Beside them: the largest item an earn writes, the
+31-day report's read units over days filled alike, and the highest earn rate the hottest item an
+earn writes allows (one partition takes about 1,000 write units a second).
 """
 
 from __future__ import annotations
@@ -48,11 +52,16 @@ WRU_PER_MILLION, RRU_PER_MILLION = 0.625, 0.125
 DYNAMODB_MS = 6.0
 CALLS = int(os.environ.get("BENCH_COST_CALLS", "15"))
 JOB_MEMBERS = 10
-DAY_PURCHASES = (10, 10_000, 100_000)
-ITEM_LIMIT = 400 * 1024
-# Earn costs up to this much in DynamoDB a million when the counter item is small: above it, counters cost more
-# than the earn itself and should leave its transaction.
-COUNTER_SHARE_TARGET = 0.5
+SCALES = (100, 10_000, 1_000_000)  # purchases a day
+AGES = (1, 12, 36)  # months of history
+FLAT_TARGET = 1.1  # an earn's units at any scale and age, against the same earn at 100 a day and 1 month
+PLAIN_EARN_WRU_TARGET = 8
+CAMPAIGNS_EARN_WRU_TARGET = 10
+ITEM_TARGET = 4 * 1024  # every item an earn writes
+HOT_RATE_TARGET = 2_000  # earns a second program-wide, and purchases a second on one campaign
+REPORT_RRU_TARGET = 150  # a 31-day report at any traffic
+PARTITION_WCU = 1_000  # write units a second one DynamoDB partition (so one item) takes
+LONG_GAP_DAYS = 60
 
 WRITES = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")
 
@@ -296,27 +305,58 @@ def _scheduled(when: datetime) -> dict:
     return event
 
 
-def _pad_day_counters(tables: Tables, proxy: Proxy, earn_calls: list[Call], purchases_per_day: int, shards: int) -> int:
-    """Fill the day counter item the last earn updated with the pairs of `purchases_per_day` purchases; its size."""
-    day_keys = [(table, after) for call in earn_calls for table, _, after in call.images
-                if after and after.get("pk", {}).get("S", "").startswith("D#") and "purchases" in after]
-    table, item = day_keys[-1]
-    today = datetime.strptime(item["pk"]["S"].split("#")[1], "%Y-%m-%d").date()
-    random.seed(purchases_per_day)
-    counts: dict[str, int] = defaultdict(int)
-    # One shard's share. Days since a member's previous purchase, and the one before: 10% first purchases,
-    # otherwise about three weeks apart on average (exponential), at most ~13 months back.
-    for _ in range(max(1, purchases_per_day // shards)):
-        previous = None if random.random() < 0.10 else today - timedelta(days=1 + min(400, int(random.expovariate(1 / 21))))
-        before = None if previous is None or random.random() < 0.15 else previous - timedelta(days=1 + min(400, int(random.expovariate(1 / 21))))
-        counts[f"pf_{previous or 'none'}"] += 1
-        counts[f"pr_{previous or 'none'}_{before or 'none'}"] += 1
-    padded = {**item, **{name: {"N": str(count)} for name, count in counts.items()}}
-    padded["purchases"] = {"N": str(max(1, purchases_per_day // shards))}
-    size = item_size(padded)
-    if size <= ITEM_LIMIT:
-        tables.client.put_item(TableName=table, Item=padded)
-    return size
+def _simulated_day(day, purchases_per_day: int, months: int, shards: int, seed: int) -> dict[str, dict[str, int]]:
+    """The counter items of one day (every shard, gap items included) of a program of that traffic and age:
+    the gaps of a sample of purchases (10% first purchases, otherwise about three weeks apart on average,
+    never longer ago than the program's age), scaled to the day's purchases."""
+    from loyalty.domain import stats
+    from loyalty.store import keys
+
+    rng = random.Random(seed)
+    per_shard = max(1, purchases_per_day // shards)
+    sample = min(per_shard, 4_000)
+    age_days = months * 30
+    items: dict[str, dict[str, int]] = {}
+    for shard in range(shards):
+        counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for _ in range(sample):
+            gap = None if rng.random() < 0.10 else int(rng.expovariate(1 / 21))
+            gap2 = None if gap is None or rng.random() < 0.15 else gap + 1 + int(rng.expovariate(1 / 21))
+            previous = (day - timedelta(days=gap)).isoformat() if gap is not None and gap <= age_days else None
+            before = (day - timedelta(days=gap2)).isoformat() if previous and gap2 is not None and gap2 <= age_days else None
+            for chunk, name in stats.purchase_gap_counters(day, previous, before):
+                bucket = stats.Bucket(stats.DAY, day.isoformat()) if chunk is None else \
+                    stats.Bucket(stats.GAPS, day.isoformat(), chunk)
+                counts[keys.counter_key(bucket, shard)][name] += 1
+        day_key = keys.counter_key(stats.Bucket(stats.DAY, day.isoformat()), shard)
+        fixed = {
+            "purchases": per_shard, "revenue_minor": per_shard * 2_500, "points_issued": per_shard * 25,
+            "net_points": per_shard * 20, "points_redeemed": per_shard * 4, "points_returned": per_shard,
+            "refunds_minor": per_shard * 100, "enrollments": max(1, per_shard // 20),
+            **{f"enrollments_{channel}": max(1, per_shard // 100) for channel in stats.CHANNELS},
+        }
+        for key, values in counts.items():
+            items[key] = {name: max(1, round(value * per_shard / sample)) for name, value in values.items()}
+        items[day_key] = {**items.get(day_key, {}), **fixed}
+    return items
+
+
+def _put_counters(tables: Tables, items: dict[str, dict[str, int]]) -> None:
+    table = os.environ["STATS_TABLE"]
+    for key, values in items.items():
+        tables.client.put_item(TableName=table, Item={"pk": {"S": key}, **{name: {"N": str(value)} for name, value in values.items()}})
+
+
+def _written_sizes(calls: list[Call]) -> dict[str, int]:
+    """The items the calls' transactions wrote: table and key -> the larger of its before and after sizes."""
+    sizes = {}
+    for call in calls:
+        if call.operation == "TransactWriteItems":
+            for table, before, after in call.images:
+                item = after or before or {}
+                key = "#".join(item[name]["S"] for name in ("pk", "member_id", "entry_key") if name in item)
+                sizes[f"{table}:{key}"] = max(item_size(before), item_size(after))
+    return sizes
 
 
 def measure() -> tuple[list[Row], list[dict]]:
@@ -422,21 +462,43 @@ def measure() -> tuple[list[Row], list[dict]]:
         for stale in campaigns.active():
             campaigns.model(PK, stale.campaign_id).update(actions=[campaigns.model.status.set(ENDED)])
 
-        # The earn again, with the day's counter item holding the pairs of many purchases.
+        # The scale table. Members whose last purchase was LONG_GAP_DAYS ago (enrolled and buying then).
         shards = int(os.environ.get("STATS_SHARDS", "8"))
-        growth = []
-        earn_calls = last_calls["earn"]
-        for index, purchases in enumerate(DAY_PURCHASES):
-            size = _pad_day_counters(tables, proxy, earn_calls, purchases, shards)
-            name = f"earn, {purchases:,} a day"
-            if size > ITEM_LIMIT:
-                growth.append({"purchases": purchases, "size": size, "row": None})
-                continue
-            for call in range(3):
-                invoke(name, "earn", api_event("POST", f"/v1/members/{member}/earn",
-                                               body={"transaction_id": f"g{index}-{call}", "amount_minor": 2500, "currency": "EUR"}),
-                       201, warm_up=False)
-            growth.append({"purchases": purchases, "size": size, "row": rows.pop(name)})
+        cells = [(purchases, months) for months in AGES for purchases in SCALES]
+        clock_file.write_text(json.dumps({"offset_seconds": -timedelta(days=LONG_GAP_DAYS).total_seconds()}))
+        returning = []
+        for index in range(len(cells)):
+            other = body(invoke("setup", "enroll", api_event("POST", "/v1/members", body={"email": f"s{index}@example.com"}),
+                                201, count=False))
+            invoke("setup", "earn", api_event("POST", f"/v1/members/{other['member_id']}/earn", body={
+                "transaction_id": f"s{index}", "amount_minor": 2500, "currency": "EUR"}), 201, count=False)
+            returning.append(other["member_id"])
+        clock_file.write_text(json.dumps({"offset_seconds": 0}))
+        today = datetime.now(timezone.utc).date()
+        scale = []
+        for index, (purchases, months) in enumerate(cells):
+            _put_counters(tables, _simulated_day(today, purchases, months, shards, seed=index))
+            cell = {"purchases": purchases, "months": months, "sizes": {}}
+            for kind, who in (("today", member), ("60 days", returning[index])):
+                invoke("cell", "earn", api_event("POST", f"/v1/members/{who}/earn", body={
+                    "transaction_id": f"c{index}-{kind[:2].strip()}", "amount_minor": 2500, "currency": "EUR"}), 201, warm_up=False)
+                cell[kind] = rows.pop("cell")
+                cell["sizes"].update(_written_sizes(last_calls["cell"]))
+            scale.append(cell)
+        # The 31-day report at each traffic (the last 31 days), over days filled alike (36 months of history);
+        # counting began before them (first_day on a total), so every day of the range is read.
+        reports = []
+        first_day = {"pk": {"S": "T#0"}, "first_day": {"S": str(today - timedelta(days=3 * 365))}}
+        tables.client.put_item(TableName=os.environ["STATS_TABLE"], Item=first_day)
+        for purchases in SCALES:
+            for offset in range(31):
+                day = today - timedelta(days=offset)
+                _put_counters(tables, {key: values for key, values in _simulated_day(day, purchases, 36, shards, offset).items()
+                                       if key.startswith("D#")})
+            invoke("scale report", "report", api_event("GET", "/v1/reports/program", scopes="loyalty/admin", query={
+                "from": str(today - timedelta(days=30)), "to": str(today)}), warm_up=False)
+            reports.append((purchases, rows.pop("scale report")))
+        growth = {"cells": scale, "reports": reports, "shards": shards}
 
         # Jobs (last: their entries move the members' clocks on), per member changed: JOB_MEMBERS more
         # Platinum members; everyone's points expire, then every member above Bronze drops a tier.
@@ -468,27 +530,69 @@ def main() -> int:
               f"{row.mean(row.reads):>6.2f} {row.mean(row.writes):>6.2f} {row.mean(row.billed_ms):>9.1f} "
               f"{row.dollars_per_million():>13.2f} {dynamodb:>12.2f}")
 
-    print("\nThe earn when the day's counter item (one shard of " + os.environ.get("STATS_SHARDS", "8") +
-          ") already holds the previous-purchase pairs of N purchases that day")
-    print(f"{'purchases a day':>15} {'item KB':>8} {'earn WRU':>9} {'$ per M earns':>14}")
-    missed = []
-    base = None
-    for entry in growth:
-        row = entry["row"]
-        if row is None:
-            print(f"{entry['purchases']:>15,} {entry['size'] / 1024:>8.1f} {'-':>9} {'-':>14}  over DynamoDB's 400 KB item limit: the earn would fail")
-            missed.append(f"earn: the day's counter item would exceed 400 KB at {entry['purchases']:,} purchases a day")
+    return verdict(_scale_table(rows, growth))
+
+
+def _hottest(sizes: dict[str, int], shards: int) -> tuple[str, float]:
+    """The counter item an earn writes that allows the fewest earns a second program-wide, and that rate: a day,
+    gap, month or total item takes at most 1/shards of the earns, each write 2 units per started KB."""
+    worst = ("-", float("inf"))
+    for key, size in sizes.items():
+        table, _, pk = key.partition(":")
+        if table != os.environ["STATS_TABLE"]:
             continue
-        base = base or row
-        print(f"{entry['purchases']:>15,} {entry['size'] / 1024:>8.1f} {row.mean(row.writes):>9.1f} {row.dollars_per_million():>14.2f}")
-    if base:
-        for entry in growth[1:]:
-            row = entry["row"]
-            if row is not None and row.dollars_per_million() > base.dollars_per_million() * (1 + COUNTER_SHARE_TARGET):
-                missed.append(f"earn at {entry['purchases']:,} purchases a day costs {row.dollars_per_million():.2f} $/M "
-                              f"against {base.dollars_per_million():.2f} when the counter item is small (target: within "
-                              f"{COUNTER_SHARE_TARGET:.0%})")
-    return verdict(missed)
+        rate = PARTITION_WCU / (2 * max(1, math.ceil(size / 1024))) * shards
+        if rate < worst[1]:
+            worst = (pk.split("#")[0] + "#", rate)
+    return worst
+
+
+def _scale_table(rows: list[Row], growth: dict) -> list[str]:
+    cells, shards = growth["cells"], growth["shards"]
+    by_name = {row.name: row for row in rows}
+    plain = by_name["earn"].mean(by_name["earn"].writes)
+    extra = {name: by_name[name].mean(by_name[name].writes) - plain for name in ("earn, 10 campaigns", "earn, 10 limited")}
+    print(f"\nThe earn at scale: its counter items hold what N purchases a day over M months wrote ({shards} shards). "
+          "WRU today: a member who bought earlier today; 60d: one whose last purchase was 60 days ago (a gap item too); "
+          "+10 campaigns / +10 limited add the campaign counters' units measured above (fixed-size items)")
+    print(f"{'a day':>10} {'months':>6} {'WRU today':>9} {'WRU 60d':>8} {'+10 camp':>8} {'+10 lim':>8} {'$/M earns':>9} "
+          f"{'largest B':>9} {'hottest':>8} {'earns/s':>8}")
+    missed = []
+    base = cells[0]
+    for cell in cells:
+        today, gap = cell["today"], cell["60 days"]
+        wru_today, wru_gap = today.mean(today.writes), gap.mean(gap.writes)
+        largest = max(cell["sizes"].values())
+        hot_key, hot_rate = _hottest(cell["sizes"], shards)
+        print(f"{cell['purchases']:>10,} {cell['months']:>6} {wru_today:>9.1f} {wru_gap:>8.1f} "
+              f"{wru_today + extra['earn, 10 campaigns']:>8.1f} {wru_today + extra['earn, 10 limited']:>8.1f} "
+              f"{today.dollars_per_million():>9.2f} {largest:>9,} {hot_key:>8} {hot_rate:>8,.0f}")
+        for label, row, reference in (("an earn after a purchase today", today, base["today"]),
+                                      ("an earn 60 days after the last", gap, base["60 days"])):
+            if row.mean(row.writes) > FLAT_TARGET * reference.mean(reference.writes):
+                missed.append(f"{label}: {row.mean(row.writes):.1f} WRU at {cell['purchases']:,} a day and {cell['months']} "
+                              f"months against {reference.mean(reference.writes):.1f} at 100 a day and 1 month "
+                              f"(target <= {FLAT_TARGET}x)")
+        if largest > ITEM_TARGET:
+            missed.append(f"an earn writes an item of {largest:,} bytes at {cell['purchases']:,} a day (target <= {ITEM_TARGET:,})")
+        if hot_rate < HOT_RATE_TARGET:
+            missed.append(f"the hottest counter item allows {hot_rate:,.0f} earns a second (target >= {HOT_RATE_TARGET:,})")
+    print(f"\n{'a day':>10} {'31-day report RRU':>18} {'DDB requests':>13}")
+    for purchases, row in growth["reports"]:
+        print(f"{purchases:>10,} {row.mean(row.reads):>18.1f} {row.requests / row.calls:>13.1f}")
+        if row.mean(row.reads) > REPORT_RRU_TARGET:
+            missed.append(f"a 31-day report costs {row.mean(row.reads):.0f} RRU at {purchases:,} a day (target <= {REPORT_RRU_TARGET})")
+    campaign_rate = PARTITION_WCU / 2  # every purchase a campaign applies to writes its one total item, in a transaction
+    print(f"\nOne campaign's total counter (CL#<campaign>#*#campaign) takes every purchase the campaign applies to: "
+          f"at most {campaign_rate:,.0f} purchases a second")
+    if campaign_rate < HOT_RATE_TARGET:
+        missed.append(f"one campaign's total counter allows {campaign_rate:,.0f} purchases a second (target >= {HOT_RATE_TARGET:,})")
+    if plain > PLAIN_EARN_WRU_TARGET:
+        missed.append(f"a plain earn costs {plain:.1f} WRU (target <= {PLAIN_EARN_WRU_TARGET})")
+    if plain + extra["earn, 10 campaigns"] > CAMPAIGNS_EARN_WRU_TARGET:
+        missed.append(f"an earn with 10 campaigns costs {plain + extra['earn, 10 campaigns']:.1f} WRU "
+                      f"(target <= {CAMPAIGNS_EARN_WRU_TARGET})")
+    return missed
 
 
 if __name__ == "__main__":
