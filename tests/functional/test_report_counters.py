@@ -274,3 +274,44 @@ def test_more_than_100_keys_go_in_batches_of_100():
     send = Throttling(items, times=0)
     found = batch_get_all(send, {"T": {"Keys": [{"pk": {"S": key}} for key in items]}}, Backoff(sleep=lambda _: None))
     assert len(found["T"]) == 250 and [len(request["T"]["Keys"]) for request in send.requests] == [100, 100, 50]
+
+
+# ------------------------------------------------------------------ long gaps, long ranges
+
+
+def test_a_long_range_reads_for_each_day_the_gap_chunks_up_to_its_offset():
+    start = date(2026, 1, 1)
+    plan = stats.plan(start, start + timedelta(days=365), start + timedelta(days=400), first_day=start)
+    chunks: dict[date, list[int]] = defaultdict(list)
+    for bucket in plan.gap_buckets():
+        chunks[date.fromisoformat(bucket.period)].append(bucket.part)
+    # gaps 0-31 are in the day item; 32-87 in chunk 0, 88-143 in chunk 1, ... 312-365 in chunk 5
+    assert start + timedelta(days=31) not in chunks
+    assert chunks[start + timedelta(days=32)] == [0] and chunks[start + timedelta(days=87)] == [0]
+    assert chunks[start + timedelta(days=88)] == [0, 1]
+    assert chunks[start + timedelta(days=365)] == [0, 1, 2, 3, 4, 5]
+    assert len(plan.gap_buckets()) == sum(1 + (offset - 32) // 56 for offset in range(32, 366))
+
+
+def test_purchases_months_apart_count_exactly_in_ranges_that_end_in_every_gap_chunk(tables):
+    rng = random.Random(88)
+    uc = make_loyalty(at=START)
+    members = [uc.enroll(STAFF, email=f"g{index}@example.com", channel="app").member_id for index in range(6)]
+    moments = []
+    for member_id in members:
+        offset = rng.randint(0, 20)
+        while offset < 420:
+            moments.append((START + timedelta(days=offset, minutes=len(moments)), member_id))
+            offset += rng.choice([1, 5, 33, 60, 88, 90, 143, 200, 300, 370])
+    bought: dict[str, list[date]] = defaultdict(list)
+    for step, (moment, member_id) in enumerate(sorted(moments)):
+        uc.clock.at = moment
+        uc.earn(STAFF, member_id, Purchase(f"t{step}", 1_000, "EUR"), payload={})
+        bought[member_id].append(moment.date())
+    uc.clock.at = START + timedelta(days=425)
+    origin = START.date()
+    for start_offset in range(0, 60, 7):
+        for length in (31, 32, 60, 87, 88, 120, 143, 144, 250, 311, 312, 365):
+            start = origin + timedelta(days=start_offset)
+            end = start + timedelta(days=length)
+            assert figures(uc, start, end) == brute_force(bought, start, end), (start, end)
