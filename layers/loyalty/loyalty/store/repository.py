@@ -61,14 +61,45 @@ class ReferralCodeTaken(Exception):
     pass
 
 
-def _busy(error: PynamoDBException) -> errors.Busy:
-    return errors.Busy("the database is busy; nothing was written, please retry", cause=error.cause_response_code)
+# What a retry can fix: throttling, a conflict with another transaction, DynamoDB's own transient failures.
+RETRYABLE_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "LimitExceededException",
+    "TransactionConflictException", "TransactionInProgressException", "InternalServerError", "ServiceUnavailable",
+    "RequestTimeout", "RequestTimeoutException",
+})
+# The same, as a transaction's cancellation reasons name them.
+RETRYABLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict"})
+
+
+def _retryable(error: PynamoDBException) -> bool:
+    """Whether a retry can succeed: a connection that failed or timed out (no answer), a throttle, a conflict, or a
+    5xx; not a request DynamoDB refuses as it is (ValidationException: an item over 400 KB; a missing table...)."""
+    cause = error.cause
+    if not isinstance(cause, ClientError):
+        return True  # botocore's connection and timeout errors: DynamoDB never answered
+    if error.cause_response_code == "TransactionCanceledException":
+        reasons = {reason.code for reason in getattr(error, "cancellation_reasons", None) or [] if reason is not None}
+        return bool(reasons) and reasons <= RETRYABLE_REASONS
+    status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return error.cause_response_code in RETRYABLE_CODES or status >= 500
+
+
+def _busy(error: PynamoDBException) -> errors.DomainError:
+    """The domain error for a failed DynamoDB call: `Busy` (503, retry) when a retry can fix it, `StoreRejected`
+    (500, an operator's alarm) when no retry can."""
+    if _retryable(error):
+        return errors.Busy("the database is busy; nothing was written, please retry", cause=error.cause_response_code
+                           or type(error.cause).__name__)
+    return errors.StoreRejected("the database refused the request; nothing was written", operation=str(error.msg),
+                                cause=error.cause_response_code, reason=error.cause_response_message)
 
 
 @dataclass(frozen=True)
 class _Meaning:
     """What a failed condition of a write means. When several fail in one transaction the lowest rank
-    wins: the caller hears what it can act on (a lost race is only retried)."""
+    wins. A lost race outranks a refusal (out of stock, limit reached): the write was decided on a stale read,
+    and it may be this request's own write, applied by a try whose answer was lost; the reread then finds it
+    and answers it as the first try would have. A refusal that still holds is met again on the next try."""
 
     rank: int
     raise_: Callable[[], Exception]
@@ -78,17 +109,17 @@ def _already_enrolled() -> Exception:
     return errors.AlreadyEnrolled("this email or account is already enrolled")
 
 
-ALREADY_ENROLLED = _Meaning(0, _already_enrolled)
-REFERRAL_CODE_TAKEN = _Meaning(2, ReferralCodeTaken)
-LOST_RACE = _Meaning(3, LostRace)
+ALREADY_ENROLLED = _Meaning(0, _already_enrolled)  # Loyalty.enroll tells its own lost answer from another's e-mail
+LOST_RACE = _Meaning(1, LostRace)
+REFERRAL_CODE_TAKEN = _Meaning(3, ReferralCodeTaken)
 
 
 def out_of_stock(reward: Reward) -> _Meaning:
-    return _Meaning(1, lambda: errors.OutOfStock(f"{reward.name} is out of stock", reward_id=reward.reward_id))
+    return _Meaning(2, lambda: errors.OutOfStock(f"{reward.name} is out of stock", reward_id=reward.reward_id))
 
 
 def limit_reached(reward: Reward) -> _Meaning:
-    return _Meaning(1, lambda: errors.RewardLimitReached(
+    return _Meaning(2, lambda: errors.RewardLimitReached(
         f"{reward.name} may be redeemed {reward.per_member_limit} time(s) per member",
         reward_id=reward.reward_id, per_member_limit=reward.per_member_limit,
     ))
@@ -159,6 +190,8 @@ class Store:
             members=settings.members_table, ledger=settings.ledger_table, stats=settings.stats_table,
             catalog=settings.catalog_table, region=settings.aws_region, host=settings.aws_endpoint_url_dynamodb,
         )
+        for model in tables.models():
+            model.Meta.max_retry_attempts = settings.dynamodb_max_attempts - 1
         return cls(tables, job_shards=settings.job_shards, stats_shards=settings.stats_shards)
 
     def _connection(self):
@@ -166,11 +199,7 @@ class Store:
 
     def on_request(self, hook: RequestHook) -> None:
         """Call `hook(operation, params)` before each DynamoDB request of this store (tests and benchmarks count them)."""
-        tables = self.tables
-        _on_request([model for model in (tables.members, tables.markers, tables.entries, tables.counters, tables.rewards,
-                                         tables.redemption_counts, tables.vouchers, tables.consents, tables.redemptions,
-                                         tables.campaign_counters)
-                     if model is not None], hook)
+        _on_request(self.tables.models(), hook)
 
     @property
     def _rewards(self):
@@ -479,7 +508,7 @@ class Store:
                 return _voucher_refusal(current)
             return LostRace()  # cancelled by a cancel of the same redemption a moment ago: the retry replays it
 
-        return _Meaning(1, refusal)
+        return _Meaning(2, refusal)
 
     def _count_redemption(self, transaction: _Transaction, member_id: str, reward: Reward) -> None:
         # Counted on every redemption, so a limit set later counts the redemptions made before it.
