@@ -125,11 +125,14 @@ def test_a_fault_on_the_write_is_absorbed_and_applied_once(inject, route, kind):
         assert int(balance["N"]) == ledger_sum(member_id)
 
 
-@pytest.mark.parametrize("route", sorted(ROUTES))
-def test_faults_that_persist_answer_503_with_retry_after_and_write_nothing(inject, route):
+PERSISTENT = [(route, ("throttle", "throttling", "reset")) for route in sorted(ROUTES)]  # the SDK's three attempts
+PERSISTENT += [("activate", ("conflict",))]  # a conflict on a single-item write: not retried by the SDK
+
+
+@pytest.mark.parametrize(("route", "kinds"), PERSISTENT)
+def test_faults_that_persist_answer_503_with_retry_after_and_write_nothing(inject, route, kinds):
     member_id, send = ROUTES[route].prepare()
     before = table_items()
-    kinds = ["conflict"] if route == "activate" else ["throttle", "reset", "throttling"]  # the SDK's three attempts
     injector = inject().script(ROUTES[route].operation, *kinds)
     h = Handlers()
     refused = send(h)

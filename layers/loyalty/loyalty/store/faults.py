@@ -250,18 +250,20 @@ def attach(injector: FaultInjector, client) -> None:
     client.meta.events.register_first("before-send", injector)
 
 
-def install(injector: FaultInjector) -> Callable[[], None]:
+def install(injector: FaultInjector, replacing: Transport | None = None) -> Callable[[], None]:
     """Inject faults into every botocore client created from now on in this process; returns the uninstall.
 
-    A transport already among botocore's built-in handlers (moto's in-process mock) is replaced by the
-    injector, which calls it; clients created meanwhile keep the injector, disabled by the uninstall.
+    A transport among botocore's built-in handlers (moto's in-process mock: `replacing`, by default the
+    injector's transport) is replaced by the injector, which reaches it through its own transport; clients
+    created meanwhile keep the injector, disabled by the uninstall.
     """
     from botocore.handlers import BUILTIN_HANDLERS
 
     entry = ("before-send", injector)
     replaced = None
+    target = replacing or injector.transport
     for index, (event, handler, *_) in enumerate(BUILTIN_HANDLERS):
-        if event == "before-send" and handler is injector.transport and handler is not None:
+        if event == "before-send" and handler is target and handler is not None:
             replaced = (index, BUILTIN_HANDLERS[index])
             BUILTIN_HANDLERS[index] = entry
             break

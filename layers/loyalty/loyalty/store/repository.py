@@ -71,27 +71,33 @@ RETRYABLE_CODES = frozenset({
 RETRYABLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict"})
 
 
+def response_code(error: PynamoDBException) -> str | None:
+    """DynamoDB's error code, or None when it never answered (a connection error: pynamodb's own
+    `cause_response_code` raises AttributeError on those)."""
+    return error.cause.response.get("Error", {}).get("Code") if isinstance(error.cause, ClientError) else None
+
+
 def _retryable(error: PynamoDBException) -> bool:
     """Whether a retry can succeed: a connection that failed or timed out (no answer), a throttle, a conflict, or a
     5xx; not a request DynamoDB refuses as it is (ValidationException: an item over 400 KB; a missing table...)."""
     cause = error.cause
     if not isinstance(cause, ClientError):
         return True  # botocore's connection and timeout errors: DynamoDB never answered
-    if error.cause_response_code == "TransactionCanceledException":
+    if response_code(error) == "TransactionCanceledException":
         reasons = {reason.code for reason in getattr(error, "cancellation_reasons", None) or [] if reason is not None}
         return bool(reasons) and reasons <= RETRYABLE_REASONS
     status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-    return error.cause_response_code in RETRYABLE_CODES or status >= 500
+    return response_code(error) in RETRYABLE_CODES or status >= 500
 
 
 def _busy(error: PynamoDBException) -> errors.DomainError:
     """The domain error for a failed DynamoDB call: `Busy` (503, retry) when a retry can fix it, `StoreRejected`
     (500, an operator's alarm) when no retry can."""
     if _retryable(error):
-        return errors.Busy("the database is busy; nothing was written, please retry", cause=error.cause_response_code
-                           or type(error.cause).__name__)
+        return errors.Busy("the database is busy; nothing was written, please retry",
+                           cause=response_code(error) or type(error.cause).__name__)
     return errors.StoreRejected("the database refused the request; nothing was written", operation=str(error.msg),
-                                cause=error.cause_response_code, reason=error.cause_response_message)
+                                cause=response_code(error), reason=error.cause.response.get("Error", {}).get("Message"))
 
 
 @dataclass(frozen=True)
@@ -157,7 +163,7 @@ class _Transaction:
         if failed:
             return min(failed, key=lambda meaning: meaning.rank).raise_()
         codes = {reason.code for reason in reasons if reason is not None}
-        if error.cause_response_code == "TransactionConflictException" or "TransactionConflict" in codes:
+        if response_code(error) == "TransactionConflictException" or "TransactionConflict" in codes:
             return LostRace()
         return _busy(error)
 
@@ -282,7 +288,7 @@ class Store:
                 entry_futures = {ref: reads.get(self.tables.entries, member_id, keys.entry_key(ref)) for ref in refs}
                 count_future = reads.get(self.tables.redemption_counts, count_key) if count_key else None
         except TransactGetError as error:
-            if error.cause_response_code == "TransactionCanceledException":
+            if response_code(error) == "TransactionCanceledException":
                 raise LostRace() from error  # a write to one of these items was in flight
             raise _busy(error) from error
         try:
@@ -309,7 +315,7 @@ class Store:
                 redemption = reads.get(self.tables.redemptions, keys.redemption_pk(member_id, redemption_id))
                 cancel = reads.get(self.tables.entries, member_id, keys.entry_key(EntryRef("cancel", redemption_id)))
         except TransactGetError as error:
-            if error.cause_response_code == "TransactionCanceledException":
+            if response_code(error) == "TransactionCanceledException":
                 raise LostRace() from error
             raise _busy(error) from error
         return (_found(member, member_from_record), _found(redemption, redemption_from_record),
