@@ -15,7 +15,7 @@ Faults (`KINDS`), each drawn with its own probability per service and operation,
   throttling ThrottlingException (400), not applied
   limit      RequestLimitExceeded (400), not applied
   conflict   TransactWriteItems/TransactGetItems: TransactionCanceledException with a TransactionConflict reason;
-             other operations: TransactionConflictException. Not applied
+             PutItem, UpdateItem, DeleteItem: TransactionConflictException (never drawn for reads). Not applied
   internal   InternalServerError (500), not applied
   reset      the connection is reset before the request left: not applied, the client sees a connection error
   lost       the call is applied, then the connection drops: the client sees an error for a write that happened
@@ -49,6 +49,7 @@ NOT_APPLIED_ERRORS = {  # kind -> (HTTP status, error code, message), as DynamoD
 }
 KINDS = (*NOT_APPLIED_ERRORS, "conflict", "reset", "lost", "partial")
 TRANSACTIONS = {"TransactWriteItems", "TransactGetItems"}
+CONFLICTING = TRANSACTIONS | {"PutItem", "UpdateItem", "DeleteItem"}
 
 Transport = Callable[..., "AWSResponse | None"]  # a before-send handler that answers a request (moto's), or None
 
@@ -179,6 +180,8 @@ class FaultInjector:
         faults = self.plan.faults_for(service, operation)
         if operation != "PutEvents":
             faults = tuple((kind, p) for kind, p in faults if kind != "partial")
+        if operation not in CONFLICTING:  # DynamoDB reports transaction conflicts on writes and transactions only
+            faults = tuple((kind, p) for kind, p in faults if kind != "conflict")
         call = f"{service}.{operation}"
         with self._lock:
             self.calls[call] += 1

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import (
     DoesNotExist,
     GetError,
@@ -77,27 +77,29 @@ def response_code(error: PynamoDBException) -> str | None:
     return error.cause.response.get("Error", {}).get("Code") if isinstance(error.cause, ClientError) else None
 
 
-def _retryable(error: PynamoDBException) -> bool:
+def _retryable(cause: BaseException | None) -> bool:
     """Whether a retry can succeed: a connection that failed or timed out (no answer), a throttle, a conflict, or a
     5xx; not a request DynamoDB refuses as it is (ValidationException: an item over 400 KB; a missing table...)."""
-    cause = error.cause
     if not isinstance(cause, ClientError):
         return True  # botocore's connection and timeout errors: DynamoDB never answered
-    if response_code(error) == "TransactionCanceledException":
-        reasons = {reason.code for reason in getattr(error, "cancellation_reasons", None) or [] if reason is not None}
+    code = cause.response.get("Error", {}).get("Code")
+    if code == "TransactionCanceledException":
+        reasons = {reason.get("Code") for reason in cause.response.get("CancellationReasons", [])} - {"None", None}
         return bool(reasons) and reasons <= RETRYABLE_REASONS
     status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-    return response_code(error) in RETRYABLE_CODES or status >= 500
+    return code in RETRYABLE_CODES or status >= 500
 
 
-def _busy(error: PynamoDBException) -> errors.DomainError:
-    """The domain error for a failed DynamoDB call: `Busy` (503, retry) when a retry can fix it, `StoreRejected`
-    (500, an operator's alarm) when no retry can."""
-    if _retryable(error):
-        return errors.Busy("the database is busy; nothing was written, please retry",
-                           cause=response_code(error) or type(error.cause).__name__)
-    return errors.StoreRejected("the database refused the request; nothing was written", operation=str(error.msg),
-                                cause=response_code(error), reason=error.cause.response.get("Error", {}).get("Message"))
+def _busy(error: PynamoDBException | BotoCoreError | ClientError) -> errors.DomainError:
+    """The domain error for a failed DynamoDB call (pynamodb's, or botocore's own): `Busy` (503, retry) when a retry
+    can fix it, `StoreRejected` (500, an operator's alarm) when no retry can."""
+    cause = error.cause if isinstance(error, PynamoDBException) else error
+    code = cause.response.get("Error", {}).get("Code") if isinstance(cause, ClientError) else None
+    if _retryable(cause):
+        return errors.Busy("the database is busy; nothing was written, please retry", cause=code or type(cause).__name__)
+    operation = str(error.msg) if isinstance(error, PynamoDBException) else cause.operation_name
+    return errors.StoreRejected("the database refused the request; nothing was written", operation=operation,
+                                cause=code, reason=cause.response.get("Error", {}).get("Message"))
 
 
 @dataclass(frozen=True)
@@ -266,9 +268,8 @@ class Store:
         while pending:
             try:
                 response = client.batch_get_item(RequestItems=pending)
-            except ClientError as error:
-                raise errors.Busy("the database is busy; nothing was written, please retry",
-                                  cause=error.response.get("Error", {}).get("Code")) from error
+            except (ClientError, BotoCoreError) as error:
+                raise _busy(error) from error
             for table, items in response["Responses"].items():
                 found[table].extend(items)
             pending = response.get("UnprocessedKeys") or {}
