@@ -114,3 +114,15 @@ def test_one_dynamodb_call_at_its_worst_ends_before_the_api_functions_time_out()
         2**attempt for attempt in range(DYNAMODB_MAX_ATTEMPTS - 1))
     api = [spec for spec in functions().values() if spec.routes]
     assert api and worst < min(spec.timeout for spec in api)
+
+
+def test_make_run_passes_a_faults_plan_to_every_function_and_refuses_one_it_cannot_read(monkeypatch, tmp_path):
+    from loyalty_local.server import local_environment
+
+    monkeypatch.delenv("FAULTS", raising=False)
+    assert "LOCAL_FAULTS" not in local_environment(tmp_path / "events.jsonl", tmp_path / "clock.json"), "off by default"
+    monkeypatch.setenv("FAULTS", "seed=3;dynamodb.*=throttle:0.1")
+    assert local_environment(tmp_path / "events.jsonl", tmp_path / "clock.json")["LOCAL_FAULTS"] == "seed=3;dynamodb.*=throttle:0.1"
+    monkeypatch.setenv("FAULTS", "dynamodb.*=melt:0.1")
+    with pytest.raises(FaultPlanError, match="melt"):
+        local_environment(tmp_path / "events.jsonl", tmp_path / "clock.json")
