@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/layers/loyalty:$(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install run token events test unit lint openapi check-openapi bench mutation build deploy validate clean
+.PHONY: help install run token events replay-events test unit lint openapi check-openapi bench mutation build deploy validate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -50,14 +50,19 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.lock
 checkov: $(CHECKOV_VENV)/.installed  ## checkov on template.yaml: every finding fixed or skipped in its resource's Metadata with a reason
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
-run: $(STAMP)  ## start the whole system locally (API :3000, Lambda invoke :3001)
-	$(PY) -m loyalty_local serve
+run: $(STAMP)  ## start the whole system locally (API :3000, Lambda invoke :3001); FAULTS=... injects AWS faults
+	$(if $(FAULTS),FAULTS='$(FAULTS)') $(PY) -m loyalty_local serve
 
 token: $(STAMP)  ## print a local JWT: make token ROLE=member|pos|admin [SUB=...]
 	@$(PY) -m loyalty_local token --role $(or $(ROLE),member) $(if $(SUB),--sub $(SUB))
 
 events: $(STAMP)  ## list the domain events the running `make run` published: make events [TYPE=TierChanged]
 	@$(PY) -m loyalty_local events $(if $(TYPE),--type $(TYPE))
+
+replay-events: $(STAMP)  ## publish again the events of the ledger entries of a window: make replay-events FROM=2026-11-02T10:00:00Z TO=...
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make replay-events FROM=<time> TO=<time> (RFC 3339, with Z)"; exit 2; }
+	@$(PY) -m ops.replay_events --ledger-table LedgerTable --bus local --endpoint-url http://127.0.0.1:$(or $(DYNAMODB_PORT),3002) \
+		--local-events-file $(or $(LOCAL_EVENTS_FILE),.local/events.jsonl) --from $(FROM) --to $(TO)
 
 test: $(STAMP) lint check-openapi  ## lint the template, check openapi.json, run every test
 	$(PY) -m pytest -q

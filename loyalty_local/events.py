@@ -24,11 +24,19 @@ def events_file() -> Path:
 
 
 def read_events(path: Path, detail_type: str | None = None, member_id: str | None = None) -> Iterator[dict]:
+    """The events published, each once: delivery is at least once (a stream batch retried, a replay), so this
+    consumer drops an event whose event_id it has already read, as every consumer must."""
     if not path.exists():
         return
+    seen: set[str] = set()
     with open(path, encoding="utf-8") as lines:
         for line in lines:
             event = json.loads(line)
+            event_id = event["detail"].get("event_id")
+            if event_id is not None:
+                if event_id in seen:
+                    continue
+                seen.add(event_id)
             if detail_type in (None, event["detail-type"]) and member_id in (None, event["detail"].get("member_id")):
                 yield event
 

@@ -227,7 +227,7 @@ class Runtime:
             return apigw.http_response(self.pool.invoke(name, event, request_id))
         except FunctionTimeout as error:
             log(f"[api] {request.method} {request.path}: {name} {error}")
-            return json_response(503, {"message": "Service Unavailable"})
+            return json_response(503, {"message": "Service Unavailable"}, ("retry-after", "1"))
         except (FunctionError, apigw.InvalidResponse) as error:
             log(f"[api] {request.method} {request.path}: {name} failed: {error}")
             return json_response(502, {"message": "Internal Server Error"})
@@ -279,7 +279,20 @@ def local_environment(events_file: Path, clock_file: Path) -> dict[str, str]:
     """What deployed functions get from the template and SSM, given explicitly: no setting has a default."""
     return {"EMAIL_HASH_KEY": LOCAL_EMAIL_HASH_KEY, "JOB_QUEUE_URL": "local", "EVENT_BUS_NAME": "local",
             "LOCAL_EVENTS_FILE": str(events_file), "LOCAL_CLOCK_FILE": str(clock_file),
-            **{name: os.environ[name] for name in ("PROGRAM_FILE",) if os.environ.get(name)}}
+            **{name: os.environ[name] for name in ("PROGRAM_FILE",) if os.environ.get(name)},
+            **_faults()}
+
+
+def _faults() -> dict[str, str]:
+    """FAULTS (loyalty.store.faults' plan), checked here so that a typo stops `make run` instead of every function."""
+    plan = os.environ.get("FAULTS", "").strip()
+    if not plan:
+        return {}
+    from loyalty.store.faults import FaultPlan
+
+    FaultPlan.parse(plan)
+    log(f"[faults] injecting under every function: {plan}")
+    return {"LOCAL_FAULTS": plan}
 
 
 def _start_dynamodb(port: int):

@@ -83,6 +83,10 @@ def main() -> None:
     sys.stdout = sys.stderr
     del sys.path[0]  # this script's directory: the function imports from its code directory and layer only
     name, timeout = os.environ["AWS_LAMBDA_FUNCTION_NAME"], int(os.environ["AWS_LAMBDA_FUNCTION_TIMEOUT"])
+    if os.environ.get("LOCAL_FAULTS"):  # `make run FAULTS=...`: AWS misbehaving under this function's every client
+        from loyalty.store.faults import FaultInjector, FaultPlan, install
+
+        install(FaultInjector(FaultPlan.parse(os.environ["LOCAL_FAULTS"])))
     try:
         handler = load_handler(os.environ["LOCAL_HANDLER"])
     except InitError as error:

@@ -16,6 +16,7 @@ from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE, Caller
 from loyalty.domain.model import BasketItem, EntryRef, Purchase
 from loyalty.service import EmailHasher
 from loyalty.settings import ConfigurationError
+from loyalty.store.repository import LostRace
 from tests.conftest import TEST_EMAIL_HASH_KEY, call, http_event, load_function, make_loyalty
 from tests.functional.helpers import MEMBER, activity, earn, enroll, redeem, table_items, view
 
@@ -206,8 +207,10 @@ def test_an_inactive_reward_cannot_be_redeemed():
     assert "pastry" not in [item["reward_id"] for item in listed]
 
 
-def test_out_of_stock_wins_over_a_lost_race_in_one_transaction():
-    """Each write of a transaction says what its failure means: the stock's, not the member's race, is told."""
+def test_a_lost_race_outranks_out_of_stock_in_one_transaction_and_the_reread_tells_out_of_stock():
+    """Each write of a transaction says what its failure means. When the member's version and the stock both fail,
+    the race is told first: the write that took the stock may be this request's own, applied by a try whose answer
+    was lost (docs/reliability.md); the use case rereads, and a stock that is really gone is then told."""
     from loyalty.domain import rules
     from loyalty.store.models import bind_rewards
 
@@ -221,8 +224,11 @@ def test_out_of_stock_wins_over_a_lost_race_in_one_transaction():
     reward = next(r for r in uc.catalog.rewards() if r.reward_id == "beans-bag")
     stocked = type(reward)(**{**reward.__dict__, "stock": 1})  # as a stale catalog would still show it
     change = rules.redeem(gold, uc.program, uc.clock.now(), idempotency_key="k", request_hash="h", reward=stocked)
-    with pytest.raises(errors.OutOfStock):
+    with pytest.raises(LostRace):
         uc.store.commit(change, {member_id: member.version + 5}, {member_id: rules.job_schedule(gold, uc.program)}, {},
+                        stock_reward=stocked)
+    with pytest.raises(errors.OutOfStock):
+        uc.store.commit(change, {member_id: member.version}, {member_id: rules.job_schedule(gold, uc.program)}, {},
                         stock_reward=stocked)
 
 

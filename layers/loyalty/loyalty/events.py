@@ -11,7 +11,10 @@ Schemas: docs/events.md.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -27,6 +30,8 @@ from loyalty.settings import LOCAL, PublisherSettings
 SOURCE = "loyalty"
 LOCAL_BUS = LOCAL
 PUT_EVENTS_LIMIT = 10
+PUT_EVENTS_ATTEMPTS = 3  # tries of the entries EventBridge refused in a PutEvents that accepted the others
+LEDGER_EVENTS = uuid.UUID("6f1d3c2e-5b8a-4c1e-9f3a-2d7e8b9c0a41")  # the namespace of ledger events' ids
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,9 @@ def from_record(record: DynamoDBRecord) -> list[DomainEvent]:
     kind = record.event_name.name if record.event_name else ""
     if "entry_key" in new:
         # Ledger entries are the activity's (they carry created_seq); consent records beside them announce nothing.
-        return _ledger_events(new, base) if kind == "INSERT" and "created_seq" in new else []
+        # An entry is written once and never changes: its event's id derives from its key, so an event re-derived
+        # from the ledger by a replay (ops/replay_events.py) has the id the stream's had, and consumers drop it.
+        return _ledger_events(new, {"event_id": ledger_event_id(new)}) if kind == "INSERT" and "created_seq" in new else []
     if new.get("pk", "").startswith("M#"):
         return _member_events(kind, new, old, base)
     if new.get("pk", "").startswith("V#"):
@@ -81,6 +88,17 @@ def _voucher_events(new: dict, old: dict, base: dict) -> list[DomainEvent]:
                                                      "value_minor", "store_id")},
         "used_at": _timestamp(new.get("used_at")),
     })]
+
+
+def ledger_event_id(entry: dict) -> str:
+    """The event id of a ledger entry's event: a UUID named by the entry's key (member id and entry key)."""
+    return str(uuid.uuid5(LEDGER_EVENTS, f"{entry['member_id']}/{entry['entry_key']}"))
+
+
+def from_ledger_item(item: dict[str, Any]) -> list[DomainEvent]:
+    """The events of one ledger item read from the table (DynamoDB JSON), as the stream's INSERT announced them."""
+    record = {"eventID": "replay", "eventName": "INSERT", "dynamodb": {"Keys": {}, "NewImage": item}}
+    return from_record(DynamoDBRecord(record))
 
 
 def from_stream(records: Iterable[dict]) -> list[DomainEvent]:
@@ -181,14 +199,17 @@ def _released(new: dict, old: dict, member: dict) -> list[DomainEvent]:
 
 
 class EventsNotAccepted(Exception):
-    """EventBridge refused some events: the stream batch fails and is delivered again (consumers dedupe)."""
+    """EventBridge refused some events after their retries: the stream record fails and is delivered again (its
+    events that were accepted go again too: consumers drop them by event_id)."""
 
 
 class Publisher:
     """Puts events on the bus, or with EVENT_BUS_NAME=local, logs them and appends them to a file."""
 
-    def __init__(self, bus: str, local_events_file: Path | None = None, client=None, region: str | None = None) -> None:
+    def __init__(self, bus: str, local_events_file: Path | None = None, client=None, region: str | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.bus, self.local_events_file, self._client, self.region = bus, local_events_file, client, region
+        self.sleep = sleep
 
     @classmethod
     def from_settings(cls, settings: PublisherSettings) -> Publisher:
@@ -198,7 +219,9 @@ class Publisher:
         if self._client is None:
             import boto3  # only the publisher talks to EventBridge
 
-            self._client = boto3.client("events", region_name=self.region)
+            from loyalty.settings import aws_client_config
+
+            self._client = boto3.client("events", region_name=self.region, config=aws_client_config())
         return self._client
 
     def publish(self, events: list[DomainEvent], log) -> None:
@@ -209,11 +232,21 @@ class Publisher:
             return
         for start in range(0, len(events), PUT_EVENTS_LIMIT):
             chunk = events[start:start + PUT_EVENTS_LIMIT]
-            entries = [{"Source": SOURCE, "DetailType": e.detail_type, "Detail": json.dumps(e.detail), "EventBusName": self.bus}
-                       for e in chunk]
+            self._put([{"Source": SOURCE, "DetailType": e.detail_type, "Detail": json.dumps(e.detail),
+                        "EventBusName": self.bus} for e in chunk])
+
+    def _put(self, entries: list[dict]) -> None:
+        """PutEvents, then again with only the entries it refused (a partial failure: FailedEntryCount), a few times."""
+        for attempt in range(PUT_EVENTS_ATTEMPTS):
             response = self.client().put_events(Entries=entries)
-            if response.get("FailedEntryCount"):
-                raise EventsNotAccepted(f"{response['FailedEntryCount']} events were not accepted")
+            if not response.get("FailedEntryCount"):
+                return
+            refused = [entry for entry, result in zip(entries, response["Entries"], strict=True) if result.get("ErrorCode")]
+            codes = sorted({result["ErrorCode"] for result in response["Entries"] if result.get("ErrorCode")})
+            entries = refused
+            if attempt + 1 < PUT_EVENTS_ATTEMPTS:
+                self.sleep(random.uniform(0, 0.05 * 2**attempt))
+        raise EventsNotAccepted(f"{len(entries)} events were not accepted after {PUT_EVENTS_ATTEMPTS} tries: {', '.join(codes)}")
 
     def _append_locally(self, events: list[DomainEvent], log) -> None:
         path = self.local_events_file

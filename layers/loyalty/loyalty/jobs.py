@@ -100,7 +100,9 @@ def sqs_sender(queue_url: str, region: str | None = None, client=None) -> Callab
     if client is None:
         import boto3  # only the dispatchers talk to SQS
 
-        client = boto3.client("sqs", region_name=region)
+        from loyalty.settings import aws_client_config
+
+        client = boto3.client("sqs", region_name=region, config=aws_client_config())
 
     def send(batches: list[Batch]) -> None:
         entries = [{"Id": str(index), "MessageBody": batch.to_json()} for index, batch in enumerate(batches)]

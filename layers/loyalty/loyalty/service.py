@@ -261,10 +261,13 @@ class Loyalty:
         self.store.commit(change, base_versions, schedules, counters, **extra)
 
     @staticmethod
-    def _replay(entry: Entry, fingerprint: str, what: str) -> Outcome:
+    def _replay(entry: Entry, fingerprint: str, what: str, written: Iterable[str] = ()) -> Outcome:
+        """A request's entry found on a read. `written`: the entry ids this call tried to write; an entry among
+        them is this call's own, applied by a try whose answer was lost (a dropped connection, a timeout): it is
+        answered as that try would have been, not as the replay of an earlier request."""
         if entry.request_hash != fingerprint:
             raise errors.IdempotencyKeyReused(f"this {what} was already used with a different request")
-        return Outcome(entry, replayed=True)
+        return Outcome(entry, replayed=entry.entry_id not in written)
 
     # -------------------------------------------------------------- enroll
 
@@ -299,6 +302,10 @@ class Loyalty:
         try:
             return self.retry.run(attempt, (ReferralCodeTaken, LostRace), "could not enroll now; nothing was written, please retry")
         except errors.AlreadyEnrolled as taken:
+            # The e-mail may be held by this very enrolment: a try applied, its answer lost (the SDK retried it, or
+            # the conflict came on our next try). Then it is answered as that try would have been.
+            if self.store.member_id_for_email(email_hash) == member_id and (mine := self.store.get_member(member_id)):
+                return mine
             raise self._naming_holder(caller, taken, email_hash) from taken
 
     def _naming_holder(self, caller: Caller, taken: errors.AlreadyEnrolled, email_hash: str) -> errors.AlreadyEnrolled:
@@ -342,6 +349,7 @@ class Loyalty:
     def earn(self, caller: Caller, member_id: str, purchase: Purchase, payload: dict) -> Outcome:
         """Credit a purchase: one read (member, entry, the campaigns' limit counters), one transaction."""
         ref, fingerprint = EntryRef("earn", purchase.transaction_id), request_hash(payload)
+        written: list[str] = []
 
         def attempt() -> Outcome:
             now, active = self.clock.now(), self._active_campaigns()
@@ -349,7 +357,7 @@ class Loyalty:
             member, entries, counters = self.store.get_for_earn(member_id, [ref], selection.counters)
             member = caller.ensure_may_access(member, member_id)
             if ref in entries:
-                return self._replay(entries[ref], fingerprint, "transaction_id")
+                return self._replay(entries[ref], fingerprint, "transaction_id", written)
             referrer = self.store.get_member(member.referred_by) if rules.referral_due(member) and member.referred_by else None
             change = rules.earn(member, self.program, purchase, now, request_hash=fingerprint, referrer=referrer,
                                 campaigns=active, counters=counters)
@@ -357,6 +365,7 @@ class Loyalty:
             versions = {member.member_id: member.version}
             if referrer:
                 versions[referrer.member_id] = referrer.version
+            written.append(change.entry.entry_id)
             self._commit(change, versions, campaign_increments=rules.campaign_increments(change.award))
             return Outcome(change.entry, replayed=False)
 
@@ -380,12 +389,13 @@ class Loyalty:
         self, caller: Caller, member_id: str, *, transaction_id: str, return_id: str, amount_minor: int, payload: dict,
     ) -> Outcome:
         ref, purchase_ref, fingerprint = EntryRef("return", return_id), EntryRef("earn", transaction_id), request_hash(payload)
+        written: list[str] = []
 
         def attempt() -> Outcome:
             member, entries = self.store.get_member_and_entries(member_id, [ref, purchase_ref])
             member = caller.ensure_may_access(member, member_id)
             if ref in entries:
-                return self._replay(entries[ref], fingerprint, "return_id")
+                return self._replay(entries[ref], fingerprint, "return_id", written)
             purchase = entries.get(purchase_ref)
             if purchase is None:
                 raise errors.PurchaseNotFound(f"no purchase {transaction_id} for member {member_id}")
@@ -393,6 +403,7 @@ class Loyalty:
                 member, purchase, return_id=return_id, amount_minor=amount_minor, now=self.clock.now(),
                 request_hash=fingerprint, program=self.program,
             )
+            written.append(change.entry.entry_id)
             self._commit(change, {member.member_id: member.version},
                          purchase_update=(updated_purchase, purchase.refunded_minor or 0))
             return Outcome(change.entry, replayed=False)
@@ -430,6 +441,7 @@ class Loyalty:
         reward_id: str | None = None, points: int | None = None,
     ) -> Outcome:
         ref, fingerprint = EntryRef("redeem", idempotency_key), request_hash(payload)
+        written: list[str] = []
 
         def attempt() -> Outcome:
             if reward_id:  # the member's count of this reward is read with the member (its per-member limit)
@@ -439,13 +451,14 @@ class Loyalty:
                 replay, redeemed_before = entries.get(ref), 0
             member = caller.ensure_may_access(member, member_id)
             if replay:  # answered before the catalog is consulted: a stale cache must not hide a charged redemption
-                return self._replay(replay, fingerprint, "Idempotency-Key")
+                return self._replay(replay, fingerprint, "Idempotency-Key", written)
             reward = self._catalog().find(reward_id) if reward_id else None
             change = rules.redeem(
                 member, self.program, self.clock.now(), idempotency_key=idempotency_key, request_hash=fingerprint,
                 reward=reward, points=points, redeemed_before=redeemed_before,
             )
             stock_reward = reward if reward and reward.stock is not None else None
+            written.append(change.entry.entry_id)
             self._commit(change, {member.member_id: member.version}, stock_reward=stock_reward, counted_reward=reward,
                          voucher=Voucher.of(change.entry), redemption=Redemption.of(change.entry, stock_reward is not None))
             return Outcome(change.entry, replayed=False)
@@ -457,14 +470,17 @@ class Loyalty:
         cancelled, all in one transaction with the `cancel` entry, whose key derives from the redemption's id, so a
         replay is found in the first read (one read, one write)."""
 
+        written: list[str] = []
+
         def attempt() -> Outcome:
             member, redemption, cancelled = self.store.get_for_cancel(member_id, redemption_id)
             member = caller.ensure_may_access(member, member_id)
             if cancelled:
-                return Outcome(cancelled, replayed=True)
+                return Outcome(cancelled, replayed=cancelled.entry_id not in written)
             if redemption is None:
                 raise errors.RedemptionNotFound(f"member {member_id} has no redemption {redemption_id}")
             change = rules.cancel_redemption(member, redemption, self.clock.now(), self.program)
+            written.append(change.entry.entry_id)
             self._commit(change, {member.member_id: member.version}, cancelled=redemption)
             return Outcome(change.entry, replayed=False)
 
@@ -476,14 +492,16 @@ class Loyalty:
                payload: dict) -> Outcome:
         """Credit or debit with a reason; idempotent forever on the key, like a redemption (one read, one write)."""
         ref, fingerprint, actor = EntryRef("adjust", idempotency_key), request_hash(payload), caller.actor
+        written: list[str] = []
 
         def attempt() -> Outcome:
             member, entries = self.store.get_member_and_entries(member_id, [ref])
             member = caller.ensure_may_access(member, member_id)
             if ref in entries:
-                return self._replay(entries[ref], fingerprint, "Idempotency-Key")
+                return self._replay(entries[ref], fingerprint, "Idempotency-Key", written)
             change = rules.adjust(member, self.program, self.clock.now(), idempotency_key=idempotency_key, points=points,
                                   reason=reason, actor=actor, request_hash=fingerprint)
+            written.append(change.entry.entry_id)
             self._commit(change, {member.member_id: member.version})
             return Outcome(change.entry, replayed=False)
 

@@ -41,8 +41,32 @@ class Settings(BaseModel):
             raise ConfigurationError(f"{cls.__name__} cannot start: {problems}") from None
 
 
+# The AWS SDK's retries, chosen on purpose (docs/reliability.md). botocore's "standard" mode (what pynamodb
+# configures): throttles, transient 5xx and connection errors are retried with jittered exponential backoff
+# (at most 1 s, then 2 s) and a retry quota that stops retrying when most calls fail; conditional failures and
+# transaction cancellations are not (the use cases reread and decide again). "adaptive" would add a client-side
+# rate limiter that learns over minutes: a Lambda instance does not live long enough for it to pay. The timeouts
+# keep one DynamoDB call's worst case, 3 attempts x (0.5 s connect + 1 s read) + 3 s of backoff = 7.5 s, under
+# the API functions' 10 s timeout; a DynamoDB request normally answers in milliseconds.
+DYNAMODB_MAX_ATTEMPTS = 3
+DYNAMODB_CONNECT_TIMEOUT_SECONDS = 0.5
+DYNAMODB_READ_TIMEOUT_SECONDS = 1.0
+AWS_CLIENT_RETRIES = {"mode": "standard", "total_max_attempts": DYNAMODB_MAX_ATTEMPTS}  # EventBridge, SQS: the same
+
+
+def aws_client_config():
+    """The botocore Config of the functions' EventBridge and SQS clients: the same policy as DynamoDB's."""
+    from botocore.config import Config
+
+    return Config(retries=AWS_CLIENT_RETRIES, connect_timeout=DYNAMODB_CONNECT_TIMEOUT_SECONDS,
+                  read_timeout=DYNAMODB_READ_TIMEOUT_SECONDS)
+
+
 class StoreSettings(Settings):
     """The tables a function reads and writes, and how the store spreads its hot keys."""
+
+    # Attempts per DynamoDB call, the first included (1: no SDK retry, as the chaos test runs to let every fault through).
+    dynamodb_max_attempts: int = Field(default=DYNAMODB_MAX_ATTEMPTS, ge=1, le=10)
 
     members_table: str
     ledger_table: str

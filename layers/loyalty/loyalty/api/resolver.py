@@ -208,8 +208,10 @@ def common_responses(method: str | list[str] | tuple[str, ...], has_parameters: 
         responses[415] = documented("UNSUPPORTED_MEDIA_TYPE: the body is not application/json")
     if has_parameters or takes_body:
         responses[422] = documented("VALIDATION_ERROR: a parameter or the body breaks the schema")
-    responses[500] = documented("INTERNAL_ERROR: a bug; retrying the same request is safe")
-    responses[503] = documented("TRY_AGAIN: a dependency is busy and nothing was written, or the function timed out "
+    responses[500] = documented("INTERNAL_ERROR: a bug; retrying the same request is safe. STORE_REJECTED: DynamoDB "
+                                "refused the request as it is (an operator's alarm); nothing was written, do not retry")
+    responses[503] = documented("TRY_AGAIN (with Retry-After): a dependency is busy and nothing was written, or the "
+                                "function timed out "
                                 "(API Gateway's body); retry", RefusalBody)
     return responses
 
@@ -229,12 +231,18 @@ def make_resolver() -> LoyaltyResolver:
 
     @app.exception_handler(errors.DomainError)
     def _domain_error(error: errors.DomainError) -> Response:
-        if error.status >= 500:
-            logger.warning("request not served", extra={"code": error.code, "reason": error.message})
+        if isinstance(error, errors.StoreRejected):  # a defect no retry fixes: the StoreRejected alarm counts it
+            logger.error("request refused by DynamoDB", extra={"code": error.code, "operation": error.operation,
+                                                                 "cause": error.cause, "reason": error.reason})
+            metrics.add_metric(name="StoreRejected", unit="Count", value=1)
+        elif error.status >= 500:
+            logger.warning("request not served", extra={"code": error.code, "reason": error.message,
+                                                        "cause": getattr(error, "cause", None)})
         # A refused rule may say what it saw (INSUFFICIENT_POINTS: balance and needed); a failure's cause stays in the log.
         details = dict(getattr(error, "details", None) or {}) if error.status < 500 else {}
         problems = details.pop("errors", None)  # a domain validation error lists its fields as the schema's would
-        return error_response(error.status, error.code, error.message, problems, details=details)
+        return error_response(error.status, error.code, error.message, problems, details=details,
+                              headers=dict(error.headers) or None)
 
     @app.exception_handler(Refused)
     def _refused(refusal: Refused) -> Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 class DomainError(Exception):
     status = 400
     code = "BAD_REQUEST"
+    headers: dict[str, str] = {}  # noqa: RUF012 - read only: HTTP headers the answer carries
 
     def __init__(self, message: str, **details: object) -> None:
         super().__init__(message)
@@ -143,15 +144,33 @@ class InvalidCursor(DomainError):
     status, code = 400, "INVALID_CURSOR"
 
 
-class Busy(DomainError):
-    """A dependency throttled or the member is too contended: nothing was written, retry.
+RETRY_AFTER_SECONDS = 1  # what a 503 tells the client to wait: the SDK has already retried with backoff
 
-    `cause` (DynamoDB's error code) is for the logs, not a detail the client is told.
+
+class Busy(DomainError):
+    """A dependency throttled, a connection failed or the member is too contended: a retry can succeed, and
+    retrying the same request is safe (every write is idempotent). Always sent with `Retry-After`.
+
+    `cause` (DynamoDB's error code, or the connection error) is for the logs, not a detail the client is told.
     """
 
     status, code = 503, "TRY_AGAIN"
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}  # noqa: RUF012 - read only
 
     def __init__(self, message: str, cause: str | None = None) -> None:
         super().__init__(message)
         self.cause = cause
+
+
+class StoreRejected(DomainError):
+    """DynamoDB refused a request that no retry can fix (an item over 400 KB, a malformed expression, a missing
+    table or permission): a defect for the operator, counted by the StoreRejected metric and logged with the
+    operation and DynamoDB's reason; the client is never told to retry. Nothing was written.
+    """
+
+    status, code = 500, "STORE_REJECTED"
+
+    def __init__(self, message: str, operation: str, cause: str | None, reason: str | None) -> None:
+        super().__init__(message)
+        self.operation, self.cause, self.reason = operation, cause, reason
 

@@ -25,7 +25,7 @@ from loyalty.domain.campaigns import Campaign, CounterKey, InvalidCampaign, Usag
 from loyalty.settings import CampaignAdminSettings, PublishedCampaignsSettings
 from loyalty.store import keys
 from loyalty.store.models import CampaignCounterModel, CampaignModel, bind_campaign_counters, bind_campaigns
-from loyalty.store.repository import RequestHook, _busy, _on_request
+from loyalty.store.repository import RequestHook, _busy, _on_request, response_code
 
 PK = "CAMPAIGN"
 DRAFT, ACTIVE, ENDED = "draft", "active", "ended"
@@ -105,7 +105,7 @@ class CampaignStore:
         try:
             record.save(condition=self.model.sk.does_not_exist())
         except PutError as error:
-            if error.cause_response_code == CONDITION_FAILED:
+            if response_code(error) == CONDITION_FAILED:
                 raise errors.CampaignExists(f"a campaign {campaign.campaign_id} exists already") from None
             raise _busy(error) from error
         return stored
@@ -121,7 +121,7 @@ class CampaignStore:
                           condition=model.status == DRAFT)
             return _from_record(record)
         except UpdateError as error:
-            if error.cause_response_code != CONDITION_FAILED:
+            if response_code(error) != CONDITION_FAILED:
                 raise _busy(error) from error
         if self.get(campaign.campaign_id) is None:
             raise errors.CampaignNotFound(f"no campaign {campaign.campaign_id}")
@@ -145,7 +145,7 @@ class CampaignStore:
                           condition=(model.status == DRAFT) & _still_running(model, now))
             return _from_record(record)
         except UpdateError as error:
-            if error.cause_response_code != CONDITION_FAILED:
+            if response_code(error) != CONDITION_FAILED:
                 raise _busy(error) from error
         current = self.get(campaign_id)
         if current is None:
@@ -168,7 +168,7 @@ class CampaignStore:
                           condition=(model.status == DRAFT) | ((model.status == ACTIVE) & _still_running(model, now)))
             return _from_record(record)
         except UpdateError as error:
-            if error.cause_response_code != CONDITION_FAILED:
+            if response_code(error) != CONDITION_FAILED:
                 raise _busy(error) from error
         current = self.get(campaign_id)
         if current is None:

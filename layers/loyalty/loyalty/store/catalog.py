@@ -13,14 +13,14 @@ from loyalty.domain.model import Reward
 from loyalty.settings import RewardAdminSettings
 from loyalty.store.models import RewardModel, bind_rewards
 from loyalty.store.records import reward_from_record, reward_to_record
-from loyalty.store.repository import RequestHook, _busy, _on_request
+from loyalty.store.repository import RequestHook, _busy, _on_request, response_code
 
 PK = "REWARD"
 CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 def _condition_failed(error: PutError | UpdateError | DeleteError) -> bool:
-    return error.cause_response_code == CONDITION_FAILED
+    return response_code(error) == CONDITION_FAILED
 
 
 class RewardStore:

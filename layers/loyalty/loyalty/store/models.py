@@ -19,6 +19,12 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
 from pynamodb.models import Model
 
+from loyalty.settings import DYNAMODB_CONNECT_TIMEOUT_SECONDS, DYNAMODB_MAX_ATTEMPTS, DYNAMODB_READ_TIMEOUT_SECONDS
+
+# Each bound table's client: the SDK retry policy of loyalty.settings (pynamodb counts retries, not attempts).
+CLIENT_OPTIONS = {"connect_timeout_seconds": DYNAMODB_CONNECT_TIMEOUT_SECONDS,
+                  "read_timeout_seconds": DYNAMODB_READ_TIMEOUT_SECONDS, "max_retry_attempts": DYNAMODB_MAX_ATTEMPTS - 1}
+
 
 class ByDueIndex(GlobalSecondaryIndex):
     """Members with lots, by when the expiry job next has something to do for them (sparse, sharded)."""
@@ -306,9 +312,14 @@ class Tables:
     redemptions: type[RedemptionModel] | None = None  # in the members table
     campaign_counters: type[CampaignCounterModel] | None = None  # in the stats table
 
+    def models(self) -> list[type[Model]]:
+        """Every bound record class."""
+        return [model for model in vars(self).values() if model is not None]
+
 
 def _bind(model: type[Model], table_name: str, region: str | None, host: str | None = None) -> type:
-    options = {"table_name": table_name, **({"region": region} if region else {}), **({"host": host} if host else {})}
+    options = {"table_name": table_name, **({"region": region} if region else {}), **({"host": host} if host else {}),
+               **CLIENT_OPTIONS}
     meta = type("Meta", (), options)
     return type(model.__name__, (model,), {"Meta": meta, "__module__": __name__})
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import (
     DoesNotExist,
     GetError,
@@ -106,14 +106,53 @@ class ReferralCodeTaken(Exception):
     pass
 
 
-def _busy(error: PynamoDBException) -> errors.Busy:
-    return errors.Busy("the database is busy; nothing was written, please retry", cause=error.cause_response_code)
+# What a retry can fix: throttling, a conflict with another transaction, DynamoDB's own transient failures.
+RETRYABLE_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "LimitExceededException",
+    "TransactionConflictException", "TransactionInProgressException", "InternalServerError", "ServiceUnavailable",
+    "RequestTimeout", "RequestTimeoutException",
+})
+# The same, as a transaction's cancellation reasons name them.
+RETRYABLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict"})
+
+
+def response_code(error: PynamoDBException) -> str | None:
+    """DynamoDB's error code, or None when it never answered (a connection error: pynamodb's own
+    `cause_response_code` raises AttributeError on those)."""
+    return error.cause.response.get("Error", {}).get("Code") if isinstance(error.cause, ClientError) else None
+
+
+def _retryable(cause: BaseException | None) -> bool:
+    """Whether a retry can succeed: a connection that failed or timed out (no answer), a throttle, a conflict, or a
+    5xx; not a request DynamoDB refuses as it is (ValidationException: an item over 400 KB; a missing table...)."""
+    if not isinstance(cause, ClientError):
+        return True  # botocore's connection and timeout errors: DynamoDB never answered
+    code = cause.response.get("Error", {}).get("Code")
+    if code == "TransactionCanceledException":
+        reasons = {reason.get("Code") for reason in cause.response.get("CancellationReasons", [])} - {"None", None}
+        return bool(reasons) and reasons <= RETRYABLE_REASONS
+    status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return code in RETRYABLE_CODES or status >= 500
+
+
+def _busy(error: PynamoDBException | BotoCoreError | ClientError) -> errors.DomainError:
+    """The domain error for a failed DynamoDB call (pynamodb's, or botocore's own): `Busy` (503, retry) when a retry
+    can fix it, `StoreRejected` (500, an operator's alarm) when no retry can."""
+    cause = error.cause if isinstance(error, PynamoDBException) else error
+    code = cause.response.get("Error", {}).get("Code") if isinstance(cause, ClientError) else None
+    if _retryable(cause):
+        return errors.Busy("the database is busy; nothing was written, please retry", cause=code or type(cause).__name__)
+    operation = str(error.msg) if isinstance(error, PynamoDBException) else cause.operation_name
+    return errors.StoreRejected("the database refused the request; nothing was written", operation=operation,
+                                cause=code, reason=cause.response.get("Error", {}).get("Message"))
 
 
 @dataclass(frozen=True)
 class _Meaning:
     """What a failed condition of a write means. When several fail in one transaction the lowest rank
-    wins: the caller hears what it can act on (a lost race is only retried)."""
+    wins. A lost race outranks a refusal (out of stock, limit reached): the write was decided on a stale read,
+    and it may be this request's own write, applied by a try whose answer was lost; the reread then finds it
+    and answers it as the first try would have. A refusal that still holds is met again on the next try."""
 
     rank: int
     raise_: Callable[[], Exception]
@@ -123,17 +162,17 @@ def _already_enrolled() -> Exception:
     return errors.AlreadyEnrolled("this email or account is already enrolled")
 
 
-ALREADY_ENROLLED = _Meaning(0, _already_enrolled)
-REFERRAL_CODE_TAKEN = _Meaning(2, ReferralCodeTaken)
-LOST_RACE = _Meaning(3, LostRace)
+ALREADY_ENROLLED = _Meaning(0, _already_enrolled)  # Loyalty.enroll tells its own lost answer from another's e-mail
+LOST_RACE = _Meaning(1, LostRace)
+REFERRAL_CODE_TAKEN = _Meaning(3, ReferralCodeTaken)
 
 
 def out_of_stock(reward: Reward) -> _Meaning:
-    return _Meaning(1, lambda: errors.OutOfStock(f"{reward.name} is out of stock", reward_id=reward.reward_id))
+    return _Meaning(2, lambda: errors.OutOfStock(f"{reward.name} is out of stock", reward_id=reward.reward_id))
 
 
 def limit_reached(reward: Reward) -> _Meaning:
-    return _Meaning(1, lambda: errors.RewardLimitReached(
+    return _Meaning(2, lambda: errors.RewardLimitReached(
         f"{reward.name} may be redeemed {reward.per_member_limit} time(s) per member",
         reward_id=reward.reward_id, per_member_limit=reward.per_member_limit,
     ))
@@ -171,7 +210,7 @@ class _Transaction:
         if failed:
             return min(failed, key=lambda meaning: meaning.rank).raise_()
         codes = {reason.code for reason in reasons if reason is not None}
-        if error.cause_response_code == "TransactionConflictException" or "TransactionConflict" in codes:
+        if response_code(error) == "TransactionConflictException" or "TransactionConflict" in codes:
             return LostRace()
         return _busy(error)
 
@@ -205,6 +244,8 @@ class Store:
             members=settings.members_table, ledger=settings.ledger_table, stats=settings.stats_table,
             catalog=settings.catalog_table, region=settings.aws_region, host=settings.aws_endpoint_url_dynamodb,
         )
+        for model in tables.models():
+            model.Meta.max_retry_attempts = settings.dynamodb_max_attempts - 1
         return cls(tables, job_shards=settings.job_shards, stats_shards=settings.stats_shards)
 
     def _connection(self):
@@ -212,11 +253,7 @@ class Store:
 
     def on_request(self, hook: RequestHook) -> None:
         """Call `hook(operation, params)` before each DynamoDB request of this store (tests and benchmarks count them)."""
-        tables = self.tables
-        _on_request([model for model in (tables.members, tables.markers, tables.entries, tables.counters, tables.rewards,
-                                         tables.redemption_counts, tables.vouchers, tables.consents, tables.redemptions,
-                                         tables.campaign_counters)
-                     if model is not None], hook)
+        _on_request(self.tables.models(), hook)
 
     @property
     def _rewards(self):
@@ -277,9 +314,8 @@ class Store:
         def send(request_items: dict) -> dict:
             try:
                 return client.batch_get_item(RequestItems=request_items)
-            except ClientError as error:
-                raise errors.Busy("the database is busy; nothing was written, please retry",
-                                  cause=error.response.get("Error", {}).get("Code")) from error
+            except (ClientError, BotoCoreError) as error:
+                raise _busy(error) from error
 
         requests = {table: {"Keys": keys_, "ConsistentRead": consistent} for table, keys_ in wanted.items()}
         return batch_get_all(send, requests, self.backoff)
@@ -298,7 +334,7 @@ class Store:
                 entry_futures = {ref: reads.get(self.tables.entries, member_id, keys.entry_key(ref)) for ref in refs}
                 count_future = reads.get(self.tables.redemption_counts, count_key) if count_key else None
         except TransactGetError as error:
-            if error.cause_response_code == "TransactionCanceledException":
+            if response_code(error) == "TransactionCanceledException":
                 raise LostRace() from error  # a write to one of these items was in flight
             raise _busy(error) from error
         try:
@@ -325,7 +361,7 @@ class Store:
                 redemption = reads.get(self.tables.redemptions, keys.redemption_pk(member_id, redemption_id))
                 cancel = reads.get(self.tables.entries, member_id, keys.entry_key(EntryRef("cancel", redemption_id)))
         except TransactGetError as error:
-            if error.cause_response_code == "TransactionCanceledException":
+            if response_code(error) == "TransactionCanceledException":
                 raise LostRace() from error
             raise _busy(error) from error
         return (_found(member, member_from_record), _found(redemption, redemption_from_record),
@@ -524,7 +560,7 @@ class Store:
                 return _voucher_refusal(current)
             return LostRace()  # cancelled by a cancel of the same redemption a moment ago: the retry replays it
 
-        return _Meaning(1, refusal)
+        return _Meaning(2, refusal)
 
     def _count_redemption(self, transaction: _Transaction, member_id: str, reward: Reward) -> None:
         # Counted on every redemption, so a limit set later counts the redemptions made before it.
