@@ -11,13 +11,11 @@ from pathlib import Path
 import pytest
 
 from loyalty_local import events as local_events
-from tests.test_template import CONTRACT, _served
+from tests.test_template import CONTRACT, LANDING_WITH_THEIR_ISSUE, _served
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
-# Linked from the README's index, written on the branches of their own issues: they land when those merge.
-LANDING_WITH_THEIR_ISSUE = {ROOT / "docs" / "scaling.md", ROOT / "docs" / "reliability.md"}
 
 
 def _prose(text: str) -> str:
