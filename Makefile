@@ -11,9 +11,11 @@ export AWS_DEFAULT_REGION ?= us-east-1
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
+# The first run of any target installs the lock's ~95 packages, pip showing each one (1-3 minutes: docs/getting-started.md).
 $(STAMP): requirements-dev.lock
+	@echo "Setting up $(VENV) from requirements-dev.lock (first run only, 1-3 minutes)..."
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install --progress-bar on --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
 
 .PHONY: lock layer checkov
@@ -80,13 +82,11 @@ check-openapi: $(STAMP)  ## fail if the committed openapi.json differs from the 
 bench: $(STAMP)  ## DynamoDB round trips, warm and cold costs, capacity and cost per call; fails on a missed target
 	$(PY) -m benchmarks
 
-# mutmut names a mutant after its file's path, so it runs in a copy with the layer's package at src/loyalty
-# (see [tool.mutmut] in pyproject.toml). Built afresh each time: mutmut never refreshes a copied file it did not mutate.
+# mutmut runs in .mutation/, a copy built afresh each time (mutmut never refreshes a copied file it did not mutate)
+# with the layer's package at src/loyalty; see benchmarks/mutation_score.py and [tool.mutmut] in pyproject.toml.
 MUTATION_DIR := .mutation
-mutation: $(STAMP)  ## mutation testing of domain/ and service.py (mutmut): score and surviving mutants
-	rm -rf $(MUTATION_DIR) && mkdir -p $(MUTATION_DIR)/src
-	cp -R layers/loyalty/loyalty $(MUTATION_DIR)/src/
-	cp -R tests functions loyalty_local events template.yaml pyproject.toml $(MUTATION_DIR)/
+mutation: $(STAMP)  ## mutation testing of domain/, store/, api/ and service.py (mutmut): score per package, surviving mutants
+	$(PY) -m benchmarks.mutation_score prepare $(MUTATION_DIR)
 	cd $(MUTATION_DIR) && PYTHONPATH= $(CURDIR)/$(VENV)/bin/mutmut run --max-children $(or $(JOBS),2)
 	cd $(MUTATION_DIR) && PYTHONPATH=$(CURDIR) $(CURDIR)/$(PY) -m benchmarks.mutation_score
 

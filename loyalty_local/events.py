@@ -11,12 +11,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from loyalty_local.template import ROOT
 
 EVENTS_FILE = ROOT / ".local" / "events.jsonl"  # where `make run` has the publisher write
+SCHEMAS = ROOT / "docs" / "events.md"  # its table names every detail-type (tests/test_docs.py checks the publisher's)
+
+
+def known_types(schemas: Path = SCHEMAS) -> list[str]:
+    """The detail-types docs/events.md documents, from its table's rows: | `PointsEarned` | when | detail |."""
+    return re.findall(r"(?m)^\| `([A-Z][A-Za-z]+)` \|", schemas.read_text(encoding="utf-8"))
 
 
 def events_file() -> Path:
@@ -49,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, default=None, help=f"default: $LOCAL_EVENTS_FILE or {EVENTS_FILE}")
     args = parser.parse_args(argv)
     path = args.file or events_file()
+    if args.type and args.type not in (known := known_types()):
+        print(f"no event type {args.type!r}: the types are {', '.join(known)} (docs/events.md)", file=sys.stderr)
+        return 2
     count = 0
     for event in read_events(path, args.type, args.member):
         count += 1

@@ -3,6 +3,8 @@ and at the service level: the round trips with 0, 10 and 100 active campaigns, a
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime, timezone
 
 import boto3
@@ -16,7 +18,7 @@ from loyalty.domain.model import BasketItem, Purchase
 from loyalty.domain.rules import MAX_CAMPAIGNS_PER_PURCHASE
 from loyalty.service import Campaigns
 from loyalty.store.campaigns import CampaignStore
-from tests.conftest import REGION, TABLES, call, http_event, make_loyalty
+from tests.conftest import REGION, ROOT, TABLES, call, http_event, make_loyalty
 from tests.functional.helpers import ADMIN, MEMBER, POS, activity, enroll, return_points, table_items
 
 pytestmark = pytest.mark.usefixtures("tables")
@@ -251,29 +253,38 @@ def test_the_campaigns_cache_reads_once_per_ttl_and_the_earn_function_may_not_ke
         EarnSettings.from_environment({name: value for name, value in env.items() if name != "CATALOG_TABLE"})
 
 
-def test_the_readme_walk_through_earns_what_it_says():
-    activate({"campaign_id": "coffee-double", "name": "Double points on coffee", "applies_to": {"categories": ["coffee"]},
-              "effect": {"type": "multiply", "factor": "2"}, "limits": [{"per": "member", "period": "day", "max_points": 5}]},
-             {"campaign_id": "basket-bonus", "name": "50 points on 20 euros", "priority": 10,
-              "effect": {"type": "bonus", "points": 50},
-              "conditions": {"all": [{"fact": "order.channel", "op": "in", "value": ["store", "app"]},
-                                     {"fact": "order.eligible_minor", "op": "gte", "value": 2000}]}})
+def _worked_example() -> tuple[list[dict], dict, dict, str]:
+    """docs/campaigns.md's worked example, as a reader pastes it: the campaigns its script creates, its basket,
+    the answer the page shows and the page's text."""
+    page = (ROOT / "docs" / "campaigns.md").read_text()
+    example = page.split("A worked example", 1)[1]
+    script = example.split("```bash\n", 1)[1].split("```", 1)[0]
+    campaigns = [json.loads(body) for body in re.findall(r"/v1/campaigns -H .*?-d '(\{.*?\})'", script, re.S)]
+    basket = json.loads(re.search(r"BASKET='(.*?)'", script, re.S).group(1))
+    shown = json.loads(example.split("```json\n", 1)[1].split("```", 1)[0])
+    return campaigns, basket, shown, example
+
+
+def test_the_worked_example_of_docs_campaigns_md_earns_what_it_says():
+    campaigns, basket, shown, page = _worked_example()
+    assert [c["campaign_id"] for c in campaigns] == ["coffee-treat", "basket-bonus"]
+    activate(*campaigns)
     member_id = enroll("sam@example.com", channel="store")["member_id"]
-    items = [{"sku": "LATTE-M", "category": "coffee", "amount_minor": 900, "quantity": 2},
-             {"sku": "BEANS-250", "category": "coffee", "amount_minor": 1600, "quantity": 1},
-             {"sku": "CROISSANT", "category": "bakery", "amount_minor": 350, "quantity": 1},
-             {"sku": "GIFT-25", "category": "gift_card", "amount_minor": 2500, "quantity": 1}]
+    # Worked out by hand: 28.50 eligible (the gift card earns nothing) is 28 base points; basket-bonus (priority 10)
+    # adds 50; coffee-treat wants 25 (the base points of 25.00 of coffee) but its daily limit of 5 leaves 5.
     expected = {"points": 83, "base_points": 28,
                 "breakdown": [{"source": "base", "campaign_id": None, "points": 28},
                               {"source": "campaign", "campaign_id": "basket-bonus", "points": 50},
-                              {"source": "campaign", "campaign_id": "coffee-double", "points": 5}],
-                "limited": [{"campaign_id": "coffee-double", "wanted": 25, "given": 5}]}
-    body = {"transaction_id": "store-7:0001", "amount_minor": 5350, "currency": "EUR", "channel": "store", "items": items}
-    previewed = call("earn", http_event("POST", f"/v1/members/{member_id}/earn/preview", body=body), INSTANCE, **FRESH)
-    assert previewed.body == {**expected, "not_applied": []}
-    earned = call("earn", http_event("POST", f"/v1/members/{member_id}/earn", body=body), INSTANCE, **FRESH)
+                              {"source": "campaign", "campaign_id": "coffee-treat", "points": 5}],
+                "limited": [{"campaign_id": "coffee-treat", "wanted": 25, "given": 5}]}
+    assert shown == {**expected, "not_applied": []}
+    previewed = call("earn", http_event("POST", f"/v1/members/{member_id}/earn/preview", body=basket), INSTANCE, **FRESH)
+    assert previewed.body == shown
+    earned = call("earn", http_event("POST", f"/v1/members/{member_id}/earn", body=basket), INSTANCE, **FRESH)
     assert {name: earned[name] for name in expected} == expected and earned["balance"] == 133
-    assert return_points(member_id, "store-7:0001", "store-7:0001:r1", 1600)["points"] == -24
-    again = call("earn", http_event("POST", f"/v1/members/{member_id}/earn/preview", body=body), INSTANCE, **FRESH)
-    assert again["not_applied"] == [{"campaign_id": "coffee-double",
-                                     "reason": "limit member/day max_points 5: none left (gave 5 points)"}]
+    assert "`balance` (133: the welcome bonus and these 83)" in page
+    assert return_points(member_id, basket["transaction_id"], "store-7:0001:r1", 1600)["points"] == -24
+    assert '"points": -24' in page
+    again = call("earn", http_event("POST", f"/v1/members/{member_id}/earn/preview", body=basket), INSTANCE, **FRESH)
+    reason = "limit member/day max_points 5: none left (gave 5 points)"
+    assert again["not_applied"] == [{"campaign_id": "coffee-treat", "reason": reason}] and f"`{reason}`" in page

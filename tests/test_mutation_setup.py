@@ -1,0 +1,57 @@
+"""`make mutation` still starts: its copy of the repository holds what the tests import, mutmut's own copy step
+works in it, mutmut's configuration mutates domain/, store/, api/ and service.py, and the tests of the mutation run
+(the stateful and property-based ones included) are collected where mutmut runs them. The mutants themselves are
+`make mutation`'s job: far too slow for `make test`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.mutation_score import prepare
+
+ROOT = Path(__file__).resolve().parent.parent
+MUTMUT_SEES = """
+import json
+from mutmut.configuration import config
+from mutmut.utils.file_utils import copy_also_copy_files, copy_src_dir, walk_mutatable_files
+copy_src_dir()
+copy_also_copy_files()
+print(json.dumps({"selection": config().pytest_add_cli_args_test_selection,
+                  "mutated": sorted(str(path) for path in walk_mutatable_files())}))
+"""
+
+
+def _clean_environment() -> dict[str, str]:
+    """As `make mutation` runs mutmut: without the repository's PYTHONPATH, so only the copy can be imported."""
+    return {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+
+
+def test_the_mutation_run_starts_from_its_copy_and_collects_every_selected_test(tmp_path):
+    copy = tmp_path / "mutation"
+    entries = prepare(ROOT, copy)
+    assert {"ops/", "tests/", "functions/", "loyalty_local/", "template.yaml"} <= set(entries)
+    assert (copy / "src" / "loyalty" / "service.py").exists() and not (copy / "layers" / "loyalty" / "loyalty").exists()
+    assert not (copy / ".venv").exists(), "ignored files stay out of the copy"
+
+    seen = subprocess.run([sys.executable, "-c", MUTMUT_SEES], cwd=copy, env=_clean_environment(),
+                          capture_output=True, text=True, timeout=300)
+    assert seen.returncode == 0, seen.stderr
+    mutmut = json.loads(seen.stdout.splitlines()[-1])
+    packages = {Path(path).relative_to("src/loyalty").parts[0] for path in mutmut["mutated"]}
+    assert {"domain", "store", "api", "service.py"} <= packages
+    assert "-k" not in mutmut["selection"], "no test is left out of the mutation run"
+
+    mutants = copy / "mutants"
+    assert (mutants / "ops" / "reapply_erasures.py").exists() and (mutants / "src" / "loyalty" / "service.py").exists()
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *mutmut["selection"]],
+        cwd=mutants, env={**_clean_environment(), "PYTHONPATH": str(mutants / "src")},
+        capture_output=True, text=True, timeout=600)
+    assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-3000:]
+    tests = collected.stdout
+    assert "test_ledger_stateful.py::TestLedger" in tests and "test_truth_check" in tests and "test_privacy.py" in tests
+    assert "error" not in tests.splitlines()[-1].lower(), tests.splitlines()[-1]
