@@ -338,6 +338,9 @@ def _lambda_error(status: int, error_type: str, message: str) -> Response:
 # ---------------------------------------------------------------- command line
 
 
+DEMO_MEMBER_EMAIL = "member@example.com"  # the e-mail the banner's member token proves
+
+
 def token_settings() -> dict[str, str]:
     """The authorizer's secret, issuer and audience, which `make token` signs for."""
     return {"secret": os.environ.get("LOCAL_JWT_SECRET") or apigw.DEFAULT_SECRET,
@@ -363,7 +366,7 @@ def serve() -> int:
     api = f"http://127.0.0.1:{runtime.api_port}"
 
     def token(role: str) -> str:
-        return apigw.make_token(role, **settings)
+        return apigw.make_token(role, **settings, email=DEMO_MEMBER_EMAIL if role == "member" else None)
 
     log(f"""
 Loyalty API running locally ({time.perf_counter() - started:.1f} s to start)
@@ -373,8 +376,9 @@ Loyalty API running locally ({time.perf_counter() - started:.1f} s to start)
   DynamoDB (moto)  http://127.0.0.1:{runtime.dynamodb_port}
   Business clock   {api}/_local/clock  (POST {{"advance_days": 30}} moves every function and job forward)
   Domain events    logged here, and listed by `make events` ({events.events_file()})
-Tokens (12 h; `make token ROLE=member|pos|admin [SUB=...]` for more):
+Tokens (12 h; `make token ROLE=member|pos|admin [SUB=...] [EMAIL=...]` for more):
   member  {token("member")}
+          (proves {DEMO_MEMBER_EMAIL}: a member token enrolls only the e-mail it proves)
   pos     {token("pos")}
   admin   {token("admin")}
 Ready. Ctrl-C stops everything.""")
@@ -402,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     token = commands.add_parser("token", help="print a local JWT")
     token.add_argument("--role", choices=sorted(apigw.ROLE_SCOPES), default="member")
     token.add_argument("--sub", help="the token's subject (default: one per role)")
+    token.add_argument("--email", help="a verified e-mail claim (email, email_verified): a member token enrolls "
+                                       "only this e-mail")
     commands.add_parser("events", add_help=False,  # its options, -h included, are loyalty_local.events'
                         help="list the domain events published locally: events -h for its options")
     args, rest = parser.parse_known_args(argv)
@@ -411,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "serve":
         return serve()
-    print(apigw.make_token(args.role, sub=args.sub, **token_settings()))
+    print(apigw.make_token(args.role, sub=args.sub, email=args.email, **token_settings()))
     return 0
 
 

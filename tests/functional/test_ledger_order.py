@@ -27,7 +27,7 @@ AT = datetime(2026, 11, 2, 12, tzinfo=timezone.utc)
 def chains(entries_oldest_first: list[dict]) -> bool:
     """Each entry's balance_after is the one before it plus its own points."""
     return all(later["balance_after"] == earlier["balance_after"] + later["points"]
-               for earlier, later in zip(entries_oldest_first, entries_oldest_first[1:]))
+               for earlier, later in zip(entries_oldest_first, entries_oldest_first[1:], strict=False))
 
 
 def _feed(loyalty, member_id: str, page_size: int = 2) -> list[dict]:

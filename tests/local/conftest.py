@@ -49,11 +49,12 @@ class LocalRuntime:
     def lambda_endpoint(self) -> str:
         return f"http://127.0.0.1:{self.lambda_port}"
 
-    def token(self, role: str, sub: str | None = None) -> str:
-        return make_token(role, self.secret, sub)
+    def token(self, role: str, sub: str | None = None, email: str | None = None) -> str:
+        """`email`: the verified e-mail claim a member token needs to enroll that e-mail."""
+        return make_token(role, self.secret, sub, email=email)
 
-    def headers(self, role: str, sub: str | None = None, **extra: str) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.token(role, sub)}", **extra}
+    def headers(self, role: str, sub: str | None = None, email: str | None = None, **extra: str) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token(role, sub, email)}", **extra}
 
     def log(self) -> str:
         return self.log_path.read_text()

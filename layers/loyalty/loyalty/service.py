@@ -249,6 +249,7 @@ class Loyalty:
         sub = caller.sub if caller.is_member else None  # a member token links the new member to itself
         if caller.is_member and not sub:
             raise errors.Forbidden("a member token must name its subject (sub)")
+        caller.ensure_may_use_email(email)  # before any read: a squatted address is refused, nothing written
         referrer_id = None
         if referral_code:
             referrer_id = self.store.member_id_for_referral_code(referral_code.upper())
@@ -283,6 +284,8 @@ class Loyalty:
         """Change profile fields (one read, one transaction; nothing written when nothing changes). A new e-mail's
         uniqueness marker moves in the member's transaction; a consent change is recorded in it."""
         by = _consent_by(caller)  # refused before anything is written when the token names no one
+        if "email" in changes:
+            caller.ensure_may_use_email(str(changes["email"]))
         email_hash = self._email_hash() if "email" in changes else None
 
         def attempt() -> Member:
