@@ -27,6 +27,7 @@ from urllib.parse import unquote
 from loyalty_local import apigw, events
 from loyalty_local.clock import ClockError, LocalClock, clock_body
 from loyalty_local.functions import FunctionError, FunctionPool, FunctionTimeout
+from loyalty_local.throttle import TOO_MANY_REQUESTS, Throttle, parse_overrides
 from loyalty_local.template import LOCAL_ACCOUNT, LOCAL_REGION, ROOT, create_tables, functions, load_template
 
 sys.path.insert(0, str(ROOT / "layers" / "loyalty"))  # the shared layer, as /opt/python is in Lambda
@@ -69,6 +70,7 @@ class Runtime:
         self.pool: FunctionPool | None = None
         self.poller = None
         self.router: apigw.Router | None = None
+        self.throttle: Throttle | None = None
         self.openapi: bytes = b"{}"
         self.docs_page: bytes = b""
 
@@ -106,6 +108,8 @@ class Runtime:
         seed_demo("CatalogTable", LOCAL_REGION)
         specs = functions(template)
         self.router = apigw.Router(specs)
+        # API Gateway's route throttling, with the template's limits (LOCAL_PARAMETER_OVERRIDES may change them)
+        self.throttle = Throttle.from_template(template, parse_overrides(os.environ.get("LOCAL_PARAMETER_OVERRIDES", "")))
         self.pool = FunctionPool(specs, {**aws, **local}, log)
         published.parent.mkdir(parents=True, exist_ok=True)
         published.write_text("")  # the events of this run
@@ -215,6 +219,11 @@ class Runtime:
         match = self.router.match(request.method, request.path)
         if match is None:
             return json_response(404, {"message": "Not Found"})
+        # Throttling comes before the authorizer, as in API Gateway: a flood of bad tokens is refused cheaply too.
+        wait = self.throttle.retry_after(f"{match.route.method} {match.route.path}")
+        if wait:
+            return json_response(429, {"code": TOO_MANY_REQUESTS, "message": "too many requests on this route; retry "
+                                       f"after {wait} s"}, ("retry-after", str(wait)))
         try:
             authorization = apigw.authorize(request.headers, self.secret, match.route, self.issuer, self.audience)
         except apigw.Unauthorized as refused:

@@ -183,6 +183,7 @@ GRANTS = {
         "StatsTable": {"dynamodb:UpdateItem"},
     },
     "PublishEventsFunction": {},  # reads the streams through its event source mappings, never the tables
+    "PreTokenFunction": {},  # Cognito's pre-token trigger: reads its event, calls nothing
     # the back office's catalog: create (conditional put), replace, retire and stock (conditional updates);
     # a refused stock change reads the reward to say why. Nothing else: no member, ledger or counter.
     "CatalogFunction": {"CatalogTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}},
@@ -364,6 +365,8 @@ def test_api_code_never_scans():
 EVENT_FILES = sorted(Path(ROOT / "events").glob("*.json"))
 HTTP_EVENTS = [path for path in EVENT_FILES if json.loads(path.read_text()).get("version") == "2.0"]
 SCHEDULED_EVENTS = [path for path in EVENT_FILES if json.loads(path.read_text()).get("detail-type") == "Scheduled Event"]
+# Cognito trigger samples, run by their function's unit test (tests/unit/test_pre_token.py)
+TRIGGER_EVENTS = [path for path in EVENT_FILES if "TokenGeneration" in json.loads(path.read_text()).get("triggerSource", "")]
 ORDER = [
     "enroll-member", "earn-purchase", "earn-preview", "return-purchase", "redeem-reward", "redeem-points", "list-rewards", "get-program",
     "get-member", "get-activity", "get-program-report", "find-member", "adjust-points", "block-member", "unblock-member",
@@ -389,7 +392,7 @@ def test_there_is_a_sample_event_for_every_route():
 @pytest.mark.usefixtures("tables")
 def test_sample_events_run_in_order_through_their_functions():
     assert sorted(ORDER) == sorted(path.stem for path in HTTP_EVENTS)
-    assert len(HTTP_EVENTS) + len(SCHEDULED_EVENTS) == len(EVENT_FILES), "every sample event is run by a test"
+    assert len(HTTP_EVENTS) + len(SCHEDULED_EVENTS) + len(TRIGGER_EVENTS) == len(EVENT_FILES), "every sample event is run by a test"
     voucher, member, redemption = SAMPLE_VOUCHER, SAMPLE_MEMBER, SAMPLE_REDEMPTION
     for name in ORDER:
         text = (ROOT / "events" / f"{name}.json").read_text()

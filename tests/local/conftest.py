@@ -121,6 +121,9 @@ def _wait_until_ready(runtime: LocalRuntime) -> None:
 
 @pytest.fixture(scope="session")
 def local_runtime(tmp_path_factory):
-    runtime = start_runtime(tmp_path_factory.mktemp("local") / "runtime.log")
+    # The template's limits, except the reports class's (5 a second): schemathesis calls the report and the export
+    # faster than that, and a 429 there would test nothing (tests/local/test_throttling.py tests the limits).
+    runtime = start_runtime(tmp_path_factory.mktemp("local") / "runtime.log",
+                            LOCAL_PARAMETER_OVERRIDES="ReportsRateLimit=1000 ReportsBurstLimit=1000")
     yield runtime
     assert runtime.stop() == 0, f"SIGTERM did not stop the runtime cleanly:\n{runtime.log()}"
