@@ -188,10 +188,10 @@ def test_export_and_erasure_round_trips():
     uc.store.on_request(lambda operation, params: operations.append(operation))
     me = Caller(sub="app-user-1", scopes=frozenset({MEMBER}))
     uc.export(ADMIN_CALLER, member_id)
-    assert operations == ["GetItem", "Query", "BatchGetItem"]  # member, ledger partition, vouchers
+    assert operations == ["GetItem", "Query", "Query", "BatchGetItem"]  # member, newest entries, consents, vouchers
     operations.clear()
     uc.export(me, "me")
-    assert operations == ["GetItem", "GetItem", "Query", "BatchGetItem"]  # the SUB# marker first
+    assert operations == ["GetItem", "GetItem", "Query", "Query", "BatchGetItem"]  # the SUB# marker first
     operations.clear()
     uc.erase(ADMIN_CALLER, member_id)
     assert operations == ["GetItem", "TransactWriteItems"]  # erasure: one read, one transaction

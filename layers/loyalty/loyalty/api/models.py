@@ -14,6 +14,7 @@ from loyalty.domain.model import Entry, Member, Reward, Voucher
 from loyalty.domain.rules import lots as lots_by_expiry
 from loyalty.domain.rules import PROFILE_FIELDS, pending_lots, points_pending, settle, tier_progress
 from loyalty.program import Program
+from loyalty.service import MAX_EXPORT_ENTRIES
 
 MAX_AMOUNT_MINOR = 100_000_000  # one purchase of a million in major units is not a purchase, it is a typo
 MAX_POINTS = 1_000_000_000
@@ -765,8 +766,12 @@ class ConsentView(BaseModel):
 class MemberExportView(BaseModel):
     member: MemberRecord
     consents: list[ConsentView] = Field(description="Every change of the marketing consent, oldest first.")
-    activity: list[LedgerRecord] = Field(description="Every ledger entry, all pages, newest first (as the activity).")
-    vouchers: list[VoucherView] = Field(description="The vouchers of the member's redemptions, oldest first.")
+    activity: list[LedgerRecord] = Field(
+        description=f"The ledger's entries, newest first (as the activity): all of them, or the newest {MAX_EXPORT_ENTRIES}.")
+    activity_next_cursor: str | None = Field(description=(
+        f"null: `activity` holds every entry. Otherwise the ledger holds more than {MAX_EXPORT_ENTRIES}: read the "
+        "older entries with GET /v1/members/{member_id}/activity?cursor=<this>, page by page."))
+    vouchers: list[VoucherView] = Field(description="The vouchers of the exported redemptions, oldest first.")
 
     @classmethod
     def of(cls, export, program: Program, now: datetime, *, staff_view: bool) -> MemberExportView:
@@ -778,6 +783,7 @@ class MemberExportView(BaseModel):
             member=MemberRecord.of(export.member, program, now),
             consents=[ConsentView(marketing_opt_in=c.marketing_opt_in, at=c.at, by=by(c)) for c in export.consents],
             activity=[LedgerRecord.of(entry, staff_view=staff_view) for entry in export.entries],
+            activity_next_cursor=export.next_cursor,
             vouchers=[VoucherView.of(voucher) for voucher in export.vouchers],
         )
 
