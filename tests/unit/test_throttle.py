@@ -98,3 +98,16 @@ def test_routes_have_buckets_of_their_own():
 def test_malformed_overrides_are_refused(text):
     with pytest.raises(ValueError, match="Name=Value"):
         parse_overrides(text)
+
+
+def test_the_contract_states_the_templates_default_limits():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    rows = re.findall(r"^\| [a-z ]+ \(`(\w+)RateLimit`, `\w+BurstLimit`\) \| .+ \| ([\d,]+) / ([\d,]+) \|$", text, re.M)
+    parameters = TEMPLATE["Parameters"]
+    assert {klass for klass, _, _ in rows} == {"MemberApp", "Till", "BackOffice", "Reports"}
+    for klass, rate, burst in rows:
+        assert (int(rate.replace(",", "")), int(burst.replace(",", ""))) == (
+            parameters[f"{klass}RateLimit"]["Default"], parameters[f"{klass}BurstLimit"]["Default"]), klass
