@@ -70,7 +70,7 @@ class Runtime:
         self.pool: FunctionPool | None = None
         self.poller = None
         self.router: apigw.Router | None = None
-        self.throttle: Throttle | None = None
+        self.throttle: Throttle | None = None  # set by start() from the template; none: nothing is throttled
         self.openapi: bytes = b"{}"
         self.docs_page: bytes = b""
 
@@ -220,7 +220,7 @@ class Runtime:
         if match is None:
             return json_response(404, {"message": "Not Found"})
         # Throttling comes before the authorizer, as in API Gateway: a flood of bad tokens is refused cheaply too.
-        wait = self.throttle.retry_after(f"{match.route.method} {match.route.path}")
+        wait = self.throttle.retry_after(f"{match.route.method} {match.route.path}") if self.throttle else 0
         if wait:
             return json_response(429, {"code": TOO_MANY_REQUESTS, "message": "too many requests on this route; retry "
                                        f"after {wait} s"}, ("retry-after", str(wait)))
