@@ -55,8 +55,8 @@ checkov: $(CHECKOV_VENV)/.installed  ## checkov on template.yaml: every finding 
 run: $(STAMP)  ## start the whole system locally (API :3000, Lambda invoke :3001); FAULTS=... injects AWS faults
 	$(if $(FAULTS),FAULTS='$(FAULTS)') $(PY) -m loyalty_local serve
 
-token: $(STAMP)  ## print a local JWT: make token ROLE=member|pos|admin [SUB=...]
-	@$(PY) -m loyalty_local token --role $(or $(ROLE),member) $(if $(SUB),--sub $(SUB))
+token: $(STAMP)  ## print a local JWT: make token ROLE=member|pos|admin [SUB=...] [EMAIL=... (the verified e-mail a member enrolls)]
+	@$(PY) -m loyalty_local token --role $(or $(ROLE),member) $(if $(SUB),--sub $(SUB)) $(if $(EMAIL),--email $(EMAIL))
 
 events: $(STAMP)  ## list the domain events the running `make run` published: make events [TYPE=TierChanged]
 	@$(PY) -m loyalty_local events $(if $(TYPE),--type $(TYPE))

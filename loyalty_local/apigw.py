@@ -39,12 +39,15 @@ DEFAULT_AUDIENCE = "loyalty-local"
 
 
 def make_token(role: str, secret: str, sub: str | None = None, issuer: str = DEFAULT_ISSUER,
-               audience: str = DEFAULT_AUDIENCE, lifetime_seconds: int = TOKEN_LIFETIME_SECONDS) -> str:
-    """An access token shaped like a Cognito one: the role's scope, a subject, the app client as `client_id`."""
+               audience: str = DEFAULT_AUDIENCE, lifetime_seconds: int = TOKEN_LIFETIME_SECONDS,
+               email: str | None = None) -> str:
+    """An access token shaped like a Cognito one: the role's scope, a subject, the app client as `client_id`;
+    with `email`, the verified e-mail claims the pre-token-generation trigger adds (a member enrolls only that)."""
     now = int(time.time())
     claims = {
         "sub": sub or ROLE_SUBJECTS[role], "scope": ROLE_SCOPES[role], "client_id": audience,
         "iss": issuer, "token_use": "access", "iat": now, "exp": now + lifetime_seconds,
+        **({"email": email, "email_verified": "true"} if email else {}),
     }
     return jwt.encode(claims, secret, algorithm="HS256")
 

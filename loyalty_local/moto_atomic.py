@@ -13,6 +13,10 @@ and memory in proportion to the table (a long run reached gigabytes) and orphans
 reader was following. Here a transaction instead keeps the items it touches as they were and, if
 it is cancelled, writes them back and drops the stream records it made: all-or-nothing at the
 cost of the items it names. `trim_stream` lets a stream reader drop the records it has consumed.
+
+Last, moto keeps every model object it ever made (each item image, stream record and shard iterator)
+in its class's `instances_tracked` list, for its dashboard: under steady traffic that list, not the
+tables, was what grew (about 10 KB a request). Its DynamoDB models stop tracking here.
 """
 
 from __future__ import annotations
@@ -39,7 +43,27 @@ _OPERATIONS = ("get_item", "put_item", "update_item", "delete_item", "query", "s
 _lock = threading.RLock()
 
 
+class _Untracked(list):
+    """An `instances_tracked` that keeps nothing: moto appends every new model object to it."""
+
+    def append(self, instance: Any) -> None:
+        pass
+
+
+def stop_tracking_instances() -> None:
+    """moto's DynamoDB and DynamoDB Streams models stop keeping every object they made (until a moto reset)."""
+    import moto.dynamodb.models  # noqa: F401 - their model classes register on import
+    import moto.dynamodbstreams.models  # noqa: F401
+    from moto.core.model_instances import model_data
+
+    for service in ("dynamodb", "dynamodbstreams"):
+        for model in model_data.get(service, {}).values():
+            if not isinstance(model.instances_tracked, _Untracked):
+                model.instances_tracked = _Untracked()
+
+
 def make_dynamodb_atomic() -> None:
+    stop_tracking_instances()
     if getattr(DynamoDBBackend.transact_write_items, "_atomic", False):
         return
     DynamoDBBackend.transact_write_items = _transact_write_items

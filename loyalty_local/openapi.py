@@ -48,6 +48,25 @@ def _use_error_body_for_validation(operation: dict[str, Any]) -> None:
         }
 
 
+RETRY_AFTER = {"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 1}}
+THROTTLED = {
+    "description": "TOO_MANY_REQUESTS: over the route's throttling limits (its class's requests per second and burst); "
+    "nothing was done. Wait the Retry-After seconds when given, else back off exponentially, then retry. API "
+    "Gateway's own answer is `{\"message\": \"Too Many Requests\"}`, the local runtime's carries the code.",
+    "headers": {"Retry-After": {**RETRY_AFTER, "required": False}},
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RefusalBody"}}},
+}
+
+
+def _add_limit_responses(operation: dict[str, Any]) -> None:
+    """Every route may be throttled (429); a 503 says when to retry when it can (Retry-After)."""
+    responses = operation.setdefault("responses", {})
+    responses["429"] = THROTTLED
+    if "503" in responses:
+        responses["503"] = {**responses["503"], "headers": {"Retry-After": {**RETRY_AFTER, "required": False}}}
+    operation["responses"] = dict(sorted(responses.items()))
+
+
 def build_openapi() -> dict[str, Any]:
     """Each API function's resolver schema, with its routes' scopes, merged by powertools' OpenAPIMerge."""
     from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
@@ -70,6 +89,7 @@ def build_openapi() -> dict[str, Any]:
                     ).strip()
                     operation["x-function"] = spec.logical_id
                 _use_error_body_for_validation(operation)
+                _add_limit_responses(operation)
         merge.add_schema(schema)
     merged = merge.get_openapi_schema()
     schemas = merged["components"]["schemas"]

@@ -27,6 +27,7 @@ from urllib.parse import unquote
 from loyalty_local import apigw, events
 from loyalty_local.clock import ClockError, LocalClock, clock_body
 from loyalty_local.functions import FunctionError, FunctionPool, FunctionTimeout
+from loyalty_local.throttle import TOO_MANY_REQUESTS, Throttle, parse_overrides
 from loyalty_local.template import LOCAL_ACCOUNT, LOCAL_REGION, ROOT, create_tables, functions, load_template
 
 sys.path.insert(0, str(ROOT / "layers" / "loyalty"))  # the shared layer, as /opt/python is in Lambda
@@ -69,6 +70,7 @@ class Runtime:
         self.pool: FunctionPool | None = None
         self.poller = None
         self.router: apigw.Router | None = None
+        self.throttle: Throttle | None = None  # set by start() from the template; none: nothing is throttled
         self.openapi: bytes = b"{}"
         self.docs_page: bytes = b""
 
@@ -106,6 +108,8 @@ class Runtime:
         seed_demo("CatalogTable", LOCAL_REGION)
         specs = functions(template)
         self.router = apigw.Router(specs)
+        # API Gateway's route throttling, with the template's limits (LOCAL_PARAMETER_OVERRIDES may change them)
+        self.throttle = Throttle.from_template(template, parse_overrides(os.environ.get("LOCAL_PARAMETER_OVERRIDES", "")))
         self.pool = FunctionPool(specs, {**aws, **local}, log)
         published.parent.mkdir(parents=True, exist_ok=True)
         published.write_text("")  # the events of this run
@@ -215,6 +219,11 @@ class Runtime:
         match = self.router.match(request.method, request.path)
         if match is None:
             return json_response(404, {"message": "Not Found"})
+        # Throttling comes before the authorizer, as in API Gateway: a flood of bad tokens is refused cheaply too.
+        wait = self.throttle.retry_after(f"{match.route.method} {match.route.path}") if self.throttle else 0
+        if wait:
+            return json_response(429, {"code": TOO_MANY_REQUESTS, "message": "too many requests on this route; retry "
+                                       f"after {wait} s"}, ("retry-after", str(wait)))
         try:
             authorization = apigw.authorize(request.headers, self.secret, match.route, self.issuer, self.audience)
         except apigw.Unauthorized as refused:
@@ -351,6 +360,9 @@ def _lambda_error(status: int, error_type: str, message: str) -> Response:
 # ---------------------------------------------------------------- command line
 
 
+DEMO_MEMBER_EMAIL = "member@example.com"  # the e-mail the banner's member token proves
+
+
 def token_settings() -> dict[str, str]:
     """The authorizer's secret, issuer and audience, which `make token` signs for."""
     return {"secret": os.environ.get("LOCAL_JWT_SECRET") or apigw.DEFAULT_SECRET,
@@ -376,7 +388,7 @@ def serve() -> int:
     api = f"http://127.0.0.1:{runtime.api_port}"
 
     def token(role: str) -> str:
-        return apigw.make_token(role, **settings)
+        return apigw.make_token(role, **settings, email=DEMO_MEMBER_EMAIL if role == "member" else None)
 
     log(f"""
 Loyalty API running locally ({time.perf_counter() - started:.1f} s to start)
@@ -386,8 +398,9 @@ Loyalty API running locally ({time.perf_counter() - started:.1f} s to start)
   DynamoDB (moto)  http://127.0.0.1:{runtime.dynamodb_port}
   Business clock   {api}/_local/clock  (POST {{"advance_days": 30}} moves every function and job forward)
   Domain events    logged here, and listed by `make events` ({events.events_file()})
-Tokens (12 h; `make token ROLE=member|pos|admin [SUB=...]` for more):
+Tokens (12 h; `make token ROLE=member|pos|admin [SUB=...] [EMAIL=...]` for more):
   member  {token("member")}
+          (proves {DEMO_MEMBER_EMAIL}: a member token enrolls only the e-mail it proves)
   pos     {token("pos")}
   admin   {token("admin")}
 Ready. Ctrl-C stops everything.""")
@@ -415,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     token = commands.add_parser("token", help="print a local JWT")
     token.add_argument("--role", choices=sorted(apigw.ROLE_SCOPES), default="member")
     token.add_argument("--sub", help="the token's subject (default: one per role)")
+    token.add_argument("--email", help="a verified e-mail claim (email, email_verified): a member token enrolls "
+                                       "only this e-mail")
     commands.add_parser("events", add_help=False,  # its options, -h included, are loyalty_local.events'
                         help="list the domain events published locally: events -h for its options")
     args, rest = parser.parse_known_args(argv)
@@ -424,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "serve":
         return serve()
-    print(apigw.make_token(args.role, sub=args.sub, **token_settings()))
+    print(apigw.make_token(args.role, sub=args.sub, email=args.email, **token_settings()))
     return 0
 
 

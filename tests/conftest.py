@@ -103,8 +103,10 @@ def load_function(name: str, instance: int = 0, **env: str):
 def http_event(
     method: str, path: str, *, body=None, scopes: str = "loyalty/pos", sub: str | None = "pos-client-1",
     headers: dict | None = None, query: dict | None = None, raw_body: str | None = None,
+    verified_email: str | None = None,
 ) -> dict:
-    """An API Gateway HTTP API (payload v2.0) event with the JWT authorizer's claims (no `sub` claim when None)."""
+    """An API Gateway HTTP API (payload v2.0) event with the JWT authorizer's claims (no `sub` claim when None;
+    `verified_email`: the `email` claim with `email_verified` "true", as the pre-token trigger puts them)."""
     text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
     all_headers = {"content-type": "application/json", **{k.lower(): v for k, v in (headers or {}).items()}}
     route_path = path
@@ -113,7 +115,8 @@ def http_event(
         parts = path.split("/")
         path_parameters = {"member_id": parts[3]}
         route_path = "/".join(parts[:3] + ["{member_id}"] + parts[4:])
-    claims = {"scope": scopes, "client_id": "client", **({"sub": sub} if sub is not None else {})}
+    claims = {"scope": scopes, "client_id": "client", **({"sub": sub} if sub is not None else {}),
+              **({"email": verified_email, "email_verified": "true"} if verified_email is not None else {})}
     return {
         "version": "2.0",
         "routeKey": f"{method} {route_path}",

@@ -185,6 +185,7 @@ GRANTS = {
         "StatsTable": {"dynamodb:UpdateItem"},
     },
     "PublishEventsFunction": {},  # reads the streams through its event source mappings, never the tables
+    "PreTokenFunction": {},  # Cognito's pre-token trigger: reads its event, calls nothing
     # the back office's catalog: create (conditional put), replace, retire and stock (conditional updates);
     # a refused stock change reads the reward to say why. Nothing else: no member, ledger or counter.
     "CatalogFunction": {"CatalogTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}},
@@ -369,6 +370,8 @@ SCHEDULED_EVENTS = [path for path in EVENT_FILES if json.loads(path.read_text())
 QUEUE_EVENTS = [path for path in EVENT_FILES if json.loads(path.read_text()).get("Records", [{}])[0].get("eventSource") == "aws:sqs"]
 STREAM_EVENTS = [path for path in EVENT_FILES
                  if json.loads(path.read_text()).get("Records", [{}])[0].get("eventSource") == "aws:dynamodb"]
+# Cognito trigger samples, run by their function's unit test (tests/unit/test_pre_token.py)
+TRIGGER_EVENTS = [path for path in EVENT_FILES if "TokenGeneration" in json.loads(path.read_text()).get("triggerSource", "")]
 SAMPLE_VOUCHER = "K7QF4M2XPA"  # the vouchers' samples name one; the run uses the code redeem-reward was given
 SAMPLE_MEMBER = "m8c15b73fd66c717dfde9"  # the samples' member; the run uses the id enroll-member was given
 SAMPLE_REDEMPTION = "e_5a1f0c2d9b7e43a8c6d1"  # cancel-redemption's; the run cancels the first redemption it made
@@ -393,7 +396,7 @@ def _run_order() -> list[Path]:
 
 @pytest.mark.usefixtures("tables")
 def test_sample_events_run_in_the_route_table_s_order_through_their_functions():
-    assert len(HTTP_EVENTS) + len(SCHEDULED_EVENTS) + len(QUEUE_EVENTS) + len(STREAM_EVENTS) == len(EVENT_FILES), (
+    assert len(HTTP_EVENTS) + len(SCHEDULED_EVENTS) + len(QUEUE_EVENTS) + len(STREAM_EVENTS) + len(TRIGGER_EVENTS) == len(EVENT_FILES), (
         "every sample event is run by a test")
     order = _run_order()
     assert order[0].stem == "get-program" and order[1].stem == "enroll-member" and order[-1].stem == "erase-member"

@@ -6,7 +6,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from loyalty.api.models import (
-    BlockRequest, EnrollRequest, EnrollResponse, ErasureView, MemberView, ProfileRequest, default_channel,
+    BlockRequest, EnrollRequest, EnrollResponse, ErasureView, MemberView, ProfileRequest, RefusalBody, default_channel,
 )
 from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
 from loyalty.api.metrics import instance_metrics
@@ -25,10 +25,14 @@ loyalty = cold_start(lambda: Loyalty.from_settings(
 
 @app.post(
     "/v1/members", tags=["members"], summary="Enroll a member",
-    description="A member token links the new member to its subject (one member per account). "
+    description="A member token links the new member to its subject (one member per account) and enrolls only the "
+    "e-mail its token proves (`email` claim with `email_verified` true); pos and admin tokens enroll any e-mail. "
     "The welcome bonus is credited at once; the referral bonus on the first purchase.",
     responses={
         201: documented("Enrolled", EnrollResponse),
+        403: documented("EMAIL_NOT_VERIFIED: a member token enrolls only the e-mail its token proves (its email claim "
+                        "with email_verified true); or the token has none of the route's scopes (API Gateway's body, "
+                        "`{\"message\": \"Forbidden\"}`), or FORBIDDEN", RefusalBody),
         409: documented("ALREADY_ENROLLED: the email, or the token's account, is already enrolled; to a pos or admin "
                         "token, details.member_id names the member holding the e-mail"),
         422: documented("VALIDATION_ERROR or INVALID_REFERRAL_CODE"),
@@ -50,11 +54,15 @@ def enroll(body: EnrollRequest) -> Response[EnrollResponse]:
 @app.patch(
     "/v1/members/<member_id>", tags=["members"], summary="Update a profile and consent",
     description="Changes the fields given (unknown fields are ignored; null clears name, phone or birthday; at least "
-    "one field). A new e-mail must be free (its uniqueness marker moves in the same transaction). A member sets their "
+    "one field). A new e-mail must be free (its uniqueness marker moves in the same transaction); a member token "
+    "may change it only to the e-mail its token proves (`email` claim with `email_verified` true). A member sets their "
     "birthday once; pos and admin may correct it. marketing_opt_in changes are kept with their time and author. "
     "Blocked members may update their profile. Nothing changed: 200 with nothing written.",
     responses={
         200: documented("The member, updated", MemberView),
+        403: documented("EMAIL_NOT_VERIFIED: a member token changes the e-mail only to the one its token proves; "
+                        "or the token has none of the route's scopes (API Gateway's body, `{\"message\": \"Forbidden\"}`), "
+                        "or FORBIDDEN", RefusalBody),
         404: documented("MEMBER_NOT_FOUND"),
         409: documented("ALREADY_ENROLLED: another member holds the e-mail (to a pos or admin token, details.member_id "
                         "names them), or BIRTHDAY_ALREADY_SET: a member token changing a birthday already set"),

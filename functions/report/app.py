@@ -95,7 +95,7 @@ def activity(
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
     entries, next_cursor = loyalty().activity(caller, member_id, limit, cursor, from_, to)
-    return json_response(200, ActivityPage(items=[ActivityItem.of(entry) for entry in entries], next_cursor=next_cursor))
+    return json_response(200, ActivityPage(items=[ActivityItem.of(entry, staff_view=caller.is_staff) for entry in entries], next_cursor=next_cursor))
 
 
 @app.get(
@@ -138,4 +138,4 @@ def export(member_id: MemberId) -> Response[MemberExportView]:
     caller.require(MEMBER_SCOPE, ADMIN_SCOPE)
     exported = loyalty().export(caller, member_id)
     logger.info("member exported", extra={"member_id": exported.member.member_id, "entries": len(exported.entries)})
-    return json_response(200, MemberExportView.of(exported, loyalty().program, loyalty().clock.now()))
+    return json_response(200, MemberExportView.of(exported, loyalty().program, loyalty().clock.now(), staff_view=caller.is_staff))

@@ -11,8 +11,15 @@ POS = "loyalty/pos"
 ADMIN = "loyalty/admin"
 
 
-def enroll(email: str = "ann@example.com", scopes: str = POS, sub: str | None = "terminal-1", env: dict | None = None, **fields):
-    return call("enroll", http_event("POST", "/v1/members", body={"email": email, **fields}, scopes=scopes, sub=sub), **(env or {}))
+SAME = "same"  # a member token that proves the e-mail it enrolls
+
+
+def enroll(email: str = "ann@example.com", scopes: str = POS, sub: str | None = "terminal-1", env: dict | None = None,
+           proves: str | None = SAME, **fields):
+    """Enroll; a member token proves `email` (its verified `email` claim) unless `proves` names another or None."""
+    verified = (email if proves == SAME else proves) if scopes == MEMBER else None
+    event = http_event("POST", "/v1/members", body={"email": email, **fields}, scopes=scopes, sub=sub, verified_email=verified)
+    return call("enroll", event, **(env or {}))
 
 
 def earn(

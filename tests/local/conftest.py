@@ -49,11 +49,12 @@ class LocalRuntime:
     def lambda_endpoint(self) -> str:
         return f"http://127.0.0.1:{self.lambda_port}"
 
-    def token(self, role: str, sub: str | None = None) -> str:
-        return make_token(role, self.secret, sub)
+    def token(self, role: str, sub: str | None = None, email: str | None = None) -> str:
+        """`email`: the verified e-mail claim a member token needs to enroll that e-mail."""
+        return make_token(role, self.secret, sub, email=email)
 
-    def headers(self, role: str, sub: str | None = None, **extra: str) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.token(role, sub)}", **extra}
+    def headers(self, role: str, sub: str | None = None, email: str | None = None, **extra: str) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token(role, sub, email)}", **extra}
 
     def log(self) -> str:
         return self.log_path.read_text()
@@ -120,6 +121,9 @@ def _wait_until_ready(runtime: LocalRuntime) -> None:
 
 @pytest.fixture(scope="session")
 def local_runtime(tmp_path_factory):
-    runtime = start_runtime(tmp_path_factory.mktemp("local") / "runtime.log")
+    # The template's limits, except the reports class's (5 a second): schemathesis calls the report and the export
+    # faster than that, and a 429 there would test nothing (tests/local/test_throttling.py tests the limits).
+    runtime = start_runtime(tmp_path_factory.mktemp("local") / "runtime.log",
+                            LOCAL_PARAMETER_OVERRIDES="ReportsRateLimit=1000 ReportsBurstLimit=1000")
     yield runtime
     assert runtime.stop() == 0, f"SIGTERM did not stop the runtime cleanly:\n{runtime.log()}"

@@ -133,3 +133,23 @@ def test_a_read_of_many_items_is_not_broken_by_a_write_that_adds_an_item_meanwhi
         writer.join()
         sys.setswitchinterval(interval)
     assert not failures, failures[0]
+
+
+def test_moto_keeps_no_copy_of_the_items_and_stream_records_it_made():
+    """moto appends every model object to its class's `instances_tracked` (for its dashboard): every item image,
+    stream record and shard iterator of a run, which is what grew under steady traffic. The runtime's moto does not."""
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.table import StreamRecord
+
+    with mock_aws():  # moto resets its tracking when a mock starts: the runtime turns it off after that
+        make_dynamodb_atomic()
+        client = boto3.client("dynamodb", region_name=LOCAL_REGION)
+        client.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+        for version in range(1, 50):
+            client.transact_write_items(TransactItems=[put("a", version)])
+            client.get_item(TableName=TABLE, Key={"pk": {"S": "a"}})
+        assert len(Item.instances_tracked) == len(StreamRecord.instances_tracked) == 0
+        assert client.get_item(TableName=TABLE, Key={"pk": {"S": "a"}})["Item"]["version"] == {"N": "49"}

@@ -20,7 +20,7 @@ def test_the_runtime_log_holds_no_personal_data_after_enrolment_lookup_purchase_
     api, headers = local_runtime.api, local_runtime.headers
 
     enrolled = requests.post(f"{api}/v1/members", json={**person, "marketing_opt_in": True},
-                             headers=headers("member", sub), timeout=TIMEOUT)
+                             headers=headers("member", sub, person["email"]), timeout=TIMEOUT)
     assert enrolled.status_code == 201, enrolled.text
     member_id = enrolled.json()["member_id"]
     # Refusals that carry the data: a second enrolment, and one whose other fields break the schema.

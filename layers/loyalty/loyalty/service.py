@@ -51,6 +51,9 @@ from loyalty.store.repository import LostRace, ReferralCodeTaken, Store
 
 T = TypeVar("T")
 MAX_REPORT_DAYS = stats.MAX_REPORT_DAYS
+# The export's cost ceiling: the newest this many ledger entries (about 1 MB read, well under Lambda's 6 MB answer);
+# older ones are read through the activity, from the cursor the export gives.
+MAX_EXPORT_ENTRIES = 1000
 
 
 def cold_start(build: Callable[[], T]) -> Callable[[], T]:
@@ -80,8 +83,9 @@ class MemberExport:
 
     member: Member
     consents: list[Consent]  # oldest first
-    entries: list[Entry]  # newest first, as the activity
+    entries: list[Entry]  # newest first, as the activity; at most MAX_EXPORT_ENTRIES
     vouchers: list[Voucher]  # by issue time
+    next_cursor: str | None = None  # the activity's cursor of the entries older than these (None: none)
 
 
 @dataclass(frozen=True)
@@ -235,6 +239,7 @@ class Loyalty:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     campaigns: Campaigns | None = None  # the function that earns (None: no campaign applies)
     subjects: SubjectDirectory = field(default_factory=SubjectDirectory)  # "me" -> member id, per warm instance
+    max_export_entries: int = MAX_EXPORT_ENTRIES  # the export's ceiling (a test sets a small one)
 
     @classmethod
     def from_settings(
@@ -279,6 +284,7 @@ class Loyalty:
         sub = caller.sub if caller.is_member else None  # a member token links the new member to itself
         if caller.is_member and not sub:
             raise errors.Forbidden("a member token must name its subject (sub)")
+        caller.ensure_may_use_email(email)  # before any read: a squatted address is refused, nothing written
         referrer_id = None
         if referral_code:
             referrer_id = self.store.member_id_for_referral_code(referral_code.upper())
@@ -317,6 +323,8 @@ class Loyalty:
         """Change profile fields (one read, one transaction; nothing written when nothing changes). A new e-mail's
         uniqueness marker moves in the member's transaction; a consent change is recorded in it."""
         by = _consent_by(caller)  # refused before anything is written when the token names no one
+        if "email" in changes:
+            caller.ensure_may_use_email(str(changes["email"]))
         email_hash = self._email_hash() if "email" in changes else None
 
         def attempt() -> Member:
@@ -595,12 +603,12 @@ class Loyalty:
     def export(self, caller: Caller, member_id: str) -> MemberExport:
         """Everything held about a member: the member, its consent changes, every ledger entry and its vouchers.
 
-        Round trips: the member (two for "me"), the ledger partition (one Query page per MB), the vouchers
-        (one BatchGet per 100 redemptions)."""
+        Round trips: the member (two for "me"), the newest `max_export_entries` entries and the consent changes (a
+        Query each, one page per MB), the vouchers of those entries (one BatchGet per 100 redemptions)."""
         member = self.member(caller, member_id)
-        entries, consents = self.store.member_ledger(member.member_id)
+        entries, consents, older = self.store.member_ledger(member.member_id, self.max_export_entries)
         codes = [entry.voucher_code for entry in entries if entry.type == "redeem" and entry.voucher_code]
-        return MemberExport(member, consents, entries, self.store.vouchers(codes) if codes else [])
+        return MemberExport(member, consents, entries, self.store.vouchers(codes) if codes else [], older)
 
     def erase(self, caller: Caller, member_id: str) -> Member:
         """Erase a member's personal data, forfeit its balance and free its e-mail and account for a new enrolment.

@@ -14,6 +14,7 @@ from loyalty.domain.model import Entry, Member, Reward, Voucher
 from loyalty.domain.rules import lots as lots_by_expiry
 from loyalty.domain.rules import PROFILE_FIELDS, pending_lots, points_pending, settle, tier_progress
 from loyalty.program import Program
+from loyalty.service import MAX_EXPORT_ENTRIES
 
 MAX_AMOUNT_MINOR = 100_000_000  # one purchase of a million in major units is not a purchase, it is a typo
 MAX_POINTS = 1_000_000_000
@@ -441,7 +442,8 @@ class ActivityItem(BaseModel):
     bonus: str | None = None
     points_unrecovered: int | None = None
     reason: str | None = Field(default=None, description="adjust: why, as the admin wrote it.")
-    actor: str | None = Field(default=None, description="adjust: the admin token's sub or client_id.")
+    actor: str | None = Field(
+        default=None, description="adjust: the admin token's sub or client_id; shown to pos and admin tokens only.")
     redemption_id: str | None = Field(default=None, description="cancel: the redemption cancelled.")
     points_forfeited: int | None = Field(default=None, description="cancel: points not given back (their lots expired).")
     base_points: int | None = Field(default=None, description="earn: points on the eligible amount before tier and campaigns.")
@@ -452,12 +454,13 @@ class ActivityItem(BaseModel):
     )
 
     @classmethod
-    def of(cls, entry: Entry) -> ActivityItem:
+    def of(cls, entry: Entry, *, staff_view: bool) -> ActivityItem:
+        """`staff_view`: the caller is pos or admin; a member never sees who on the staff acted (`actor`)."""
         return cls(
             entry_id=entry.entry_id, type=entry.type, points=entry.points, balance_after=entry.balance_after,
             created_at=entry.created_at, transaction_id=entry.transaction_id, reward_id=entry.reward_id,
             return_id=entry.return_id, amount_minor=entry.amount_minor, bonus=entry.bonus,
-            points_unrecovered=entry.points_unrecovered, reason=entry.reason, actor=entry.actor,
+            points_unrecovered=entry.points_unrecovered, reason=entry.reason, actor=entry.actor if staff_view else None,
             redemption_id=entry.redemption_id, points_forfeited=entry.points_forfeited, available_at=entry.available_at,
             **(Explanation.of_entry(entry) if entry.type == "earn" else {}),
         )
@@ -747,30 +750,40 @@ class LedgerRecord(ActivityItem):
     items: list[dict[str, Any]] | None = Field(default=None, description="earn: the basket, as the till sent it.")
 
     @classmethod
-    def of(cls, entry: Entry) -> LedgerRecord:
+    def of(cls, entry: Entry, *, staff_view: bool) -> LedgerRecord:
         extra = {name: getattr(entry, name) for name in cls.model_fields if name not in ActivityItem.model_fields}
         extra["items"] = [dict(vars(item)) for item in entry.items] if entry.items else None
-        return cls(**dict(ActivityItem.of(entry)), **extra)
+        return cls(**dict(ActivityItem.of(entry, staff_view=staff_view)), **extra)
 
 
 class ConsentView(BaseModel):
     marketing_opt_in: bool
     at: datetime
-    by: str = Field(description='"member", or the staff token\'s sub or client_id that changed it.')
+    by: str = Field(description='"member"; for a change by staff, the staff token\'s sub or client_id to pos and '
+                    'admin tokens, "staff" to the member.')
 
 
 class MemberExportView(BaseModel):
     member: MemberRecord
     consents: list[ConsentView] = Field(description="Every change of the marketing consent, oldest first.")
-    activity: list[LedgerRecord] = Field(description="Every ledger entry, all pages, newest first (as the activity).")
-    vouchers: list[VoucherView] = Field(description="The vouchers of the member's redemptions, oldest first.")
+    activity: list[LedgerRecord] = Field(
+        description=f"The ledger's entries, newest first (as the activity): all of them, or the newest {MAX_EXPORT_ENTRIES}.")
+    activity_next_cursor: str | None = Field(description=(
+        f"null: `activity` holds every entry. Otherwise the ledger holds more than {MAX_EXPORT_ENTRIES}: read the "
+        "older entries with GET /v1/members/{member_id}/activity?cursor=<this>, page by page."))
+    vouchers: list[VoucherView] = Field(description="The vouchers of the exported redemptions, oldest first.")
 
     @classmethod
-    def of(cls, export, program: Program, now: datetime) -> MemberExportView:
+    def of(cls, export, program: Program, now: datetime, *, staff_view: bool) -> MemberExportView:
+        """`staff_view`: the caller is pos or admin; a member sees no staff identity (entries' actor, consent's by)."""
+        def by(consent) -> str:
+            return consent.by if staff_view or consent.by == "member" else "staff"
+
         return cls(
             member=MemberRecord.of(export.member, program, now),
-            consents=[ConsentView(marketing_opt_in=c.marketing_opt_in, at=c.at, by=c.by) for c in export.consents],
-            activity=[LedgerRecord.of(entry) for entry in export.entries],
+            consents=[ConsentView(marketing_opt_in=c.marketing_opt_in, at=c.at, by=by(c)) for c in export.consents],
+            activity=[LedgerRecord.of(entry, staff_view=staff_view) for entry in export.entries],
+            activity_next_cursor=export.next_cursor,
             vouchers=[VoucherView.of(voucher) for voucher in export.vouchers],
         )
 

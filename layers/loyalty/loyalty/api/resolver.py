@@ -92,7 +92,10 @@ def _caller(event: Mapping[str, Any]) -> Caller:
         # Without a subject the token names no one: ownership checks would compare absent values.
         raise Refused(401, INVALID_TOKEN, "a member token must carry a non-empty sub claim",
                       {"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    return Caller(sub=sub, scopes=frozenset(scopes), client_id=claims.get("client_id"))
+    # API Gateway passes every claim as a string: email_verified arrives as "true" (a boolean in a test's event too).
+    verified = str(claims.get("email_verified", "")).lower() == "true" and bool(claims.get("email"))
+    return Caller(sub=sub, scopes=frozenset(scopes), client_id=claims.get("client_id"),
+                  verified_email=str(claims["email"]) if verified else None)
 
 
 def _json_text(event: Mapping[str, Any]) -> str | None:

@@ -18,6 +18,7 @@ class Caller:
     sub: str | None
     scopes: frozenset[str]
     client_id: str | None = None
+    verified_email: str | None = None  # the token's `email` claim, only when its `email_verified` claim is true
 
     @property
     def is_staff(self) -> bool:
@@ -40,6 +41,13 @@ class Caller:
             raise errors.Forbidden(f"this needs one of the scopes {', '.join(sorted(allowed))}")
         if self.is_member and not self.sub:
             raise errors.Forbidden("a member token must name its subject (sub)")
+
+    def ensure_may_use_email(self, email: str) -> None:
+        """A member token may enroll with (or change to) only the e-mail its token proves; staff, any e-mail.
+        E-mails compare case-insensitively, as their uniqueness does."""
+        if self.is_member and (self.verified_email is None or self.verified_email.casefold() != email.casefold()):
+            raise errors.EmailNotVerified(
+                "a member token may use only the e-mail it proves (its email claim, with email_verified true)")
 
     def owns(self, member: Member) -> bool:
         """A member token owns the member enrolled with its subject; absent subjects never match."""

@@ -18,6 +18,12 @@ class Forbidden(DomainError):
     status, code = 403, "FORBIDDEN"
 
 
+class EmailNotVerified(DomainError):
+    """A member token enrolling (or changing to) an e-mail its token does not prove (`email`, `email_verified`)."""
+
+    status, code = 403, "EMAIL_NOT_VERIFIED"
+
+
 class MemberBlocked(DomainError):
     status, code = 403, "MEMBER_BLOCKED"
 

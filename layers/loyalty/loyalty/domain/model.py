@@ -59,6 +59,9 @@ class Member:
     status_changed_at: datetime | None = None
     erased_at: datetime | None = None
     profile_updated_at: datetime | None = None  # the last PATCH that changed a profile field
+    # The place in time of the member's latest entry in the ledger's order (never moves back): an entry applied
+    # later is never listed before it, whatever its own clock said. None: no entry since this was kept.
+    ledger_at: datetime | None = None
 
     def copy(self) -> Member:
         clone = Member(**self.__dict__)
@@ -154,6 +157,9 @@ class Entry:
     request_hash: str | None = None
     transaction_id: str | None = None
     reward_id: str | None = None
+    # Set only when an entry applied before this one was recorded at a later time (another instance's clock,
+    # a retry after a lost race): the time it is listed at, that entry's, so the feed keeps the applied order.
+    ledger_at: datetime | None = None
     # earn
     amount_minor: int | None = None
     currency: str | None = None

@@ -64,11 +64,17 @@ class Change:
 
 def _record(member: Member, now: datetime, type_: str, ref_id: str, points: int, **fields: object) -> Entry:
     """The entry is dated `now` as given (never a later time borrowed from an earlier entry); its
-    order among the member's entries is `seq`, the member's version, which every write moves."""
+    order among the member's entries is `seq`, the member's version, which every write moves.
+
+    The activity index lists by time (it is filtered by date): an entry whose clock reads earlier than the
+    member's latest entry is listed at that entry's time (`ledger_at`), then by `seq`, so the feed's order is
+    the order the entries were applied in."""
     member.version += 1
+    listed_at = member.ledger_at if member.ledger_at is not None and member.ledger_at > now else None
+    member.ledger_at = listed_at or now
     return Entry(
         member_id=member.member_id, ref=EntryRef(type_, ref_id), seq=member.version, entry_id=new_entry_id(),
-        type=type_, points=points, balance_after=member.balance, created_at=now, **fields,
+        type=type_, points=points, balance_after=member.balance, created_at=now, ledger_at=listed_at, **fields,
     )
 
 

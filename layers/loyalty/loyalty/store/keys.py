@@ -118,8 +118,12 @@ def consent_key(at: datetime, member_version: int) -> str:
 
 
 def created_seq(entry: Entry) -> str:
-    """The activity index's sort key: the time recorded, then the member's sequence for entries of one instant."""
-    return f"{time_key(entry.created_at)}#{entry.seq:012d}"
+    """The activity index's sort key: the time the entry is listed at, then the member's sequence.
+
+    That time is the time recorded, or (`ledger_at`) the later time of an entry applied before it, so the
+    keys of a member's entries rise with their sequence: the feed lists them in the order they were applied.
+    Entries keyed before `ledger_at` existed keep their keys; new ones never sort below them."""
+    return f"{time_key(entry.ledger_at or entry.created_at)}#{entry.seq:012d}"
 
 
 # ------------------------------------------------------------------ stats table

@@ -96,6 +96,7 @@ class MemberModel(Model):
     status_changed_at = UTCDateTimeAttribute(null=True)
     erased_at = UTCDateTimeAttribute(null=True)
     profile_updated_at = UTCDateTimeAttribute(null=True)
+    ledger_at = UTCDateTimeAttribute(null=True)  # the latest entry's place in time (absent on older items)
     # Index keys derived from the state above (store.records), absent when the member has nothing due.
     due_shard = UnicodeAttribute(null=True)
     next_due = UnicodeAttribute(null=True)
@@ -148,7 +149,8 @@ class EntryModel(Model):
     member_id = UnicodeAttribute(hash_key=True)
     entry_key = UnicodeAttribute(range_key=True)
     seq = NumberAttribute()
-    created_seq = UnicodeAttribute()  # "<created_at>#<seq>": the activity feed's order, filterable by date
+    created_seq = UnicodeAttribute()  # "<listed at>#<seq>": the activity feed's order, filterable by date
+    ledger_at = UTCDateTimeAttribute(null=True)  # set when listed later than created_at (keys.created_seq)
     by_time = ByTimeIndex()
     entry_id = UnicodeAttribute()
     type = UnicodeAttribute()

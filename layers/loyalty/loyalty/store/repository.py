@@ -711,27 +711,21 @@ class Store:
         except TransactWriteError as error:
             raise transaction.failure(error) from error
 
-    def member_ledger(self, member_id: str) -> tuple[list[Entry], list[Consent]]:
-        """Every ledger entry (newest first) and consent change (oldest first) of a member: its ledger
-        partition, read whole with one Query (paged by DynamoDB, 1 MB a page)."""
-        table = self.tables.entries._get_connection()
-        entries, consents, start = [], [], None
-        while True:
-            try:
-                page = table.query(member_id, exclusive_start_key=start, consistent_read=True)
-            except QueryError as error:
-                raise _busy(error) from error
-            for item in page.get("Items", []):
-                if item["entry_key"]["S"].startswith(keys.CONSENT_PREFIX):
-                    record = self.tables.consents.from_raw_data(item)
-                    consents.append(Consent(record.marketing_opt_in, record.at, record.by))
-                else:
-                    entries.append(entry_from_record(self.tables.entries.from_raw_data(item)))
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                break
-        entries.sort(key=lambda entry: entry.seq, reverse=True)
-        return entries, consents
+    def member_ledger(self, member_id: str, max_entries: int) -> tuple[list[Entry], list[Consent], str | None]:
+        """The member's newest `max_entries` ledger entries, newest first in the activity's order, with the activity
+        cursor of the older ones (None: there are none), and every consent change, oldest first.
+
+        Two Queries, each paged by DynamoDB (1 MB a page): the activity index, then the consent records."""
+        entries_model, consents_model = self.tables.entries, self.tables.consents
+        try:
+            page = entries_model.by_time.query(member_id, scan_index_forward=False, limit=max_entries, consistent_read=True)
+            entries = [entry_from_record(record) for record in page]
+            consents = [Consent(record.marketing_opt_in, record.at, record.by) for record in consents_model.query(
+                member_id, consents_model.entry_key.startswith(keys.CONSENT_PREFIX), consistent_read=True)]
+        except QueryError as error:
+            raise _busy(error) from error
+        last = page.last_evaluated_key
+        return entries, consents, _encode_cursor(last) if last and len(entries) == max_entries else None
 
     def vouchers(self, codes: Iterable[str]) -> list[Voucher]:
         """Vouchers by code (unknown codes left out), read with BatchGetItem, 100 at a time."""
