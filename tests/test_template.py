@@ -19,8 +19,8 @@ RESOURCES = TEMPLATE["Resources"]
 FUNCTIONS = {name: r for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
 TABLES = {name for name, r in RESOURCES.items() if r["Type"] == "AWS::DynamoDB::Table"}
 MEMBER, POS, ADMIN = "loyalty/member", "loyalty/pos", "loyalty/admin"
-# Linked from the README's index, written on the branches of their own issues: they land when those merge.
-LANDING_WITH_THEIR_ISSUE = {ROOT / "docs" / "scaling.md", ROOT / "docs" / "reliability.md"}
+# Pages linked before they exist (written on the branch of their own issue): none now.
+LANDING_WITH_THEIR_ISSUE: set[Path] = set()
 
 
 # ------------------------------------------------------------------ the contract, read from docs/api.md
