@@ -323,6 +323,41 @@ class ChaosRun:
             self.outcome.violations.append(f"report {found} != brute force {brute}")
         self.outcome.checks["report == brute-force count"] = len(brute)
 
+    def deliver_events(self, bus: str, received: Callable[[], list[dict]],
+                       sleep: Callable[[float], None] | None = None) -> None:
+        """Publish the ledger's stream to `bus` through the faulty publisher (an operator replays each dead-lettered
+        batch once the bus is well), then check that every entry's event arrived."""
+        import boto3
+
+        from loyalty import events
+        from loyalty.store.faults import attach
+        from ops import replay_events
+
+        streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+        arn = self.dynamodb.describe_table(TableName="LedgerTable")["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        records = [replay_events._as_lambda_delivers(r, arn) for r in streams.get_records(ShardIterator=iterator)["Records"]]
+        publisher = events.Publisher(bus, region="us-east-1", **({"sleep": sleep} if sleep else {}))
+        attach(self.injector, publisher.client())
+        self.injector.enabled = True
+
+        def publish(batch: list[dict]) -> None:
+            publisher.publish(events.from_stream(batch), lambda line: None)
+
+        def replay(batch: list[dict]) -> None:
+            self.injector.enabled = False
+            message = {"DDBStreamBatchInfo": {"streamArn": arn, "shardId": shard, "batchSize": len(batch),
+                                              "startSequenceNumber": batch[0]["dynamodb"]["SequenceNumber"],
+                                              "endSequenceNumber": batch[-1]["dynamodb"]["SequenceNumber"]}}
+            publisher.publish(replay_events.dead_lettered_events(message, streams, self.dynamodb, "LedgerTable").events,
+                              lambda line: None)
+            self.injector.enabled = True
+
+        self.check_events(publish, replay, received, records)
+        self.injector.enabled = False
+        self.outcome.injected = self.injector.summary()
+
     def check_events(self, publish: Callable[[list[dict]], None], replay: Callable[[list[dict]], None],
                      received: Callable[[], list[dict]], records: list[dict]) -> None:
         """The ledger's stream through a faulty publisher in batches of 100; a failed batch is dead-lettered and
@@ -378,29 +413,22 @@ def main() -> int:
     import base64
     import os
 
-    from benchmarks.environment import LambdaContext, load_function, use_environment, verdict
+    from benchmarks.environment import LambdaContext, load_function, queue_on_bus, use_environment, verdict
 
     use_environment(CATALOG_CACHE_SECONDS="0", CAMPAIGN_CACHE_SECONDS="0")
     import boto3
     from moto import mock_aws
     from moto.core.models import botocore_stubber
 
-    from loyalty import events
     from loyalty.seed import seed_demo
-    from loyalty.store.faults import FaultInjector, FaultPlan, attach, install
+    from loyalty.store.faults import FaultInjector, FaultPlan, install
     from loyalty_local.template import create_tables
-    from ops import replay_events
 
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         create_tables(dynamodb)
         seed_demo("CatalogTable", "us-east-1")
-        bridge, sqs = boto3.client("events", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
-        bridge.create_event_bus(Name="chaos")
-        queue_url = sqs.create_queue(QueueName="chaos-events")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        bridge.put_rule(Name="all", EventBusName="chaos", EventPattern=json.dumps({"source": [events.SOURCE]}))
-        bridge.put_targets(Rule="all", EventBusName="chaos", Targets=[{"Id": "queue", "Arn": arn}])
+        received = queue_on_bus("chaos")
         injector = FaultInjector(FaultPlan.parse(BENCH_PLAN), transport=botocore_stubber)
         uninstall = install(injector)
 
@@ -415,38 +443,7 @@ def main() -> int:
 
         run = ChaosRun(call, injector, dynamodb, seed=BENCH_SEED, operations=BENCH_OPERATIONS)
         outcome = run.run()
-        streams = boto3.client("dynamodbstreams", region_name="us-east-1")
-        stream = dynamodb.describe_table(TableName="LedgerTable")["Table"]["LatestStreamArn"]
-        shard = streams.describe_stream(StreamArn=stream)["StreamDescription"]["Shards"][0]["ShardId"]
-        iterator = streams.get_shard_iterator(StreamArn=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        records = [replay_events._as_lambda_delivers(r, stream) for r in streams.get_records(ShardIterator=iterator)["Records"]]
-        publisher = events.Publisher("chaos", region="us-east-1")
-        attach(injector, publisher.client())
-        injector.enabled = True
-
-        def publish(batch: list[dict]) -> None:
-            publisher.publish(events.from_stream(batch), lambda line: None)
-
-        def replay(batch: list[dict]) -> None:
-            injector.enabled = False
-            message = {"DDBStreamBatchInfo": {"streamArn": stream, "shardId": shard, "batchSize": len(batch),
-                                              "startSequenceNumber": batch[0]["dynamodb"]["SequenceNumber"],
-                                              "endSequenceNumber": batch[-1]["dynamodb"]["SequenceNumber"]}}
-            publisher.publish(replay_events.dead_lettered_events(message, streams, dynamodb, "LedgerTable").events,
-                              lambda line: None)
-            injector.enabled = True
-
-        def received() -> list[dict]:
-            found = []
-            while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
-                found += [json.loads(message["Body"]) for message in messages]
-                sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
-                    {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]} for index, m in enumerate(messages)])
-            return found
-
-        run.check_events(publish, replay, received, records)
-        injector.enabled = False
-        outcome.injected = injector.summary()
+        run.deliver_events("chaos", received)
         uninstall()
     report(outcome, BENCH_PLAN)
     os.environ.pop("LOCAL_EVENTS_FILE", None)

@@ -106,3 +106,28 @@ def verdict(missed: list[str]) -> int:
         return 1
     print("\nevery target met")
     return 0
+
+
+def queue_on_bus(bus: str, region: str = "us-east-1"):
+    """A new EventBridge bus whose rule forwards every domain event to a new SQS queue (moto), as a consumer in
+    AWS would see them; answers a function that drains the queue: the events received since its last call."""
+    import boto3
+
+    from loyalty import events
+
+    bridge, sqs = boto3.client("events", region_name=region), boto3.client("sqs", region_name=region)
+    bridge.create_event_bus(Name=bus)
+    queue_url = sqs.create_queue(QueueName=f"{bus}-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bridge.put_rule(Name="all", EventBusName=bus, EventPattern=json.dumps({"source": [events.SOURCE]}))
+    bridge.put_targets(Rule="all", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+
+    def received() -> list[dict]:
+        found = []
+        while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+            found += [json.loads(message["Body"]) for message in messages]
+            sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+                {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]} for index, m in enumerate(messages)])
+        return found
+
+    return received

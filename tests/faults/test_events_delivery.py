@@ -9,6 +9,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from benchmarks.environment import queue_on_bus
 from loyalty import events
 from loyalty.domain.access import POS_SCOPE, Caller
 from loyalty.domain.model import Purchase
@@ -104,22 +105,7 @@ def test_a_window_replay_outside_any_activity_publishes_nothing(tables, tmp_path
 
 @pytest.fixture
 def bus(tables):
-    bridge, sqs = boto3.client("events", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
-    bridge.create_event_bus(Name="loyalty-test")
-    queue_url = sqs.create_queue(QueueName="events")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    bridge.put_rule(Name="all", EventBusName="loyalty-test", EventPattern=json.dumps({"source": [events.SOURCE]}))
-    bridge.put_targets(Rule="all", EventBusName="loyalty-test", Targets=[{"Id": "queue", "Arn": queue_arn}])
-
-    def received() -> list[dict]:
-        found = []
-        while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
-            found += [json.loads(message["Body"]) for message in messages]
-            sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
-                {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]} for index, m in enumerate(messages)])
-        return found
-
-    return received
+    return queue_on_bus("loyalty-test")
 
 
 def _batch(count: int) -> list[events.DomainEvent]:

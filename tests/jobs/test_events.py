@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import boto3
 import pytest
 
+from benchmarks.environment import queue_on_bus
 from loyalty import events
 from loyalty.domain.access import POS_SCOPE, Caller
 from tests.conftest import LambdaContext, load_function
@@ -61,19 +62,10 @@ def test_every_domain_event_comes_from_the_streams(uc, clock_file, tmp_path):
 
 def test_events_go_to_the_eventbridge_bus(tables):
     """Every event reaches the bus: a rule on it forwards them to a queue, where all 23 arrive."""
-    bridge, sqs = boto3.client("events", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
-    bridge.create_event_bus(Name="loyalty-test")
-    queue_url = sqs.create_queue(QueueName="events")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    bridge.put_rule(Name="all", EventBusName="loyalty-test", EventPattern=json.dumps({"source": [events.SOURCE]}))
-    bridge.put_targets(Rule="all", EventBusName="loyalty-test", Targets=[{"Id": "queue", "Arn": queue_arn}])
+    received_since = queue_on_bus("loyalty-test")
     batch = [events.DomainEvent("PointsEarned", {"event_id": str(index), "points": index}) for index in range(23)]
     events.Publisher("loyalty-test", region="us-east-1").publish(batch, log=lambda line: None)  # three PutEvents calls of at most ten
-    received = []
-    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
-        received += [json.loads(message["Body"]) for message in messages]
-        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]} for index, m in enumerate(messages)])
+    received = received_since()
     assert sorted(message["detail"]["points"] for message in received) == list(range(23))
     assert {message["detail-type"] for message in received} == {"PointsEarned"}
 
