@@ -422,9 +422,14 @@ def test_dashboard_is_valid_json_and_every_alarm_notifies():
     assert {"Program activity (per 5 min)", "Redemption failures by code", "Function errors"} <= titles
     alarms = {name for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert {"Api5xxRateAlarm", "DynamoDBThrottleAlarm", "JobFailuresAlarm", "JobDeadLettersAlarm", "EventDeadLettersAlarm",
-            "ScheduleDeadLettersAlarm"} <= alarms
+            "ScheduleDeadLettersAlarm", "StoreRejectedAlarm"} <= alarms
     for name in alarms:
         assert RESOURCES[name]["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+    # STORE_REJECTED is counted under the namespace and metric the resolver publishes, whichever function answers it
+    namespace = RESOURCES["EarnFunction"]["Properties"].get("Environment", {}).get("Variables", {}).get(
+        "POWERTOOLS_METRICS_NAMESPACE") or TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    query = RESOURCES["StoreRejectedAlarm"]["Properties"]["Metrics"][0]["Expression"]
+    assert query == f"SELECT SUM(StoreRejected) FROM SCHEMA({namespace}, service)"
 
 
 @pytest.mark.usefixtures("tables")
