@@ -195,7 +195,7 @@ class CampaignStore:
 
     def usage(self, campaign_ids: Iterable[str]) -> dict[str, Usage]:
         """What each campaign has given so far (points_awarded, times_applied): the sum of its per-campaign
-        counter's shards, read with BatchGetItems of 100 keys (a list page of 100 ids: 8); a shard never written
+        counter's shards, read with BatchGetItems of 100 keys (a list page of 100 ids: 5); a shard never written
         is 0."""
         ids = list(dict.fromkeys(campaign_ids))
         wanted = {keys.campaign_counter(shard_key, ""): shard_key.campaign_id
