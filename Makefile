@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/layers/loyalty:$(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install run token events replay-events test unit lint openapi check-openapi bench mutation build deploy validate clean
+.PHONY: help install run token events replay-events migrate-campaign-counters test unit lint openapi check-openapi bench mutation build deploy validate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -65,6 +65,12 @@ replay-events: $(STAMP)  ## publish again the events of the ledger entries of a 
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make replay-events FROM=<time> TO=<time> (RFC 3339, with Z)"; exit 2; }
 	@$(PY) -m ops.replay_events --ledger-table LedgerTable --bus local --endpoint-url http://127.0.0.1:$(or $(DYNAMODB_PORT),3002) \
 		--local-events-file $(or $(LOCAL_EVENTS_FILE),.local/events.jsonl) --from $(FROM) --to $(TO)
+
+# Locally against `make run`'s DynamoDB; against a deployment, run the module with its table names and credentials.
+migrate-campaign-counters: $(STAMP)  ## move campaign counters in all written before the shards into them (one-off, rerunnable)
+	AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-local} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-local} \
+		$(PY) -m ops.shard_campaign_counters --catalog-table $(or $(CATALOG_TABLE),CatalogTable) \
+		--stats-table $(or $(STATS_TABLE),StatsTable) --endpoint-url $(or $(ENDPOINT),http://127.0.0.1:$(or $(DYNAMODB_PORT),3002))
 
 test: $(STAMP) lint check-openapi  ## lint the template, check openapi.json, run every test
 	$(PY) -m pytest -q

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import boto3
 
-from loyalty.domain.campaigns import parse_campaign
+from loyalty.domain.campaigns import CAMPAIGN_SHARDS, parse_campaign
 from loyalty.store.campaigns import CampaignStore
 from tests.conftest import call, http_event
 from tests.functional.helpers import enroll
@@ -75,7 +75,9 @@ def test_fifty_concurrent_purchases_never_pass_a_campaign_budget_of_1000_points(
     given = [points for member_id in members for points in _campaign_points(moto_server, member_id, "budget")]
     answered = [line["points"] for reply in replies if reply.status == 201
                 for line in reply["breakdown"] if line["campaign_id"] == "budget"]
-    counter = _counter(moto_server, "CL#budget#*#campaign")
+    shards = [_counter(moto_server, f"CL#budget#*#campaign#{shard}") for shard in range(CAMPAIGN_SHARDS)]
+    counter = {name: sum(shard.get(name, 0) for shard in shards) for name in ("points", "times")}
+    assert all(shard.get("points", 0) <= 1000 // CAMPAIGN_SHARDS for shard in shards), "each shard its share at most"
     assert sorted(given) == sorted(answered)
     assert sum(given) == counter["points"] <= 1000 and counter["times"] == len(given)
     assert sum(given) == 1000, "with 50 purchases of 30 the budget is spent to the last point"
@@ -88,8 +90,34 @@ def test_concurrent_purchases_of_one_member_never_pass_its_daily_limit(moto_serv
                             "limits": [{"per": "member", "period": "day", "max_points": 25}]})
     member_id = enroll("daily@example.com", env=_env(moto_server))["member_id"]
     replies = _run([(member_id, f"d-{index}") for index in range(16)], moto_server)
-    assert all(reply.status in (201, 503) for reply in replies)
+    assert all(reply.status in (201, 503) for reply in replies), [(r.status, r.body) for r in replies if r.status not in (201, 503)]
     given = _campaign_points(moto_server, member_id, "daily")
     day = datetime.now(timezone.utc).date().isoformat()
     assert sum(given) == _counter(moto_server, f"CL#daily#{member_id}#{day}")["points"] <= 25
     assert sum(given) == min(25, 10 * sum(reply.status == 201 for reply in replies))
+
+
+def test_the_last_points_of_a_spread_budget_go_exactly_once_when_every_purchase_contends_for_them(moto_server):  # noqa: F811
+    """A budget of 100 points is held as shares of 20 over 5 shards; all but 42 points are spent, what is left
+    scattered over 3 shards. 16 purchases of 30 at once: whichever comes first takes 30 (from its own shard, then
+    the others), the next the last 12, and no shard ever holds more than its share."""
+    _activate(moto_server, {"campaign_id": "spread", "name": "30 points a coffee, 100 in all",
+                            "applies_to": {"categories": ["coffee"]}, "effect": {"type": "per_item", "points": 30},
+                            "limits": [{"per": "campaign", "period": "campaign", "max_points": 100}]})
+    shares = [20, 20, 20, 20, 20]
+    left = [20, 0, 7, 0, 15]
+    assert len(shares) == CAMPAIGN_SHARDS
+    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_server)
+    for shard, (held, room) in enumerate(zip(shares, left, strict=True)):
+        if held - room:
+            client.put_item(TableName="StatsTable", Item={"pk": {"S": f"CL#spread#*#campaign#{shard}"},
+                                                          "points": {"N": str(held - room)}, "times": {"N": "1"}})
+    members = [enroll(f"s{index}@example.com", env=_env(moto_server))["member_id"] for index in range(16)]
+    replies = _run([(member_id, f"s-{index}") for index, member_id in enumerate(members)], moto_server)
+
+    assert all(reply.status in (201, 503) for reply in replies), [(r.status, r.body) for r in replies if r.status not in (201, 503)]
+    given = sorted(points for member_id in members for points in _campaign_points(moto_server, member_id, "spread"))
+    assert given == [12, 30], "42 points were left: one purchase takes 30, the next the last 12"
+    held = [_counter(moto_server, f"CL#spread#*#campaign#{shard}").get("points", 0) for shard in range(CAMPAIGN_SHARDS)]
+    assert held == shares, "every shard is full to its share, none over it"
+    assert sum(held) == 100

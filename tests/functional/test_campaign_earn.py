@@ -13,11 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loyalty.domain.access import Caller
-from loyalty.domain.campaigns import parse_campaign
+from loyalty.domain.campaigns import CAMPAIGN_SHARDS, parse_campaign
 from loyalty.domain.model import BasketItem, Purchase
 from loyalty.domain.rules import MAX_CAMPAIGNS_PER_PURCHASE
 from loyalty.service import Campaigns
 from loyalty.store.campaigns import CampaignStore
+from loyalty.store.keys import shard_of
 from tests.conftest import REGION, ROOT, TABLES, call, http_event, make_loyalty
 from tests.functional.helpers import ADMIN, MEMBER, POS, activity, enroll, return_points, table_items
 
@@ -68,6 +69,14 @@ def counter(key: str) -> dict | None:
     return {name: int(value["N"]) for name, value in item.items() if "N" in value} if item else None
 
 
+def in_all(campaign_id: str, period: str = "campaign") -> dict | None:
+    """A counter in all, summed over its shards (None: no shard written); over the campaign it is the campaign's
+    points_awarded and times_applied."""
+    shards = [counter(f"CL#{campaign_id}#*#{period}#{shard}") for shard in range(CAMPAIGN_SHARDS)]
+    written = [shard for shard in shards if shard is not None]
+    return {name: sum(shard.get(name, 0) for shard in written) for name in ("points", "times")} if written else None
+
+
 EXPECTED = {
     "base_points": 30,  # coffee 20.00 + bakery 10.00 earn; the gift card does not
     "breakdown": [{"source": "base", "campaign_id": None, "points": 30},
@@ -98,13 +107,15 @@ def test_a_basket_with_excluded_lines_two_campaigns_and_a_limit_preview_earn_rep
     day = datetime.now(timezone.utc).date().isoformat()
     assert counter(f"CL#coffee-double#{member_id}#{day}")["points"] == 5
     assert counter(f"CL#coffee-double#{member_id}#{day}")["expires"] > datetime.now(timezone.utc).timestamp()
-    assert counter("CL#coffee-double#*#campaign") == {"points": 5, "times": 1}  # points_awarded, times_applied
-    assert counter("CL#big-basket#*#campaign") == {"points": 100, "times": 1}
+    assert in_all("coffee-double") == {"points": 5, "times": 1}  # points_awarded, times_applied
+    home = shard_of(member_id, CAMPAIGN_SHARDS)  # a purchase counts in its member's shard while it has room
+    assert counter(f"CL#coffee-double#*#campaign#{home}") == {"points": 5, "times": 1}
+    assert in_all("big-basket") == {"points": 100, "times": 1}
 
     # Half the purchase back: half of all its points, campaign points included (135 * 4000 // 8000).
     returned = return_points(member_id, "t-1", "r-1", 4000)
     assert returned.status == 201 and returned["points"] == -67
-    assert counter("CL#big-basket#*#campaign") == {"points": 100, "times": 1}, "a return gives no budget back"
+    assert in_all("big-basket") == {"points": 100, "times": 1}, "a return gives no budget back"
 
     # The member's daily coffee limit is used up: the next purchase that day says so.
     again = preview(member_id)
@@ -119,7 +130,7 @@ def test_a_basket_of_excluded_lines_earns_nothing_and_meets_no_campaign_conditio
     earned = earn(member_id, "t-gift", 5000, items=[BASKET[1]])
     assert earned.status == 201 and earned["points"] == 0 and earned["base_points"] == 0
     assert earned["breakdown"] == [{"source": "base", "campaign_id": None, "points": 0}]
-    assert counter("CL#big-basket#*#campaign") is None
+    assert in_all("big-basket") is None
 
 
 def test_a_basket_discount_reduces_every_line_and_the_unlisted_remainder_earns_nothing():
@@ -180,11 +191,12 @@ def test_earn_is_two_round_trips_with_0_10_and_100_active_campaigns(active):
     requests = []
     uc.store.on_request(lambda operation, params: requests.append((operation, params)))
     outcome = uc.earn(staff, member_id, Purchase("t-1", 1000, "EUR"), payload={"t": 1})
-    assert [operation for operation, _ in requests] == ["BatchGetItem", "TransactWriteItems"]
-    read = sum(len(table["Keys"]) for table in requests[0][1]["RequestItems"].values())
-    write = len(requests[1][1]["TransactItems"])
     considered = min(active, MAX_CAMPAIGNS_PER_PURCHASE)
-    assert read == 2 + 2 * considered  # member, entry, each considered campaign's two limit counters
+    # member, entry, each considered campaign's member counter and the shards of its counter in all
+    keys_read = 2 + considered * (1 + CAMPAIGN_SHARDS)
+    assert [operation for operation, _ in requests] == ["BatchGetItem", "TransactWriteItems"]  # 16 fit in 100 keys
+    assert sum(len(table["Keys"]) for table in requests[0][1]["RequestItems"].values()) == keys_read <= 100
+    write = len(requests[-1][1]["TransactItems"])
     assert write <= 100
     campaign_lines = [line for line in outcome.entry.breakdown if line.source == "campaign"]
     assert len(campaign_lines) == considered
@@ -220,7 +232,7 @@ def test_property_the_breakdown_adds_up_to_the_points_and_the_counters_to_the_ca
     entry = uc.earn(staff, member_id, purchase, payload={"t": "p"}).entry
     assert entry.points == sum(line.points for line in entry.breakdown) >= 0
     assert entry.breakdown[0].points == entry.base_points <= amount // 100
-    budget = counter("CL#per-croissant#*#campaign")
+    budget = in_all("per-croissant")
     assert budget is None or budget["points"] <= 300
 
 

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from loyalty.api.campaigns import ProgramView
-from loyalty.domain.campaigns import CounterKey, parse_campaign
+from loyalty.domain.campaigns import CAMPAIGN_SHARDS, CounterKey, parse_campaign
 from loyalty.settings import CampaignAdminSettings, ConfigurationError, PublishedCampaignsSettings
 from loyalty.store import keys
 from loyalty.service import Campaigns
@@ -58,10 +58,12 @@ def program(scopes: str = MEMBER, instance: int = 0, env: dict | None = None):
 
 
 def count(endpoint: str | None, campaign_id: str, points: int, times: int) -> None:
-    """The per-campaign counter as the earn transaction leaves it."""
+    """The per-campaign counter as earn transactions leave it: spread over two of its shards (the read sums them)."""
     client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
-    key = keys.campaign_counter(CounterKey(campaign_id, "campaign", "campaign"), "")
-    client.put_item(TableName="StatsTable", Item={"pk": {"S": key}, "points": {"N": str(points)}, "times": {"N": str(times)}})
+    for shard, part_points, part_times in ((0, points // 2, times // 2), (CAMPAIGN_SHARDS - 1, points - points // 2, times - times // 2)):
+        key = keys.campaign_counter(CounterKey(campaign_id, "campaign", "campaign", shard), "")
+        client.put_item(TableName="StatsTable", Item={"pk": {"S": key}, "points": {"N": str(part_points)},
+                                                      "times": {"N": str(part_times)}})
 
 
 def round_trips(instance: int) -> list[str]:

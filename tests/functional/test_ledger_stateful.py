@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
 from moto import mock_aws
 
-from loyalty.domain.campaigns import parse_campaign
+from loyalty.domain.campaigns import CAMPAIGN_SHARDS, parse_campaign
 from loyalty.store.campaigns import CampaignStore
 
 from loyalty_local.template import create_tables
@@ -222,9 +222,14 @@ class LedgerMachine(MotoMachine):
     def campaign_counters_equal_the_campaign_points_of_the_ledger_and_stay_within_budget(self):
         client = boto3.client("dynamodb", region_name=REGION)
         for campaign_id, points in self.campaign_points.items():
-            item = client.get_item(TableName=TABLES["STATS_TABLE"], Key={"pk": {"S": f"CL#{campaign_id}#*#campaign"}},
-                                   ConsistentRead=True).get("Item")
-            assert (int(item["points"]["N"]) if item else 0) == points <= self.BUDGETS.get(campaign_id, points)
+            shards = [client.get_item(TableName=TABLES["STATS_TABLE"], Key={"pk": {"S": f"CL#{campaign_id}#*#campaign#{shard}"}},
+                                      ConsistentRead=True).get("Item") for shard in range(CAMPAIGN_SHARDS)]
+            held = [int(item["points"]["N"]) if item else 0 for item in shards]
+            assert sum(held) == points <= self.BUDGETS.get(campaign_id, points)
+            if campaign_id in self.BUDGETS:  # each shard within its share of the budget
+                budget = self.BUDGETS[campaign_id]
+                assert all(points_held <= budget // CAMPAIGN_SHARDS + (shard < budget % CAMPAIGN_SHARDS)
+                           for shard, points_held in enumerate(held))
 
 
 FRESH_CAMPAIGNS = {"CAMPAIGN_CACHE_SECONDS": "0"}  # an earn instance that reads the campaigns of this example

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from loyalty.domain import basket
 from loyalty.domain.campaigns import (
     Campaign, CampaignPoints, CounterKey, Increment, InvalidCampaign, Limited, NotApplied, Usage, counter_keys,
-    evaluate, parse_campaign,
+    evaluate, parse_campaign, share, spread, stored_keys, totals,
 )
 from loyalty.domain.model import BasketItem, Member, Purchase
 
@@ -670,3 +670,68 @@ def test_a_campaign_list_is_not_copied_or_changed():
     before = copy.deepcopy(rules)
     run(rules)
     assert rules == before
+
+
+# ------------------------------------------------------------------ counters in all, spread over shards
+
+SHARDS = 8
+
+
+@given(maximum=st.integers(0, 10_000))
+def test_the_shares_of_a_limit_add_up_to_it_and_differ_by_at_most_one(maximum):
+    shares = [share(maximum, shard, SHARDS) for shard in range(SHARDS)]
+    assert sum(shares) == maximum and max(shares) - min(shares) <= 1
+
+
+@st.composite
+def spent_budgets(draw):
+    """A budget, what each shard has given of its share, a home shard and an award that fits what is left."""
+    maximum = draw(st.integers(1, 2_000))
+    shares = [maximum // SHARDS + (shard < maximum % SHARDS) for shard in range(SHARDS)]  # computed here, not by share()
+    used = [draw(st.integers(0, held)) for held in shares]
+    left = maximum - sum(used)
+    wanted = draw(st.integers(0, left))
+    return maximum, shares, used, draw(st.integers(0, SHARDS - 1)), wanted
+
+
+@given(spent_budgets(), st.booleans())
+def test_an_award_in_a_spread_budget_takes_its_home_shard_first_and_never_passes_a_share(budget, counts_times):
+    maximum, shares, used, home, wanted = budget
+    key = CounterKey("c1", "campaign", "campaign")
+    read = {key.in_shard(shard): Usage(points=points) for shard, points in enumerate(used) if points}
+    parts = spread([Increment(key, wanted, 1, maximum, None)], read, home, SHARDS)
+    taken = {part.key.shard: part.points for part in parts}
+    assert sum(taken.values()) == wanted
+    assert all(used[shard] + points <= shares[shard] for shard, points in taken.items())
+    assert all(part.max_points == shares[part.key.shard] and part.max_times is None for part in parts)
+    assert sum(part.times for part in parts) == 1  # applied once, counted in one shard
+    home_room = shares[home] - used[home]
+    assert taken.get(home, 0) == min(home_room, wanted)  # the home shard first, as far as it has room
+    if wanted > home_room:  # then the others in order, each filled before the next is touched
+        others = [shard for shard in range(SHARDS) if shard != home]
+        rest = wanted - home_room
+        for shard in others:
+            expected = min(shares[shard] - used[shard], rest)
+            assert taken.get(shard, 0) == expected
+            rest -= expected
+
+
+def test_a_limit_on_times_takes_the_first_shard_with_a_time_left_and_the_points_go_with_it():
+    key = CounterKey("c1", "campaign", "2026-12-02")
+    read = {key.in_shard(shard): Usage(times=1) for shard in range(SHARDS) if shard != 5}  # 8 times: one a shard
+    [part] = spread([Increment(key, 40, 1, None, 8)], read, 2, SHARDS)
+    assert part == Increment(key.in_shard(5), 40, 1, None, 1)
+
+
+def test_counters_of_one_member_stay_whole_and_statistics_go_to_the_home_shard():
+    mine = Increment(CounterKey("c1", "member", "campaign"), 10, 1, 50, None)
+    statistics = Increment(CounterKey("c1", "campaign", "campaign"), 10, 1, None, None)
+    assert spread([mine, statistics], {}, 3, SHARDS) == (
+        mine, Increment(CounterKey("c1", "campaign", "campaign", 3), 10, 1, None, None))
+
+
+def test_the_engine_sees_a_counter_in_all_as_the_sum_of_its_shards():
+    key = CounterKey("c1", "campaign", "campaign")
+    assert stored_keys([key, CounterKey("c1", "member", "campaign")], SHARDS) == (
+        *(key.in_shard(shard) for shard in range(SHARDS)), CounterKey("c1", "member", "campaign"))
+    assert totals({key.in_shard(0): Usage(3, 1), key.in_shard(7): Usage(4, 2)}) == {key: Usage(7, 3)}

@@ -25,7 +25,7 @@ from loyalty.clock import Clock
 from loyalty.domain import errors, rules, stats
 from loyalty.domain.access import ADMIN_SCOPE, Caller
 from loyalty.domain.birthday import bonus_ref
-from loyalty.domain.campaigns import Campaign
+from loyalty.domain.campaigns import Campaign, spread, stored_keys, totals
 from loyalty.domain.model import (
     ACTIVE,
     BLOCKED,
@@ -362,19 +362,20 @@ class Loyalty:
         def attempt() -> Outcome:
             now, active = self.clock.now(), self._active_campaigns()
             selection = rules.select_campaigns(active, self.program, purchase, now)
-            member, entries, counters = self.store.get_for_earn(member_id, [ref], selection.counters)
+            member, entries, read = self.store.get_for_earn(member_id, [ref], stored_keys(selection.counters))
             member = caller.ensure_may_access(member, member_id)
             if ref in entries:
                 return self._replay(entries[ref], fingerprint, "transaction_id", written)
             referrer = self.store.get_member(member.referred_by) if rules.referral_due(member) and member.referred_by else None
             change = rules.earn(member, self.program, purchase, now, request_hash=fingerprint, referrer=referrer,
-                                campaigns=active, counters=counters)
+                                campaigns=active, counters=totals(read))
             stats.note_purchase_days(change, self.program.time_zone)
             versions = {member.member_id: member.version}
             if referrer:
                 versions[referrer.member_id] = referrer.version
             written.append(change.entry.entry_id)
-            self._commit(change, versions, campaign_increments=rules.campaign_increments(change.award))
+            increments = spread(rules.campaign_increments(change.award), read, self.store.campaign_shard(member_id))
+            self._commit(change, versions, campaign_increments=increments)
             return Outcome(change.entry, replayed=False)
 
         return self.retry.run(attempt)
@@ -386,9 +387,9 @@ class Loyalty:
         """
         now, active = self.clock.now(), self._active_campaigns()
         selection = rules.select_campaigns(active, self.program, purchase, now)
-        member, _, counters = self.store.get_for_earn(member_id, [], selection.counters)
+        member, _, read = self.store.get_for_earn(member_id, [], stored_keys(selection.counters))
         member = caller.ensure_may_access(member, member_id)
-        return rules.earn(member, self.program, purchase, now, request_hash="", campaigns=active, counters=counters)
+        return rules.earn(member, self.program, purchase, now, request_hash="", campaigns=active, counters=totals(read))
 
     def _active_campaigns(self) -> list[Campaign]:
         return self.campaigns.active() if self.campaigns else []

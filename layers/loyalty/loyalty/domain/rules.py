@@ -262,8 +262,10 @@ class CampaignSelection:
 
     `considered`: the first in order (priority, then id) that the purchase's time, basket and order facts
     admit, whose limit counters are read with the member; `overflow`: the others that might have applied.
-    The bound keeps the counters in the one read and the one transaction of an earn (each holds at most
-    100 items; a campaign has at most 4 counters: per member or in all, per day or over the campaign).
+    The bound keeps the counters in the read and the one transaction of an earn (a transaction holds at most
+    100 items; a campaign has at most 4 counters: per member or in all, per day or over the campaign; a counter
+    in all is read as its CAMPAIGN_SHARDS shards, so campaigns with one member counter and one in all each still
+    read in one BatchGetItem of 100 keys, and more counters page the read).
     """
 
     considered: tuple[Campaign, ...]
@@ -308,7 +310,8 @@ def _award(
 
 def campaign_increments(award: Award | None) -> tuple[Increment, ...]:
     """The counters an earn adds to: its limits' (with their ceilings), and every applied campaign's total
-    (campaign, in all, over the campaign), which is its `points_awarded` and `times_applied`."""
+    (campaign, in all, over the campaign), which is its `points_awarded` and `times_applied`. Counters in all are
+    whole here: `campaigns.spread` splits them over their shards."""
     if award is None:
         return ()
     increments = list(award.increments)

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pynamodb.exceptions import DoesNotExist, GetError, PutError, QueryError, UpdateError
 
 from loyalty.domain import errors
-from loyalty.domain.campaigns import Campaign, CounterKey, InvalidCampaign, Usage, parse_campaign
+from loyalty.domain.campaigns import Campaign, CounterKey, InvalidCampaign, Usage, parse_campaign, stored_keys
 from loyalty.settings import CampaignAdminSettings, PublishedCampaignsSettings
 from loyalty.store import keys
 from loyalty.store.models import CampaignCounterModel, CampaignModel, bind_campaign_counters, bind_campaigns
@@ -194,18 +194,22 @@ class CampaignStore:
         return found, _encode_cursor(last) if last and len(found) == limit else None
 
     def usage(self, campaign_ids: Iterable[str]) -> dict[str, Usage]:
-        """What each campaign has given so far (points_awarded, times_applied): its per-campaign counter, read
-        with one BatchGetItem (at most 100 ids, a list page); a campaign never applied has no counter: 0."""
-        wanted = {keys.campaign_counter(CounterKey(campaign_id, "campaign", "campaign"), ""): campaign_id
-                  for campaign_id in campaign_ids}
+        """What each campaign has given so far (points_awarded, times_applied): the sum of its per-campaign
+        counter's shards, read with BatchGetItems of 100 keys (a list page of 100 ids: 5); a shard never written
+        is 0."""
+        ids = list(dict.fromkeys(campaign_ids))
+        wanted = {keys.campaign_counter(shard_key, ""): shard_key.campaign_id
+                  for shard_key in stored_keys(CounterKey(campaign_id, "campaign", "campaign") for campaign_id in ids)}
+        usage = {campaign_id: Usage() for campaign_id in ids}
         if not wanted or self.counters is None:
-            return {campaign_id: Usage() for campaign_id in wanted.values()}
+            return usage
         try:
-            found = {item.pk: item for item in self.counters.batch_get(list(wanted))}
+            for item in self.counters.batch_get(list(wanted)):
+                campaign_id, before = wanted[item.pk], usage[wanted[item.pk]]
+                usage[campaign_id] = Usage(before.points + int(item.points or 0), before.times + int(item.times or 0))
         except GetError as error:
             raise _busy(error) from error
-        return {campaign_id: Usage(int(found[key].points or 0), int(found[key].times or 0)) if key in found else Usage()
-                for key, campaign_id in wanted.items()}
+        return usage
 
 
 def _encode_cursor(last_evaluated_key: dict) -> str:

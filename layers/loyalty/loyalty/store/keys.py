@@ -144,8 +144,10 @@ def counter_key(bucket: Bucket, shard: int) -> str:
 def campaign_counter(key: CounterKey, member_id: str) -> str:
     """A campaign's limit counter: per member (that member's own) or in all, for a local day or the campaign.
 
-    The counter of (campaign, per campaign, period campaign) is also the campaign's `points_awarded` and
-    `times_applied`. Counter items hold the numbers `points` and `times`.
+    A counter in all is spread over shards, one item each (`CL#<campaign>#*#<period>#<shard>`). The shards of
+    (campaign, per campaign, period campaign) also hold the campaign's `points_awarded` and `times_applied`.
+    Counter items hold the numbers `points` and `times`.
     """
     scope = member_id if key.per == "member" else "*"
-    return f"CL#{key.campaign_id}#{scope}#{key.period}"
+    shard = f"#{key.shard}" if key.shard is not None else ""
+    return f"CL#{key.campaign_id}#{scope}#{key.period}{shard}"

@@ -31,7 +31,7 @@ from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactGet, TransactWrite
 
 from loyalty.domain import errors
-from loyalty.domain.campaigns import CounterKey, Increment, Usage
+from loyalty.domain.campaigns import CAMPAIGN_SHARDS, CounterKey, Increment, Usage
 from loyalty.domain.model import BLOCKED, Consent, Entry, EntryRef, Member, Redemption, Reward, Voucher
 from loyalty.domain.rules import Change, JobSchedule, ProfileUpdate
 from loyalty.domain.stats import DAY, TOTAL, Bucket, Counters
@@ -261,6 +261,10 @@ class Store:
             raise ConfigurationError("this function was given no CATALOG_TABLE")
         return self.tables.rewards
 
+    def campaign_shard(self, member_id: str) -> int:
+        """The shard of a campaign's counters in all that a member's purchases take from first."""
+        return keys.shard_of(member_id, CAMPAIGN_SHARDS)
+
     # -------------------------------------------------------------- reads
 
     def get_member(self, member_id: str) -> Member | None:
@@ -281,8 +285,8 @@ class Store:
     ) -> tuple[Member | None, dict[EntryRef, Entry], dict[CounterKey, Usage]]:
         """The member, some of its entries and campaign limit counters (a missing one is zero): one round trip.
 
-        One consistent BatchGetItem (at most 100 keys: the caller bounds the counters, rules.select_campaigns),
-        at half the capacity of a transactional read. It does not read the items as one snapshot: a purchase
+        Consistent BatchGetItems of at most 100 keys (one when the counters are few: a counter in all is one key
+        per shard, domain.campaigns.stored_keys), at half the capacity of a transactional read. It does not read the items as one snapshot: a purchase
         written meanwhile makes the earn's conditions fail (member version, entry key, counter ceilings) and the
         earn reads again, so nothing is decided on a torn read.
         """
