@@ -18,13 +18,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import cache, cached_property
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from loyalty.clock import Clock
 from loyalty.domain import errors, rules, stats
 from loyalty.domain.access import ADMIN_SCOPE, Caller
 from loyalty.domain.birthday import bonus_ref
-from loyalty.domain.campaigns import Campaign
 from loyalty.domain.model import (
     ACTIVE,
     BLOCKED,
@@ -44,9 +43,12 @@ from loyalty.program import Program, load_program
 from loyalty.settings import (
     ApiSettings, CatalogSettings, ConfigurationError, EarnSettings, EmailHashSettings, RewardAdminSettings,
 )
-from loyalty.store.campaigns import CampaignStore
 from loyalty.store.catalog import RewardStore
 from loyalty.store.repository import LostRace, ReferralCodeTaken, Store
+
+if TYPE_CHECKING:  # the campaign engine and its store are imported only where campaigns are evaluated
+    from loyalty.domain.campaigns import Campaign
+    from loyalty.store.campaigns import CampaignStore
 
 T = TypeVar("T")
 MAX_REPORT_DAYS = 366
@@ -225,6 +227,8 @@ class Loyalty:
             catalog = Catalog(store.rewards, settings.catalog_cache_seconds)
         campaigns = None
         if isinstance(settings, EarnSettings):
+            from loyalty.store.campaigns import CampaignStore  # here: only the earn function loads the campaign engine
+
             campaign_store = CampaignStore.from_table(settings.catalog_table, settings.aws_region,
                                                       settings.aws_endpoint_url_dynamodb)
             campaigns = Campaigns(campaign_store, settings.campaign_cache_seconds)
