@@ -100,6 +100,11 @@ def request_hash(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
+# Drawn from os.urandom at each call: copies of one SnapStart snapshot must not share a seed, or racing
+# instances would back off in step and collide again.
+_JITTER = random.SystemRandom()
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """The one retry policy of the use cases: a bounded number of tries with jittered exponential backoff."""
@@ -115,7 +120,7 @@ class RetryPolicy:
                 return attempt()
             except retry_on:
                 if tries + 1 < self.attempts:
-                    self.sleep(random.uniform(0, self.base_delay_seconds * 2**tries))
+                    self.sleep(_JITTER.uniform(0, self.base_delay_seconds * 2**tries))
         raise errors.Busy(exhausted)
 
 
