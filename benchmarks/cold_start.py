@@ -31,7 +31,7 @@ from benchmarks.environment import FUNCTIONS, LAYER, ROOT, api_event, verdict
 
 RUNS = int(os.environ.get("BENCH_COLD_RUNS", "9"))
 IMPORTTIME_RUNS = 3
-TARGET = 1.3
+TARGET = 1.0  # every API function: at most the peer's cold start, measured in the same run
 PEER = ROOT / "benchmarks" / "peer"
 
 CHILD = """
@@ -67,6 +67,8 @@ class Target:
     code: str
     event: dict
     paths: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # over the deployed environment
+    held_to_target: bool = True
     samples: list[dict] = field(default_factory=list)
     imports: dict[str, "Module"] = field(default_factory=dict)
     steps: list[list[float]] = field(default_factory=list)
@@ -84,7 +86,11 @@ def targets() -> list[Target]:
         "report": api_event("GET", member),
     }
     found = [Target("boto3", BOTO3, {}, []), Target("peer", HANDLER, api_event("GET", member), [str(PEER)])]
-    return found + [Target(name, HANDLER, event, [str(LAYER), str(FUNCTIONS / name)]) for name, event in events.items()]
+    ours = [Target(name, HANDLER, event, [str(LAYER), str(FUNCTIONS / name)]) for name, event in events.items()]
+    # Not held to the target: the template's XRayTracer "false", to show what the Tracer costs.
+    untraced = Target("enroll-xray", HANDLER, events["enroll"], [str(LAYER), str(FUNCTIONS / "enroll")],
+                      env={"POWERTOOLS_TRACE_DISABLED": "true"}, held_to_target=False)
+    return found + ours + [untraced]
 
 
 class _Stub(BaseHTTPRequestHandler):
@@ -118,13 +124,18 @@ def _environment(endpoint: str) -> dict[str, str]:
         "STATS_TABLE": "StatsTable", "EMAIL_HASH_KEY": "cold-email-hash-key-0123456789",
         "POWERTOOLS_METRICS_NAMESPACE": "Loyalty", "POWERTOOLS_LOG_LEVEL": "INFO", "POWERTOOLS_SERVICE_NAME": "cold",
         "AWS_LAMBDA_FUNCTION_NAME": "cold",  # as in Lambda: a handler composes at import, so its init counts it
+        "LAMBDA_TASK_ROOT": "/var/task",  # as in Lambda, where powertools' Tracer traces
+        "POWERTOOLS_TRACE_DISABLED": "false",  # the template's default (XRayTracer "true")
+        # A sampled invocation's trace header, as Lambda sets it; the segments go to a daemon address nobody reads.
+        "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
     }
 
 
 def _run(target: Target, env: dict[str, str], *flags: str, code: str | None = None) -> subprocess.CompletedProcess:
     code = code or CHILD.format(paths=target.paths, body=target.code)
     result = subprocess.run([sys.executable, *flags, "-c", code], input=json.dumps(target.event), capture_output=True,
-                            text=True, env=env, cwd="/")
+                            text=True, env={**env, **target.env}, cwd="/")
     if result.returncode != 0:
         raise RuntimeError(f"{target.name} failed its cold start:\n{result.stderr[-3000:]}")
     return result
@@ -143,8 +154,7 @@ STEPS = [
     ("loyalty.domain", ["loyalty.domain.rules", "loyalty.domain.stats", "loyalty.domain.access"]),
     ("pynamodb", ["pynamodb.models", "pynamodb.transactions"]),
     ("loyalty.store, loyalty.service", ["loyalty.store.repository", "loyalty.service"]),
-    ("loyalty.api.models (every route's models)", ["loyalty.api.models"]),
-    ("loyalty.api.resolver", ["loyalty.api.resolver"]),
+    ("loyalty.api (shared fields, resolver)", ["loyalty.api.fields", "loyalty.api.resolver"]),
 ]
 WATERFALL = """
 import importlib, json, sys, time
@@ -257,22 +267,23 @@ def main() -> int:
     base = baseline.median("first")
     print(f"Cold start to the first answer (import, initialise, one DynamoDB call to a loopback stub); CPU ms, "
           f"median of {RUNS} fresh interpreters, interleaved")
-    print(f"{'handler':<8} {'import ms':>10} {'first answer ms':>16} {'status':>7} {'x boto3':>8} {'x peer':>7} {'target':>7}")
+    print(f"Target: every API function <= {TARGET}x the peer (a powertools + pydantic + boto3 handler, benchmarks/peer)")
+    print(f"{'handler':<11} {'import ms':>10} {'first answer ms':>16} {'status':>7} {'x boto3':>8} {'x peer':>7} {'target':>7}")
     missed = []
     for target in every:
-        ratio = target.median("first") / base
-        ours = target not in (baseline, peer)
-        met = ("met" if ratio <= TARGET else "MISSED") if ours else "-"
-        print(f"{target.name:<8} {target.median('init') * 1000:>10.1f} {target.median('first') * 1000:>16.1f} "
-              f"{target.samples[-1]['status']:>7} {ratio:>8.2f} {target.median('first') / peer.median('first'):>7.2f} {met:>7}")
-        if ours and ratio > TARGET:
-            missed.append(f"cold start of {target.name}: {ratio:.2f}x boto3 (target <= {TARGET}x)")
+        ratio = target.median("first") / peer.median("first")
+        held = target not in (baseline, peer) and target.held_to_target
+        met = ("met" if ratio <= TARGET else "MISSED") if held else "-"
+        print(f"{target.name:<11} {target.median('init') * 1000:>10.1f} {target.median('first') * 1000:>16.1f} "
+              f"{target.samples[-1]['status']:>7} {target.median('first') / base:>8.2f} {ratio:>7.2f} {met:>7}")
+        if held and ratio > TARGET:
+            missed.append(f"cold start of {target.name}: {ratio:.2f}x the peer (target <= {TARGET}x)")
 
     print(f"\nWhere the time goes: CPU ms of each step given the ones before, median of {RUNS} (boto3 and its client: "
           f"{base * 1000:.0f} ms)")
     handlers = [target for target in every if target.steps]
     print(f"{'step':<44} " + " ".join(f"{target.name:>7}" for target in handlers))
-    labels = [label for label, _ in STEPS] + ["the function's module (routes, models)", "first answer (client, call)"]
+    labels = [label for label, _ in STEPS] + ["the function's module (routes, its models)", "first answer (client, call)"]
     for index, label in enumerate(labels):
         print(f"{label:<44} " + " ".join(f"{statistics.median(run[index] for run in t.steps) * 1000:>7.1f}" for t in handlers))
 

@@ -8,9 +8,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 
-from loyalty.api.campaigns import CAMPAIGN_ID_PATTERN, CampaignDocument, CampaignPage, CampaignStatus, CampaignView
 from loyalty.api.metrics import instance_metrics
+from loyalty.api.tracing import traced
 from loyalty.api.resolver import caller_of, documented, json_response, logger, make_resolver
+from loyalty.campaigns.api import CAMPAIGN_ID_PATTERN, CampaignDocument, CampaignPage, CampaignStatus, CampaignView
 from loyalty.clock import clock_from_environment
 from loyalty.domain import errors
 from loyalty.domain.access import ADMIN_SCOPE
@@ -115,6 +116,7 @@ def end_campaign(campaign_id: CampaignId) -> Response[CampaignView]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@traced
 @metrics.log_metrics
 def lambda_handler(event, context):
     return app.resolve(event, context)

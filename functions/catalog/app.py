@@ -8,9 +8,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 
 from loyalty.api.metrics import instance_metrics
-from loyalty.api.models import REWARD_ID_PATTERN, RewardCreate, RewardFields, RewardView, StockChange, StockView
+from loyalty.api.fields import REWARD_ID_PATTERN
+from loyalty.api.tracing import traced
 from loyalty.api.resolver import caller_of, documented, json_response, logger, make_resolver
 from loyalty.domain.access import ADMIN_SCOPE
+from loyalty.rewards.api import RewardCreate, RewardFields, RewardView, StockChange, StockView
 from loyalty.service import CatalogAdmin, cold_start
 from loyalty.settings import RewardAdminSettings
 
@@ -66,6 +68,7 @@ def change_stock(reward_id: RewardId, body: StockChange) -> Response[StockView]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@traced
 @metrics.log_metrics
 def lambda_handler(event, context):
     return app.resolve(event, context)

@@ -8,22 +8,16 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from loyalty.api.models import (
-    IDEMPOTENCY_KEY_PATTERN,
-    AdjustmentRequest,
-    AdjustmentResponse,
-    EarnPreview,
-    EarnRequest,
-    EarnResponse,
-    RefusalBody,
-    ReturnRequest,
-    ReturnResponse,
-)
+from loyalty.api.fields import IDEMPOTENCY_KEY_PATTERN, RefusalBody
+from loyalty.api.tracing import traced
 from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
 from loyalty.api.metrics import instance_metrics
 from loyalty.clock import clock_from_environment
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
 from loyalty.domain.model import BasketItem, Purchase
+from loyalty.earning.api import (
+    AdjustmentRequest, AdjustmentResponse, EarnPreview, EarnRequest, EarnResponse, ReturnRequest, ReturnResponse,
+)
 from loyalty.service import Loyalty, cold_start
 from loyalty.settings import EarnSettings
 
@@ -138,6 +132,7 @@ def adjust(
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@traced
 @metrics.log_metrics
 def lambda_handler(event, context):
     return app.resolve(event, context)

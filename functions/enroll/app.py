@@ -5,13 +5,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from loyalty.api.models import (
-    BlockRequest, EnrollRequest, EnrollResponse, ErasureView, MemberView, ProfileRequest, RefusalBody, default_channel,
-)
+from loyalty.api.fields import RefusalBody
+from loyalty.api.tracing import traced
 from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
 from loyalty.api.metrics import instance_metrics
 from loyalty.clock import clock_from_environment
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
+from loyalty.members.api import BlockRequest, EnrollRequest, EnrollResponse, MemberView, ProfileRequest, default_channel
+from loyalty.privacy.api import ErasureView
 from loyalty.service import EmailHasher, Loyalty, cold_start
 from loyalty.settings import ApiSettings, EmailHashSettings
 
@@ -107,6 +108,7 @@ def unblock(member_id: MemberId) -> Response[MemberView]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@traced
 @metrics.log_metrics
 def lambda_handler(event, context):
     return app.resolve(event, context)

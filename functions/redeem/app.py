@@ -8,19 +8,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from loyalty.api.models import (
-    IDEMPOTENCY_KEY_PATTERN,
-    REDEMPTION_ID_PATTERN,
-    VOUCHER_CODE_PATTERN,
-    CancelResponse,
-    RedemptionRequest,
-    RedemptionResponse,
-    RefusalBody,
-    RewardItem,
-    RewardsPage,
-    UseVoucherRequest,
-    VoucherView,
+from loyalty.api.fields import IDEMPOTENCY_KEY_PATTERN, REDEMPTION_ID_PATTERN, RefusalBody
+from loyalty.rewards.api import (
+    VOUCHER_CODE_PATTERN, CancelResponse, RedemptionRequest, RedemptionResponse, RewardItem, RewardsPage,
+    UseVoucherRequest, VoucherView,
 )
+from loyalty.api.tracing import traced
 from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
 from loyalty.api.metrics import instance_metrics
 from loyalty.clock import clock_from_environment
@@ -137,6 +130,7 @@ def use_voucher(
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@traced
 @metrics.log_metrics
 def lambda_handler(event, context):
     return app.resolve(event, context)

@@ -8,16 +8,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 
 from loyalty import service
-from loyalty.api.campaigns import ProgramView
-from loyalty.api.models import (
-    ActivityItem,
-    ActivityPage,
-    Email,
-    MemberExportView,
-    MemberSearchPage,
-    MemberView,
-    ProgramReportView,
-)
+from loyalty.api.fields import Email
+from loyalty.campaigns.api import ProgramView
+from loyalty.members.api import ActivityItem, ActivityPage, MemberSearchPage, MemberView
+from loyalty.privacy.api import MemberExportView
+from loyalty.reports.api import ProgramReportView
+from loyalty.api.tracing import traced
 from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
 from loyalty.api.metrics import instance_metrics
 from loyalty.clock import clock_from_environment
@@ -122,6 +118,7 @@ def program_report(
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@traced
 @metrics.log_metrics
 def lambda_handler(event, context):
     return app.resolve(event, context)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from loyalty.api.campaigns import ProgramView
+from loyalty.campaigns.api import ProgramView
 from loyalty.domain.campaigns import CAMPAIGN_SHARDS, CounterKey, parse_campaign
 from loyalty.settings import CampaignAdminSettings, ConfigurationError, PublishedCampaignsSettings
 from loyalty.store import keys

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from loyalty import events
-from loyalty.api.models import ProgramReportView
+from loyalty.reports.api import ProgramReportView
 from loyalty.domain import errors
 from loyalty.domain.access import Caller
 from loyalty.domain.model import Purchase

@@ -252,7 +252,7 @@ def test_truth_check_every_figure_matches_the_ledger(tables, seed, pending_days)
         start, end = min(a, b), max(a, b)
         uc.clock.at = clock
         figures = uc.program_report(start, end)
-        from loyalty.api.models import ProgramReportView
+        from loyalty.reports.api import ProgramReportView
 
         body = ProgramReportView.of(figures, PROGRAM).model_dump(mode="json", by_alias=True)
         truth = _truth(start, end)

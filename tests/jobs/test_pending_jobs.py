@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from loyalty.api.models import MemberRecord, MemberView
+from loyalty.members.api import MemberView
+from loyalty.privacy.api import MemberRecord
 from loyalty.domain import errors
 from loyalty.domain.access import POS_SCOPE, Caller
 from loyalty.domain.model import Purchase

@@ -19,13 +19,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import cache, cached_property
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from loyalty.clock import Clock
 from loyalty.domain import errors, rules, stats
 from loyalty.domain.access import ADMIN_SCOPE, Caller
 from loyalty.domain.birthday import bonus_ref
-from loyalty.domain.campaigns import Campaign, spread, stored_keys, totals
 from loyalty.domain.model import (
     ACTIVE,
     BLOCKED,
@@ -45,9 +44,12 @@ from loyalty.program import Program, load_program
 from loyalty.settings import (
     ApiSettings, CatalogSettings, ConfigurationError, EarnSettings, EmailHashSettings, RewardAdminSettings,
 )
-from loyalty.store.campaigns import CampaignStore
 from loyalty.store.catalog import RewardStore
 from loyalty.store.repository import LostRace, ReferralCodeTaken, Store
+
+if TYPE_CHECKING:  # the campaign engine and its store are imported only where campaigns are evaluated
+    from loyalty.domain.campaigns import Campaign
+    from loyalty.store.campaigns import CampaignStore
 
 T = TypeVar("T")
 MAX_REPORT_DAYS = stats.MAX_REPORT_DAYS
@@ -99,6 +101,11 @@ def request_hash(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
+# Drawn from os.urandom at each call: copies of one SnapStart snapshot must not share a seed, or racing
+# instances would back off in step and collide again.
+_JITTER = random.SystemRandom()
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """The one retry policy of the use cases: a bounded number of tries with jittered exponential backoff."""
@@ -114,7 +121,7 @@ class RetryPolicy:
                 return attempt()
             except retry_on:
                 if tries + 1 < self.attempts:
-                    self.sleep(random.uniform(0, self.base_delay_seconds * 2**tries))
+                    self.sleep(_JITTER.uniform(0, self.base_delay_seconds * 2**tries))
         raise errors.Busy(exhausted)
 
 
@@ -252,6 +259,8 @@ class Loyalty:
             catalog = Catalog(store.rewards, settings.catalog_cache_seconds)
         campaigns = None
         if isinstance(settings, EarnSettings):
+            from loyalty.store.campaigns import CampaignStore  # here: only the earn function loads the campaign engine
+
             campaign_store = CampaignStore.from_table(settings.catalog_table, settings.aws_region,
                                                       settings.aws_endpoint_url_dynamodb)
             campaigns = Campaigns(campaign_store, settings.campaign_cache_seconds)
@@ -356,6 +365,8 @@ class Loyalty:
 
     def earn(self, caller: Caller, member_id: str, purchase: Purchase, payload: dict) -> Outcome:
         """Credit a purchase: one read (member, entry, the campaigns' limit counters), one transaction."""
+        from loyalty.domain.campaigns import spread, stored_keys, totals  # only the earn function loads the engine
+
         ref, fingerprint = EntryRef("earn", purchase.transaction_id), request_hash(payload)
         written: list[str] = []
 
@@ -385,6 +396,8 @@ class Loyalty:
 
         The rules are those of earn: a blocked member, a foreign currency or an out-of-range time are refused alike.
         """
+        from loyalty.domain.campaigns import stored_keys, totals
+
         now, active = self.clock.now(), self._active_campaigns()
         selection = rules.select_campaigns(active, self.program, purchase, now)
         member, _, read = self.store.get_for_earn(member_id, [], stored_keys(selection.counters))

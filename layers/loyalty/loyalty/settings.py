@@ -25,7 +25,7 @@ class ConfigurationError(Exception):
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)  # built when a function reads it
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Self:

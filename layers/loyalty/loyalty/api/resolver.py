@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel
 
-from loyalty.api.models import MEMBER_ID_PATTERN, ErrorBody, RefusalBody
+from loyalty.api.fields import MEMBER_ID_PATTERN, ErrorBody, RefusalBody
 from loyalty.domain import errors
 from loyalty.domain.access import MEMBER_SCOPE, Caller
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
+from typing import TYPE_CHECKING
 
 from loyalty.domain import errors
 from loyalty.domain.basket import base_points, eligible
 from loyalty.domain.birthday import bonus_due, bonus_ref
-from loyalty.domain.campaigns import (
-    Award, Campaign, CounterKey, Increment, NotApplied, Usage, counter_keys, evaluate, may_apply,
-)
 from loyalty.domain.model import (
     BLOCKED,
     ERASED,
@@ -36,6 +34,9 @@ from loyalty.domain.model import (
 )
 from loyalty.domain.months import add_months, end_of_month, month_key, window
 from loyalty.program import Program
+
+if TYPE_CHECKING:  # the campaign engine is loaded by the rules that evaluate campaigns, when they run
+    from loyalty.domain.campaigns import Award, Campaign, CounterKey, Increment, Usage
 
 # A purchase may be reported late (a terminal offline for a while) but not from the future.
 MAX_PURCHASE_AGE = timedelta(days=30)
@@ -277,6 +278,8 @@ MAX_CAMPAIGNS_PER_PURCHASE = 16
 
 
 def select_campaigns(campaigns: list[Campaign], program: Program, purchase: Purchase, now: datetime) -> CampaignSelection:
+    from loyalty.domain.campaigns import counter_keys, may_apply
+
     earning = eligible(purchase, program.earn.excluded_categories)
     possible = [
         campaign for campaign in sorted(campaigns, key=lambda campaign: campaign.order)
@@ -293,6 +296,8 @@ def _award(
     counters: dict[CounterKey, Usage],
 ) -> Award:
     """The campaigns' award for the member as before the purchase; the overflow is reported as not applied."""
+    from loyalty.domain.campaigns import Award, NotApplied, evaluate
+
     selection = select_campaigns(campaigns, program, purchase, now)
     skipped = {campaign.campaign_id for campaign in selection.overflow}
     award = evaluate(
@@ -314,6 +319,8 @@ def campaign_increments(award: Award | None) -> tuple[Increment, ...]:
     whole here: `campaigns.spread` splits them over their shards."""
     if award is None:
         return ()
+    from loyalty.domain.campaigns import CounterKey, Increment
+
     increments = list(award.increments)
     for line in award.breakdown:
         total = CounterKey(line.campaign_id, "campaign", "campaign")

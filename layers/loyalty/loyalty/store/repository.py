@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import (
@@ -31,7 +32,6 @@ from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactGet, TransactWrite
 
 from loyalty.domain import errors
-from loyalty.domain.campaigns import CAMPAIGN_SHARDS, CounterKey, Increment, Usage
 from loyalty.domain.model import BLOCKED, Consent, Entry, EntryRef, Member, Redemption, Reward, Voucher
 from loyalty.domain.rules import Change, JobSchedule, ProfileUpdate
 from loyalty.domain.stats import DAY, TOTAL, Bucket, Counters
@@ -49,6 +49,9 @@ from loyalty.store.records import (
     voucher_from_record,
     voucher_to_record,
 )
+
+if TYPE_CHECKING:  # the campaign engine is imported only by the functions that evaluate campaigns
+    from loyalty.domain.campaigns import CounterKey, Increment, Usage
 
 BATCH_GET_LIMIT = 100
 DAY_COUNTER_KEPT = timedelta(days=7)  # a campaign's per-day counter outlives its day by this much (TTL), then goes
@@ -263,6 +266,8 @@ class Store:
 
     def campaign_shard(self, member_id: str) -> int:
         """The shard of a campaign's counters in all that a member's purchases take from first."""
+        from loyalty.domain.campaigns import CAMPAIGN_SHARDS  # only the earn function loads the campaign engine
+
         return keys.shard_of(member_id, CAMPAIGN_SHARDS)
 
     # -------------------------------------------------------------- reads
@@ -290,6 +295,8 @@ class Store:
         written meanwhile makes the earn's conditions fail (member version, entry key, counter ceilings) and the
         earn reads again, so nothing is decided on a torn read.
         """
+        from loyalty.domain.campaigns import Usage  # here: only the earn function loads the campaign engine
+
         members, entries, counter_model = self.tables.members, self.tables.entries, self.tables.campaign_counters
         member_key = keys.member_pk(member_id)
         entry_refs = {keys.entry_key(ref): ref for ref in refs}

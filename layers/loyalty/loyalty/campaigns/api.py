@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from loyalty.api.models import Timestamp
+from loyalty.api.fields import Timestamp, View
 from loyalty.domain.campaigns import (
     AppliesTo, Campaign, Condition, Effect, Id, InvalidCampaign, Schedule, Usage, parse_campaign,
 )
@@ -74,12 +74,12 @@ class CampaignView(Campaign):
         })
 
 
-class CampaignPage(BaseModel):
+class CampaignPage(View):
     items: list[CampaignView]
     next_cursor: str | None
 
 
-class PublishedCampaign(BaseModel):
+class PublishedCampaign(View):
     """An active campaign as GET /v1/program publishes it: the rules, not its limits or its counters."""
 
     campaign_id: str
