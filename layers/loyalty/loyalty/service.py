@@ -271,8 +271,10 @@ class Loyalty:
 
     def _commit(self, change: rules.Change, base_versions: dict[str, int], **extra) -> None:
         schedules = {member.member_id: rules.job_schedule(member, self.program) for member in change.members}
-        counters = stats.counter_deltas(change.entries, time_zone=self.program.time_zone, tier_moves=change.tier_moves)
-        self.store.commit(change, base_versions, schedules, counters, **extra)
+        self.store.commit(change, base_versions, schedules, self._counter_deltas(change), **extra)
+
+    def _counter_deltas(self, change: rules.Change) -> stats.Counters:
+        return stats.counter_deltas(change.entries, time_zone=self.program.time_zone, tier_moves=change.tier_moves)
 
     @staticmethod
     def _replay(entry: Entry, fingerprint: str, what: str, written: Iterable[str] = ()) -> Outcome:
@@ -365,7 +367,8 @@ class Loyalty:
 
     def earn(self, caller: Caller, member_id: str, purchase: Purchase, payload: dict) -> Outcome:
         """Credit a purchase: one read (member, entry, the campaigns' limit counters), one transaction."""
-        from loyalty.domain.campaigns import spread, stored_keys, totals  # only the earn function loads the engine
+        # only the earn function loads the campaign engine
+        from loyalty.domain.campaigns import TRANSACTION_ITEMS, stored_keys, totals, within_transaction
 
         ref, fingerprint = EntryRef("earn", purchase.transaction_id), request_hash(payload)
         written: list[str] = []
@@ -378,14 +381,24 @@ class Loyalty:
             if ref in entries:
                 return self._replay(entries[ref], fingerprint, "transaction_id", written)
             referrer = self.store.get_member(member.referred_by) if rules.referral_due(member) and member.referred_by else None
-            change = rules.earn(member, self.program, purchase, now, request_hash=fingerprint, referrer=referrer,
-                                campaigns=active, counters=totals(read))
-            stats.note_purchase_days(change, self.program.time_zone)
+
+            def decide(shards_read) -> rules.Change:
+                change = rules.earn(member, self.program, purchase, now, request_hash=fingerprint, referrer=referrer,
+                                    campaigns=active, counters=totals(shards_read))
+                stats.note_purchase_days(change, self.program.time_zone)
+                return change
+
+            def room(change: rules.Change) -> int:  # the transaction's items its campaign counters may take
+                return TRANSACTION_ITEMS - self.store.items_besides_campaigns(change, self._counter_deltas(change))
+
+            change, increments = within_transaction(
+                decide, lambda change: rules.campaign_increments(change.award), room, read, selection.considered,
+                purchase.occurred_at or now, time_zone=self.program.time_zone, home=self.store.campaign_shard(member_id),
+            )
             versions = {member.member_id: member.version}
             if referrer:
                 versions[referrer.member_id] = referrer.version
             written.append(change.entry.entry_id)
-            increments = spread(rules.campaign_increments(change.award), read, self.store.campaign_shard(member_id))
             self._commit(change, versions, campaign_increments=increments)
             return Outcome(change.entry, replayed=False)
 

@@ -604,8 +604,19 @@ class Store:
             # An entry's key is its idempotency key: it exists only if another request wrote it first.
             transaction.save(entry_to_record(entry, model), model.entry_key.does_not_exist(), LOST_RACE)
 
+    def items_besides_campaigns(self, change: Change, counters: Counters) -> int:
+        """The items `commit` writes for an earn's change before its campaign counters: members, entries, report
+        counters (an earn has no other part)."""
+        return len(change.members) + len(change.entries) + len(self._counter_actions(counters))
+
     def _add_counters(self, transaction: _Transaction, counters: Counters) -> None:
         """The report counters move in the same transaction as the ledger, so they are exact."""
+        model = self.tables.counters
+        for key, actions in self._counter_actions(counters).items():
+            transaction.update(model(key), actions=actions)
+
+    def _counter_actions(self, counters: Counters) -> dict[str, list]:
+        """Each report counter item to update, with its actions (items with nothing to change left out)."""
         items: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         totals = set()
         for (bucket, member_id), deltas in counters.items():
@@ -616,13 +627,14 @@ class Store:
                 items[key][name] += value
         days = [bucket.period for bucket, _ in counters if bucket.kind == DAY]
         first_day = min(days) if days else None
-        model = self.tables.counters
+        updates = {}
         for key, deltas in sorted(items.items()):
             actions = [Path(name).add(value) for name, value in sorted(deltas.items()) if value]
             if first_day and key in totals:  # kept once: reports need read nothing before it
                 actions.append(Path(FIRST_DAY).set(Path(FIRST_DAY) | first_day))
             if actions:
-                transaction.update(model(key), actions=actions)
+                updates[key] = actions
+        return updates
 
     # -------------------------------------------------------------- vouchers
 
