@@ -58,7 +58,8 @@ def _document(index: int) -> dict:
 
 def _measure(count: int) -> dict:
     from loyalty.domain import basket
-    from loyalty.domain.campaigns import Usage, counter_keys, evaluate, parse_campaign
+    from loyalty.domain.campaigns.document import parse_campaign
+    from loyalty.domain.campaigns.engine import Usage, counter_keys, evaluate
     from loyalty.domain.model import BasketItem, Member, Purchase
 
     campaigns = [parse_campaign(_document(index)) for index in range(count)]
@@ -99,7 +100,7 @@ def _earn_benchmark() -> list[dict]:
 
     use_environment(CAMPAIGN_CACHE_SECONDS="60")
     with moto_with_twins() as endpoint:
-        from loyalty.domain.campaigns import parse_campaign
+        from loyalty.domain.campaigns.document import parse_campaign
         from loyalty.store.campaigns import CampaignStore
 
         client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)

@@ -437,7 +437,7 @@ def measure() -> tuple[list[Row], list[dict]]:
 
         # Campaigns: an earn with 10 active campaigns that apply, first without limits (each adds to its total
         # counter), then with two limits each (their counters read with the member, written under conditions).
-        from loyalty.domain.campaigns import parse_campaign
+        from loyalty.domain.campaigns.document import parse_campaign
         from loyalty.store.campaigns import ACTIVE, ENDED, PK, CampaignStore
 
         campaigns = CampaignStore.from_table(os.environ["CATALOG_TABLE"], "us-east-1", proxy.endpoint)
@@ -582,7 +582,7 @@ def _scale_table(rows: list[Row], growth: dict) -> list[str]:
         print(f"{purchases:>10,} {row.mean(row.reads):>18.1f} {row.requests / row.calls:>13.1f}")
         if row.mean(row.reads) > REPORT_RRU_TARGET:
             missed.append(f"a 31-day report costs {row.mean(row.reads):.0f} RRU at {purchases:,} a day (target <= {REPORT_RRU_TARGET})")
-    from loyalty.domain.campaigns import CAMPAIGN_SHARDS
+    from loyalty.domain.campaigns.engine import CAMPAIGN_SHARDS
 
     # A purchase writes one shard of a campaign's counter in all (its member's, while it has room), in a transaction.
     campaign_rate = PARTITION_WCU / 2 * CAMPAIGN_SHARDS

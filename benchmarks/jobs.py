@@ -30,7 +30,7 @@ DISPATCHER_TIMEOUT_S = 300  # ExpirePointsFunction's Timeout in template.yaml
 
 
 def _populate(store, program, members: int, pending: bool = False) -> None:
-    from loyalty.domain import rules
+    from loyalty.domain import ledger
     from loyalty.domain.model import Member, pending_key
     from loyalty.store.records import member_to_record
 
@@ -48,7 +48,7 @@ def _populate(store, program, members: int, pending: bool = False) -> None:
                 # today (1 December) for the due; 1 January to 30 November for the others
                 birthday=date(1990, 12, 1) if due else date(1990, 1, 1) + timedelta(days=index % 334),
             )
-            batch.save(member_to_record(member, model, rules.job_schedule(member, program), store.job_shards))
+            batch.save(member_to_record(member, model, ledger.job_schedule(member, program), store.job_shards))
 
 
 class _TableSnapshotSkipped:

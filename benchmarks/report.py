@@ -24,7 +24,7 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 def _populate(store, program, members: int) -> None:
     import boto3
 
-    from loyalty.domain import rules, stats
+    from loyalty.domain import earning, ledger, membership, stats
     from loyalty.domain.model import Profile, Purchase
     from loyalty.domain.stats import TOTAL
     from loyalty.store import keys
@@ -38,18 +38,18 @@ def _populate(store, program, members: int) -> None:
     with tables.members.batch_write() as member_batch, tables.entries.batch_write() as entry_batch:
         for index in range(members):
             enrolled_at = NOW - timedelta(days=60, minutes=index)
-            change = rules.enroll(f"m{index:020d}", Profile(f"b{index}@example.com", "store"), program, enrolled_at)
+            change = membership.enroll(f"m{index:020d}", Profile(f"b{index}@example.com", "store"), program, enrolled_at)
             member, entries = change.member, list(change.entries)
             deltas = [stats.counter_deltas(change.entries, time_zone=program.time_zone, enrolled=member,
                                            tier_moves=change.tier_moves)]
             for purchase in range(2):
-                earned = rules.earn(member, program, Purchase(f"t{purchase}", 1_500, program.currency),
+                earned = earning.earn(member, program, Purchase(f"t{purchase}", 1_500, program.currency),
                                     NOW - timedelta(days=(index + purchase * 17) % 45), request_hash="h")
                 stats.note_purchase_days(earned, program.time_zone)
                 member = earned.member
                 entries += earned.entries
                 deltas.append(stats.counter_deltas(earned.entries, time_zone=program.time_zone, tier_moves=earned.tier_moves))
-            member_batch.save(member_to_record(member, tables.members, rules.job_schedule(member, program), store.job_shards))
+            member_batch.save(member_to_record(member, tables.members, ledger.job_schedule(member, program), store.job_shards))
             for entry in entries:
                 entry_batch.save(entry_to_record(entry, tables.entries))
             for delta in deltas:  # what the transactions' counter updates add up to (Store._add_counters)

@@ -28,7 +28,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from loyalty.domain.campaigns import CAMPAIGN_SHARDS, Campaign, CounterKey, Usage, parse_campaign, share
+from loyalty.domain.campaigns.document import Campaign, parse_campaign
+from loyalty.domain.campaigns.engine import CAMPAIGN_SHARDS, CounterKey, Usage
+from loyalty.domain.campaigns.shards import share
 
 CAMPAIGN_PK = "CAMPAIGN"
 DAYS_KEPT = 8  # a per-day counter outlives its day by 7 days (store.repository.DAY_COUNTER_KEPT), then the TTL removes it

@@ -15,7 +15,7 @@ from loyalty.campaigns.api import CAMPAIGN_ID_PATTERN, CampaignDocument, Campaig
 from loyalty.clock import clock_from_environment
 from loyalty.domain import errors
 from loyalty.domain.access import ADMIN_SCOPE
-from loyalty.domain.campaigns import Usage
+from loyalty.domain.campaigns.engine import Usage
 from loyalty.program import load_program
 from loyalty.service import cold_start
 from loyalty.settings import CampaignAdminSettings

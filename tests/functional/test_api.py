@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from loyalty.domain.months import add_months, end_of_month, month_key
+from loyalty.domain.calendar import add_months, end_of_month, month_key
 
 from tests.conftest import call, http_event
 from tests.functional.helpers import (

@@ -11,7 +11,8 @@ from datetime import datetime, timezone
 
 import boto3
 
-from loyalty.domain.campaigns import CAMPAIGN_SHARDS, parse_campaign
+from loyalty.domain.campaigns.document import parse_campaign
+from loyalty.domain.campaigns.engine import CAMPAIGN_SHARDS
 from loyalty.store.campaigns import CampaignStore
 from tests.conftest import call, http_event
 from tests.functional.helpers import enroll

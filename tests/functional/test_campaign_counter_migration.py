@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from loyalty.domain.campaigns import CAMPAIGN_SHARDS
+from loyalty.domain.campaigns.engine import CAMPAIGN_SHARDS
 from ops.shard_campaign_counters import migrate
 from tests.conftest import REGION, TABLES
 from tests.functional.test_campaign_earn import activate, counter, earn, in_all

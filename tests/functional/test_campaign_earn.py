@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loyalty.domain.access import Caller
-from loyalty.domain.campaigns import CAMPAIGN_SHARDS, parse_campaign
+from loyalty.domain.campaigns.document import parse_campaign
+from loyalty.domain.campaigns.engine import CAMPAIGN_SHARDS
 from loyalty.domain.model import BasketItem, Purchase
-from loyalty.domain.rules import MAX_CAMPAIGNS_PER_PURCHASE
+from loyalty.domain.earning import MAX_CAMPAIGNS_PER_PURCHASE
 from loyalty.service import Campaigns
 from loyalty.store.campaigns import CampaignStore
 from loyalty.store.keys import shard_of

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from loyalty.domain import errors
-from loyalty.domain.campaigns import parse_campaign
+from loyalty.domain.campaigns.document import parse_campaign
 from loyalty.store.campaigns import ACTIVE, DRAFT, CampaignStore
 from tests.conftest import REGION, TABLES
 

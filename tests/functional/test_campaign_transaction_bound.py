@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import boto3
 import pytest
 
-from loyalty.domain.campaigns import CAMPAIGN_SHARDS
+from loyalty.domain.campaigns.engine import CAMPAIGN_SHARDS
 from loyalty.store.keys import shard_of
 from tests.conftest import PROGRAM, REGION, TABLES
 from tests.functional.helpers import enroll

@@ -11,7 +11,8 @@ import boto3
 import pytest
 
 from loyalty.campaigns.api import ProgramView
-from loyalty.domain.campaigns import CAMPAIGN_SHARDS, CounterKey, parse_campaign
+from loyalty.domain.campaigns.document import parse_campaign
+from loyalty.domain.campaigns.engine import CAMPAIGN_SHARDS, CounterKey
 from loyalty.settings import CampaignAdminSettings, ConfigurationError, PublishedCampaignsSettings
 from loyalty.store import keys
 from loyalty.service import Campaigns

@@ -212,7 +212,7 @@ def test_a_lost_race_outranks_out_of_stock_in_one_transaction_and_the_reread_tel
     """Each write of a transaction says what its failure means. When the member's version and the stock both fail,
     the race is told first: the write that took the stock may be this request's own, applied by a try whose answer
     was lost (docs/reliability.md); the use case rereads, and a stock that is really gone is then told."""
-    from loyalty.domain import rules
+    from loyalty.domain import ledger, redeeming
     from loyalty.store.models import bind_rewards
 
     rewards = bind_rewards("CatalogTable", "us-east-1")
@@ -224,12 +224,12 @@ def test_a_lost_race_outranks_out_of_stock_in_one_transaction_and_the_reread_tel
     gold.tier, gold.balance, gold.lots = "Gold", 1_000, {"2099-01": 1_000}
     reward = next(r for r in uc.catalog.rewards() if r.reward_id == "beans-bag")
     stocked = type(reward)(**{**reward.__dict__, "stock": 1})  # as a stale catalog would still show it
-    change = rules.redeem(gold, uc.program, uc.clock.now(), idempotency_key="k", request_hash="h", reward=stocked)
+    change = redeeming.redeem(gold, uc.program, uc.clock.now(), idempotency_key="k", request_hash="h", reward=stocked)
     with pytest.raises(LostRace):
-        uc.store.commit(change, {member_id: member.version + 5}, {member_id: rules.job_schedule(gold, uc.program)}, {},
+        uc.store.commit(change, {member_id: member.version + 5}, {member_id: ledger.job_schedule(gold, uc.program)}, {},
                         stock_reward=stocked)
     with pytest.raises(errors.OutOfStock):
-        uc.store.commit(change, {member_id: member.version}, {member_id: rules.job_schedule(gold, uc.program)}, {},
+        uc.store.commit(change, {member_id: member.version}, {member_id: ledger.job_schedule(gold, uc.program)}, {},
                         stock_reward=stocked)
 
 

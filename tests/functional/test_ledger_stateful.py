@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
 from moto import mock_aws
 
-from loyalty.domain.campaigns import CAMPAIGN_SHARDS, parse_campaign
+from loyalty.domain.campaigns.document import parse_campaign
+from loyalty.domain.campaigns.engine import CAMPAIGN_SHARDS
 from loyalty.store.campaigns import CampaignStore
 
 from loyalty_local.template import create_tables

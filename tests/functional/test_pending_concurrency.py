@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from loyalty.domain import rules
+from loyalty.domain import ledger
 from loyalty.domain.access import POS_SCOPE, Caller
 from loyalty.domain.model import Purchase
 from loyalty.program import Program
@@ -73,7 +73,7 @@ def test_pending_points_cost_no_extra_round_trip_earn_2_redeem_2_view_1():
     uc.clock.advance(timedelta(days=15))  # the purchase's points are due: every call below settles them first
     assert counted(lambda: uc.member(staff, member_id)) == 1
     stored = uc.member(staff, member_id)  # as stored: nothing has written since the earn
-    assert (stored.balance, rules.points_pending(stored)) == (50, 100)
+    assert (stored.balance, ledger.points_pending(stored)) == (50, 100)
     # 120 > the 50 stored as available: the redemption settles the due 100 in the same two requests
     assert counted(lambda: uc.redeem(staff, member_id, idempotency_key="k-1", payload={"p": 1}, points=120)) == 2
     assert uc.member(staff, member_id).balance == 30

@@ -11,7 +11,7 @@ import pytest
 
 from loyalty import jobs
 from loyalty.clock import FixedClock
-from loyalty.domain import birthday, errors, rules
+from loyalty.domain import birthday, errors, ledger, scheduled
 from loyalty.domain.model import Member
 from loyalty.program import Program
 from loyalty.store import keys
@@ -47,13 +47,13 @@ def test_the_demo_program_gives_a_birthday_bonus_and_publishes_it():
 def test_the_rule_on_plain_values_and_a_program_without_a_birthday_bonus():
     member = Member(member_id="m1", email="a@example.com", enrolled_at=ENROLLED, channel="store", tier="Bronze",
                     referral_code="R1", birthday=date(1990, 11, 20))
-    change = rules.birthday_bonus(member, PROGRAM, BIRTHDAY_RUN)
+    change = scheduled.birthday_bonus(member, PROGRAM, BIRTHDAY_RUN)
     assert change is not None and change.entry.ref == birthday.bonus_ref(BIRTHDAY_RUN, PROGRAM)
     assert (change.entry.type, change.entry.bonus, change.entry.points, change.member.balance) == ("bonus", "birthday", 50, 50)
     assert member.balance == 0, "the member given is not changed"
-    assert rules.birthday_bonus(member, PROGRAM, BIRTHDAY_RUN - timedelta(minutes=16)) is None, "the 19th"
+    assert scheduled.birthday_bonus(member, PROGRAM, BIRTHDAY_RUN - timedelta(minutes=16)) is None, "the 19th"
     none = Program.model_validate({**PROGRAM.model_dump(mode="json"), "bonuses": {"welcome": 50, "referral": 100, "birthday": 0}})
-    assert rules.birthday_bonus(member, none, BIRTHDAY_RUN) is None
+    assert scheduled.birthday_bonus(member, none, BIRTHDAY_RUN) is None
 
 
 def test_a_member_gets_it_once_on_the_day_whatever_is_replayed_or_redelivered(uc, clock_file):
@@ -161,7 +161,7 @@ def test_the_index_follows_a_changed_birthday_and_the_worker_rechecks_it(uc):
     before = uc.store.get_member(member_id)
     changed = before.copy()
     changed.birthday, changed.version = date(1990, 12, 24), before.version + 1  # as a profile change writes it
-    uc.store.commit(rules.Change([changed]), {member_id: before.version}, {member_id: rules.job_schedule(changed, PROGRAM)}, {})
+    uc.store.commit(ledger.Change([changed]), {member_id: before.version}, {member_id: ledger.job_schedule(changed, PROGRAM)}, {})
     assert list(index.birthday_member_ids(shard, "11-20")) == [] and list(index.birthday_member_ids(shard, "12-24")) == [member_id]
     uc.clock.at = BIRTHDAY_RUN
     # A batch queued before the change (the index is eventually consistent): the member's own birthday decides.
@@ -189,7 +189,7 @@ def _populate(count: int) -> None:
             born = date(1990, 1, 1) + timedelta(days=number % 300)  # 1 January to 27 October: never 20 November
             member = Member(member_id=f"m{number:020d}", email=f"p{number}@example.com", enrolled_at=ENROLLED, channel="store",
                             tier="Bronze", referral_code=f"P{number:07d}", birthday=born, version=1)
-            batch.save(member_to_record(member, model, rules.job_schedule(member, PROGRAM), 16))
+            batch.save(member_to_record(member, model, ledger.job_schedule(member, PROGRAM), 16))
 
 
 def test_among_many_members_the_job_reads_only_the_days_index_entries(uc):

@@ -10,7 +10,7 @@ import pytest
 
 from loyalty import jobs
 from loyalty.clock import FixedClock
-from loyalty.domain import errors, rules
+from loyalty.domain import earning, errors, ledger
 from loyalty.domain.access import POS_SCOPE, Caller
 from loyalty.domain.model import Purchase
 from loyalty.store.models import bind_members
@@ -103,9 +103,9 @@ def test_a_request_that_read_the_member_before_a_job_wrote_it_must_reread(uc, cl
     member_id = member_with_points(uc, "race@example.com", 200_000, datetime(2025, 9, 1, tzinfo=timezone.utc))  # Gold
     before_review = uc.store.get_member(member_id)
     run("tier_review", datetime(2026, 11, 1, 1, 30, tzinfo=timezone.utc), clock_file)  # Gold -> Silver, no ledger entry
-    late_earn = rules.earn(before_review, PROGRAM, Purchase("t9", 100, "EUR"), datetime(2026, 11, 1, 2, 0, tzinfo=timezone.utc),
+    late_earn = earning.earn(before_review, PROGRAM, Purchase("t9", 100, "EUR"), datetime(2026, 11, 1, 2, 0, tzinfo=timezone.utc),
                            request_hash="h")
-    schedules = {member_id: rules.job_schedule(late_earn.member, PROGRAM)}
+    schedules = {member_id: ledger.job_schedule(late_earn.member, PROGRAM)}
     with pytest.raises(LostRace):  # else it would write the Gold tier back
         uc.store.commit(late_earn, {member_id: before_review.version}, schedules, {})
     assert uc.store.get_member(member_id).tier == "Silver"

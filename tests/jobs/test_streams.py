@@ -12,7 +12,7 @@ import pytest
 
 from loyalty import events
 from loyalty.domain.model import Member
-from loyalty.domain.rules import job_schedule
+from loyalty.domain.ledger import job_schedule
 from loyalty.store.models import bind_members
 from loyalty.store.records import member_to_record
 from loyalty_local import events as local_events

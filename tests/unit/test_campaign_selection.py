@@ -7,8 +7,9 @@ from datetime import datetime, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loyalty.domain import basket, rules
-from loyalty.domain.campaigns import CounterKey, Usage, evaluate, may_apply, parse_campaign
+from loyalty.domain import basket, earning
+from loyalty.domain.campaigns.document import parse_campaign
+from loyalty.domain.campaigns.engine import CounterKey, Usage, evaluate, may_apply
 from loyalty.domain.model import BasketItem, Member, Purchase
 from loyalty.program import load_program
 from loyalty.settings import DEFAULT_PROGRAM_FILE
@@ -50,12 +51,12 @@ ITEMS = st.lists(st.builds(BasketItem, sku=st.just("s"), amount_minor=st.integer
 @given(active=campaigns(), items=ITEMS, channel=st.sampled_from(["app", "store", None]), used=st.integers(0, 20))
 def test_only_the_considered_campaigns_can_apply_and_the_breakdown_adds_up(active, items, channel, used):
     purchase = Purchase("t", max(1, sum(item.amount_minor for item in items)), "EUR", channel=channel, items=tuple(items))
-    selection = rules.select_campaigns(active, PROGRAM, purchase, NOW)
+    selection = earning.select_campaigns(active, PROGRAM, purchase, NOW)
     considered = {campaign.campaign_id for campaign in selection.considered}
-    assert len(considered) <= rules.MAX_CAMPAIGNS_PER_PURCHASE and len(selection.counters) <= 4 * len(considered)
+    assert len(considered) <= earning.MAX_CAMPAIGNS_PER_PURCHASE and len(selection.counters) <= 4 * len(considered)
     day = NOW.date().isoformat()
     counters = {key: Usage(points=used) for key in selection.counters}
-    change = rules.earn(MEMBER, PROGRAM, purchase, NOW, request_hash="h", campaigns=active, counters=counters)
+    change = earning.earn(MEMBER, PROGRAM, purchase, NOW, request_hash="h", campaigns=active, counters=counters)
     entry, award = change.entry, change.award
     assert entry.points == sum(line.points for line in entry.breakdown)
     assert {line.campaign_id for line in award.breakdown} <= considered
@@ -70,10 +71,10 @@ def test_only_the_considered_campaigns_can_apply_and_the_breakdown_adds_up(activ
     for line in alone.breakdown:
         assert may_apply(by_id[line.campaign_id], purchase, eligible, NOW, time_zone=PROGRAM.time_zone,
                          points_per_unit=1, unit_minor=100)
-    if len(alone.breakdown) <= rules.MAX_CAMPAIGNS_PER_PURCHASE and not selection.overflow:
+    if len(alone.breakdown) <= earning.MAX_CAMPAIGNS_PER_PURCHASE and not selection.overflow:
         assert award.breakdown == alone.breakdown  # the bound changes nothing when it is not reached
     # every increment the earn writes keeps its counter within its ceiling
-    for increment in rules.campaign_increments(award):
+    for increment in earning.campaign_increments(award):
         if increment.max_points is not None:
             assert counters.get(increment.key, Usage()).points + increment.points <= increment.max_points
 
@@ -81,9 +82,9 @@ def test_only_the_considered_campaigns_can_apply_and_the_breakdown_adds_up(activ
 def test_the_campaigns_beyond_the_bound_are_reported_not_applied_with_the_reason():
     active = [parse_campaign({"campaign_id": f"c{index:02d}", "name": "c", "effect": {"type": "bonus", "points": 1}})
               for index in range(20)]
-    change = rules.earn(MEMBER, PROGRAM, Purchase("t", 1000, "EUR"), NOW, request_hash="h", campaigns=active)
+    change = earning.earn(MEMBER, PROGRAM, Purchase("t", 1000, "EUR"), NOW, request_hash="h", campaigns=active)
     assert [line.campaign_id for line in change.award.breakdown] == [f"c{index:02d}" for index in range(16)]
     assert [skip.campaign_id for skip in change.award.not_applied] == ["c16", "c17", "c18", "c19"]
     assert change.entry.points == 12 + 16  # base 10, Silver makes it 12, then 16 campaigns of 1
-    totals = rules.campaign_increments(change.award)
+    totals = earning.campaign_increments(change.award)
     assert [(increment.key.per, increment.key.period, increment.points) for increment in totals] == [("campaign", "campaign", 1)] * 16

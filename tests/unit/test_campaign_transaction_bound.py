@@ -7,8 +7,9 @@ from collections import defaultdict
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loyalty.domain.campaigns import CAMPAIGN_SHARDS, TRANSACTION_ITEMS, CounterKey, Usage, totals, within_transaction
-from loyalty.domain.rules import campaign_increments
+from loyalty.domain.campaigns.engine import CAMPAIGN_SHARDS, CounterKey, Usage
+from loyalty.domain.campaigns.shards import TRANSACTION_ITEMS, totals, within_transaction
+from loyalty.domain.earning import campaign_increments
 from tests.unit.test_campaigns import NOW, campaign, run
 
 DAY = NOW.date().isoformat()

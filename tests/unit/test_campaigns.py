@@ -11,10 +11,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from loyalty.domain import basket
-from loyalty.domain.campaigns import (
-    Campaign, CampaignPoints, CounterKey, Increment, InvalidCampaign, Limited, NotApplied, Usage, counter_keys,
-    evaluate, parse_campaign, share, spread, stored_keys, totals,
-)
+from loyalty.domain.campaigns.document import Campaign, InvalidCampaign, parse_campaign
+from loyalty.domain.campaigns.engine import CampaignPoints, CounterKey, Increment, Limited, NotApplied, Usage, counter_keys, evaluate
+from loyalty.domain.campaigns.shards import share, spread, stored_keys, totals
 from loyalty.domain.model import BasketItem, Member, Purchase
 
 NOW = datetime(2026, 12, 2, 15, 0, tzinfo=timezone.utc)  # a Wednesday

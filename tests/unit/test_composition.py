@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from loyalty.domain import errors, rules, stats
+from loyalty.domain import errors, ledger, redeeming, stats
 from loyalty.domain.model import EntryRef, Reward
 from loyalty.service import Catalog, RetryPolicy
 from loyalty.settings import ApiSettings, ConfigurationError, DispatcherSettings, EmailHashSettings, PublisherSettings
@@ -74,10 +74,10 @@ def test_one_retry_policy_retries_lost_races_then_says_try_again():
 
 def test_the_catalog_view_and_the_redemption_share_one_tier_rule():
     gold = Reward("g", "G", "", "perk", 10, 0, min_tier="Gold")
-    assert rules.reward_available(gold, PROGRAM, None), "staff see every reward as available"
-    assert not rules.reward_available(gold, PROGRAM, "Silver") and rules.reward_available(gold, PROGRAM, "Gold")
-    assert not rules.reward_available(Reward("s", "S", "", "perk", 10, 0, stock=0), PROGRAM, "Gold")
-    assert not rules.reward_available(Reward("i", "I", "", "perk", 10, 0, active=False), PROGRAM, None)
+    assert redeeming.reward_available(gold, PROGRAM, None), "staff see every reward as available"
+    assert not redeeming.reward_available(gold, PROGRAM, "Silver") and redeeming.reward_available(gold, PROGRAM, "Gold")
+    assert not redeeming.reward_available(Reward("s", "S", "", "perk", 10, 0, stock=0), PROGRAM, "Gold")
+    assert not redeeming.reward_available(Reward("i", "I", "", "perk", 10, 0, active=False), PROGRAM, None)
 
 
 def test_key_formats_live_in_the_store_and_sort_as_times_in_every_year():
@@ -101,10 +101,10 @@ def test_a_report_plan_reads_only_what_can_hold_counters():
 
 def test_a_job_time_may_replay_the_past_but_not_run_ahead():
     now = datetime(2026, 11, 26, 10, tzinfo=timezone.utc)
-    rules.check_job_time(datetime(2020, 1, 1, tzinfo=timezone.utc), now)
-    rules.check_job_time(now.replace(minute=4), now)
+    ledger.check_job_time(datetime(2020, 1, 1, tzinfo=timezone.utc), now)
+    ledger.check_job_time(now.replace(minute=4), now)
     with pytest.raises(errors.TimeAhead):
-        rules.check_job_time(now.replace(minute=6), now)
+        ledger.check_job_time(now.replace(minute=6), now)
 
 
 def test_a_busy_database_tells_the_client_no_internals():

@@ -7,7 +7,7 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loyalty.domain import rules
+from loyalty.domain import earning
 from loyalty.store import keys
 from tests.unit.test_rules import NOW, PROGRAM, member
 
@@ -17,7 +17,7 @@ def test_keys_follow_the_applied_order_and_created_at_stays_the_writers_clock(sk
     m, entries = member(), []
     for index, skew_ms in enumerate(skews):
         now = NOW + timedelta(milliseconds=skew_ms)  # each write's own clock, ahead of or behind the others
-        change = rules.adjust(m, PROGRAM, now, idempotency_key=f"k{index}", points=10, reason="r", actor="admin",
+        change = earning.adjust(m, PROGRAM, now, idempotency_key=f"k{index}", points=10, reason="r", actor="admin",
                               request_hash="h")
         m = change.member
         entries.append(change.entry)

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from loyalty.domain import errors, rules
+from loyalty.domain import earning, errors, ledger, membership, redeeming
 from loyalty.domain.model import Member, Profile, Purchase, Reward
-from loyalty.domain.months import add_months, end_of_month, month_key, window
+from loyalty.domain.calendar import add_months, end_of_month, month_key, window
 from loyalty.program import Program
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
@@ -42,10 +42,10 @@ def member(**fields) -> Member:
     return Member(**values)
 
 
-def earn(m: Member, amount: int, txid: str = "t1", **kwargs) -> rules.Change:
+def earn(m: Member, amount: int, txid: str = "t1", **kwargs) -> ledger.Change:
     purchase = Purchase(txid, amount, kwargs.pop("currency", "EUR"), occurred_at=kwargs.pop("occurred_at", None),
                         items=kwargs.pop("items", ()))
-    return rules.earn(m, kwargs.pop("program", PROGRAM), purchase, kwargs.pop("now", NOW), request_hash="h", **kwargs)
+    return earning.earn(m, kwargs.pop("program", PROGRAM), purchase, kwargs.pop("now", NOW), request_hash="h", **kwargs)
 
 
 def assert_consistent(m: Member, entries) -> None:
@@ -95,19 +95,19 @@ def test_demo_program_is_valid():
 
 
 def test_enroll_credits_welcome_bonus_in_a_lot():
-    change = rules.enroll("m1", Profile(" A@Example.com", "app"), PROGRAM, NOW)
+    change = membership.enroll("m1", Profile(" A@Example.com", "app"), PROGRAM, NOW)
     assert change.member.email == "a@example.com"
     m = change.member
     assert m.balance == 50 and m.lots == {"2027-11": 50}
     assert change.entry.type == "bonus" and change.entry.bonus == "welcome" and change.entry.balance_after == 50
-    assert len(m.referral_code) == rules.REFERRAL_CODE_LENGTH
+    assert len(m.referral_code) == ledger.REFERRAL_CODE_LENGTH
 
 
 def test_earn_rounds_down_per_purchase_and_applies_tier_multiplier():
-    assert rules.purchase_points(PROGRAM, 1299, "Bronze") == (12, 12)
-    assert rules.purchase_points(PROGRAM, 99, "Bronze") == (0, 0)
-    assert rules.purchase_points(PROGRAM, 1299, "Silver") == (12, 18)
-    assert rules.purchase_points(PROGRAM, 1100, "Silver") == (11, 16)  # 16.5 rounds down
+    assert earning.purchase_points(PROGRAM, 1299, "Bronze") == (12, 12)
+    assert earning.purchase_points(PROGRAM, 99, "Bronze") == (0, 0)
+    assert earning.purchase_points(PROGRAM, 1299, "Silver") == (12, 18)
+    assert earning.purchase_points(PROGRAM, 1100, "Silver") == (11, 16)  # 16.5 rounds down
 
 
 def test_earn_puts_points_in_the_lot_expiring_end_of_month_n_months_later():
@@ -144,7 +144,7 @@ def test_upgrade_happens_at_earn_time_and_the_new_multiplier_applies_next_time()
 
 def test_qualifying_points_outside_the_window_do_not_count():
     old = member(qualifying={"2025-10": 500, "2026-11": 20})
-    assert rules.qualifying_points(old, PROGRAM, NOW) == 20
+    assert ledger.qualifying_points(old, PROGRAM, NOW) == 20
     assert earn(old, 1000).member.tier == "Bronze"
 
 
@@ -156,7 +156,7 @@ def test_earn_never_downgrades():
 def test_referral_bonus_paid_to_both_on_first_purchase_only():
     referee = member(member_id="m2", referred_by="m1")
     referrer = member(member_id="m1", version=7, balance=10, lots={"2027-01": 10})
-    assert rules.referral_due(referee)
+    assert earning.referral_due(referee)
     change = earn(referee, 1000, referrer=referrer)
     new_referee, new_referrer = change.members
     assert new_referee.balance == 10 + 100 and new_referee.referral_bonus_paid
@@ -164,7 +164,7 @@ def test_referral_bonus_paid_to_both_on_first_purchase_only():
     assert {(e.member_id, e.type, e.points) for e in change.entries} == {
         ("m2", "earn", 10), ("m2", "bonus", 100), ("m1", "bonus", 100)
     }
-    assert not rules.referral_due(new_referee)
+    assert not earning.referral_due(new_referee)
     assert len(earn(new_referee, 1000, txid="t2", referrer=new_referrer).entries) == 1
     assert referrer.balance == 10, "the rules never mutate their inputs"
 
@@ -174,7 +174,7 @@ def test_referral_bonus_paid_to_both_on_first_purchase_only():
 
 def test_redeem_spends_soonest_expiring_points_first():
     m = member(balance=60, lots={"2027-03": 20, "2026-12": 30, "2027-11": 10})
-    change = rules.redeem(m, PROGRAM, NOW, idempotency_key="k", request_hash="h", points=40)
+    change = redeeming.redeem(m, PROGRAM, NOW, idempotency_key="k", request_hash="h", points=40)
     assert change.member.lots == {"2027-03": 10, "2027-11": 10}
     assert change.entry.lots_consumed == {"2026-12": 30, "2027-03": 10}
     assert change.entry.points == -40 and change.entry.value_minor == 80 and change.member.balance == 20
@@ -182,20 +182,20 @@ def test_redeem_spends_soonest_expiring_points_first():
 
 def test_redeem_refuses_more_than_the_balance():
     with pytest.raises(errors.InsufficientPoints):
-        rules.redeem(member(balance=10, lots={"2027-01": 10}), PROGRAM, NOW, idempotency_key="k", request_hash="h", points=11)
+        redeeming.redeem(member(balance=10, lots={"2027-01": 10}), PROGRAM, NOW, idempotency_key="k", request_hash="h", points=11)
 
 
 def test_redeem_checks_tier_and_stock():
     rich = member(balance=1000, lots={"2027-01": 1000})
     gold_only = Reward("gold", "Gold thing", "", "perk", 100, 0, min_tier="Gold")
     with pytest.raises(errors.TierTooLow):
-        rules.redeem(rich, PROGRAM, NOW, idempotency_key="k", request_hash="h", reward=gold_only)
-    change = rules.redeem(member(tier="Gold", balance=1000, lots={"2027-01": 1000}), PROGRAM, NOW, idempotency_key="k",
+        redeeming.redeem(rich, PROGRAM, NOW, idempotency_key="k", request_hash="h", reward=gold_only)
+    change = redeeming.redeem(member(tier="Gold", balance=1000, lots={"2027-01": 1000}), PROGRAM, NOW, idempotency_key="k",
                           request_hash="h", reward=gold_only)
     assert (change.entry.points, change.entry.reward_id, change.member.balance) == (-100, "gold", 900)
     sold_out = Reward("mug", "Mug", "", "free_item", 100, 900, stock=0)
     with pytest.raises(errors.OutOfStock):
-        rules.redeem(rich, PROGRAM, NOW, idempotency_key="k", request_hash="h", reward=sold_out)
+        redeeming.redeem(rich, PROGRAM, NOW, idempotency_key="k", request_hash="h", reward=sold_out)
 
 
 # ------------------------------------------------------------------ returns
@@ -209,7 +209,7 @@ def _purchase(amount=10_000):
 def test_partial_returns_add_up_to_exactly_a_full_return():
     m, purchase, entries = _purchase(10_000)  # 100 points
     for index, refund in enumerate([3_333, 3_333, 3_334]):
-        change, purchase = rules.return_purchase(m, purchase, return_id=f"r{index}", amount_minor=refund, now=NOW, request_hash="h")
+        change, purchase = earning.return_purchase(m, purchase, return_id=f"r{index}", amount_minor=refund, now=NOW, request_hash="h")
         m = change.member
         entries.append(change.entry)
     assert m.balance == 0 and purchase.points_reversed == 100 and purchase.refunded_minor == 10_000
@@ -220,8 +220,8 @@ def test_partial_returns_add_up_to_exactly_a_full_return():
 
 def test_return_never_takes_the_balance_below_zero_and_records_the_rest():
     m, purchase, entries = _purchase(10_000)
-    spent = rules.redeem(m, PROGRAM, NOW, idempotency_key="k", request_hash="h", points=70).member
-    change, updated = rules.return_purchase(spent, purchase, return_id="r", amount_minor=10_000, now=NOW, request_hash="h")
+    spent = redeeming.redeem(m, PROGRAM, NOW, idempotency_key="k", request_hash="h", points=70).member
+    change, updated = earning.return_purchase(spent, purchase, return_id="r", amount_minor=10_000, now=NOW, request_hash="h")
     assert change.member.balance == 0
     assert change.entry.points == -30 and change.entry.points_unrecovered == 70
     assert updated.points_reversed == 100  # owed points are not chased on the next return
@@ -229,16 +229,16 @@ def test_return_never_takes_the_balance_below_zero_and_records_the_rest():
 
 def test_return_cannot_exceed_the_purchase():
     m, purchase, _ = _purchase(1_000)
-    change, purchase = rules.return_purchase(m, purchase, return_id="a", amount_minor=600, now=NOW, request_hash="h")
+    change, purchase = earning.return_purchase(m, purchase, return_id="a", amount_minor=600, now=NOW, request_hash="h")
     with pytest.raises(errors.RefundExceedsPurchase):
-        rules.return_purchase(change.member, purchase, return_id="b", amount_minor=401, now=NOW, request_hash="h")
+        earning.return_purchase(change.member, purchase, return_id="b", amount_minor=401, now=NOW, request_hash="h")
 
 
 def test_return_takes_from_the_purchase_lot_first():
     m = member()
     m = earn(m, 1_000, txid="old", now=NOW - timedelta(days=200)).member  # lot 2027-05
     change = earn(m, 2_000, txid="new")  # lot 2027-11
-    back, _ = rules.return_purchase(change.member, change.entry, return_id="r", amount_minor=2_000, now=NOW, request_hash="h")
+    back, _ = earning.return_purchase(change.member, change.entry, return_id="r", amount_minor=2_000, now=NOW, request_hash="h")
     assert back.member.lots == {"2027-05": 10}
 
 
@@ -247,10 +247,10 @@ def test_return_takes_from_the_purchase_lot_first():
 
 def test_tier_progress_and_expiring_lots():
     m = member(tier="Silver", qualifying={"2026-10": 150}, balance=30, lots={"2026-12": 10, "2027-11": 20})
-    progress = rules.tier_progress(m, PROGRAM, NOW)
+    progress = ledger.tier_progress(m, PROGRAM, NOW)
     assert (progress.next_tier, progress.points_to_next_tier, progress.qualifying_points) == ("Gold", 150, 150)
-    assert rules.expiring_lots(m, NOW, timedelta(days=60)) == [(end_of_month("2026-12"), 10)]
-    top = rules.tier_progress(member(tier="Gold"), PROGRAM, NOW)
+    assert ledger.expiring_lots(m, NOW, timedelta(days=60)) == [(end_of_month("2026-12"), 10)]
+    top = ledger.tier_progress(member(tier="Gold"), PROGRAM, NOW)
     assert top.next_tier is None and top.points_to_next_tier is None
 
 

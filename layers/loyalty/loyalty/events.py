@@ -23,8 +23,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from loyalty.domain.months import end_of_month
-from loyalty.domain.rules import PROFILE_FIELDS
+from loyalty.domain.calendar import end_of_month
+from loyalty.domain.membership import PROFILE_FIELDS
 from loyalty.settings import LOCAL, PublisherSettings
 
 SOURCE = "loyalty"

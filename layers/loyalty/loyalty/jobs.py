@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from loyalty.clock import Clock, clock_from_environment
-from loyalty.domain import rules
+from loyalty.domain import ledger
 from loyalty.domain.birthday import celebrated_on
-from loyalty.domain.months import month_key
-from loyalty.domain.stats import local_day
+from loyalty.domain.calendar import month_key
+from loyalty.domain.calendar import local_day
 from loyalty.program import load_program
 from loyalty.service import Loyalty
 from loyalty.settings import LOCAL, ApiSettings, DispatcherSettings
@@ -149,7 +149,7 @@ class Dispatcher:
 
     def dispatch(self, job: str, now: datetime) -> int:
         """Send the due members in batches; returns how many members were dispatched."""
-        rules.check_job_time(now, self.clock.now())
+        ledger.check_job_time(now, self.clock.now())
         pending: list[str] = []
         batches: list[Batch] = []
         count = 0

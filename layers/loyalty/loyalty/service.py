@@ -22,7 +22,7 @@ from functools import cache, cached_property
 from typing import TYPE_CHECKING, TypeVar
 
 from loyalty.clock import Clock
-from loyalty.domain import errors, rules, stats
+from loyalty.domain import calendar, earning, errors, ledger, membership, redeeming, scheduled, stats
 from loyalty.domain.access import ADMIN_SCOPE, Caller
 from loyalty.domain.birthday import bonus_ref
 from loyalty.domain.model import (
@@ -48,7 +48,7 @@ from loyalty.store.catalog import RewardStore
 from loyalty.store.repository import LostRace, ReferralCodeTaken, Store
 
 if TYPE_CHECKING:  # the campaign engine and its store are imported only where campaigns are evaluated
-    from loyalty.domain.campaigns import Campaign
+    from loyalty.domain.campaigns.document import Campaign
     from loyalty.store.campaigns import CampaignStore
 
 T = TypeVar("T")
@@ -206,7 +206,7 @@ def _consent_by(caller: Caller) -> str:
 def _day_bound(day: date, days_after: int, time_zone: str) -> datetime | None:
     """The instant `days_after` days after `day` begins; None beyond the calendar (no bound on that side)."""
     try:
-        return stats.day_start(day + timedelta(days=days_after), time_zone).astimezone(timezone.utc)
+        return calendar.day_start(day + timedelta(days=days_after), time_zone).astimezone(timezone.utc)
     except OverflowError:
         return None
 
@@ -269,11 +269,11 @@ class Loyalty:
 
     # -------------------------------------------------------------- writing
 
-    def _commit(self, change: rules.Change, base_versions: dict[str, int], **extra) -> None:
-        schedules = {member.member_id: rules.job_schedule(member, self.program) for member in change.members}
+    def _commit(self, change: ledger.Change, base_versions: dict[str, int], **extra) -> None:
+        schedules = {member.member_id: ledger.job_schedule(member, self.program) for member in change.members}
         self.store.commit(change, base_versions, schedules, self._counter_deltas(change), **extra)
 
-    def _counter_deltas(self, change: rules.Change) -> stats.Counters:
+    def _counter_deltas(self, change: ledger.Change) -> stats.Counters:
         return stats.counter_deltas(change.entries, time_zone=self.program.time_zone, tier_moves=change.tier_moves)
 
     @staticmethod
@@ -307,11 +307,11 @@ class Loyalty:
 
         def attempt() -> Member:
             now = self.clock.now()
-            change = rules.enroll(member_id, profile, self.program, now, sub=sub, referred_by=referrer_id)
+            change = membership.enroll(member_id, profile, self.program, now, sub=sub, referred_by=referrer_id)
             counters = stats.counter_deltas(
                 change.entries, time_zone=self.program.time_zone, enrolled=change.member, tier_moves=change.tier_moves,
             )
-            self.store.create_member(change, email_hash, rules.job_schedule(change.member, self.program), counters,
+            self.store.create_member(change, email_hash, ledger.job_schedule(change.member, self.program), counters,
                                      consent_by=_consent_by(caller))
             return change.member
 
@@ -340,11 +340,11 @@ class Loyalty:
 
         def attempt() -> Member:
             member = caller.ensure_may_access(self.store.get_member(member_id), member_id)
-            update = rules.update_profile(member, changes, self.clock.now(), by_member=caller.is_member)
+            update = membership.update_profile(member, changes, self.clock.now(), by_member=caller.is_member)
             if update is None:
                 return member
             hashes = (email_hash(update.email_before), email_hash(update.member.email)) if update.email_before else None
-            self.store.update_profile(update, member.version, rules.job_schedule(update.member, self.program), hashes, by)
+            self.store.update_profile(update, member.version, ledger.job_schedule(update.member, self.program), hashes, by)
             return update.member
 
         try:
@@ -368,31 +368,31 @@ class Loyalty:
     def earn(self, caller: Caller, member_id: str, purchase: Purchase, payload: dict) -> Outcome:
         """Credit a purchase: one read (member, entry, the campaigns' limit counters), one transaction."""
         # only the earn function loads the campaign engine
-        from loyalty.domain.campaigns import TRANSACTION_ITEMS, stored_keys, totals, within_transaction
+        from loyalty.domain.campaigns.shards import TRANSACTION_ITEMS, stored_keys, totals, within_transaction
 
         ref, fingerprint = EntryRef("earn", purchase.transaction_id), request_hash(payload)
         written: list[str] = []
 
         def attempt() -> Outcome:
             now, active = self.clock.now(), self._active_campaigns()
-            selection = rules.select_campaigns(active, self.program, purchase, now)
+            selection = earning.select_campaigns(active, self.program, purchase, now)
             member, entries, read = self.store.get_for_earn(member_id, [ref], stored_keys(selection.counters))
             member = caller.ensure_may_access(member, member_id)
             if ref in entries:
                 return self._replay(entries[ref], fingerprint, "transaction_id", written)
-            referrer = self.store.get_member(member.referred_by) if rules.referral_due(member) and member.referred_by else None
+            referrer = self.store.get_member(member.referred_by) if earning.referral_due(member) and member.referred_by else None
 
-            def decide(shards_read) -> rules.Change:
-                change = rules.earn(member, self.program, purchase, now, request_hash=fingerprint, referrer=referrer,
+            def decide(shards_read) -> ledger.Change:
+                change = earning.earn(member, self.program, purchase, now, request_hash=fingerprint, referrer=referrer,
                                     campaigns=active, counters=totals(shards_read))
                 stats.note_purchase_days(change, self.program.time_zone)
                 return change
 
-            def room(change: rules.Change) -> int:  # the transaction's items its campaign counters may take
+            def room(change: ledger.Change) -> int:  # the transaction's items its campaign counters may take
                 return TRANSACTION_ITEMS - self.store.items_besides_campaigns(change, self._counter_deltas(change))
 
             change, increments = within_transaction(
-                decide, lambda change: rules.campaign_increments(change.award), room, read, selection.considered,
+                decide, lambda change: earning.campaign_increments(change.award), room, read, selection.considered,
                 purchase.occurred_at or now, time_zone=self.program.time_zone, home=self.store.campaign_shard(member_id),
             )
             versions = {member.member_id: member.version}
@@ -404,18 +404,18 @@ class Loyalty:
 
         return self.retry.run(attempt)
 
-    def preview(self, caller: Caller, member_id: str, purchase: Purchase) -> rules.Change:
+    def preview(self, caller: Caller, member_id: str, purchase: Purchase) -> ledger.Change:
         """What `earn` would credit now and why (the change it would write, with the campaigns' award): one read.
 
         The rules are those of earn: a blocked member, a foreign currency or an out-of-range time are refused alike.
         """
-        from loyalty.domain.campaigns import stored_keys, totals
+        from loyalty.domain.campaigns.shards import stored_keys, totals
 
         now, active = self.clock.now(), self._active_campaigns()
-        selection = rules.select_campaigns(active, self.program, purchase, now)
+        selection = earning.select_campaigns(active, self.program, purchase, now)
         member, _, read = self.store.get_for_earn(member_id, [], stored_keys(selection.counters))
         member = caller.ensure_may_access(member, member_id)
-        return rules.earn(member, self.program, purchase, now, request_hash="", campaigns=active, counters=totals(read))
+        return earning.earn(member, self.program, purchase, now, request_hash="", campaigns=active, counters=totals(read))
 
     def _active_campaigns(self) -> list[Campaign]:
         return self.campaigns.active() if self.campaigns else []
@@ -434,7 +434,7 @@ class Loyalty:
             purchase = entries.get(purchase_ref)
             if purchase is None:
                 raise errors.PurchaseNotFound(f"no purchase {transaction_id} for member {member_id}")
-            change, updated_purchase = rules.return_purchase(
+            change, updated_purchase = earning.return_purchase(
                 member, purchase, return_id=return_id, amount_minor=amount_minor, now=self.clock.now(),
                 request_hash=fingerprint, program=self.program,
             )
@@ -467,7 +467,7 @@ class Loyalty:
         after = [reward for reward in active if cursor is None or reward.reward_id > cursor]
         page = after[:limit]
         return RewardsPage(
-            items=[(reward, rules.reward_available(reward, self.program, tier, self.clock.now())) for reward in page],
+            items=[(reward, redeeming.reward_available(reward, self.program, tier, self.clock.now())) for reward in page],
             next_cursor=page[-1].reward_id if len(after) > limit else None,
         )
 
@@ -488,7 +488,7 @@ class Loyalty:
             if replay:  # answered before the catalog is consulted: a stale cache must not hide a charged redemption
                 return self._replay(replay, fingerprint, "Idempotency-Key", written)
             reward = self._catalog().find(reward_id) if reward_id else None
-            change = rules.redeem(
+            change = redeeming.redeem(
                 member, self.program, self.clock.now(), idempotency_key=idempotency_key, request_hash=fingerprint,
                 reward=reward, points=points, redeemed_before=redeemed_before,
             )
@@ -514,7 +514,7 @@ class Loyalty:
                 return Outcome(cancelled, replayed=cancelled.entry_id not in written)
             if redemption is None:
                 raise errors.RedemptionNotFound(f"member {member_id} has no redemption {redemption_id}")
-            change = rules.cancel_redemption(member, redemption, self.clock.now(), self.program)
+            change = redeeming.cancel_redemption(member, redemption, self.clock.now(), self.program)
             written.append(change.entry.entry_id)
             self._commit(change, {member.member_id: member.version}, cancelled=redemption)
             return Outcome(change.entry, replayed=False)
@@ -534,7 +534,7 @@ class Loyalty:
             member = caller.ensure_may_access(member, member_id)
             if ref in entries:
                 return self._replay(entries[ref], fingerprint, "Idempotency-Key", written)
-            change = rules.adjust(member, self.program, self.clock.now(), idempotency_key=idempotency_key, points=points,
+            change = earning.adjust(member, self.program, self.clock.now(), idempotency_key=idempotency_key, points=points,
                                   reason=reason, actor=actor, request_hash=fingerprint)
             written.append(change.entry.entry_id)
             self._commit(change, {member.member_id: member.version})
@@ -553,7 +553,7 @@ class Loyalty:
 
         def attempt() -> Member:
             member = caller.ensure_may_access(self.store.get_member(member_id), member_id)
-            change = rules.set_status(member, status, self.clock.now(), reason)
+            change = membership.set_status(member, status, self.clock.now(), reason)
             if change is None:
                 return member
             self._commit(change, {member.member_id: member.version})
@@ -651,9 +651,9 @@ class Loyalty:
             if member is not None and member.status == ERASED:
                 return member  # the answer holds nothing of anyone: the id named and when it was erased
             member = caller.ensure_may_access(member, member_id)
-            change = rules.erase(member, self.clock.now())
+            change = membership.erase(member, self.clock.now())
             counters = stats.counter_deltas(change.entries, time_zone=self.program.time_zone, tier_moves=change.tier_moves)
-            self.store.erase_member(change, member.version, rules.job_schedule(change.member, self.program), counters,
+            self.store.erase_member(change, member.version, ledger.job_schedule(change.member, self.program), counters,
                                     email_hash(member.email), member.sub)
             return change.member
 
@@ -682,7 +682,7 @@ class Loyalty:
         if (end - start).days + 1 > MAX_REPORT_DAYS:
             raise errors.InvalidRange(f"a report covers at most {MAX_REPORT_DAYS} days")
         totals, first_day = self.store.totals()
-        today = stats.local_day(self.clock.now(), self.program.time_zone)
+        today = calendar.local_day(self.clock.now(), self.program.time_zone)
         report_plan = stats.plan(start, end, today, first_day, self.program.earn.pending_days)
         counters = self.store.counters(report_plan.buckets())
         return stats.build_report(report_plan, counters, totals, [tier.name for tier in self.program.tiers])
@@ -690,7 +690,7 @@ class Loyalty:
     # -------------------------------------------------------------- scheduled jobs
 
     def check_job_time(self, as_of: datetime) -> None:
-        rules.check_job_time(as_of, self.clock.now())
+        ledger.check_job_time(as_of, self.clock.now())
 
     def expire_member(self, as_of: datetime, member_id: str) -> int:
         """Expire what is past due at `as_of` for one member and record its reminders; returns the points expired.
@@ -703,7 +703,7 @@ class Loyalty:
         def attempt() -> int:
             member = self.store.get_member(member_id)
             recorded_at = min(as_of, self.clock.now())
-            change = rules.expire_and_remind(member, self.program, as_of, recorded_at) if member else None
+            change = scheduled.expire_and_remind(member, self.program, as_of, recorded_at) if member else None
             if change is None:
                 return 0
             self._commit(change, {member_id: member.version})
@@ -717,7 +717,7 @@ class Loyalty:
 
         def attempt() -> bool:
             member = self.store.get_member(member_id)
-            change = rules.review_tier(member, self.program, as_of) if member else None
+            change = scheduled.review_tier(member, self.program, as_of) if member else None
             if change is None:
                 return False
             self._commit(change, {member_id: member.version})
@@ -738,7 +738,7 @@ class Loyalty:
             member, entries = self.store.get_member_and_entries(member_id, [ref])
             if member is None or ref in entries:
                 return 0
-            change = rules.birthday_bonus(member, self.program, as_of, min(as_of, self.clock.now()))
+            change = scheduled.birthday_bonus(member, self.program, as_of, min(as_of, self.clock.now()))
             if change is None:
                 return 0
             self._commit(change, {member_id: member.version})
@@ -763,12 +763,12 @@ class CatalogAdmin:
         return cls(RewardStore.from_settings(settings), load_program(settings.program_file))
 
     def create(self, reward: Reward) -> Reward:
-        rules.check_reward(reward, self.program)
+        redeeming.check_reward(reward, self.program)
         self.rewards.create(reward)
         return reward
 
     def replace(self, reward: Reward) -> Reward:
-        rules.check_reward(reward, self.program)
+        redeeming.check_reward(reward, self.program)
         return self.rewards.replace(reward)
 
     def retire(self, reward_id: str) -> Reward:

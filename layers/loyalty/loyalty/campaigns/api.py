@@ -11,9 +11,8 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from loyalty.api.fields import Timestamp, View
-from loyalty.domain.campaigns import (
-    AppliesTo, Campaign, Condition, Effect, Id, InvalidCampaign, Schedule, Usage, parse_campaign,
-)
+from loyalty.domain.campaigns.document import AppliesTo, Campaign, Condition, Effect, Id, InvalidCampaign, Schedule, parse_campaign
+from loyalty.domain.campaigns.engine import Usage
 from loyalty.program import Program
 from loyalty.store.campaigns import StoredCampaign
 

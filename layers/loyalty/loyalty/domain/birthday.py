@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from loyalty.domain.model import BLOCKED, EntryRef, Member
-from loyalty.domain.stats import local_day
+from loyalty.domain.calendar import local_day
 from loyalty.program import Program
 
 

@@ -32,15 +32,14 @@ from __future__ import annotations
 import calendar
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from loyalty.domain.model import Entry, Member, pending_time
-from loyalty.domain.months import add_months
+from loyalty.domain.calendar import add_months, local_day
 
 if TYPE_CHECKING:
-    from loyalty.domain.rules import Change
+    from loyalty.domain.ledger import Change
 
 NONE = "none"  # no previous purchase
 NET_ATTRIBUTE = "net_points"
@@ -66,15 +65,6 @@ class Bucket:
 
 
 Counters = dict[tuple[Bucket, str], dict[str, int]]  # (bucket, member_id) -> counter -> delta
-
-
-def local_day(moment: datetime, time_zone: str) -> date:
-    return moment.astimezone(ZoneInfo(time_zone)).date()
-
-
-def day_start(day: date, time_zone: str) -> datetime:
-    """The instant a local day begins."""
-    return datetime.combine(day, time(), tzinfo=ZoneInfo(time_zone))
 
 
 def gap_of(day: date, previous: str | None) -> int | None:

@@ -10,8 +10,9 @@ from pydantic import Field, StrictBool, model_validator
 from loyalty.api.fields import Channel, DateString, Email, Reason, Request, Text, View
 from loyalty.domain.access import Caller
 from loyalty.domain.model import Entry, Member
-from loyalty.domain.rules import PROFILE_FIELDS, pending_lots, points_pending, settle, tier_progress
-from loyalty.domain.rules import lots as lots_by_expiry
+from loyalty.domain.ledger import pending_lots, points_pending, settle, tier_progress
+from loyalty.domain.membership import PROFILE_FIELDS
+from loyalty.domain.ledger import lots as lots_by_expiry
 from loyalty.earning.api import BreakdownLine, Explanation, LimitedAward
 from loyalty.program import Program
 

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from loyalty.api.fields import View
 from loyalty.domain.model import Entry, Member
-from loyalty.domain.rules import lots as lots_by_expiry
+from loyalty.domain.ledger import lots as lots_by_expiry
 from loyalty.members.api import ActivityItem, ExpiringPoints, MemberView, as_of
 from loyalty.program import Program
 from loyalty.rewards.api import VoucherView

@@ -21,7 +21,9 @@ from datetime import datetime, timezone
 from pynamodb.exceptions import DoesNotExist, GetError, PutError, QueryError, UpdateError
 
 from loyalty.domain import errors
-from loyalty.domain.campaigns import Campaign, CounterKey, InvalidCampaign, Usage, parse_campaign, stored_keys
+from loyalty.domain.campaigns.document import Campaign, InvalidCampaign, parse_campaign
+from loyalty.domain.campaigns.engine import CounterKey, Usage
+from loyalty.domain.campaigns.shards import stored_keys
 from loyalty.settings import CampaignAdminSettings, PublishedCampaignsSettings
 from loyalty.store import keys
 from loyalty.store.models import CampaignCounterModel, CampaignModel, bind_campaign_counters, bind_campaigns

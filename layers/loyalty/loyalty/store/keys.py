@@ -14,7 +14,7 @@ from loyalty.domain.model import Entry, EntryRef
 from loyalty.domain.stats import DAY, GAPS, MONTH, TOTAL, Bucket
 
 if TYPE_CHECKING:  # the campaign engine is imported only by the functions that evaluate campaigns
-    from loyalty.domain.campaigns import CounterKey
+    from loyalty.domain.campaigns.engine import CounterKey
 
 NEVER_REVIEWED = "0000-00"  # sorts before every month: a member never reviewed is due for review
 

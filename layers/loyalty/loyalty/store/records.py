@@ -11,7 +11,7 @@ from datetime import date
 
 from loyalty.domain.birthday import month_day
 from loyalty.domain.model import BasketItem, Entry, LimitCut, Member, PointsLine, Redemption, Reward, Voucher
-from loyalty.domain.rules import JobSchedule
+from loyalty.domain.ledger import JobSchedule
 from loyalty.store import keys
 from loyalty.store.models import EntryModel, MemberModel, RedemptionModel, RewardModel, VoucherModel
 

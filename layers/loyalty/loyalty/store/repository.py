@@ -33,7 +33,8 @@ from pynamodb.transactions import TransactGet, TransactWrite
 
 from loyalty.domain import errors
 from loyalty.domain.model import BLOCKED, Consent, Entry, EntryRef, Member, Redemption, Reward, Voucher
-from loyalty.domain.rules import Change, JobSchedule, ProfileUpdate
+from loyalty.domain.ledger import Change, JobSchedule
+from loyalty.domain.membership import ProfileUpdate
 from loyalty.domain.stats import DAY, TOTAL, Bucket, Counters
 from loyalty.settings import ConfigurationError, DispatcherSettings, StoreSettings
 from loyalty.store import keys
@@ -51,7 +52,7 @@ from loyalty.store.records import (
 )
 
 if TYPE_CHECKING:  # the campaign engine is imported only by the functions that evaluate campaigns
-    from loyalty.domain.campaigns import CounterKey, Increment, Usage
+    from loyalty.domain.campaigns.engine import CounterKey, Increment, Usage
 
 BATCH_GET_LIMIT = 100
 DAY_COUNTER_KEPT = timedelta(days=7)  # a campaign's per-day counter outlives its day by this much (TTL), then goes
@@ -266,7 +267,7 @@ class Store:
 
     def campaign_shard(self, member_id: str) -> int:
         """The shard of a campaign's counters in all that a member's purchases take from first."""
-        from loyalty.domain.campaigns import CAMPAIGN_SHARDS  # only the earn function loads the campaign engine
+        from loyalty.domain.campaigns.engine import CAMPAIGN_SHARDS  # only the earn function loads the campaign engine
 
         return keys.shard_of(member_id, CAMPAIGN_SHARDS)
 
@@ -295,7 +296,7 @@ class Store:
         written meanwhile makes the earn's conditions fail (member version, entry key, counter ceilings) and the
         earn reads again, so nothing is decided on a torn read.
         """
-        from loyalty.domain.campaigns import Usage  # here: only the earn function loads the campaign engine
+        from loyalty.domain.campaigns.engine import Usage  # here: only the earn function loads the campaign engine
 
         members, entries, counter_model = self.tables.members, self.tables.entries, self.tables.campaign_counters
         member_key = keys.member_pk(member_id)

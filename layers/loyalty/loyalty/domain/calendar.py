@@ -1,8 +1,10 @@
-"""Calendar months as "YYYY-MM" keys: lots expire by month, tiers qualify by month."""
+"""The calendar: months as "YYYY-MM" keys (lots expire by month, tiers qualify by month) and local days in the
+program's time zone (reports count by local day, birthdays fall on one)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 
 def month_key(moment: datetime) -> str:
@@ -25,3 +27,12 @@ def window(now: datetime, months: int) -> set[str]:
     """The `months` calendar months ending with the month of `now`."""
     current = month_key(now)
     return {add_months(current, -offset) for offset in range(months)}
+
+
+def local_day(moment: datetime, time_zone: str) -> date:
+    return moment.astimezone(ZoneInfo(time_zone)).date()
+
+
+def day_start(day: date, time_zone: str) -> datetime:
+    """The instant a local day begins."""
+    return datetime.combine(day, time(), tzinfo=ZoneInfo(time_zone))
