@@ -1,6 +1,6 @@
 """API benchmark: DynamoDB requests per call and warm overhead, in one run (cold start: benchmarks.cold_start).
 
-- Requests per call are counted with each handler's store request hook (`Store.on_request`).
+- Requests per call are counted with each handler's store request hook (`Store.on_request`, through the handler's `parts()`).
 - Warm overhead: every DynamoDB call a handler makes is recorded (operation and parameters) and
   replayed right after it with a plain boto3 client against a twin set of tables that went
   through the same history, so the direct calls do exactly the same work under the same load.
@@ -131,9 +131,9 @@ def warm_benchmark() -> list[dict]:
         handlers = {}
         for name in ("enroll", "earn", "redeem", "report"):
             function = load_function(name, instance=99)
-            function.loyalty().store.on_request(recorder)
+            function.parts().store.on_request(recorder)
             if name == "report":  # GET /v1/program's campaigns come through their own store and cache
-                function.published().store.on_request(recorder)
+                function.parts().published.on_request(recorder)
             handlers[name] = function.lambda_handler
         catalog_function = load_function("catalog", instance=99)
         catalog_function.catalog().rewards.on_request(recorder)

@@ -101,14 +101,14 @@ def _earn_benchmark() -> list[dict]:
     use_environment(CAMPAIGN_CACHE_SECONDS="60")
     with moto_with_twins() as endpoint:
         from loyalty.domain.campaigns.document import parse_campaign
-        from loyalty.store.campaigns import CampaignStore
+        from loyalty.campaigns.store import CampaignStore
 
         client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
         campaigns = CampaignStore.from_table(os.environ["CATALOG_TABLE"], "us-east-1", endpoint)
         now = datetime.now(timezone.utc)
         enroll_function = load_function("enroll", instance=50)
         enrolled = Recorder()  # the enrollments are replayed on the twin tables too: same members there
-        enroll_function.loyalty().store.on_request(enrolled)
+        enroll_function.parts().store.on_request(enrolled)
         items = [{"sku": f"sku-{line}", "category": CATEGORIES[line % len(CATEGORIES)], "amount_minor": 350 + line * 120,
                   "quantity": 1 + line % 3} for line in range(6)] + [{"sku": "gift", "category": "gift_card", "amount_minor": 2000}]
         rows, active = [], 0
@@ -124,8 +124,8 @@ def _earn_benchmark() -> list[dict]:
             member_id = json.loads(reply["body"])["member_id"]
             function = load_function("earn", instance=60 + count)  # its own instance: its cache holds these campaigns
             recorder = Recorder()
-            function.loyalty().store.on_request(recorder)
-            function.loyalty().campaigns.on_request(recorder)
+            function.parts().store.on_request(recorder)
+            function.parts().campaigns.on_request(recorder)
             times, direct, requests = [], [], []
             for call in range(-1, EARNS):  # the first loads the campaigns: not counted
                 body = {"transaction_id": f"t{count}-{call}", "amount_minor": sum(item["amount_minor"] for item in items),

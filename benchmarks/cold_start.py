@@ -151,9 +151,9 @@ STEPS = [
     ("powertools request validation (OpenAPI)", ["aws_lambda_powertools.event_handler.middlewares.openapi_validation",
                                                   "aws_lambda_powertools.event_handler.openapi.params"]),
     ("loyalty.program (the Program model)", ["loyalty.program"]),
-    ("loyalty.domain", ["loyalty.domain.rules", "loyalty.domain.stats", "loyalty.domain.access"]),
+    ("loyalty.domain", ["loyalty.domain.ledger", "loyalty.domain.stats", "loyalty.domain.access"]),
     ("pynamodb", ["pynamodb.models", "pynamodb.transactions"]),
-    ("loyalty.store, loyalty.service", ["loyalty.store.repository", "loyalty.service"]),
+    ("loyalty.store, loyalty.core", ["loyalty.store.ledger", "loyalty.core.ledger", "loyalty.core.directory"]),
     ("loyalty.api (shared fields, resolver)", ["loyalty.api.fields", "loyalty.api.resolver"]),
 ]
 WATERFALL = """

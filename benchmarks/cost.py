@@ -438,7 +438,7 @@ def measure() -> tuple[list[Row], list[dict]]:
         # Campaigns: an earn with 10 active campaigns that apply, first without limits (each adds to its total
         # counter), then with two limits each (their counters read with the member, written under conditions).
         from loyalty.domain.campaigns.document import parse_campaign
-        from loyalty.store.campaigns import ACTIVE, ENDED, PK, CampaignStore
+        from loyalty.campaigns.store import ACTIVE, ENDED, PK, CampaignStore
 
         campaigns = CampaignStore.from_table(os.environ["CATALOG_TABLE"], "us-east-1", proxy.endpoint)
         limits = [{"per": "member", "period": "day", "max_points": 1_000_000},

@@ -73,12 +73,14 @@ def _run(members: int, pending: bool = False) -> dict:
     import moto.dynamodb.models as moto_dynamodb
     from moto import mock_aws
 
-    from loyalty import jobs
+    from loyalty.jobs import batches as jobs
     from loyalty.clock import FixedClock
     from loyalty.program import load_program
-    from loyalty.service import Loyalty
+    from loyalty.jobs.use_cases import ScheduledJobs
     from loyalty.settings import ApiSettings, DispatcherSettings
-    from loyalty.store.repository import JobIndex, LostRace, Store
+    from loyalty.jobs.store import JobIndex
+    from loyalty.store.ledger import Store
+    from loyalty.store.transaction import LostRace
     from loyalty_local.template import create_tables
 
     lost_races: list[int] = []
@@ -104,7 +106,7 @@ def _run(members: int, pending: bool = False) -> dict:
             program = load_program(settings.program_file)
             if pending:
                 program = program.model_copy(update={"earn": program.earn.model_copy(update={"pending_days": 14})})
-            loyalty = Loyalty(store, clock, program)
+            loyalty = ScheduledJobs(store, clock, program)
             _populate(store, loyalty.program, members, pending)
             index = JobIndex.from_settings(DispatcherSettings.from_environment())
             dispatcher = jobs.Dispatcher(index, clock, jobs.Worker(loyalty).work_all)

@@ -29,7 +29,7 @@ def _populate(store, program, members: int) -> None:
     from loyalty.domain.stats import TOTAL
     from loyalty.store import keys
     from loyalty.store.records import entry_to_record, member_to_record
-    from loyalty.store.repository import FIRST_DAY
+    from loyalty.store.ledger import FIRST_DAY
 
     counters: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     days: list[str] = []
@@ -75,16 +75,17 @@ def _measure(members: int) -> dict:
 
     from loyalty.clock import FixedClock
     from loyalty.program import load_program
-    from loyalty.service import Loyalty
+    from loyalty.reports.store import ReportStore
+    from loyalty.reports.use_cases import Reports
     from loyalty.settings import ApiSettings
-    from loyalty.store.repository import Store
+    from loyalty.store.ledger import Store
     from loyalty_local.template import create_tables
 
     with mock_aws():
         create_tables(boto3.client("dynamodb", region_name="us-east-1"))
         settings = ApiSettings.from_environment()
         store = Store.from_settings(settings)
-        loyalty = Loyalty(store, FixedClock(NOW), load_program(settings.program_file))
+        loyalty = Reports(ReportStore(store), FixedClock(NOW), load_program(settings.program_file))
         started = time.perf_counter()
         _populate(store, loyalty.program, members)
         load_seconds = time.perf_counter() - started

@@ -21,9 +21,14 @@ from collections.abc import Mapping, Sequence
 
 from loyalty.clock import clock_from_environment
 from loyalty.domain.model import EntryRef
-from loyalty.service import EmailHasher, Loyalty
+from loyalty.core.directory import Directory
+from loyalty.core.email_hash import EmailHasher
+from loyalty.privacy.store import PrivacyStore
+from loyalty.privacy.use_cases import Privacy
+from loyalty.program import load_program
 from loyalty.settings import ApiSettings, EmailHashSettings
 from loyalty.store import keys
+from loyalty.store.ledger import Store
 
 ERASE_KEY = keys.entry_key(EntryRef("erase", "erase"))  # each erased member's one erase entry
 
@@ -45,8 +50,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     source.add_argument("--member-ids", metavar="FILE", help="member ids of MemberErased events, one a line")
     args = parser.parse_args(argv)
     settings = ApiSettings.from_environment(env)
-    loyalty = Loyalty.from_settings(settings, clock_from_environment(env),
-                                    email_hash=EmailHasher.from_settings(EmailHashSettings.from_environment(env)))
+    store = Store.from_settings(settings)
+    privacy = Privacy(store, PrivacyStore(store), Directory(store), clock_from_environment(env),
+                      load_program(settings.program_file), EmailHasher.from_settings(EmailHashSettings.from_environment(env)))
     if args.erased_in:
         import boto3
 
@@ -55,7 +61,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     else:
         with open(args.member_ids, encoding="utf-8") as lines:
             member_ids = [line.strip() for line in lines if line.strip()]
-    erased = loyalty.reapply_erasures(member_ids)
+    erased = privacy.reapply_erasures(member_ids)
     print(f"{len(member_ids)} erasures listed; {len(erased)} members were live again and are erased now")
     return erased
 

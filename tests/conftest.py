@@ -28,9 +28,22 @@ for path in (ROOT / "layers" / "loyalty", ROOT):
 
 from loyalty.clock import FixedClock  # noqa: E402
 from loyalty.program import Program, load_program  # noqa: E402
-from loyalty.service import Catalog, EmailHasher, Loyalty  # noqa: E402
 from loyalty.settings import DEFAULT_PROGRAM_FILE, ApiSettings  # noqa: E402
-from loyalty.store.repository import Store  # noqa: E402
+from loyalty.clock import Clock  # noqa: E402
+from loyalty.core.directory import Directory  # noqa: E402
+from loyalty.core.email_hash import EmailHasher  # noqa: E402
+from loyalty.earning.store import EarnStore  # noqa: E402
+from loyalty.earning.use_cases import Earning, no_campaigns  # noqa: E402
+from loyalty.jobs.use_cases import ScheduledJobs  # noqa: E402
+from loyalty.members.store import MemberStore  # noqa: E402
+from loyalty.members.use_cases import Members  # noqa: E402
+from loyalty.privacy.store import PrivacyStore  # noqa: E402
+from loyalty.privacy.use_cases import MAX_EXPORT_ENTRIES, Privacy  # noqa: E402
+from loyalty.reports.store import ReportStore  # noqa: E402
+from loyalty.reports.use_cases import Reports  # noqa: E402
+from loyalty.rewards.store import RedemptionStore  # noqa: E402
+from loyalty.rewards.use_cases import Catalog, Redemptions  # noqa: E402
+from loyalty.store.ledger import Store  # noqa: E402
 
 REGION = "us-east-1"
 TEST_EMAIL_HASH_KEY = "test-email-hash-key-0123456789"
@@ -165,13 +178,51 @@ def local_store(**settings) -> Store:
     return Store.from_settings(ApiSettings(**values, aws_region=REGION, **settings))
 
 
+@dataclass
+class UseCases:
+    """Every feature's use cases over one store, clock and program, as a test wants them all (a function composes
+    only those it serves). A use case is reached by its feature (`uc.earning.earn`) or by its name (`uc.earn`)."""
+
+    store: Store
+    clock: Clock
+    program: Program
+    catalog: Catalog
+    directory: Directory
+    members: Members
+    earning: Earning
+    redemptions: Redemptions
+    privacy: Privacy
+    reports: Reports
+    jobs: ScheduledJobs
+
+    def __getattr__(self, name: str):
+        for feature in ("directory", "members", "earning", "redemptions", "privacy", "reports", "jobs"):
+            part = self.__dict__.get(feature)
+            if part is not None and (hasattr(type(part), name) or name in getattr(part, "__dataclass_fields__", {})):
+                return getattr(part, name)
+        raise AttributeError(name)
+
+
 def make_loyalty(
     at: datetime = datetime(2026, 11, 2, tzinfo=timezone.utc), program: Program = PROGRAM, store: Store | None = None,
-) -> Loyalty:
-    """The use cases with a FixedClock (move it with `loyalty.clock.at = ...` or `.advance()`)."""
+    max_export_entries: int = MAX_EXPORT_ENTRIES, campaigns=None,
+) -> UseCases:
+    """The use cases with a FixedClock (move it with `uc.clock.at = ...` or `.advance()`), the catalog read on every
+    call, the test's e-mail key; `campaigns`: a callable giving the active campaigns to earn with (default: none)."""
     store = store or local_store()
-    return Loyalty(store, FixedClock(at), program, catalog=Catalog(store.rewards, 0),
-                   email_hash=EmailHasher(TEST_EMAIL_HASH_KEY))
+    clock, email_hash = FixedClock(at), EmailHasher(TEST_EMAIL_HASH_KEY)
+    redemption_store = RedemptionStore(store)
+    catalog = Catalog(redemption_store.rewards)
+    directory = Directory(store)
+    return UseCases(
+        store, clock, program, catalog, directory,
+        Members(MemberStore(store), directory, clock, program, email_hash),
+        Earning(store, EarnStore(store), clock, program, campaigns or no_campaigns),
+        Redemptions(store, redemption_store, catalog, clock, program),
+        Privacy(store, PrivacyStore(store), directory, clock, program, email_hash, max_export_entries=max_export_entries),
+        Reports(ReportStore(store), clock, program),
+        ScheduledJobs(store, clock, program),
+    )
 
 
 @pytest.fixture
@@ -190,5 +241,5 @@ def tables():
 
 
 @pytest.fixture
-def loyalty(tables) -> Loyalty:
+def loyalty(tables) -> UseCases:
     return make_loyalty()

@@ -17,9 +17,9 @@ from loyalty.domain import errors
 from loyalty.domain.access import ADMIN_SCOPE
 from loyalty.domain.campaigns.engine import Usage
 from loyalty.program import load_program
-from loyalty.service import cold_start
+from loyalty.core.composition import cold_start
 from loyalty.settings import CampaignAdminSettings
-from loyalty.store.campaigns import DRAFT, CampaignStore, StoredCampaign
+from loyalty.campaigns.store import DRAFT, CampaignStore, StoredCampaign
 
 app = make_resolver()
 metrics = instance_metrics()

@@ -13,12 +13,22 @@ from loyalty.api.tracing import traced
 from loyalty.api.resolver import caller_of, documented, json_response, logger, make_resolver
 from loyalty.domain.access import ADMIN_SCOPE
 from loyalty.rewards.api import RewardCreate, RewardFields, RewardView, StockChange, StockView
-from loyalty.service import CatalogAdmin, cold_start
+from loyalty.core.composition import cold_start
+from loyalty.program import load_program
+from loyalty.rewards.admin import CatalogAdmin
+from loyalty.rewards.catalog_store import RewardStore
 from loyalty.settings import RewardAdminSettings
 
 app = make_resolver()
 metrics = instance_metrics()
-catalog = cold_start(lambda: CatalogAdmin.from_settings(RewardAdminSettings.from_environment()))
+
+
+def compose() -> CatalogAdmin:
+    settings = RewardAdminSettings.from_environment()
+    return CatalogAdmin(RewardStore.from_settings(settings), load_program(settings.program_file))
+
+
+catalog = cold_start(compose)
 
 RewardId = Annotated[str, Path(pattern=REWARD_ID_PATTERN, description="A reward id.")]
 UNKNOWN = documented("REWARD_NOT_FOUND")

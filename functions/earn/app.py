@@ -1,6 +1,7 @@
 """POST /v1/members/{member_id}/earn (and its preview), /returns and /adjustments: credit a purchase, say what it
 would credit, take back a refund, correct a balance."""
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -18,12 +19,40 @@ from loyalty.domain.model import BasketItem, Purchase
 from loyalty.earning.api import (
     AdjustmentRequest, AdjustmentResponse, EarnPreview, EarnRequest, EarnResponse, ReturnRequest, ReturnResponse,
 )
-from loyalty.service import Loyalty, cold_start
 from loyalty.settings import EarnSettings
+from loyalty.campaigns.store import CampaignStore
+from loyalty.core.cache import Refreshed
+from loyalty.core.composition import cold_start
+from loyalty.core.directory import Directory
+from loyalty.earning.store import EarnStore
+from loyalty.earning.use_cases import Earning
+from loyalty.program import load_program
+from loyalty.store.ledger import Store
 
 app = make_resolver()
 metrics = instance_metrics()
-loyalty = cold_start(lambda: Loyalty.from_settings(EarnSettings.from_environment(), clock_from_environment()))
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What this function uses, built once per instance."""
+
+    store: Store
+    campaigns: CampaignStore
+    directory: Directory
+    earning: Earning
+
+
+def compose() -> Parts:
+    settings = EarnSettings.from_environment()
+    store = Store.from_settings(settings)
+    campaigns = CampaignStore.from_table(settings.catalog_table, settings.aws_region, settings.aws_endpoint_url_dynamodb)
+    active = Refreshed(campaigns.active, settings.campaign_cache_seconds)  # at most 60 s old
+    earning = Earning(store, EarnStore(store), clock_from_environment(), load_program(settings.program_file), active.get)
+    return Parts(store, campaigns, Directory(store), earning)
+
+
+parts = cold_start(compose)
 
 
 def _purchase(body: EarnRequest) -> Purchase:
@@ -49,8 +78,8 @@ def _purchase(body: EarnRequest) -> Purchase:
 def earn(member_id: MemberId, body: EarnRequest) -> Response[EarnResponse]:
     caller = caller_of(app)
     caller.require(POS_SCOPE, ADMIN_SCOPE)
-    outcome = loyalty().earn(
-        caller, loyalty().target(caller, member_id), _purchase(body), payload=body.model_dump(mode="json", exclude_none=True),
+    outcome = parts().earning.earn(
+        caller, parts().directory.target(caller, member_id), _purchase(body), payload=body.model_dump(mode="json", exclude_none=True),
     )
     if not outcome.replayed:
         metrics.add_metric(name="PointsEarned", unit=MetricUnit.Count, value=outcome.entry.points)
@@ -73,7 +102,7 @@ def earn(member_id: MemberId, body: EarnRequest) -> Response[EarnResponse]:
 def preview(member_id: MemberId, body: EarnRequest) -> Response[EarnPreview]:
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
-    change = loyalty().preview(caller, loyalty().target(caller, member_id), _purchase(body))
+    change = parts().earning.preview(caller, parts().directory.target(caller, member_id), _purchase(body))
     return json_response(200, EarnPreview.of(change.entry, change.award.not_applied if change.award else ()))
 
 
@@ -92,8 +121,8 @@ def preview(member_id: MemberId, body: EarnRequest) -> Response[EarnPreview]:
 def return_purchase(member_id: MemberId, body: ReturnRequest) -> Response[ReturnResponse]:
     caller = caller_of(app)
     caller.require(POS_SCOPE, ADMIN_SCOPE)
-    outcome = loyalty().return_purchase(
-        caller, loyalty().target(caller, member_id), transaction_id=body.transaction_id,
+    outcome = parts().earning.return_purchase(
+        caller, parts().directory.target(caller, member_id), transaction_id=body.transaction_id,
         return_id=body.return_id, amount_minor=body.amount_minor, payload=body.model_dump(mode="json"),
     )
     if not outcome.replayed:
@@ -122,8 +151,8 @@ def adjust(
 ) -> Response[AdjustmentResponse]:
     caller = caller_of(app)
     caller.require(ADMIN_SCOPE)
-    outcome = loyalty().adjust(
-        caller, loyalty().target(caller, member_id), idempotency_key=idempotency_key, points=body.points, reason=body.reason,
+    outcome = parts().earning.adjust(
+        caller, parts().directory.target(caller, member_id), idempotency_key=idempotency_key, points=body.points, reason=body.reason,
         payload=body.model_dump(mode="json"),
     )
     if not outcome.replayed:

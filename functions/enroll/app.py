@@ -1,6 +1,7 @@
 """POST /v1/members: enroll a member; PATCH /v1/members/{member_id}: update a profile; POST .../block and /unblock:
 stop or allow a member's earning and redeeming."""
 
+from dataclasses import dataclass
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -13,15 +14,41 @@ from loyalty.clock import clock_from_environment
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
 from loyalty.members.api import BlockRequest, EnrollRequest, EnrollResponse, MemberView, ProfileRequest, default_channel
 from loyalty.privacy.api import ErasureView
-from loyalty.service import EmailHasher, Loyalty, cold_start
 from loyalty.settings import ApiSettings, EmailHashSettings
+from loyalty.core.composition import cold_start
+from loyalty.core.directory import Directory
+from loyalty.core.email_hash import EmailHasher
+from loyalty.members.store import MemberStore
+from loyalty.members.use_cases import Members
+from loyalty.privacy.store import PrivacyStore
+from loyalty.privacy.use_cases import Privacy
+from loyalty.program import load_program
+from loyalty.store.ledger import Store
 
 app = make_resolver()
 metrics = instance_metrics()
-loyalty = cold_start(lambda: Loyalty.from_settings(
-    ApiSettings.from_environment(), clock_from_environment(),
-    email_hash=EmailHasher.from_settings(EmailHashSettings.from_environment()),  # the key itself is read on first use
-))
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What this function uses, built once per instance."""
+
+    store: Store
+    directory: Directory
+    members: Members
+    privacy: Privacy
+
+
+def compose() -> Parts:
+    settings = ApiSettings.from_environment()
+    email_hash = EmailHasher.from_settings(EmailHashSettings.from_environment())  # the key itself is read on first use
+    store, clock, program = Store.from_settings(settings), clock_from_environment(), load_program(settings.program_file)
+    directory = Directory(store)
+    return Parts(store, directory, Members(MemberStore(store), directory, clock, program, email_hash),
+                 Privacy(store, PrivacyStore(store), directory, clock, program, email_hash))
+
+
+parts = cold_start(compose)
 
 
 @app.post(
@@ -42,7 +69,7 @@ loyalty = cold_start(lambda: Loyalty.from_settings(
 def enroll(body: EnrollRequest) -> Response[EnrollResponse]:
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
-    member = loyalty().enroll(
+    member = parts().members.enroll(
         caller, email=body.email, channel=body.channel or default_channel(caller),
         name=body.name, phone=body.phone, birthday=body.birthday, marketing_opt_in=body.marketing_opt_in,
         referral_code=body.referral_code,
@@ -72,10 +99,10 @@ def enroll(body: EnrollRequest) -> Response[EnrollResponse]:
 def update_profile(member_id: MemberId, body: ProfileRequest) -> Response[MemberView]:
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
-    member = loyalty().update_profile(caller, loyalty().target(caller, member_id), body.changes())
+    member = parts().members.update_profile(caller, parts().directory.target(caller, member_id), body.changes())
     # Names only: the values are personal data, kept out of the logs.
     logger.info("profile updated", extra={"member_id": member.member_id, "fields": sorted(body.changes())})
-    return json_response(200, MemberView.of(member, loyalty().program, loyalty().clock.now()))
+    return json_response(200, MemberView.of(member, parts().members.program, parts().members.clock.now()))
 
 
 @app.post(
@@ -88,9 +115,9 @@ def block(member_id: MemberId, body: BlockRequest) -> Response[MemberView]:
     caller = caller_of(app)
     caller.require(ADMIN_SCOPE)
     actor = caller.actor  # refused before anything is written when the token names no one
-    member = loyalty().block(caller, loyalty().target(caller, member_id), body.reason)
+    member = parts().members.block(caller, parts().directory.target(caller, member_id), body.reason)
     logger.info("member blocked", extra={"member_id": member.member_id, "by": actor})
-    return json_response(200, MemberView.of(member, loyalty().program, loyalty().clock.now()))
+    return json_response(200, MemberView.of(member, parts().members.program, parts().members.clock.now()))
 
 
 @app.post(
@@ -102,9 +129,9 @@ def unblock(member_id: MemberId) -> Response[MemberView]:
     caller = caller_of(app)
     caller.require(ADMIN_SCOPE)
     actor = caller.actor  # refused before anything is written when the token names no one
-    member = loyalty().unblock(caller, loyalty().target(caller, member_id))
+    member = parts().members.unblock(caller, parts().directory.target(caller, member_id))
     logger.info("member unblocked", extra={"member_id": member.member_id, "by": actor})
-    return json_response(200, MemberView.of(member, loyalty().program, loyalty().clock.now()))
+    return json_response(200, MemberView.of(member, parts().members.program, parts().members.clock.now()))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
@@ -125,6 +152,6 @@ def lambda_handler(event, context):
 def erase(member_id: MemberId) -> Response[ErasureView]:
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, ADMIN_SCOPE)
-    member = loyalty().erase(caller, member_id)
+    member = parts().privacy.erase(caller, member_id)
     logger.info("member erased", extra={"member_id": member.member_id})
     return json_response(200, ErasureView(member_id=member.member_id, erased_at=member.erased_at))

@@ -3,7 +3,7 @@ birthday bonus to the members whose birthday it is (two job kinds, one schedule,
 
 from aws_lambda_powertools import Logger
 
-from loyalty import jobs
+from loyalty.jobs import batches as jobs
 
 logger = Logger()
 dispatcher = jobs.Dispatcher.from_environment()

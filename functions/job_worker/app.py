@@ -4,15 +4,24 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-from loyalty import jobs
+from loyalty.jobs import batches as jobs
+from loyalty.jobs.use_cases import ScheduledJobs
+from loyalty.program import load_program
+from loyalty.store.ledger import Store
 from loyalty.clock import clock_from_environment
-from loyalty.service import Loyalty
 from loyalty.settings import ApiSettings
 
 logger = Logger()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
-worker = jobs.Worker(Loyalty.from_settings(ApiSettings.from_environment(), clock_from_environment()))
+
+
+def compose() -> jobs.Worker:
+    settings = ApiSettings.from_environment()
+    return jobs.Worker(ScheduledJobs(Store.from_settings(settings), clock_from_environment(), load_program(settings.program_file)))
+
+
+worker = compose()
 
 
 def _work(record) -> None:

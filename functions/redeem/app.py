@@ -1,6 +1,7 @@
 """GET /v1/rewards and POST /v1/members/{member_id}/redemptions: the catalog and spending points; the vouchers
 redemptions hand out, checked and used at the till; cancelling a redemption whose voucher is unused."""
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
@@ -19,12 +20,39 @@ from loyalty.api.metrics import instance_metrics
 from loyalty.clock import clock_from_environment
 from loyalty.domain import errors
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
-from loyalty.service import Loyalty, cold_start
 from loyalty.settings import CatalogSettings
+from loyalty.core.cache import Refreshed
+from loyalty.core.composition import cold_start
+from loyalty.core.directory import Directory
+from loyalty.program import load_program
+from loyalty.rewards.store import RedemptionStore
+from loyalty.rewards.use_cases import Catalog, Redemptions
+from loyalty.store.ledger import Store
 
 app = make_resolver()
 metrics = instance_metrics()
-loyalty = cold_start(lambda: Loyalty.from_settings(CatalogSettings.from_environment(), clock_from_environment()))
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What this function uses, built once per instance."""
+
+    store: Store
+    directory: Directory
+    redemptions: Redemptions
+
+
+def compose() -> Parts:
+    settings = CatalogSettings.from_environment()
+    store = Store.from_settings(settings)
+    redemption_store = RedemptionStore(store)
+    catalog = Refreshed(redemption_store.rewards, settings.catalog_cache_seconds)  # at most 60 s old
+    redemptions = Redemptions(store, redemption_store, Catalog(catalog.get), clock_from_environment(),
+                              load_program(settings.program_file))
+    return Parts(store, Directory(store), redemptions)
+
+
+parts = cold_start(compose)
 
 
 @app.get(
@@ -38,7 +66,7 @@ def list_rewards(
 ) -> Response[RewardsPage]:
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
-    page = loyalty().rewards_page(caller, limit, cursor)
+    page = parts().redemptions.rewards_page(caller, limit, cursor)
     items = [RewardItem.of(reward, available) for reward, available in page.items]
     return json_response(200, RewardsPage(items=items, next_cursor=page.next_cursor))
 
@@ -64,8 +92,8 @@ def redeem(
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
     try:
-        outcome = loyalty().redeem(
-            caller, loyalty().target(caller, member_id), idempotency_key=idempotency_key,
+        outcome = parts().redemptions.redeem(
+            caller, parts().directory.target(caller, member_id), idempotency_key=idempotency_key,
             payload=body.model_dump(mode="json"), reward_id=body.reward_id, points=body.points,
         )
     except errors.DomainError as failure:
@@ -95,7 +123,7 @@ def cancel_redemption(
 ) -> Response[CancelResponse]:
     caller = caller_of(app)
     caller.require(POS_SCOPE, ADMIN_SCOPE)
-    outcome = loyalty().cancel_redemption(caller, loyalty().target(caller, member_id), redemption_id)
+    outcome = parts().redemptions.cancel_redemption(caller, parts().directory.target(caller, member_id), redemption_id)
     if not outcome.replayed:
         metrics.add_metric(name="RedemptionsCancelled", unit=MetricUnit.Count, value=1)
         logger.info("redemption cancelled", extra={"member_id": outcome.entry.member_id, "redemption_id": redemption_id,
@@ -112,7 +140,7 @@ VoucherCode = Annotated[str, Path(pattern=VOUCHER_CODE_PATTERN, description="The
 )
 def get_voucher(voucher_code: VoucherCode) -> Response[VoucherView]:
     caller_of(app).require(POS_SCOPE, ADMIN_SCOPE)
-    return json_response(200, VoucherView.of(loyalty().voucher(voucher_code)))
+    return json_response(200, VoucherView.of(parts().redemptions.voucher(voucher_code)))
 
 
 @app.post(
@@ -125,7 +153,7 @@ def use_voucher(
     voucher_code: VoucherCode, body: Annotated[UseVoucherRequest | None, Body()] = None,
 ) -> Response[VoucherView]:
     caller_of(app).require(POS_SCOPE, ADMIN_SCOPE)
-    voucher = loyalty().use_voucher(voucher_code, body.store_id if body else None)
+    voucher = parts().redemptions.use_voucher(voucher_code, body.store_id if body else None)
     return json_response(200, VoucherView.of(voucher))
 
 

@@ -1,5 +1,6 @@
 """GET /v1/program, /v1/members/{member_id} and its activity, /v1/reports/program: the program, a member, the KPIs."""
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
@@ -7,7 +8,6 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 
-from loyalty import service
 from loyalty.api.fields import Email
 from loyalty.campaigns.api import ProgramView
 from loyalty.members.api import ActivityItem, ActivityPage, MemberSearchPage, MemberView
@@ -18,25 +18,56 @@ from loyalty.api.resolver import MemberId, caller_of, documented, json_response,
 from loyalty.api.metrics import instance_metrics
 from loyalty.clock import clock_from_environment
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
-from loyalty.service import Campaigns, EmailHasher, Loyalty, cold_start
 from loyalty.settings import ApiSettings, EmailHashSettings, PublishedCampaignsSettings
-from loyalty.store.campaigns import CampaignStore
+from loyalty.campaigns.store import CampaignStore
+from loyalty.clock import Clock
+from loyalty.core.cache import Refreshed
+from loyalty.core.composition import cold_start
+from loyalty.core.directory import Directory
+from loyalty.core.email_hash import EmailHasher
+from loyalty.members.store import MemberStore
+from loyalty.members.use_cases import Members
+from loyalty.privacy.store import PrivacyStore
+from loyalty.privacy.use_cases import Privacy
+from loyalty.program import Program, load_program
+from loyalty.reports.store import ReportStore
+from loyalty.reports.use_cases import MAX_REPORT_DAYS, Reports
+from loyalty.store.ledger import Store
 
 app = make_resolver()
 metrics = instance_metrics()
-loyalty = cold_start(lambda: Loyalty.from_settings(
-    ApiSettings.from_environment(), clock_from_environment(),
-    email_hash=EmailHasher.from_settings(EmailHashSettings.from_environment()),  # read on the first lookup only
-))
 
 
-def _published_campaigns() -> Campaigns:
-    """GET /v1/program's campaigns: one Query when the cache is stale (at most 60 s), none when warm."""
-    settings = PublishedCampaignsSettings.from_environment()
-    return Campaigns(CampaignStore.from_settings(settings), settings.campaign_cache_seconds)
+@dataclass(frozen=True)
+class Parts:
+    """What this function uses, built once per instance."""
+
+    store: Store
+    published: CampaignStore  # GET /v1/program's campaigns
+    active_campaigns: Refreshed
+    clock: Clock
+    program: Program
+    directory: Directory
+    members: Members
+    privacy: Privacy
+    reports: Reports
 
 
-published = cold_start(_published_campaigns)
+def compose() -> Parts:
+    settings, published = ApiSettings.from_environment(), PublishedCampaignsSettings.from_environment()
+    email_hash = EmailHasher.from_settings(EmailHashSettings.from_environment())  # read on the first lookup only
+    store, clock, program = Store.from_settings(settings), clock_from_environment(), load_program(settings.program_file)
+    campaigns = CampaignStore.from_settings(published)
+    directory = Directory(store)
+    return Parts(
+        store, campaigns, Refreshed(campaigns.active, published.campaign_cache_seconds), clock, program, directory,
+        Members(MemberStore(store), directory, clock, program, email_hash),
+        Privacy(store, PrivacyStore(store), directory, clock, program, email_hash),
+        Reports(ReportStore(store), clock, program),
+    )
+
+
+parts = cold_start(compose)
 
 
 @app.get(
@@ -46,7 +77,7 @@ published = cold_start(_published_campaigns)
 )
 def program() -> Response[ProgramView]:
     caller_of(app).require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
-    return json_response(200, ProgramView.of(loyalty().program, published().active(), loyalty().clock.now()))
+    return json_response(200, ProgramView.of(parts().program, parts().active_campaigns.get(), parts().clock.now()))
 
 
 @app.get(
@@ -57,8 +88,8 @@ def program() -> Response[ProgramView]:
 def find_member(email: Annotated[Email, Query(description="The member's e-mail, in any case.")]) -> Response[MemberSearchPage]:
     caller = caller_of(app)
     caller.require(POS_SCOPE, ADMIN_SCOPE)
-    found = loyalty().find_by_email(caller, email)
-    items = [MemberView.of(found, loyalty().program, loyalty().clock.now())] if found else []
+    found = parts().members.find_by_email(caller, email)
+    items = [MemberView.of(found, parts().program, parts().clock.now())] if found else []
     return json_response(200, MemberSearchPage(items=items, next_cursor=None))
 
 
@@ -69,8 +100,8 @@ def find_member(email: Annotated[Email, Query(description="The member's e-mail, 
 def member(member_id: MemberId) -> Response[MemberView]:
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
-    found = loyalty().member(caller, member_id)
-    return json_response(200, MemberView.of(found, loyalty().program, loyalty().clock.now()))
+    found = parts().directory.member(caller, member_id)
+    return json_response(200, MemberView.of(found, parts().program, parts().clock.now()))
 
 
 @app.get(
@@ -90,14 +121,14 @@ def activity(
 ) -> Response[ActivityPage]:
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
-    entries, next_cursor = loyalty().activity(caller, member_id, limit, cursor, from_, to)
+    entries, next_cursor = parts().members.activity(caller, member_id, limit, cursor, from_, to)
     return json_response(200, ActivityPage(items=[ActivityItem.of(entry, staff_view=caller.is_staff) for entry in entries], next_cursor=next_cursor))
 
 
 @app.get(
     "/v1/reports/program", tags=["reports"], summary="Program KPIs for a date range",
     description="Figures come from counters kept in the same transactions as the ledger: the cost grows with "
-    f"the days in the range, never with members or ledger size. At most {service.MAX_REPORT_DAYS} days. "
+    f"the days in the range, never with members or ledger size. At most {MAX_REPORT_DAYS} days. "
     "Send `Accept: text/csv` for one row per day plus a totals row.",
     responses={
         200: {"description": "The report", "content": {
@@ -111,7 +142,7 @@ def program_report(
     to: Annotated[date, Query(description="last day, included")],
 ):  # no return annotation: the body is JSON or CSV (documented in `responses`), not one model to validate
     caller_of(app).require(ADMIN_SCOPE)
-    report = ProgramReportView.of(loyalty().program_report(from_, to), loyalty().program)
+    report = ProgramReportView.of(parts().reports.program_report(from_, to), parts().program)
     if "text/csv" in app.current_event.headers.get("accept", ""):
         return Response(status_code=200, content_type="text/csv; charset=utf-8", body=report.to_csv())
     return Response(status_code=200, content_type="application/json", body=report.model_dump(mode="json", by_alias=True))
@@ -133,6 +164,6 @@ def lambda_handler(event, context):
 def export(member_id: MemberId) -> Response[MemberExportView]:
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, ADMIN_SCOPE)
-    exported = loyalty().export(caller, member_id)
+    exported = parts().privacy.export(caller, member_id)
     logger.info("member exported", extra={"member_id": exported.member.member_id, "entries": len(exported.entries)})
-    return json_response(200, MemberExportView.of(exported, loyalty().program, loyalty().clock.now(), staff_view=caller.is_staff))
+    return json_response(200, MemberExportView.of(exported, parts().program, parts().clock.now(), staff_view=caller.is_staff))

@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools import Logger
 
-from loyalty import jobs
+from loyalty.jobs import batches as jobs
 
 logger = Logger()
 dispatcher = jobs.Dispatcher.from_environment()

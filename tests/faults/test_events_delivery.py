@@ -140,7 +140,7 @@ def test_a_put_events_refused_past_its_tries_fails_the_record_whose_redelivery_c
 
 
 def test_throttled_put_events_and_sqs_sends_are_retried_by_the_sdk(inject, bus):
-    from loyalty.jobs import Batch, sqs_sender
+    from loyalty.jobs.batches import Batch, sqs_sender
     from loyalty.settings import aws_client_config
 
     injector = inject().script("eventbridge.PutEvents", "throttling").script("sqs.SendMessageBatch", "throttling", "reset")

@@ -15,7 +15,7 @@ from pynamodb.exceptions import TransactWriteError
 from loyalty.domain import errors
 from loyalty.settings import DYNAMODB_CONNECT_TIMEOUT_SECONDS, DYNAMODB_MAX_ATTEMPTS, DYNAMODB_READ_TIMEOUT_SECONDS
 from loyalty.store.faults import KINDS, FaultInjector, FaultPlan, FaultPlanError, attach
-from loyalty.store.repository import _busy
+from loyalty.store.transaction import busy as _busy
 from loyalty_local.template import functions
 
 

@@ -8,7 +8,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from loyalty import events, jobs
+from loyalty import events
+from loyalty.jobs import batches as jobs
 from loyalty.domain.access import POS_SCOPE, Caller
 from loyalty.domain.model import Purchase
 from loyalty.program import Program

@@ -44,7 +44,7 @@ def balance_is_ledger(member_id: str) -> int:
 def round_trips(function: str, instance: int) -> list[str]:
     """DynamoDB requests a handler copy makes, through the store's request hook."""
     requests: list[str] = []
-    load_function(function, instance).loyalty().store.on_request(lambda operation, params: requests.append(operation))
+    load_function(function, instance).parts().store.on_request(lambda operation, params: requests.append(operation))
     return requests
 
 

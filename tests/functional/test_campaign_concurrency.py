@@ -13,7 +13,7 @@ import boto3
 
 from loyalty.domain.campaigns.document import parse_campaign
 from loyalty.domain.campaigns.engine import CAMPAIGN_SHARDS
-from loyalty.store.campaigns import CampaignStore
+from loyalty.campaigns.store import CampaignStore
 from tests.conftest import call, http_event
 from tests.functional.helpers import enroll
 from tests.functional.test_concurrency import moto_server  # noqa: F401 - the fixture

@@ -17,8 +17,8 @@ from loyalty.domain.campaigns.document import parse_campaign
 from loyalty.domain.campaigns.engine import CAMPAIGN_SHARDS
 from loyalty.domain.model import BasketItem, Purchase
 from loyalty.domain.earning import MAX_CAMPAIGNS_PER_PURCHASE
-from loyalty.service import Campaigns
-from loyalty.store.campaigns import CampaignStore
+from loyalty.core.cache import Refreshed
+from loyalty.campaigns.store import CampaignStore
 from loyalty.store.keys import shard_of
 from tests.conftest import REGION, ROOT, TABLES, call, http_event, make_loyalty
 from tests.functional.helpers import ADMIN, MEMBER, POS, activity, enroll, return_points, table_items
@@ -184,11 +184,11 @@ def _bonus(index: int, limits: list | None = None) -> dict:
 @pytest.mark.parametrize("active", [0, 10, 100])
 def test_earn_is_two_round_trips_with_0_10_and_100_active_campaigns(active):
     activate(*(_bonus(index) for index in range(active)))
-    uc = make_loyalty(at=datetime.now(timezone.utc))
-    uc.campaigns = Campaigns(campaign_store(), 60)
+    cache = Refreshed(campaign_store().active, 60)
+    uc = make_loyalty(at=datetime.now(timezone.utc), campaigns=cache.get)
     staff = Caller("terminal-1", frozenset({POS}))
     member_id = uc.enroll(staff, email="round@example.com", channel="store").member_id
-    uc.campaigns.active()  # warm
+    cache.get()  # warm
     requests = []
     uc.store.on_request(lambda operation, params: requests.append((operation, params)))
     outcome = uc.earn(staff, member_id, Purchase("t-1", 1000, "EUR"), payload={"t": 1})
@@ -225,8 +225,7 @@ def test_property_the_breakdown_adds_up_to_the_points_and_the_counters_to_the_ca
                   "limits": [{"per": "campaign", "period": "campaign", "max_points": 300}]},
                  {"campaign_id": "app-amount", "name": "app spend", "effect": {"type": "per_amount", "points": 3, "unit_minor": 700},
                   "exclusive_group": "food", "conditions": {"any": [{"fact": "order.channel", "op": "eq", "value": "app"}]}})
-    uc = make_loyalty(at=datetime.now(timezone.utc))
-    uc.campaigns = Campaigns(store, 0)
+    uc = make_loyalty(at=datetime.now(timezone.utc), campaigns=store.active)
     staff = Caller("terminal-1", frozenset({POS}))
     member_id = uc.enroll(staff, email=f"p{datetime.now().timestamp()}@example.com", channel="store").member_id
     purchase = Purchase("t-p", amount, "EUR", channel=channel, items=tuple(lines))
@@ -248,13 +247,13 @@ class CountingStore:
 
 def test_the_campaigns_cache_reads_once_per_ttl_and_the_earn_function_may_not_keep_them_over_60_seconds():
     store, clock = CountingStore(), [0.0]
-    cache = Campaigns(store, 60, monotonic=lambda: clock[0])
-    cache.active()
+    cache = Refreshed(store.active, 60, timer=lambda: clock[0])
+    cache.get()
     clock[0] = 60
-    cache.active()
+    cache.get()
     assert store.loads == 1
     clock[0] = 60.5
-    cache.active()
+    cache.get()
     assert store.loads == 2
     from loyalty.settings import ConfigurationError, EarnSettings
 

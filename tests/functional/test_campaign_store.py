@@ -8,7 +8,7 @@ import pytest
 
 from loyalty.domain import errors
 from loyalty.domain.campaigns.document import parse_campaign
-from loyalty.store.campaigns import ACTIVE, DRAFT, CampaignStore
+from loyalty.campaigns.store import ACTIVE, DRAFT, CampaignStore
 from tests.conftest import REGION, TABLES
 
 pytestmark = pytest.mark.usefixtures("tables")

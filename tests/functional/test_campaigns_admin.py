@@ -15,8 +15,8 @@ from loyalty.domain.campaigns.document import parse_campaign
 from loyalty.domain.campaigns.engine import CAMPAIGN_SHARDS, CounterKey
 from loyalty.settings import CampaignAdminSettings, ConfigurationError, PublishedCampaignsSettings
 from loyalty.store import keys
-from loyalty.service import Campaigns
-from loyalty.store.campaigns import CampaignStore
+from loyalty.core.cache import Refreshed
+from loyalty.campaigns.store import CampaignStore
 from tests.conftest import PROGRAM, LambdaContext, call, http_event, load_function
 from tests.functional.helpers import ADMIN, MEMBER, POS, table_items
 from tests.functional.test_concurrency import moto_server  # noqa: F401 - the fixture
@@ -342,8 +342,8 @@ def test_the_program_reads_the_campaigns_once_per_cache_period():
     env = {"CAMPAIGN_CACHE_SECONDS": "60"}
     requests: list[str] = []
     report = load_function("report", 902, **env)
-    report.published().store.on_request(lambda operation, params: requests.append(operation))
-    report.loyalty().store.on_request(lambda operation, params: requests.append(operation))
+    report.parts().published.on_request(lambda operation, params: requests.append(operation))
+    report.parts().store.on_request(lambda operation, params: requests.append(operation))
     assert program(instance=902, env=env)["campaigns"] == [] and requests == ["Query"]
     campaigns("POST", "/v1/campaigns", coffee())
     campaigns("POST", "/v1/campaigns/coffee-double/activate")
@@ -355,17 +355,17 @@ def test_the_published_campaigns_are_cached_for_their_time_to_live_and_end_on_ti
     store, moment = CampaignStore.from_table("CatalogTable", "us-east-1"), [0.0]
     requests: list[str] = []
     store.on_request(lambda operation, params: requests.append(operation))
-    published = Campaigns(store, 60, lambda: moment[0])
-    assert published.active() == [] and requests == ["Query"]
+    published = Refreshed(store.active, 60, lambda: moment[0])
+    assert published.get() == [] and requests == ["Query"]
     store.create(parse_campaign(coffee(ends_at=LATER)), NOW)
     store.activate("coffee-double", NOW)
     moment[0] = 59
-    assert published.active() == [] and requests.count("Query") == 1
+    assert published.get() == [] and requests.count("Query") == 1
     moment[0] = 61
-    assert [c.campaign_id for c in published.active()] == ["coffee-double"] and requests.count("Query") == 2
+    assert [c.campaign_id for c in published.get()] == ["coffee-double"] and requests.count("Query") == 2
     after_its_end = datetime.fromisoformat(LATER) + timedelta(seconds=1)
-    assert ProgramView.of(PROGRAM, published.active(), NOW).campaigns[0].campaign_id == "coffee-double"
-    assert ProgramView.of(PROGRAM, published.active(), after_its_end).campaigns == [], "ended on time, from the cache"
+    assert ProgramView.of(PROGRAM, published.get(), NOW).campaigns[0].campaign_id == "coffee-double"
+    assert ProgramView.of(PROGRAM, published.get(), after_its_end).campaigns == [], "ended on time, from the cache"
     assert requests.count("Query") == 2
 
 

@@ -11,11 +11,13 @@ from loyalty.domain import errors
 from loyalty.domain.access import Caller
 from loyalty.domain.model import Reward
 from loyalty.program import load_program
-from loyalty.service import Catalog, CatalogAdmin, Loyalty
+from loyalty.core.cache import Refreshed
+from loyalty.rewards.admin import CatalogAdmin
+from loyalty.rewards.store import RedemptionStore
+from loyalty.rewards.use_cases import Catalog, Redemptions
 from loyalty.settings import DEFAULT_PROGRAM_FILE
-from loyalty.store.catalog import RewardStore
+from loyalty.rewards.catalog_store import RewardStore
 from loyalty.store.models import bind_rewards
-from loyalty.store.repository import Store
 from tests.conftest import local_store, make_loyalty
 from tests.functional.helpers import MEMBER, POS, admin_catalog, earn, enroll, list_rewards, redeem, table_items, view
 
@@ -204,13 +206,13 @@ def test_the_store_enforces_the_limit_even_when_the_read_count_is_stale():
     admin_catalog("POST", "/v1/rewards", tea(per_member_limit=1))
     uc.redeem(uc_staff(), member_id, idempotency_key="k-1", payload={"k": 1}, reward_id="tea")
 
-    class StaleStore(Store):  # answers the count as read before the first redemption landed
+    class StaleStore(RedemptionStore):  # answers the count as read before the first redemption landed
         def get_for_redemption(self, member_id, ref, reward_id):
             member, entry, _ = super().get_for_redemption(member_id, ref, reward_id)
             return member, entry, 0
 
-    stale_store = StaleStore(uc.store.tables, job_shards=uc.store.job_shards, stats_shards=uc.store.stats_shards)
-    stale = Loyalty(stale_store, FixedClock(NOW), uc.program, catalog=Catalog(stale_store.rewards, 0))
+    stale_store = StaleStore(uc.store)
+    stale = Redemptions(uc.store, stale_store, Catalog(stale_store.rewards), FixedClock(NOW), uc.program)
     with pytest.raises(errors.RewardLimitReached):
         stale.redeem(uc_staff(), member_id, idempotency_key="k-2", payload={"k": 2}, reward_id="tea")
     assert view(member_id)["points_balance"] == 140
@@ -257,9 +259,10 @@ def test_round_trips_of_the_catalog_routes_and_a_limited_redemption():
     assert counted(lambda: admin.retire("pastry")) == ["UpdateItem"]
 
     uc = make_loyalty(at=NOW, store=local_store())
-    uc.catalog = Catalog(uc.store.rewards, 60)
+    cached = Refreshed(RedemptionStore(uc.store).rewards, 60)
+    uc.redemptions.catalog = Catalog(cached.get)
     member_id = rich_member()
-    uc.catalog.rewards()  # warm
+    cached.get()  # warm
     operations: list[str] = []
     uc.store.on_request(lambda operation, params: operations.append(operation))
     uc.redeem(uc_staff(), member_id, idempotency_key="k-1", payload={"k": 1}, reward_id="tea")

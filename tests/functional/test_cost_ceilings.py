@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 
-from loyalty import service
+from loyalty.privacy.use_cases import MAX_EXPORT_ENTRIES
+from loyalty.reports.use_cases import MAX_REPORT_DAYS
 from loyalty.domain.access import ADMIN_SCOPE, Caller
 from loyalty.domain.model import Purchase
 from tests.conftest import call, http_event, make_loyalty
@@ -42,15 +42,15 @@ def test_a_report_covers_at_most_366_days():
         query = {"from": start.isoformat(), "to": (start + timedelta(days=days - 1)).isoformat()}
         return call("report", http_event("GET", "/v1/reports/program", scopes=ADMIN, query=query))
 
-    assert service.MAX_REPORT_DAYS == 366
+    assert MAX_REPORT_DAYS == 366
     assert report(366).status == 200
     refused = report(367)
     assert (refused.status, refused["code"]) == (422, "INVALID_RANGE")
 
 
 def test_the_export_holds_the_newest_entries_up_to_its_ceiling_and_a_cursor_to_the_rest():
-    assert make_loyalty().max_export_entries == service.MAX_EXPORT_ENTRIES == 1000
-    uc = replace(make_loyalty(), max_export_entries=3)  # a ceiling small enough for a test
+    assert make_loyalty().max_export_entries == MAX_EXPORT_ENTRIES == 1000
+    uc = make_loyalty(max_export_entries=3)  # a ceiling small enough for a test
     member = uc.enroll(ADMIN_CALLER, email="big@example.com", channel="store")
     for index in range(4):
         uc.clock.advance(timedelta(minutes=1))

@@ -13,10 +13,11 @@ import pytest
 
 from loyalty.domain import errors
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE, Caller
-from loyalty.domain.model import BasketItem, EntryRef, Purchase
-from loyalty.service import EmailHasher
+from loyalty.domain.model import BasketItem, EntryRef, Purchase, Redemption, Voucher
+from loyalty.core.email_hash import EmailHasher
 from loyalty.settings import ConfigurationError
-from loyalty.store.repository import LostRace
+from loyalty.rewards.store import RedemptionStore
+from loyalty.store.transaction import LostRace
 from tests.conftest import TEST_EMAIL_HASH_KEY, call, http_event, load_function, make_loyalty
 from tests.functional.helpers import MEMBER, activity, earn, enroll, redeem, table_items, view
 
@@ -225,12 +226,14 @@ def test_a_lost_race_outranks_out_of_stock_in_one_transaction_and_the_reread_tel
     reward = next(r for r in uc.catalog.rewards() if r.reward_id == "beans-bag")
     stocked = type(reward)(**{**reward.__dict__, "stock": 1})  # as a stale catalog would still show it
     change = redeeming.redeem(gold, uc.program, uc.clock.now(), idempotency_key="k", request_hash="h", reward=stocked)
+    taking_stock = RedemptionStore(uc.store).redeemed(member_id, stock_reward=stocked, counted_reward=None,
+                                                      voucher=Voucher.of(change.entry), redemption=Redemption.of(change.entry, True))
     with pytest.raises(LostRace):
         uc.store.commit(change, {member_id: member.version + 5}, {member_id: ledger.job_schedule(gold, uc.program)}, {},
-                        stock_reward=stocked)
+                        [taking_stock])
     with pytest.raises(errors.OutOfStock):
         uc.store.commit(change, {member_id: member.version}, {member_id: ledger.job_schedule(gold, uc.program)}, {},
-                        stock_reward=stocked)
+                        [taking_stock])
 
 
 def test_replaying_a_purchase_a_little_in_the_past_keeps_it_on_its_day():

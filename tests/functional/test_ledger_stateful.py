@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from loyalty.domain.campaigns.document import parse_campaign
 from loyalty.domain.campaigns.engine import CAMPAIGN_SHARDS
-from loyalty.store.campaigns import CampaignStore
+from loyalty.campaigns.store import CampaignStore
 
 from loyalty_local.template import create_tables
 from tests.conftest import REGION, TABLES, call, http_event, local_store

@@ -18,7 +18,7 @@ from loyalty.domain import errors, stats
 from loyalty.domain.access import ADMIN_SCOPE, POS_SCOPE, Caller
 from loyalty.domain.model import Purchase
 from loyalty.store import keys
-from loyalty.store.repository import Backoff, batch_get_all
+from loyalty.store.transaction import Backoff, batch_get_all
 from tests.conftest import PROGRAM, REGION, TABLES, LambdaContext, http_event, load_function, make_loyalty
 from tests.functional.test_reports import report
 

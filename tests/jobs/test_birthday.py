@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 import boto3
 import pytest
 
-from loyalty import jobs
+from loyalty.jobs import batches as jobs
 from loyalty.clock import FixedClock
 from loyalty.domain import birthday, errors, ledger, scheduled
 from loyalty.domain.model import Member
@@ -17,7 +17,7 @@ from loyalty.program import Program
 from loyalty.store import keys
 from loyalty.store.models import bind_members
 from loyalty.store.records import member_to_record
-from loyalty.store.repository import JobIndex
+from loyalty.jobs.store import JobIndex
 from tests.conftest import PROGRAM, REGION, call, http_event, make_loyalty
 from tests.functional.helpers import activity, ledger_sum
 from tests.jobs.test_jobs import STAFF, entries, run

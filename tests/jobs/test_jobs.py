@@ -8,13 +8,14 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from loyalty import jobs
+from loyalty.jobs import batches as jobs
 from loyalty.clock import FixedClock
 from loyalty.domain import earning, errors, ledger
 from loyalty.domain.access import POS_SCOPE, Caller
 from loyalty.domain.model import Purchase
 from loyalty.store.models import bind_members
-from loyalty.store.repository import JobIndex, LostRace
+from loyalty.jobs.store import JobIndex
+from loyalty.store.transaction import LostRace
 from tests.conftest import PROGRAM, LambdaContext, load_function
 from tests.functional.helpers import ledger_sum
 

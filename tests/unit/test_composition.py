@@ -8,10 +8,12 @@ import pytest
 
 from loyalty.domain import errors, ledger, redeeming, stats
 from loyalty.domain.model import EntryRef, Reward
-from loyalty.service import Catalog, RetryPolicy
+from loyalty.core.cache import Refreshed
+from loyalty.core.retry import RetryPolicy
+from loyalty.rewards.use_cases import Catalog
 from loyalty.settings import ApiSettings, ConfigurationError, DispatcherSettings, EmailHashSettings, PublisherSettings
 from loyalty.store import keys
-from loyalty.store.repository import LostRace
+from loyalty.store.transaction import LostRace
 from tests.unit.test_rules import PROGRAM
 
 
@@ -35,7 +37,8 @@ def test_settings_fail_closed_naming_every_missing_variable():
 
 def test_the_catalog_is_cached_for_its_time_to_live():
     loads, now = [], [0.0]
-    catalog = Catalog(lambda: loads.append(1) or [Reward("r", "R", "", "perk", 10, 0, active=False)], 60, lambda: now[0])
+    cached = Refreshed(lambda: loads.append(1) or [Reward("r", "R", "", "perk", 10, 0, active=False)], 60, lambda: now[0])
+    catalog = Catalog(cached.get)
     assert catalog.find("r").reward_id == "r", "found even when inactive: the rules refuse it"
     now[0] = 59
     catalog.rewards()

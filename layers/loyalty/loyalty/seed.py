@@ -23,7 +23,7 @@ def demo_rewards() -> list[Reward]:
 
 def seed_demo(catalog_table: str | None = None, region: str | None = None, endpoint_url: str | None = None) -> int:
     """Create the demo rewards missing from `catalog_table` (default: CATALOG_TABLE); returns how many were created."""
-    from loyalty.store.catalog import RewardStore
+    from loyalty.rewards.catalog_store import RewardStore
     from loyalty.store.models import bind_rewards
 
     table = catalog_table or os.environ.get("CATALOG_TABLE")

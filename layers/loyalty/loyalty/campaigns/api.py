@@ -14,7 +14,7 @@ from loyalty.api.fields import Timestamp, View
 from loyalty.domain.campaigns.document import AppliesTo, Campaign, Condition, Effect, Id, InvalidCampaign, Schedule, parse_campaign
 from loyalty.domain.campaigns.engine import Usage
 from loyalty.program import Program
-from loyalty.store.campaigns import StoredCampaign
+from loyalty.campaigns.store import StoredCampaign
 
 CAMPAIGN_ID_PATTERN = r"^[a-z0-9-]{1,64}$"
 CampaignStatus = Literal["draft", "active", "ended"]

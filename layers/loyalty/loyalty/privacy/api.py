@@ -13,7 +13,7 @@ from loyalty.domain.ledger import lots as lots_by_expiry
 from loyalty.members.api import ActivityItem, ExpiringPoints, MemberView, as_of
 from loyalty.program import Program
 from loyalty.rewards.api import VoucherView
-from loyalty.service import MAX_EXPORT_ENTRIES
+from loyalty.privacy.use_cases import MAX_EXPORT_ENTRIES
 
 
 class MemberRecord(MemberView):

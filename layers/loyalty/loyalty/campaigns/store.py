@@ -27,7 +27,7 @@ from loyalty.domain.campaigns.shards import stored_keys
 from loyalty.settings import CampaignAdminSettings, PublishedCampaignsSettings
 from loyalty.store import keys
 from loyalty.store.models import CampaignCounterModel, CampaignModel, bind_campaign_counters, bind_campaigns
-from loyalty.store.repository import RequestHook, _busy, _on_request, response_code
+from loyalty.store.transaction import RequestHook, busy, hook_requests, response_code
 
 PK = "CAMPAIGN"
 DRAFT, ACTIVE, ENDED = "draft", "active", "ended"
@@ -89,7 +89,7 @@ class CampaignStore:
         return cls.from_table(settings.catalog_table, settings.aws_region, settings.aws_endpoint_url_dynamodb, stats_table)
 
     def on_request(self, hook: RequestHook) -> None:
-        _on_request([self.model] + ([self.counters] if self.counters else []), hook)
+        hook_requests([self.model] + ([self.counters] if self.counters else []), hook)
 
     def get(self, campaign_id: str) -> StoredCampaign | None:
         try:
@@ -97,7 +97,7 @@ class CampaignStore:
         except DoesNotExist:
             return None
         except GetError as error:
-            raise _busy(error) from error
+            raise busy(error) from error
 
     def create(self, campaign: Campaign, now: datetime) -> StoredCampaign:
         """Write a new draft; `CAMPAIGN_EXISTS` if its id is taken."""
@@ -109,7 +109,7 @@ class CampaignStore:
         except PutError as error:
             if response_code(error) == CONDITION_FAILED:
                 raise errors.CampaignExists(f"a campaign {campaign.campaign_id} exists already") from None
-            raise _busy(error) from error
+            raise busy(error) from error
         return stored
 
     def replace(self, campaign: Campaign) -> StoredCampaign:
@@ -124,7 +124,7 @@ class CampaignStore:
             return _from_record(record)
         except UpdateError as error:
             if response_code(error) != CONDITION_FAILED:
-                raise _busy(error) from error
+                raise busy(error) from error
         if self.get(campaign.campaign_id) is None:
             raise errors.CampaignNotFound(f"no campaign {campaign.campaign_id}")
         raise errors.CampaignNotEditable(f"campaign {campaign.campaign_id} is not a draft any more: end it and create another")
@@ -135,7 +135,7 @@ class CampaignStore:
             records = self.model.query(PK, filter_condition=self.model.status == ACTIVE)
             return [parse_campaign(json.loads(record.document)) for record in records]
         except QueryError as error:
-            raise _busy(error) from error
+            raise busy(error) from error
 
     def activate(self, campaign_id: str, now: datetime) -> StoredCampaign:
         """Draft -> active (frozen from now on). Active already: unchanged; ended: `CAMPAIGN_NOT_EDITABLE`;
@@ -148,7 +148,7 @@ class CampaignStore:
             return _from_record(record)
         except UpdateError as error:
             if response_code(error) != CONDITION_FAILED:
-                raise _busy(error) from error
+                raise busy(error) from error
         current = self.get(campaign_id)
         if current is None:
             raise errors.CampaignNotFound(f"no campaign {campaign_id}")
@@ -171,7 +171,7 @@ class CampaignStore:
             return _from_record(record)
         except UpdateError as error:
             if response_code(error) != CONDITION_FAILED:
-                raise _busy(error) from error
+                raise busy(error) from error
         current = self.get(campaign_id)
         if current is None:
             raise errors.CampaignNotFound(f"no campaign {campaign_id}")
@@ -191,7 +191,7 @@ class CampaignStore:
                                last_evaluated_key=_decode_cursor(cursor) if cursor else None, consistent_read=True)
             found = [_from_record(record) for record in page]
         except QueryError as error:
-            raise _busy(error) from error
+            raise busy(error) from error
         last = page.last_evaluated_key
         return found, _encode_cursor(last) if last and len(found) == limit else None
 
@@ -210,7 +210,7 @@ class CampaignStore:
                 campaign_id, before = wanted[item.pk], usage[wanted[item.pk]]
                 usage[campaign_id] = Usage(before.points + int(item.points or 0), before.times + int(item.times or 0))
         except GetError as error:
-            raise _busy(error) from error
+            raise busy(error) from error
         return usage
 
 

@@ -13,7 +13,7 @@ from loyalty.domain.model import Reward
 from loyalty.settings import RewardAdminSettings
 from loyalty.store.models import RewardModel, bind_rewards
 from loyalty.store.records import reward_from_record, reward_to_record
-from loyalty.store.repository import RequestHook, _busy, _on_request, response_code
+from loyalty.store.transaction import RequestHook, busy, hook_requests, response_code
 
 PK = "REWARD"
 CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -34,7 +34,7 @@ class RewardStore:
         return cls(bind_rewards(settings.catalog_table, settings.aws_region, settings.aws_endpoint_url_dynamodb))
 
     def on_request(self, hook: RequestHook) -> None:
-        _on_request([self.model], hook)
+        hook_requests([self.model], hook)
 
     def get(self, reward_id: str) -> Reward | None:
         try:
@@ -42,7 +42,7 @@ class RewardStore:
         except DoesNotExist:
             return None
         except GetError as error:
-            raise _busy(error) from error
+            raise busy(error) from error
 
     def create(self, reward: Reward) -> None:
         """Write a new reward; `REWARD_EXISTS` if its id is taken (whatever the stored one holds)."""
@@ -51,7 +51,7 @@ class RewardStore:
         except PutError as error:
             if _condition_failed(error):
                 raise errors.RewardExists(f"a reward {reward.reward_id} exists already") from None
-            raise _busy(error) from error
+            raise busy(error) from error
 
     def _update(self, reward_id: str, actions: list, condition=None) -> Reward:
         record = self.model(PK, reward_id)
@@ -61,7 +61,7 @@ class RewardStore:
         except UpdateError as error:
             if _condition_failed(error):
                 raise errors.RewardNotFound(f"no reward {reward_id}") from None
-            raise _busy(error) from error
+            raise busy(error) from error
         return reward_from_record(record)
 
     def replace(self, reward: Reward) -> Reward:
@@ -89,7 +89,7 @@ class RewardStore:
             return reward_from_record(record)
         except UpdateError as error:
             if not _condition_failed(error):
-                raise _busy(error) from error
+                raise busy(error) from error
         current = self.get(reward_id)  # refused: say why
         if current is None:
             raise errors.RewardNotFound(f"no reward {reward_id}")

@@ -1,7 +1,7 @@
 """The scheduled jobs, split for any scale: a dispatcher finds the members due through a sparse,
 sharded index and sends them in batches; workers apply the change member by member.
 
-Every step is idempotent (see Loyalty.expire_member, review_member and birthday_member), so a retried
+Every step is idempotent (see jobs/use_cases.py), so a retried
 batch, a rerun of the same day or a replayed event changes nothing twice. A job's time may replay
 the past but not run ahead of the clock: it is refused before anything is sent or written.
 """
@@ -20,9 +20,10 @@ from loyalty.domain.birthday import celebrated_on
 from loyalty.domain.calendar import month_key
 from loyalty.domain.calendar import local_day
 from loyalty.program import load_program
-from loyalty.service import Loyalty
+from loyalty.jobs.use_cases import ScheduledJobs
+from loyalty.store.ledger import Store
 from loyalty.settings import LOCAL, ApiSettings, DispatcherSettings
-from loyalty.store.repository import JobIndex
+from loyalty.jobs.store import JobIndex
 
 EXPIRE, REVIEW, BIRTHDAY = "expire", "review", "birthday"
 JOBS = (EXPIRE, REVIEW, BIRTHDAY)
@@ -62,8 +63,8 @@ class BatchesNotQueued(Exception):
 class Worker:
     """Applies batches, member by member."""
 
-    def __init__(self, loyalty: Loyalty) -> None:
-        self.loyalty = loyalty
+    def __init__(self, jobs: ScheduledJobs) -> None:
+        self.jobs = jobs
 
     def work(self, batch: Batch) -> dict[str, int]:
         """Apply the job to each member of a batch; returns what changed.
@@ -76,13 +77,13 @@ class Worker:
         for member_id in batch.member_ids:
             try:
                 if batch.job == EXPIRE:
-                    points = self.loyalty.expire_member(batch.now, member_id)
+                    points = self.jobs.expire_member(batch.now, member_id)
                     changed, expired = changed + (points > 0), expired + points
                 elif batch.job == BIRTHDAY:
-                    points = self.loyalty.birthday_member(batch.now, member_id)
+                    points = self.jobs.birthday_member(batch.now, member_id)
                     changed, credited = changed + (points > 0), credited + points
                 else:
-                    changed += self.loyalty.review_member(batch.now, member_id)
+                    changed += self.jobs.review_member(batch.now, member_id)
             except Exception as error:  # noqa: BLE001 - reported below, with the last one as the cause
                 failed.append(member_id)
                 last_error = error
@@ -131,7 +132,9 @@ class Dispatcher:
         env = os.environ if env is None else env
         settings, clock = DispatcherSettings.from_environment(env), clock_from_environment(env)
         if settings.job_queue_url == LOCAL:
-            send = Worker(Loyalty.from_settings(ApiSettings.from_environment(env), clock)).work_all
+            worker_settings = ApiSettings.from_environment(env)
+            send = Worker(ScheduledJobs(Store.from_settings(worker_settings), clock,
+                                        load_program(worker_settings.program_file))).work_all
         else:
             send = sqs_sender(settings.job_queue_url, settings.aws_region)
         return cls(JobIndex.from_settings(settings), clock, send, settings.job_batch_size,

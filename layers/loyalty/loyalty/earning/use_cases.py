@@ -1,0 +1,136 @@
+"""The earning use cases: credit a purchase (with the active campaigns), preview it, take back a return, adjust.
+
+Each makes at most two DynamoDB round trips on its normal path (one read, one transactional write); a replay is
+answered from the read alone, and a lost race is decided again on a fresh read (the retry policy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from loyalty.clock import Clock
+from loyalty.core.ledger import Outcome, commit, counter_deltas, replay, request_hash
+from loyalty.core.retry import RetryPolicy
+from loyalty.domain import earning, errors, ledger, stats
+from loyalty.domain.access import Caller
+from loyalty.domain.model import EntryRef, Purchase
+from loyalty.earning.store import EarnStore
+from loyalty.program import Program
+from loyalty.store.ledger import Store
+
+if TYPE_CHECKING:  # the campaign engine is imported when an earn evaluates campaigns
+    from loyalty.domain.campaigns.document import Campaign
+
+
+def no_campaigns() -> list[Campaign]:
+    return []
+
+
+@dataclass
+class Earning:
+    store: Store
+    earning: EarnStore
+    clock: Clock
+    program: Program
+    campaigns: Callable[[], list[Campaign]] = no_campaigns  # the active campaigns (a cache of them in the earn function)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def earn(self, caller: Caller, member_id: str, purchase: Purchase, payload: dict) -> Outcome:
+        """Credit a purchase: one read (member, entry, the campaigns' limit counters), one transaction."""
+        # only the earn function loads the campaign engine
+        from loyalty.domain.campaigns.shards import TRANSACTION_ITEMS, stored_keys, totals, within_transaction
+
+        ref, fingerprint = EntryRef("earn", purchase.transaction_id), request_hash(payload)
+        written: list[str] = []
+
+        def attempt() -> Outcome:
+            now, active = self.clock.now(), self.campaigns()
+            selection = earning.select_campaigns(active, self.program, purchase, now)
+            member, entries, read = self.earning.get_for_earn(member_id, [ref], stored_keys(selection.counters))
+            member = caller.ensure_may_access(member, member_id)
+            if ref in entries:
+                return replay(entries[ref], fingerprint, "transaction_id", written)
+            referrer = self.store.get_member(member.referred_by) if earning.referral_due(member) and member.referred_by else None
+
+            def decide(shards_read) -> ledger.Change:
+                change = earning.earn(member, self.program, purchase, now, request_hash=fingerprint, referrer=referrer,
+                                    campaigns=active, counters=totals(shards_read))
+                stats.note_purchase_days(change, self.program.time_zone)
+                return change
+
+            def room(change: ledger.Change) -> int:  # the transaction's items its campaign counters may take
+                return TRANSACTION_ITEMS - self.store.items_besides_campaigns(change, counter_deltas(change, self.program))
+
+            change, increments = within_transaction(
+                decide, lambda change: earning.campaign_increments(change.award), room, read, selection.considered,
+                purchase.occurred_at or now, time_zone=self.program.time_zone, home=self.earning.campaign_shard(member_id),
+            )
+            versions = {member.member_id: member.version}
+            if referrer:
+                versions[referrer.member_id] = referrer.version
+            written.append(change.entry.entry_id)
+            commit(self.store, self.program, change, versions,
+                   [self.earning.campaign_counters(member.member_id, increments)])
+            return Outcome(change.entry, replayed=False)
+
+        return self.retry.run(attempt)
+
+    def preview(self, caller: Caller, member_id: str, purchase: Purchase) -> ledger.Change:
+        """What `earn` would credit now and why (the change it would write, with the campaigns' award): one read.
+
+        The rules are those of earn: a blocked member, a foreign currency or an out-of-range time are refused alike.
+        """
+        from loyalty.domain.campaigns.shards import stored_keys, totals
+
+        now, active = self.clock.now(), self.campaigns()
+        selection = earning.select_campaigns(active, self.program, purchase, now)
+        member, _, read = self.earning.get_for_earn(member_id, [], stored_keys(selection.counters))
+        member = caller.ensure_may_access(member, member_id)
+        return earning.earn(member, self.program, purchase, now, request_hash="", campaigns=active, counters=totals(read))
+
+    def return_purchase(
+        self, caller: Caller, member_id: str, *, transaction_id: str, return_id: str, amount_minor: int, payload: dict,
+    ) -> Outcome:
+        ref, purchase_ref, fingerprint = EntryRef("return", return_id), EntryRef("earn", transaction_id), request_hash(payload)
+        written: list[str] = []
+
+        def attempt() -> Outcome:
+            member, entries = self.store.get_member_and_entries(member_id, [ref, purchase_ref])
+            member = caller.ensure_may_access(member, member_id)
+            if ref in entries:
+                return replay(entries[ref], fingerprint, "return_id", written)
+            purchase = entries.get(purchase_ref)
+            if purchase is None:
+                raise errors.PurchaseNotFound(f"no purchase {transaction_id} for member {member_id}")
+            change, updated_purchase = earning.return_purchase(
+                member, purchase, return_id=return_id, amount_minor=amount_minor, now=self.clock.now(),
+                request_hash=fingerprint, program=self.program,
+            )
+            written.append(change.entry.entry_id)
+            commit(self.store, self.program, change, {member.member_id: member.version},
+                   [self.earning.returned(updated_purchase, purchase.refunded_minor or 0)])
+            return Outcome(change.entry, replayed=False)
+
+        return self.retry.run(attempt)
+
+    def adjust(self, caller: Caller, member_id: str, *, idempotency_key: str, points: int, reason: str,
+               payload: dict) -> Outcome:
+        """Credit or debit with a reason; idempotent forever on the key, like a redemption (one read, one write)."""
+        ref, fingerprint, actor = EntryRef("adjust", idempotency_key), request_hash(payload), caller.actor
+        written: list[str] = []
+
+        def attempt() -> Outcome:
+            member, entries = self.store.get_member_and_entries(member_id, [ref])
+            member = caller.ensure_may_access(member, member_id)
+            if ref in entries:
+                return replay(entries[ref], fingerprint, "Idempotency-Key", written)
+            change = earning.adjust(member, self.program, self.clock.now(), idempotency_key=idempotency_key, points=points,
+                                  reason=reason, actor=actor, request_hash=fingerprint)
+            written.append(change.entry.entry_id)
+            commit(self.store, self.program, change, {member.member_id: member.version})
+            return Outcome(change.entry, replayed=False)
+
+        return self.retry.run(attempt)
+
