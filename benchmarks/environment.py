@@ -68,6 +68,10 @@ def load_function(name: str, instance: int = 0):
     if module_name not in sys.modules:
         spec = importlib.util.spec_from_file_location(module_name, FUNCTIONS / name / "app.py")
         module = importlib.util.module_from_spec(spec)
+        from loyalty.core.platform import install
+        from loyalty_local.local_platform import LocalPlatform
+
+        install(LocalPlatform())  # as the local runtime's worker does: its clock, queue and events file
         os.environ["AWS_LAMBDA_FUNCTION_NAME"] = name
         try:
             spec.loader.exec_module(module)

@@ -1,7 +1,7 @@
 """The local runtime's business clock: one for every function and job, movable forward for demos.
 
 It keeps the offset from real time in a file (`{"offset_seconds": ...}`) that each worker reads per
-call through LOCAL_CLOCK_FILE (`loyalty.clock.clock_from_environment`), so moving it needs no restart.
+call through LOCAL_CLOCK_FILE (`loyalty_local.local_platform`), so moving it needs no restart.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from loyalty.clock import OffsetFileClock
+from loyalty_local.local_platform import OffsetFileClock
 
 
 class ClockError(Exception):

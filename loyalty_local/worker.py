@@ -4,8 +4,9 @@ The local runtime starts it as a script, in the function's code directory, with 
 environment: functions never share settings or modules, and the import path is Lambda's (the code
 directory, then the shared layer from PYTHONPATH). Protocol: one JSON request per line on stdin, one
 JSON reply per line on the original stdout; whatever the function prints goes to stderr, which the
-runtime shows prefixed with the function's name. Only the standard library is used here, so the
-function's imports are all its own.
+runtime shows prefixed with the function's name. Only the standard library is used here, and, before the
+handler is imported, the local platform (local_platform.py: the business clock, the in-process job queue, the
+events file), which imports nothing of the layer but its clock and the platform's interface.
 """
 
 from __future__ import annotations
@@ -81,6 +82,11 @@ def main() -> None:
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1, encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # even output written below Python must not reach the replies
     sys.stdout = sys.stderr
+    from local_platform import LocalPlatform  # this script's neighbour: its clock, job queue and event sink
+
+    from loyalty.core.platform import install
+
+    install(LocalPlatform())
     del sys.path[0]  # this script's directory: the function imports from its code directory and layer only
     name, timeout = os.environ["AWS_LAMBDA_FUNCTION_NAME"], int(os.environ["AWS_LAMBDA_FUNCTION_TIMEOUT"])
     if os.environ.get("LOCAL_FAULTS"):  # `make run FAULTS=...`: AWS misbehaving under this function's every client

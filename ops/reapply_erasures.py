@@ -19,7 +19,7 @@ import argparse
 import os
 from collections.abc import Mapping, Sequence
 
-from loyalty.clock import clock_from_environment
+from loyalty.core.platform import platform
 from loyalty.domain.model import EntryRef
 from loyalty.core.directory import Directory
 from loyalty.core.email_hash import EmailHasher
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     args = parser.parse_args(argv)
     settings = ApiSettings.from_environment(env)
     store = Store.from_settings(settings)
-    privacy = Privacy(store, PrivacyStore(store), Directory(store), clock_from_environment(env),
+    privacy = Privacy(store, PrivacyStore(store), Directory(store), platform().clock(env),
                       load_program(settings.program_file), EmailHasher.from_settings(EmailHashSettings.from_environment(env)))
     if args.erased_in:
         import boto3

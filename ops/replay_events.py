@@ -163,7 +163,13 @@ def main(argv: Sequence[str] | None = None, publisher: events.Publisher | None =
                                                    region_name=args.region, config=config)}
         if args.queue_url:
             clients["sqs"] = boto3.client("sqs", region_name=args.region, config=config)
-    publisher = publisher or events.Publisher(args.bus, args.local_events_file, region=args.region)
+    if publisher is None:
+        sink = None
+        if args.bus == "local":  # `make run`'s events file
+            from loyalty_local.local_platform import FileSink
+
+            sink = FileSink(args.local_events_file)
+        publisher = events.Publisher(args.bus, region=args.region, sink=sink)
     def replay(found: Replayed, what: str) -> None:
         publisher.publish(found.events, lambda line: None)  # the count is printed below, not each event
         print(f"{what}: {found.records} records read, {len(found.events)} events published")

@@ -27,6 +27,8 @@ for path in (ROOT / "layers" / "loyalty", ROOT):
         sys.path.insert(0, str(path))
 
 from loyalty.clock import FixedClock  # noqa: E402
+from loyalty.core.platform import install  # noqa: E402
+from loyalty_local.local_platform import LocalPlatform  # noqa: E402
 from loyalty.program import Program, load_program  # noqa: E402
 from loyalty.settings import DEFAULT_PROGRAM_FILE, ApiSettings  # noqa: E402
 from loyalty.clock import Clock  # noqa: E402
@@ -56,6 +58,7 @@ FUNCTIONS = {  # functions/<name> -> logical id in template.yaml
     "campaigns": "CampaignsFunction",
 }
 PROGRAM = load_program(DEFAULT_PROGRAM_FILE)
+install(LocalPlatform())  # the functions loaded here run as the local runtime runs them (its clock, queue, events file)
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """`make mutation` still starts: its copy of the repository holds what the tests import, mutmut's own copy step
-works in it, mutmut's configuration mutates domain/, store/, api/ and service.py, and the tests of the mutation run
+works in it, mutmut's configuration mutates domain/, store/, api/, core/ and the features' use cases and stores, and the tests of the mutation run
 (the stateful and property-based ones included) are collected where mutmut runs them. The mutants themselves are
 `make mutation`'s job: far too slow for `make test`."""
 
@@ -34,7 +34,7 @@ def test_the_mutation_run_starts_from_its_copy_and_collects_every_selected_test(
     copy = tmp_path / "mutation"
     entries = prepare(ROOT, copy)
     assert {"ops/", "tests/", "functions/", "loyalty_local/", "template.yaml"} <= set(entries)
-    assert (copy / "src" / "loyalty" / "service.py").exists() and not (copy / "layers" / "loyalty" / "loyalty").exists()
+    assert (copy / "src" / "loyalty" / "core" / "ledger.py").exists() and not (copy / "layers" / "loyalty" / "loyalty").exists()
     assert not (copy / ".venv").exists(), "ignored files stay out of the copy"
 
     seen = subprocess.run([sys.executable, "-c", MUTMUT_SEES], cwd=copy, env=_clean_environment(),
@@ -42,11 +42,11 @@ def test_the_mutation_run_starts_from_its_copy_and_collects_every_selected_test(
     assert seen.returncode == 0, seen.stderr
     mutmut = json.loads(seen.stdout.splitlines()[-1])
     packages = {Path(path).relative_to("src/loyalty").parts[0] for path in mutmut["mutated"]}
-    assert {"domain", "store", "api", "service.py"} <= packages
+    assert {"domain", "store", "api", "core", "members", "earning", "rewards", "privacy", "reports", "jobs"} <= packages
     assert "-k" not in mutmut["selection"], "no test is left out of the mutation run"
 
     mutants = copy / "mutants"
-    assert (mutants / "ops" / "reapply_erasures.py").exists() and (mutants / "src" / "loyalty" / "service.py").exists()
+    assert (mutants / "ops" / "reapply_erasures.py").exists() and (mutants / "src" / "loyalty" / "earning" / "use_cases.py").exists()
     collected = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *mutmut["selection"]],
         cwd=mutants, env={**_clean_environment(), "PYTHONPATH": str(mutants / "src")},

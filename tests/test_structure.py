@@ -135,6 +135,27 @@ def test_the_domain_is_pure_and_the_package_knows_no_handler_nor_the_local_runti
     assert dict(outside) == {}
 
 
+def local_mode_tests(package: Path = PACKAGE) -> dict[str, set[str]]:
+    """Where the package would tell local mode apart: a comparison with "local", a LOCAL_* variable, a name LOCAL."""
+    found = defaultdict(set)
+    for name, path in modules(package).items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare):
+                found[name].update(repr(side.value) for side in [node.left, *node.comparators]
+                                   if isinstance(side, ast.Constant) and str(side.value).strip().lower() == "local")
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("LOCAL_"):
+                found[name].add(repr(node.value))
+            elif isinstance(node, ast.Name) and node.id == "LOCAL" or isinstance(node, ast.alias) and (
+                    node.asname or node.name).split(".")[-1] == "LOCAL":
+                found[name].add("LOCAL")
+    return {module: places for module, places in found.items() if places}
+
+
+def test_the_package_never_tests_for_local_mode():
+    """The local runtime injects its clock, job queue and event sink (core/platform.py, loyalty_local/local_platform.py)."""
+    assert local_mode_tests() == {}
+
+
 # The checks themselves, on small packages written here: each must see what it is there to see.
 
 def _package(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -166,6 +187,15 @@ def test_the_graph_sees_every_kind_of_import(tmp_path):
 ])
 def test_circles_are_found(edges, expected):
     assert sorted(circles(edges)) == expected
+
+
+def test_a_test_for_local_mode_is_found(tmp_path):
+    package = _package(tmp_path, {
+        "__init__.py": "", "a.py": 'if bus == "local":\n    pass\n', "b.py": "import os\nos.environ.get('LOCAL_CLOCK_FILE')\n",
+        "c.py": "from loyalty.settings import LOCAL\n", "d.py": "where, local = {'local': 1}, 2\n",
+    })
+    assert local_mode_tests(package) == {"loyalty.a": {"'local'"}, "loyalty.b": {"'LOCAL_CLOCK_FILE'"},
+                                         "loyalty.c": {"LOCAL"}}
 
 
 def test_an_import_up_the_layers_is_named():

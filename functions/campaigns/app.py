@@ -12,7 +12,7 @@ from loyalty.api.metrics import instance_metrics
 from loyalty.api.tracing import traced
 from loyalty.api.resolver import caller_of, documented, json_response, logger, make_resolver
 from loyalty.campaigns.api import CAMPAIGN_ID_PATTERN, CampaignDocument, CampaignPage, CampaignStatus, CampaignView
-from loyalty.clock import clock_from_environment
+from loyalty.core.platform import platform
 from loyalty.domain import errors
 from loyalty.domain.access import ADMIN_SCOPE
 from loyalty.domain.campaigns.engine import Usage
@@ -26,7 +26,7 @@ metrics = instance_metrics()
 settings = cold_start(CampaignAdminSettings.from_environment)
 campaigns = cold_start(lambda: CampaignStore.from_settings(settings()))
 program = cold_start(lambda: load_program(settings().program_file))  # its tiers: what member.tier may name
-clock = clock_from_environment()
+clock = platform().clock()
 
 CampaignId = Annotated[str, Path(pattern=CAMPAIGN_ID_PATTERN, description="A campaign id.")]
 UNKNOWN = documented("CAMPAIGN_NOT_FOUND")

@@ -13,7 +13,7 @@ from loyalty.api.fields import IDEMPOTENCY_KEY_PATTERN, RefusalBody
 from loyalty.api.tracing import traced
 from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
 from loyalty.api.metrics import instance_metrics
-from loyalty.clock import clock_from_environment
+from loyalty.core.platform import platform
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
 from loyalty.domain.model import BasketItem, Purchase
 from loyalty.earning.api import (
@@ -28,6 +28,7 @@ from loyalty.earning.store import EarnStore
 from loyalty.earning.use_cases import Earning
 from loyalty.program import load_program
 from loyalty.store.ledger import Store
+from loyalty.store.models import share_client
 
 app = make_resolver()
 metrics = instance_metrics()
@@ -47,8 +48,9 @@ def compose() -> Parts:
     settings = EarnSettings.from_environment()
     store = Store.from_settings(settings)
     campaigns = CampaignStore.from_table(settings.catalog_table, settings.aws_region, settings.aws_endpoint_url_dynamodb)
+    share_client([*store.tables.models(), campaigns.model])  # one botocore client, created on the first request
     active = Refreshed(campaigns.active, settings.campaign_cache_seconds)  # at most 60 s old
-    earning = Earning(store, EarnStore(store), clock_from_environment(), load_program(settings.program_file), active.get)
+    earning = Earning(store, EarnStore(store), platform().clock(), load_program(settings.program_file), active.get)
     return Parts(store, campaigns, Directory(store), earning)
 
 

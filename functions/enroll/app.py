@@ -10,7 +10,7 @@ from loyalty.api.fields import RefusalBody
 from loyalty.api.tracing import traced
 from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
 from loyalty.api.metrics import instance_metrics
-from loyalty.clock import clock_from_environment
+from loyalty.core.platform import platform
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
 from loyalty.members.api import BlockRequest, EnrollRequest, EnrollResponse, MemberView, ProfileRequest, default_channel
 from loyalty.privacy.api import ErasureView
@@ -42,7 +42,7 @@ class Parts:
 def compose() -> Parts:
     settings = ApiSettings.from_environment()
     email_hash = EmailHasher.from_settings(EmailHashSettings.from_environment())  # the key itself is read on first use
-    store, clock, program = Store.from_settings(settings), clock_from_environment(), load_program(settings.program_file)
+    store, clock, program = Store.from_settings(settings), platform().clock(), load_program(settings.program_file)
     directory = Directory(store)
     return Parts(store, directory, Members(MemberStore(store), directory, clock, program, email_hash),
                  Privacy(store, PrivacyStore(store), directory, clock, program, email_hash))

@@ -8,7 +8,7 @@ from loyalty.jobs import batches as jobs
 from loyalty.jobs.use_cases import ScheduledJobs
 from loyalty.program import load_program
 from loyalty.store.ledger import Store
-from loyalty.clock import clock_from_environment
+from loyalty.core.platform import platform
 from loyalty.settings import ApiSettings
 
 logger = Logger()
@@ -18,7 +18,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def compose() -> jobs.Worker:
     settings = ApiSettings.from_environment()
-    return jobs.Worker(ScheduledJobs(Store.from_settings(settings), clock_from_environment(), load_program(settings.program_file)))
+    return jobs.Worker(ScheduledJobs(Store.from_settings(settings), platform().clock(), load_program(settings.program_file)))
 
 
 worker = compose()

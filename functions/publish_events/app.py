@@ -10,10 +10,11 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from loyalty import events
+from loyalty.core.platform import platform
 from loyalty.settings import PublisherSettings
 
 logger = Logger()
-publisher = events.Publisher.from_settings(PublisherSettings.from_environment())
+publisher = events.Publisher.from_settings(PublisherSettings.from_environment(), sink=platform().event_sink())
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 

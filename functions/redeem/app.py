@@ -17,7 +17,7 @@ from loyalty.rewards.api import (
 from loyalty.api.tracing import traced
 from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
 from loyalty.api.metrics import instance_metrics
-from loyalty.clock import clock_from_environment
+from loyalty.core.platform import platform
 from loyalty.domain import errors
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
 from loyalty.settings import CatalogSettings
@@ -47,7 +47,7 @@ def compose() -> Parts:
     store = Store.from_settings(settings)
     redemption_store = RedemptionStore(store)
     catalog = Refreshed(redemption_store.rewards, settings.catalog_cache_seconds)  # at most 60 s old
-    redemptions = Redemptions(store, redemption_store, Catalog(catalog.get), clock_from_environment(),
+    redemptions = Redemptions(store, redemption_store, Catalog(catalog.get), platform().clock(),
                               load_program(settings.program_file))
     return Parts(store, Directory(store), redemptions)
 

@@ -16,7 +16,7 @@ from loyalty.reports.api import ProgramReportView
 from loyalty.api.tracing import traced
 from loyalty.api.resolver import MemberId, caller_of, documented, json_response, logger, make_resolver
 from loyalty.api.metrics import instance_metrics
-from loyalty.clock import clock_from_environment
+from loyalty.core.platform import platform
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
 from loyalty.settings import ApiSettings, EmailHashSettings, PublishedCampaignsSettings
 from loyalty.campaigns.store import CampaignStore
@@ -33,6 +33,7 @@ from loyalty.program import Program, load_program
 from loyalty.reports.store import ReportStore
 from loyalty.reports.use_cases import MAX_REPORT_DAYS, Reports
 from loyalty.store.ledger import Store
+from loyalty.store.models import share_client
 
 app = make_resolver()
 metrics = instance_metrics()
@@ -56,8 +57,9 @@ class Parts:
 def compose() -> Parts:
     settings, published = ApiSettings.from_environment(), PublishedCampaignsSettings.from_environment()
     email_hash = EmailHasher.from_settings(EmailHashSettings.from_environment())  # read on the first lookup only
-    store, clock, program = Store.from_settings(settings), clock_from_environment(), load_program(settings.program_file)
+    store, clock, program = Store.from_settings(settings), platform().clock(), load_program(settings.program_file)
     campaigns = CampaignStore.from_settings(published)
+    share_client([*store.tables.models(), campaigns.model])  # one botocore client, created on the first request
     directory = Directory(store)
     return Parts(
         store, campaigns, Refreshed(campaigns.active, published.campaign_cache_seconds), clock, program, directory,

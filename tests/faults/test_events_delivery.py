@@ -15,6 +15,7 @@ from loyalty.domain.access import POS_SCOPE, Caller
 from loyalty.domain.model import Purchase
 from loyalty.store.faults import attach
 from loyalty_local.events import read_events
+from loyalty_local.local_platform import FileSink
 from ops import replay_events
 from tests.conftest import make_loyalty
 
@@ -58,7 +59,7 @@ def test_a_dead_lettered_stream_batch_replays_to_exactly_the_missing_events(tabl
     assert len(records) == 4 * 6  # per member: welcome bonus, consent record, three earns, a redemption
     delivered, lost = records[:9], records[9:]
     sink = tmp_path / "events.jsonl"
-    publisher = events.Publisher("local", sink)
+    publisher = events.Publisher("local", sink=FileSink(sink))
     publisher.publish(events.from_stream(delivered), lambda line: None)
     message = tmp_path / "onfailure.json"
     message.write_text(json.dumps(_on_failure(arn, shard, lost)))
@@ -84,7 +85,7 @@ def test_past_the_streams_24_hours_the_ledger_gives_the_events_back_with_their_i
     arn, shard, records = _ledger_stream()
     everything = events.from_stream(records)
     sink = tmp_path / "events.jsonl"
-    publisher = events.Publisher("local", sink)
+    publisher = events.Publisher("local", sink=FileSink(sink))
     publisher.publish(everything[:5], lambda line: None)  # a consumer had these when the batch failed
     found = replay_events.dead_lettered_events(_on_failure(arn, shard, records[5:]), _Trimmed(),
                                                boto3.client("dynamodb", region_name="us-east-1"), "LedgerTable")

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from loyalty.clock import clock_from_environment
+from loyalty_local.local_platform import LocalPlatform
 from loyalty_local.template import ROOT
 from tests.local.conftest import start_runtime
 
@@ -61,7 +61,7 @@ def test_the_business_clock_starts_at_the_real_time_and_only_moves_forward(runti
     assert at(clock(runtime)) >= target
     # Every function reads it: the runtime hands them the file it keeps the offset in.
     clock_file = runtime.events_path.with_name(f"clock-{runtime.api_port}.json")
-    assert abs(clock_from_environment({"LOCAL_CLOCK_FILE": str(clock_file)}).now() - at(clock(runtime))) < timedelta(seconds=5)
+    assert abs(LocalPlatform().clock({"LOCAL_CLOCK_FILE": str(clock_file)}).now() - at(clock(runtime))) < timedelta(seconds=5)
 
 
 @pytest.mark.parametrize("body", [{}, {"advance_days": -1}, {"advance_days": 1.5}, {"advance_days": True}, {"advance_days": "2"},

@@ -113,3 +113,30 @@ def test_a_job_time_may_replay_the_past_but_not_run_ahead():
 def test_a_busy_database_tells_the_client_no_internals():
     busy = errors.Busy("the database is busy; nothing was written, please retry", cause="ThrottlingException")
     assert busy.details == {} and busy.cause == "ThrottlingException"
+
+
+def test_a_store_creates_one_botocore_client_for_all_its_tables_and_counts_each_request_once(monkeypatch):
+    from botocore.stub import Stubber
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # as in Lambda (pynamodb makes a new client without)
+        monkeypatch.setenv(name, "test")
+
+    from loyalty.store.ledger import Store
+
+    settings = ApiSettings.from_environment({"MEMBERS_TABLE": "m", "LEDGER_TABLE": "l", "STATS_TABLE": "s",
+                                             "CATALOG_TABLE": "c", "AWS_REGION": "us-east-1"})
+    store = Store.from_settings(settings)
+    clients = {id(model._get_connection().connection.client) for model in store.tables.models()}
+    assert len(clients) == 1, "one client, created once (a cold start paid one per table touched)"
+    seen: list[str] = []
+
+    def hook(operation, params):
+        seen.append(operation)
+
+    store.on_request(hook)
+    store.on_request(hook)  # the same hook again: still once per request
+    with Stubber(store.tables.members._get_connection().connection.client) as stub:
+        stub.add_response("get_item", {})  # the member (none): its model's request
+        stub.add_response("get_item", {})  # the SUB# marker (none): another model's, through the same client
+        assert store.get_member("x") is None and store.member_id_for_sub("s") is None
+    assert seen == ["GetItem", "GetItem"]

@@ -7,12 +7,8 @@ LOCAL_CLOCK_FILE, as JSON `{"offset_seconds": <number>}`, and every function rea
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Protocol
 
 
@@ -38,25 +34,3 @@ class FixedClock:
 
     def advance(self, delta: timedelta) -> None:
         self.at += delta
-
-
-@dataclass(frozen=True)
-class OffsetFileClock:
-    """Real time plus the offset the local runtime keeps in `path` (no file: no offset)."""
-
-    path: Path
-
-    def offset(self) -> timedelta:
-        try:
-            return timedelta(seconds=float(json.loads(self.path.read_text())["offset_seconds"]))
-        except FileNotFoundError:
-            return timedelta(0)
-
-    def now(self) -> datetime:
-        return datetime.now(timezone.utc) + self.offset()
-
-
-def clock_from_environment(env: Mapping[str, str] = os.environ) -> Clock:
-    """The local runtime's clock where it set LOCAL_CLOCK_FILE; the real time everywhere else."""
-    path = env.get("LOCAL_CLOCK_FILE")
-    return OffsetFileClock(Path(path)) if path else SystemClock()

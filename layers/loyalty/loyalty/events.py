@@ -16,19 +16,18 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from loyalty.domain.calendar import end_of_month
 from loyalty.domain.membership import PROFILE_FIELDS
-from loyalty.settings import LOCAL, PublisherSettings
+from loyalty.core.platform import EventSink
+from loyalty.settings import PublisherSettings
 
 SOURCE = "loyalty"
-LOCAL_BUS = LOCAL
 PUT_EVENTS_LIMIT = 10
 PUT_EVENTS_ATTEMPTS = 3  # tries of the entries EventBridge refused in a PutEvents that accepted the others
 LEDGER_EVENTS = uuid.UUID("6f1d3c2e-5b8a-4c1e-9f3a-2d7e8b9c0a41")  # the namespace of ledger events' ids
@@ -204,16 +203,15 @@ class EventsNotAccepted(Exception):
 
 
 class Publisher:
-    """Puts events on the bus, or with EVENT_BUS_NAME=local, logs them and appends them to a file."""
+    """Puts events on the bus, or gives them to the `sink` the platform provides (the local runtime's file)."""
 
-    def __init__(self, bus: str, local_events_file: Path | None = None, client=None, region: str | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self.bus, self.local_events_file, self._client, self.region = bus, local_events_file, client, region
-        self.sleep = sleep
+    def __init__(self, bus: str, client=None, region: str | None = None, sleep: Callable[[float], None] = time.sleep,
+                 sink: EventSink | None = None) -> None:
+        self.bus, self._client, self.region, self.sleep, self.sink = bus, client, region, sleep, sink
 
     @classmethod
-    def from_settings(cls, settings: PublisherSettings) -> Publisher:
-        return cls(settings.event_bus_name, settings.local_events_file, region=settings.aws_region)
+    def from_settings(cls, settings: PublisherSettings, sink: EventSink | None = None) -> Publisher:
+        return cls(settings.event_bus_name, region=settings.aws_region, sink=sink)
 
     def client(self):
         if self._client is None:
@@ -227,8 +225,8 @@ class Publisher:
     def publish(self, events: list[DomainEvent], log) -> None:
         if not events:
             return
-        if self.bus == LOCAL_BUS:
-            self._append_locally(events, log)
+        if self.sink is not None:
+            self.sink(events, log)
             return
         for start in range(0, len(events), PUT_EVENTS_LIMIT):
             chunk = events[start:start + PUT_EVENTS_LIMIT]
@@ -247,13 +245,3 @@ class Publisher:
             if attempt + 1 < PUT_EVENTS_ATTEMPTS:
                 self.sleep(random.uniform(0, 0.05 * 2**attempt))
         raise EventsNotAccepted(f"{len(entries)} events were not accepted after {PUT_EVENTS_ATTEMPTS} tries: {', '.join(codes)}")
-
-    def _append_locally(self, events: list[DomainEvent], log) -> None:
-        path = self.local_events_file
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as sink:
-            for event in events:
-                line = {"time": datetime.now(timezone.utc).isoformat(), "source": SOURCE, "detail-type": event.detail_type,
-                        "detail": event.detail}
-                sink.write(json.dumps(line) + "\n")
-                log(f"event {event.detail_type} {json.dumps(event.detail)}")

@@ -2,9 +2,9 @@
 
 Names are the environment variables' names in lower case. A variable without a default is
 required: a deployed function missing one fails at cold start with `ConfigurationError`, naming
-it, instead of silently taking a local path. The values "local" for JOB_QUEUE_URL and
-EVENT_BUS_NAME (work in-process, append events to a file) are set only by the local runtime and
-the tests, explicitly.
+it, instead of silently taking a local path. What a runtime other than Lambda gives instead (the
+local one's clock, job queue and event sink) it provides itself (core/platform.py); no setting here
+means "local".
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_PROGRAM_FILE = Path(__file__).parent / "data" / "program.json"
-LOCAL = "local"
 
 
 class ConfigurationError(Exception):
@@ -117,7 +116,7 @@ class DispatcherSettings(Settings):
     """A scheduled job's dispatcher: finds the due members and queues them."""
 
     members_table: str
-    job_queue_url: str  # "local": the batches run in the dispatcher's process (then ApiSettings apply too)
+    job_queue_url: str
     job_shards: int = Field(default=16, ge=1, le=256)
     job_batch_size: int = Field(default=50, ge=1, le=500)  # members per queue message
     program_file: Path = DEFAULT_PROGRAM_FILE  # its time zone: whose birthday the day is
@@ -128,8 +127,7 @@ class DispatcherSettings(Settings):
 class PublisherSettings(Settings):
     """The stream publisher."""
 
-    event_bus_name: str  # "local": events are logged and appended to local_events_file
-    local_events_file: Path = Path(".local/events.jsonl")
+    event_bus_name: str
     aws_region: str | None = None
 
 

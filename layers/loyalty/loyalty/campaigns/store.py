@@ -26,7 +26,7 @@ from loyalty.domain.campaigns.engine import CounterKey, Usage
 from loyalty.domain.campaigns.shards import stored_keys
 from loyalty.settings import CampaignAdminSettings, PublishedCampaignsSettings
 from loyalty.store import keys
-from loyalty.store.models import CampaignCounterModel, CampaignModel, bind_campaign_counters, bind_campaigns
+from loyalty.store.models import CampaignCounterModel, CampaignModel, bind_campaign_counters, bind_campaigns, share_client
 from loyalty.store.transaction import RequestHook, busy, hook_requests, response_code
 
 PK = "CAMPAIGN"
@@ -81,7 +81,9 @@ class CampaignStore:
         cls, catalog_table: str, region: str | None = None, endpoint_url: str | None = None, stats_table: str | None = None,
     ) -> CampaignStore:
         counters = bind_campaign_counters(stats_table, region, endpoint_url) if stats_table else None
-        return cls(bind_campaigns(catalog_table, region, endpoint_url), counters)
+        model = bind_campaigns(catalog_table, region, endpoint_url)
+        share_client([model, counters] if counters else [model])
+        return cls(model, counters)
 
     @classmethod
     def from_settings(cls, settings: CampaignAdminSettings | PublishedCampaignsSettings) -> CampaignStore:

@@ -14,15 +14,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from loyalty.clock import Clock, clock_from_environment
+from loyalty.clock import Clock
+from loyalty.core.platform import platform
 from loyalty.domain import ledger
 from loyalty.domain.birthday import celebrated_on
 from loyalty.domain.calendar import month_key
 from loyalty.domain.calendar import local_day
 from loyalty.program import load_program
 from loyalty.jobs.use_cases import ScheduledJobs
-from loyalty.store.ledger import Store
-from loyalty.settings import LOCAL, ApiSettings, DispatcherSettings
+from loyalty.settings import DispatcherSettings
 from loyalty.jobs.store import JobIndex
 
 EXPIRE, REVIEW, BIRTHDAY = "expire", "review", "birthday"
@@ -127,16 +127,12 @@ class Dispatcher:
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Dispatcher:
-        """The composition at cold start. With JOB_QUEUE_URL=local (the local runtime and the tests set it),
-        the batches are worked in this process, which then needs the worker's settings too."""
+        """The composition at cold start: the batches go to the job queue, or to whoever the platform says works
+        them (the local runtime works them in this process)."""
         env = os.environ if env is None else env
-        settings, clock = DispatcherSettings.from_environment(env), clock_from_environment(env)
-        if settings.job_queue_url == LOCAL:
-            worker_settings = ApiSettings.from_environment(env)
-            send = Worker(ScheduledJobs(Store.from_settings(worker_settings), clock,
-                                        load_program(worker_settings.program_file))).work_all
-        else:
-            send = sqs_sender(settings.job_queue_url, settings.aws_region)
+        settings, runtime = DispatcherSettings.from_environment(env), platform()
+        clock = runtime.clock(env)
+        send = runtime.job_sender(env) or sqs_sender(settings.job_queue_url, settings.aws_region)
         return cls(JobIndex.from_settings(settings), clock, send, settings.job_batch_size,
                    load_program(settings.program_file).time_zone)
 

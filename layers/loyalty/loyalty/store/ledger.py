@@ -28,7 +28,7 @@ from loyalty.domain.stats import DAY, TOTAL, Counters
 from loyalty.settings import StoreSettings
 from loyalty.store import keys
 from loyalty.store.transaction import LOST_RACE, Backoff, RequestHook, Transaction, batch_get_all, busy, hook_requests, response_code, LostRace
-from loyalty.store.models import Tables, bind_tables
+from loyalty.store.models import Tables, bind_tables, share_client
 from loyalty.store.records import (
     entry_from_record,
     entry_to_record,
@@ -60,6 +60,7 @@ class Store:
         )
         for model in tables.models():
             model.Meta.max_retry_attempts = settings.dynamodb_max_attempts - 1
+        share_client(tables.models())
         return cls(tables, job_shards=settings.job_shards, stats_shards=settings.stats_shards)
 
     def connection(self):

@@ -6,8 +6,10 @@ names (from the function's settings) when the store is composed, so nothing is f
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from pynamodb.connection import Connection
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
@@ -358,3 +360,26 @@ def bind_campaigns(catalog: str, region: str | None = None, host: str | None = N
 
 def bind_campaign_counters(stats: str, region: str | None = None, host: str | None = None) -> type[CampaignCounterModel]:
     return _bind(CampaignCounterModel, stats, region, host)
+
+
+class _SharedClient(Connection):
+    """A model's connection that sends through another connection's botocore client."""
+
+    _shares: Connection
+
+    @property
+    def client(self):
+        return self._shares.client
+
+
+def share_client(models: Iterable[type[Model]]) -> None:
+    """One botocore session and client for all of `models`, created on the first request of any of them.
+
+    pynamodb gives each model class a connection of its own, each with its own session and client, created on its
+    first request: a cold start paid a client per model it touched (the earn: the members' and the campaigns').
+    Each model keeps its own table description; only the client is shared (botocore clients are thread-safe).
+    """
+    connections = [model._get_connection().connection for model in models]
+    for connection in connections[1:]:
+        connection.__class__ = _SharedClient
+        connection._shares = connections[0]

@@ -193,14 +193,13 @@ RequestHook = Callable[[str, dict], None]  # (operation, request parameters)
 
 
 def hook_requests(models: Iterable, hook: RequestHook) -> None:
-    seen = set()
+    """Call `hook(operation, params)` before each DynamoDB request of `models`: once per request, however many of them
+    share a client (store/models.py's `share_client`) and however often the same hook is given."""
     for model in models:
-        client = model._get_connection().connection.client
-        if id(client) not in seen:
-            seen.add(id(client))
-            client.meta.events.register(
-                "provide-client-params.dynamodb.*", lambda params, model, **_: hook(model.name, params)
-            )
+        model._get_connection().connection.client.meta.events.register(
+            "provide-client-params.dynamodb.*", lambda params, model, **_: hook(model.name, params),
+            unique_id=f"loyalty-request-hook-{id(hook)}",
+        )
 
 
 def found(future, convert):

@@ -8,8 +8,9 @@ an unknown fact or op is an error when the campaign is written, never a silent f
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -155,26 +156,48 @@ class AppliesTo(_Document):
 
 
 class Multiply(_Document):
+    """(factor - 1) x the base points of the matching amount."""
+
     type: Literal["multiply"]
     factor: Factor
 
+    def wanted(self, amount_minor: int, quantity: int, base: Callable[[int], int]) -> int:
+        return int(((self.factor - 1) * base(amount_minor)).to_integral_value(rounding=ROUND_FLOOR))
+
 
 class Bonus(_Document):
+    """Once (with `applies_to`, only when a line matches)."""
+
     type: Literal["bonus"]
     points: Count
 
+    def wanted(self, amount_minor: int, quantity: int, base: Callable[[int], int]) -> int:
+        return self.points
+
 
 class PerItem(_Document):
+    """Per unit of quantity of the matching lines."""
+
     type: Literal["per_item"]
     points: Count
 
+    def wanted(self, amount_minor: int, quantity: int, base: Callable[[int], int]) -> int:
+        return self.points * quantity
+
 
 class PerAmount(_Document):
+    """Per whole `unit_minor` of the matching amount."""
+
     type: Literal["per_amount"]
     points: Count
     unit_minor: Count
 
+    def wanted(self, amount_minor: int, quantity: int, base: Callable[[int], int]) -> int:
+        return self.points * (amount_minor // self.unit_minor)
 
+
+# An effect gives `wanted(matching amount, matching quantity, base points of an amount)` points before limits (the
+# engine skips a campaign whose effect gives 0). A new effect is a class here, with its `type`, added to this union.
 Effect = Annotated[Multiply | Bonus | PerItem | PerAmount, Field(discriminator="type")]
 
 

@@ -36,13 +36,12 @@ import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_FLOOR
 from zoneinfo import ZoneInfo
 
 
 from loyalty.domain.basket import Eligible, base_points
 from loyalty.domain.model import Member, Purchase
-from loyalty.domain.campaigns.document import Bonus, Campaign, Condition, Limit, Multiply, PerItem, Schedule, WEEKDAYS
+from loyalty.domain.campaigns.document import Campaign, Condition, Limit, Schedule, WEEKDAYS
 
 # ------------------------------------------------------------------ the engine's values
 
@@ -232,15 +231,7 @@ def _wanted(campaign: Campaign, eligible: Eligible, points_per_unit: int, unit_m
     amount = eligible.amount_minor if campaign.applies_to is None else sum(line.amount_minor for line in lines)
     quantity = sum(line.item.quantity for line in lines)
     effect = campaign.effect
-    if isinstance(effect, Multiply):
-        extra = (effect.factor - 1) * base_points(amount, points_per_unit, unit_minor)
-        wanted = int(extra.to_integral_value(rounding=ROUND_FLOOR))
-    elif isinstance(effect, Bonus):
-        wanted = effect.points
-    elif isinstance(effect, PerItem):
-        wanted = effect.points * quantity
-    else:
-        wanted = effect.points * (amount // effect.unit_minor)
+    wanted = effect.wanted(amount, quantity, lambda amount_minor: base_points(amount_minor, points_per_unit, unit_minor))
     if not wanted:
         raise _Skip(f"effect {effect.type}: 0 points on matching amount {amount}, quantity {quantity}")
     return wanted
