@@ -24,7 +24,9 @@ from loyalty.campaigns.store import DRAFT, CampaignStore, StoredCampaign
 app = make_resolver()
 metrics = instance_metrics()
 settings = cold_start(CampaignAdminSettings.from_environment)
-campaigns = cold_start(lambda: CampaignStore.from_settings(settings()))
+campaigns = cold_start(lambda: CampaignStore.from_table(
+    settings().catalog_table, settings().aws_region, settings().aws_endpoint_url_dynamodb, settings().stats_table,
+))
 program = cold_start(lambda: load_program(settings().program_file))  # its tiers: what member.tier may name
 clock = platform().clock()
 

@@ -58,7 +58,7 @@ def compose() -> Parts:
     settings, published = ApiSettings.from_environment(), PublishedCampaignsSettings.from_environment()
     email_hash = EmailHasher.from_settings(EmailHashSettings.from_environment())  # read on the first lookup only
     store, clock, program = Store.from_settings(settings), platform().clock(), load_program(settings.program_file)
-    campaigns = CampaignStore.from_settings(published)
+    campaigns = CampaignStore.from_table(published.catalog_table, published.aws_region, published.aws_endpoint_url_dynamodb)
     share_client([*store.tables.models(), campaigns.model])  # one botocore client, created on the first request
     directory = Directory(store)
     return Parts(

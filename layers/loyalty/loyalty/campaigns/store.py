@@ -24,7 +24,6 @@ from loyalty.domain import errors
 from loyalty.domain.campaigns.document import Campaign, InvalidCampaign, parse_campaign
 from loyalty.domain.campaigns.engine import CounterKey, Usage
 from loyalty.domain.campaigns.shards import stored_keys
-from loyalty.settings import CampaignAdminSettings, PublishedCampaignsSettings
 from loyalty.store import keys
 from loyalty.store.models import CampaignCounterModel, CampaignModel, bind_campaign_counters, bind_campaigns, share_client
 from loyalty.store.transaction import RequestHook, busy, hook_requests, response_code
@@ -84,11 +83,6 @@ class CampaignStore:
         model = bind_campaigns(catalog_table, region, endpoint_url)
         share_client([model, counters] if counters else [model])
         return cls(model, counters)
-
-    @classmethod
-    def from_settings(cls, settings: CampaignAdminSettings | PublishedCampaignsSettings) -> CampaignStore:
-        stats_table = settings.stats_table if isinstance(settings, CampaignAdminSettings) else None
-        return cls.from_table(settings.catalog_table, settings.aws_region, settings.aws_endpoint_url_dynamodb, stats_table)
 
     def on_request(self, hook: RequestHook) -> None:
         hook_requests([self.model] + ([self.counters] if self.counters else []), hook)
