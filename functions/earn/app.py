@@ -28,7 +28,7 @@ from loyalty.earning.store import EarnStore
 from loyalty.earning.use_cases import Earning
 from loyalty.program import load_program
 from loyalty.store.ledger import Store
-from loyalty.store.models import share_client
+from loyalty.store.clients import share_client
 
 app = make_resolver()
 metrics = instance_metrics()

@@ -33,7 +33,7 @@ from loyalty.program import Program, load_program
 from loyalty.reports.store import ReportStore
 from loyalty.reports.use_cases import MAX_REPORT_DAYS, Reports
 from loyalty.store.ledger import Store
-from loyalty.store.models import share_client
+from loyalty.store.clients import share_client
 
 app = make_resolver()
 metrics = instance_metrics()

@@ -25,7 +25,8 @@ from loyalty.domain.campaigns.document import Campaign, InvalidCampaign, parse_c
 from loyalty.domain.campaigns.engine import CounterKey, Usage
 from loyalty.domain.campaigns.shards import stored_keys
 from loyalty.store import keys
-from loyalty.store.models import CampaignCounterModel, CampaignModel, bind_campaign_counters, bind_campaigns, share_client
+from loyalty.store.models import CampaignCounterModel, CampaignModel, bind_campaign_counters, bind_campaigns
+from loyalty.store.clients import share_client
 from loyalty.store.transaction import RequestHook, busy, hook_requests, response_code
 
 PK = "CAMPAIGN"

@@ -28,7 +28,8 @@ from loyalty.domain.stats import DAY, TOTAL, Counters
 from loyalty.settings import StoreSettings
 from loyalty.store import keys
 from loyalty.store.transaction import LOST_RACE, Backoff, RequestHook, Transaction, batch_get_all, busy, hook_requests, response_code, LostRace
-from loyalty.store.models import Tables, bind_tables, share_client
+from loyalty.store.clients import share_client
+from loyalty.store.models import Tables, bind_tables
 from loyalty.store.records import (
     entry_from_record,
     entry_to_record,
