@@ -19,40 +19,36 @@ class _SharedClient(Connection):
 
 
 class _ClientHolder:
-    """The connection whose client the models sharing it send through: the first one any of them makes."""
+    """The model whose connection's client (and its configuration: attempts, timeouts) the others send through."""
 
-    def __init__(self) -> None:
-        self.connection: Connection | None = None
+    def __init__(self, lead: type[Model]) -> None:
+        self.lead = lead
 
 
 def _connect_sharing(cls: type[Model]):
-    """A model's `_get_connection` that sends through the client its holder keeps (made on first use, as pynamodb's)."""
+    """A model's `_get_connection` that sends through its lead's client (made on first use, as pynamodb's)."""
     table = Model._get_connection.__func__(cls)
-    holder: _ClientHolder = cls._client_holder
-    if holder.connection is None:
-        holder.connection = table.connection
-    elif table.connection is not holder.connection and not isinstance(table.connection, _SharedClient):
+    lead = cls._client_holder.lead
+    if cls is not lead and not isinstance(table.connection, _SharedClient):
         table.connection.__class__ = _SharedClient
-        table.connection._shares = holder.connection
+        table.connection._shares = lead._get_connection().connection
     return table
 
 
 def share_client(models: Iterable[type[Model]]) -> None:
-    """One botocore session and client for all of `models`, created on the first request of any of them.
+    """One botocore session and client for all of `models`, the first one's, created on the first request of any.
 
     pynamodb gives each model class a connection of its own, each with its own session and client, created on its
     first request: a cold start paid a client per model it touched (the earn: the members' and the campaigns').
-    Nothing is made here: each model still makes its connection (its table description) when first used, and then
-    sends through the client of the first connection made. botocore clients are thread-safe.
+    Nothing is made here: each model still makes its connection (its table description) when first used, and sends
+    through the first model's client, configured as that model is (the store's attempts and timeouts). botocore
+    clients are thread-safe.
     """
-    holder = _ClientHolder()
+    models = list(models)
+    holder = _ClientHolder(models[0])
     for model in models:
-        if model._connection is not None:  # already connected: it joins as it is
-            connection = model._connection.connection
-            if holder.connection is None:
-                holder.connection = connection
-            elif connection is not holder.connection:
-                connection.__class__ = _SharedClient
-                connection._shares = holder.connection
+        if model._connection is not None and model is not models[0] and not isinstance(model._connection.connection, _SharedClient):
+            model._connection.connection.__class__ = _SharedClient  # already connected: it joins as it is
+            model._connection.connection._shares = models[0]._get_connection().connection
         model._client_holder = holder
         model._get_connection = classmethod(_connect_sharing)
