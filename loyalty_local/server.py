@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote
 
-from loyalty_local import apigw, events
+from loyalty_local import apigw, console, events
 from loyalty_local.clock import ClockError, LocalClock, clock_body
 from loyalty_local.functions import FunctionError, FunctionPool, FunctionTimeout
 from loyalty_local.throttle import TOO_MANY_REQUESTS, Throttle, parse_overrides
@@ -216,6 +216,9 @@ class Runtime:
             return 200, [("content-type", SWAGGER_ASSETS[request.path]), ("cache-control", "max-age=86400")], _swagger_asset(request.path)
         if request.path == "/_local/clock" and request.method in ("GET", "POST"):
             return self._serve_clock(request)
+        if console.is_console(request.path):  # the back-office console, signed in with a local admin token
+            return console.serve(request.method, request.path, request.headers.get("accept-encoding", ""),
+                                 lambda: apigw.make_token("admin", self.secret, issuer=self.issuer, audience=self.audience))
         match = self.router.match(request.method, request.path)
         if match is None:
             return json_response(404, {"message": "Not Found"})
@@ -395,6 +398,7 @@ def serve() -> int:
 Loyalty API running locally ({time.perf_counter() - started:.1f} s to start)
   HTTP API         {api}            (try {api}/v1/program)
   API docs         {api}/docs       OpenAPI: {api}/openapi.json
+  Console          {api}/console/   (the back office, signed in as a local admin)
   Lambda invoke    http://127.0.0.1:{runtime.lambda_port}   (aws lambda invoke --endpoint-url ...)
   DynamoDB (moto)  http://127.0.0.1:{runtime.dynamodb_port}
   Business clock   {api}/_local/clock  (POST {{"advance_days": 30}} moves every function and job forward)
