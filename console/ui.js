@@ -64,17 +64,14 @@ export function clearErrors(scope) {
 }
 
 function controlFor(scope, path) {
-  const controls = [...scope.querySelectorAll("[data-field]")];
+  // the most specific control whose data-field is the path or a prefix of it; a union's tag (effect.bonus.points) is skipped
   const candidates = [path, path.split(".").filter((part) => !/^(multiply|bonus|per_item|per_amount)$/.test(part)).join(".")];
-  for (const candidate of candidates) {
-    let best = null;
-    for (const control of controls) {
-      const name = control.dataset.field;
-      if ((candidate === name || candidate.startsWith(`${name}.`)) && (!best || name.length > best.dataset.field.length)) best = control;
-    }
-    if (best) return best;
+  let best = null;
+  for (const control of scope.querySelectorAll("[data-field]")) {
+    const name = control.dataset.field;
+    if (candidates.some((c) => c === name || c.startsWith(`${name}.`)) && (!best || name.length > best.dataset.field.length)) best = control;
   }
-  return null;
+  return best;
 }
 
 /**

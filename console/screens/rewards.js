@@ -6,6 +6,11 @@ function numberOrText(value) {
 }
 function optional(value) { return value.trim() === "" ? null : numberOrText(value); }
 
+// GET /v1/rewards is the active catalog as the functions cache it (up to 60 s): what this console changed is
+// shown from the API's own answers meanwhile, retired rewards included.
+const changed = new Map();
+function remember(view) { changed.set(view.reward_id, { ...(changed.get(view.reward_id) || {}), ...view }); return view; }
+
 function rewardForm(context, reward, done) {
   const creating = !reward;
   const r = reward || { kind: "free_item", active: true };
@@ -38,7 +43,7 @@ function rewardForm(context, reward, done) {
     const saved = await act(form, () => (creating
       ? context.api.post("/v1/rewards", { ...body, reward_id: c.reward_id.value.trim(), stock: optional(c.stock.value) })
       : context.api.put(`/v1/rewards/${encodeURIComponent(r.reward_id)}`, body)), { control: save });
-    if (saved) { toast(`Saved ${saved.reward_id}`); await done(); }
+    if (saved) { remember(saved); toast(`Saved ${saved.reward_id}`); await done(); }
   });
   return form;
 }
@@ -52,8 +57,8 @@ function rewardCard(context, reward, reload) {
     field("Stock change (signed)", delta, { name: "delta" }), apply);
   stock.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const changed = await act(stock, () => context.api.post(`${path}/stock`, { delta: numberOrText(delta.value) }), { control: apply });
-    if (changed) { toast(`Stock of ${reward.reward_id}: ${changed.stock}`); await reload(); }
+    const changedStock = await act(stock, () => context.api.post(`${path}/stock`, { delta: numberOrText(delta.value) }), { control: apply });
+    if (changedStock) { remember({ ...reward, ...changedStock }); toast(`Stock of ${reward.reward_id}: ${changedStock.stock}`); await reload(); }
   });
   const actions = h("div", { class: "row" });
   const edit = button("Edit", () => {
@@ -63,7 +68,7 @@ function rewardCard(context, reward, reload) {
     form.querySelector("input:not([disabled])")?.focus();
   });
   const retire = button("Retire", () => act(actions, async () => {
-    await context.api.delete(path);
+    remember(await context.api.delete(path));
     toast(`Retired ${reward.reward_id}`);
     await reload();
   }, { control: retire }), { class: "danger", "aria-label": `Retire ${reward.reward_id}` });
@@ -86,7 +91,9 @@ export default {
     const reload = async () => {
       const page = await act(list, () => context.api.get("/v1/rewards", { limit: 100 }));
       if (!page) return;
-      clear(list, page.items.length ? page.items.map((reward) => rewardCard(context, reward, reload)) : empty("No rewards in the catalog."));
+      const rewards = new Map(page.items.map((reward) => [reward.reward_id, reward]));
+      for (const [id, view] of changed) rewards.set(id, { ...(rewards.get(id) || {}), ...view });
+      clear(list, rewards.size ? [...rewards.values()].map((reward) => rewardCard(context, reward, reload)) : empty("No rewards in the catalog."));
     };
     const create = h("details", { class: "create" }, h("summary", { text: "New reward" }), rewardForm(context, null, reload));
     clear(root, create, list);

@@ -57,7 +57,9 @@ class Console:
         self.page, self.runtime = page, runtime
         self.errors: list[str] = []
         page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("console", lambda message: self.errors.append(message.text) if message.type == "error" else None)
+        # an error the page logs, except the browser's note of an HTTP error status (the tests provoke 4xx answers)
+        page.on("console", lambda message: self.errors.append(message.text)
+                if message.type == "error" and not message.text.startswith("Failed to load resource") else None)
 
     def open(self, hash_: str = "#/dashboard") -> None:
         self.page.goto(f"{self.runtime.api}/console/{hash_}")
