@@ -502,3 +502,56 @@ def test_the_campaigns_per_day_counters_expire_by_the_attribute_the_store_writes
 
     ttl = TEMPLATE["Resources"]["StatsTable"]["Properties"]["TimeToLiveSpecification"]
     assert ttl == {"AttributeName": CampaignCounterModel.expires.attr_name, "Enabled": True}
+
+
+# ------------------------------------------------------------------ the back-office console
+
+
+def _directives(policy: str) -> dict[str, str]:
+    return {part.split()[0]: " ".join(part.split()[1:]) for part in (p.strip() for p in policy.split(";")) if part}
+
+
+def test_the_console_is_a_private_bucket_read_only_by_its_distribution_through_origin_access_control():
+    bucket = RESOURCES["ConsoleBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values()) and len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    oac = RESOURCES["ConsoleOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+    assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"], oac["SigningProtocol"]) == ("s3", "always", "sigv4")
+    config = RESOURCES["ConsoleDistribution"]["Properties"]["DistributionConfig"]
+    [origin] = config["Origins"]
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["ConsoleOriginAccessControl", "Id"]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # no legacy identity: OAC only
+    [allow, deny] = RESOURCES["ConsoleBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"} and allow["Action"] == "s3:GetObject"
+    assert "ConsoleDistribution" in json.dumps(allow["Condition"]["StringEquals"]["AWS:SourceArn"])
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    for behavior in [config["DefaultCacheBehavior"], *config["CacheBehaviors"]]:
+        assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
+        assert behavior["ResponseHeadersPolicyId"] == {"Ref": "ConsoleHeadersPolicy"}
+    assert "ConsoleUrl" in TEMPLATE["Outputs"]
+
+
+def test_the_console_s_headers_in_aws_are_the_local_runtime_s():
+    from loyalty_local.console import CONTENT_SECURITY_POLICY
+
+    headers = RESOURCES["ConsoleHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    aws = _directives(headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"])
+    local = _directives(CONTENT_SECURITY_POLICY)
+    assert {k: v for k, v in aws.items() if k != "connect-src"} == {k: v for k, v in local.items() if k != "connect-src"}
+    assert aws["script-src"] == "'self'" and aws["frame-ancestors"] == "'none'" and "unsafe" not in json.dumps(aws)
+    assert aws["connect-src"].startswith("'self' https://*.execute-api.")  # the API on its own origin, and the token endpoint
+    assert headers["FrameOptions"]["FrameOption"] == "DENY"
+    assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+    assert headers["ContentTypeOptions"]["Override"] is True
+
+
+def test_the_console_signs_in_with_code_and_pkce_and_only_its_origin_may_call_the_api():
+    client = RESOURCES["ConsoleClient"]["Properties"]
+    assert client["GenerateSecret"] is False and client["AllowedOAuthFlows"] == ["code"]
+    assert ADMIN in client["AllowedOAuthScopes"]
+    assert client["CallbackURLs"] == [{"Fn::Sub": "https://${ConsoleDistribution.DomainName}/"}]
+    audience = RESOURCES["HttpApi"]["Properties"]["Auth"]["Authorizers"]["LoyaltyJwt"]["JwtConfiguration"]["audience"]
+    assert {"Ref": "ConsoleClient"} in audience["Fn::If"][1]
+    cors = RESOURCES["HttpApi"]["Properties"]["CorsConfiguration"]
+    assert cors["AllowOrigins"] == [{"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}]
+    assert RESOURCES["BackOfficeGroup"]["Properties"]["GroupName"] == "back-office"

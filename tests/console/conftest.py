@@ -7,7 +7,6 @@ its own and the functions' 60-second campaign cache holds nothing a test did not
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path

@@ -36,7 +36,7 @@ def shown(console, selector: str) -> str:
 def test_dashboard_kpis_are_the_report_s_figures(console, runtime):
     amounts = [1250, 830, 4099]
     members = [enrol(runtime) for _ in range(3)]
-    for member_id, amount in zip(members, amounts):
+    for member_id, amount in zip(members, amounts, strict=True):
         earn(runtime, member_id, amount)
     earn(runtime, members[0], 500)
     today = datetime.now(timezone.utc).date().isoformat()
@@ -53,7 +53,6 @@ def test_dashboard_kpis_are_the_report_s_figures(console, runtime):
     assert int(figures["revenue_minor"]) == sum(amounts) + 500
     assert int(figures["active_members"]) == 3
     balances = sum(member(runtime, m)["points_balance"] + member(runtime, m)["points_pending"] for m in members)
-    assert int(figures["outstanding_points"]) + int(api(runtime, "GET", f"/v1/reports/program?from={today}&to={today}").json()["points_pending"]) >= 0
     report = api(runtime, "GET", f"/v1/reports/program?from={today}&to={today}").json()
     assert {key: int(value) for key, value in figures.items()} == {key: report[key] for key in figures}
     assert report["points_issued"] >= balances - report["points_pending"]  # every credited point counted

@@ -97,3 +97,12 @@ def test_the_first_load_stays_within_the_transfer_budget(console):
         "() => performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))"
         ".filter(e => e.name.includes('/console/')).reduce((sum, e) => sum + e.transferSize, 0)")
     assert 0 < transferred <= 300_000, transferred
+
+
+def test_the_vendored_chart_library_is_the_locked_package_s():
+    from tests.local.conftest import ROOT
+
+    for name in ("uPlot.esm.js", "uPlot.min.css"):
+        assert (ROOT / "console" / "vendor" / name).read_bytes() == (ROOT / "node_modules" / "uplot" / "dist" / name).read_bytes()
+    lock = __import__("json").loads((ROOT / "package-lock.json").read_text())
+    assert all(package.get("integrity", "").startswith("sha512-") for path, package in lock["packages"].items() if path)
