@@ -51,6 +51,7 @@ async function start() {
     program: () => (program ??= api.get("/v1/program").catch((error) => { program = null; throw error; })) };
   window.addEventListener("hashchange", () => show(context));
   await show(context);
+  performance.mark("console-ready");  // the first screen rendered with its data: the browser tests read it
   document.body.dataset.ready = "true";
 }
 

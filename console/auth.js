@@ -24,6 +24,11 @@ export async function pkceChallenge(verifier) {
   return base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
 }
 
+/** An endpoint of the hosted UI (the authority may carry a path: the endpoint goes under it). */
+function endpoint(authority, path) {
+  return new URL(`${authority.replace(/\/+$/, "")}${path}`);
+}
+
 function redirectUri() {
   return window.location.origin + window.location.pathname;
 }
@@ -59,7 +64,7 @@ export class Session {
     const verifier = newVerifier();
     const state = newVerifier();
     sessionStorage.setItem(FLOW_KEY, JSON.stringify({ verifier, state, hash: window.location.hash }));
-    const url = new URL("/oauth2/authorize", this.config.authority);
+    const url = endpoint(this.config.authority, "/oauth2/authorize");
     url.search = new URLSearchParams({
       response_type: "code", client_id: this.config.client_id, redirect_uri: redirectUri(),
       scope: this.config.scope || "openid email loyalty/admin", state,
@@ -76,7 +81,7 @@ export class Session {
     const flow = JSON.parse(sessionStorage.getItem(FLOW_KEY) || "null");
     sessionStorage.removeItem(FLOW_KEY);
     if (!flow || flow.state !== params.get("state")) throw new Error("sign-in: the state does not match; sign in again");
-    const response = await fetch(new URL("/oauth2/token", this.config.authority), {
+    const response = await fetch(endpoint(this.config.authority, "/oauth2/token"), {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
       body: new URLSearchParams({
@@ -94,7 +99,7 @@ export class Session {
   signOut() {
     sessionStorage.removeItem(TOKEN_KEY);
     this.accessToken = null;
-    const url = new URL("/logout", this.config.authority);
+    const url = endpoint(this.config.authority, "/logout");
     url.search = new URLSearchParams({ client_id: this.config.client_id, logout_uri: redirectUri() }).toString();
     window.location.assign(url.toString());
   }

@@ -33,6 +33,7 @@ def test_a_draft_campaign_made_in_the_form_is_previewed_activated_and_counts(con
     assert api(runtime, "GET", f"/v1/campaigns/{campaign_id}").status_code == 404  # nothing written
 
     console.page.click("text=JSON view")
+    console.page.wait_for_function("() => document.querySelector('#campaign-json').value !== ''")
     document = console.page.input_value("#campaign-json")
     assert '"fact": "order.eligible_minor"' in document and '"points": -5' in document
     console.page.fill("input[name=points]", "50")
@@ -53,6 +54,8 @@ def test_a_draft_campaign_made_in_the_form_is_previewed_activated_and_counts(con
                   {"transaction_id": "p", "amount_minor": 1200, "currency": "EUR", "channel": "store"}).json()
     assert shown(console, f"#preview-form tr[data-campaign='{campaign_id}'] td.n") == "50"
     assert shown(console, ".preview-total").startswith(f"{preview['points']} points")
+    assert console.axe() == []
+    console.screenshot("campaign-active-laptop")
 
     for _ in range(3):  # 50 + 50 reach the member's 100 a day; the third is cut to nothing
         earn(runtime, member_id, 1200)
@@ -63,4 +66,7 @@ def test_a_draft_campaign_made_in_the_form_is_previewed_activated_and_counts(con
     console.page.click("#campaign-lifecycle button")  # End
     console.page.wait_for_selector("[data-campaign-status=ended]")
     assert api(runtime, "GET", f"/v1/campaigns/{campaign_id}").json()["status"] == "ended"
+    console.go("#/campaigns")
+    console.page.select_option("select[name=status]", "ended")
+    console.page.wait_for_selector(f"tr[data-campaign='{campaign_id}']")
     assert console.errors == []

@@ -7,7 +7,7 @@ import re
 import uuid
 from datetime import datetime, timezone
 
-from tests.console.conftest import api
+from tests.console.conftest import WIDTHS, api
 
 
 def enrol(runtime, email: str | None = None) -> str:
@@ -40,11 +40,15 @@ def test_dashboard_kpis_are_the_report_s_figures(console, runtime):
         earn(runtime, member_id, amount)
     earn(runtime, members[0], 500)
     today = datetime.now(timezone.utc).date().isoformat()
+    reports = []
+    console.page.on("request", lambda request: reports.append(request.url) if "/v1/reports/program" in request.url else None)
     console.open("#/dashboard")
+    assert len(reports) == 1  # the dashboard costs the API one report call
     console.page.fill("#main input[name=from]", today)
     console.page.fill("#main input[name=to]", today)
     console.page.click("text=Show")
     console.page.wait_for_selector(f"text={today} to {today}")
+    assert len(reports) == 2
     figures = {key: console.page.get_attribute(f"[data-kpi={key}]", "data-value") for key in
                ("enrollments", "purchases", "revenue_minor", "active_members", "points_issued", "points_redeemed", "outstanding_points")}
     # what this test did, computed here (this module's runtime saw nothing else today)
@@ -57,7 +61,10 @@ def test_dashboard_kpis_are_the_report_s_figures(console, runtime):
     assert {key: int(value) for key, value in figures.items()} == {key: report[key] for key in figures}
     assert report["points_issued"] >= balances - report["points_pending"]  # every credited point counted
     assert shown(console, "[data-kpi=revenue_minor]") == f"€{(sum(amounts) + 500) / 100:,.2f}"
-    console.screenshot("dashboard-with-data-laptop")
+    for width, (w, height) in WIDTHS.items():
+        console.page.set_viewport_size({"width": w, "height": height})
+        console.screenshot(f"dashboard-with-data-{width}")
+    assert console.axe() == []
     assert console.errors == []
 
 
@@ -93,6 +100,12 @@ def test_find_adjust_block_unblock_cancel_export_and_erase_a_member(console, run
     assert after["points_balance"] == before["points_balance"] + 25
     assert shown(console, "[data-member=balance]").startswith(f"{after['points_balance']:,} points")
     assert "reason: goodwill" in shown(console, "tr[data-type=adjust]")
+    for width, (w, height) in WIDTHS.items():
+        console.page.set_viewport_size({"width": w, "height": height})
+        console.screenshot(f"member-{width}")
+        assert console.page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), width
+    console.page.set_viewport_size({"width": 1280, "height": 800})
+    assert console.axe() == []
 
     console.page.fill("#block-form input[name=reason]", "card shared")
     console.page.click("#block-form button[type=submit]")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 
 import requests
 
-from tests.console.conftest import WIDTHS
+from tests.console.conftest import ARTIFACTS, WIDTHS
 
 SCREENS = ["#/dashboard", "#/members", "#/campaigns", "#/campaigns/new", "#/rewards"]
 
@@ -90,13 +91,25 @@ def test_the_keyboard_reaches_every_screen_from_the_navigation(console):
 
 
 def test_the_first_load_stays_within_the_transfer_budget(console):
-    """Everything the first load fetches, as transferred (gzip): at most 300 KB. The time it takes is reported
-    by `make bench`-style measurement in the closing note, not asserted here."""
+    """Everything the first load fetches, as transferred (gzip): at most 300 KB. How long it took until the
+    dashboard showed its data is written to .artifacts/console/first-load.json and printed, not asserted (a
+    timing is a measurement, not a test: the closing note and docs/console.md report it)."""
+    console.page.goto("about:blank")
     console.open()
-    transferred = console.page.evaluate(
-        "() => performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))"
-        ".filter(e => e.name.includes('/console/')).reduce((sum, e) => sum + e.transferSize, 0)")
-    assert 0 < transferred <= 300_000, transferred
+    figures = console.page.evaluate("""() => {
+        const entries = performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))
+          .filter(e => e.name.includes('/console/'));
+        const navigation = performance.getEntriesByType('navigation')[0];
+        return {transferred_bytes: entries.reduce((sum, e) => sum + e.transferSize, 0),
+                decoded_bytes: entries.reduce((sum, e) => sum + e.decodedBodySize, 0), requests: entries.length,
+                dom_content_loaded_ms: Math.round(navigation.domContentLoadedEventEnd),
+                ready_ms: Math.round(performance.getEntriesByName('console-ready')[0].startTime)};
+    }""")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "first-load.json").write_text(json.dumps(figures, indent=2))
+    print(f"console first load: {figures}")
+    assert 0 < figures["transferred_bytes"] <= 300_000, figures
+    assert figures["transferred_bytes"] < figures["decoded_bytes"]  # served compressed
 
 
 def test_the_vendored_chart_library_is_the_locked_package_s():
