@@ -18,7 +18,8 @@ export function dailyChart(title, days, series, { id } = {}) {
     plot.replaceChildren();
     new uPlot({
       width, height: 200, tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
-      scales: { x: { time: true } },
+      // one day alone: a day either side, so the axis reads as days rather than a span of years
+      scales: { x: x.length === 1 ? { time: true, range: () => [x[0] - 86400, x[0] + 86400] } : { time: true } },
       series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 2 }))],
       axes: [{}, { size: 60 }],
     }, [x, ...series.map((s) => s.values)], plot);

@@ -136,4 +136,11 @@ export function table(headers, rows, caption) {
     h("tbody", {}, rows));
 }
 
+/** An RFC 3339 time as "2026-11-23 10:00:05 UTC" (the API's times are UTC). */
+export function when(value) {
+  if (!value) return "—";
+  const match = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})/.exec(value);
+  return match ? `${match[1]} ${match[2]} UTC` : value;
+}
+
 export function isoDate(date) { return date.toISOString().slice(0, 10); }

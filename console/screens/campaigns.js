@@ -1,6 +1,6 @@
 // Campaigns: the list by status; a form editor for a draft (conditions, effect, limits, what it applies to) with
 // a JSON view of the document it sends; preview on a sample basket; activate; end. Counters on each campaign.
-import { act, button, clear, empty, field, h, input, loading, num, select, table, toast } from "../ui.js";
+import { act, button, clear, empty, field, h, input, loading, num, select, table, toast, when } from "../ui.js";
 
 const FACTS = ["order.channel", "order.store_id", "order.eligible_minor", "order.item_count", "member.tier",
   "member.purchase_count", "member.enrolled_days", "member.days_from_birthday"];
@@ -239,7 +239,7 @@ async function listing({ api }, root, status) {
     clear(results, page.items.length === 0 ? empty(`No ${filter.value} campaigns.`) : table(["Campaign", "Status", "Starts", "Ends", "Points awarded", "Times applied"],
       page.items.map((c) => h("tr", { "data-campaign": c.campaign_id },
         h("td", {}, h("a", { href: `#/campaigns/${encodeURIComponent(c.campaign_id)}`, text: `${c.name} (${c.campaign_id})` })),
-        h("td", { text: c.status }), h("td", { text: c.starts_at || "—" }), h("td", { text: c.ends_at || "—" }),
+        h("td", { text: c.status }), h("td", { text: when(c.starts_at) }), h("td", { text: when(c.ends_at) }),
         h("td", { class: "n", text: num(c.points_awarded) }), h("td", { class: "n", text: num(c.times_applied) })))));
   };
   filter.addEventListener("change", load);

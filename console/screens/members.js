@@ -1,7 +1,7 @@
 // Members: find one by e-mail or id; its profile, balance, pending points, tier progress and activity (each
 // earn's breakdown); adjust with a reason, block and unblock, cancel a redemption, export, erase.
 import { idempotencyKey } from "../api.js";
-import { act, button, clear, empty, field, h, input, loading, money, num, table, toast } from "../ui.js";
+import { act, button, clear, empty, field, h, input, loading, money, num, table, toast, when } from "../ui.js";
 
 function numberOrText(value) {
   return value.trim() !== "" && Number.isFinite(Number(value)) ? Number(value) : value;
@@ -36,7 +36,7 @@ function profile(member, currency) {
   const rows = [
     ["Member id", member.member_id], ["Status", member.status], ["E-mail", member.email], ["Name", member.name ?? "—"],
     ["Phone", member.phone ?? "—"], ["Birthday", member.birthday ?? "—"], ["Channel", member.channel],
-    ["Enrolled", member.enrolled_at], ["Marketing opt-in", member.marketing_opt_in ? "yes" : "no"],
+    ["Enrolled", when(member.enrolled_at)], ["Marketing opt-in", member.marketing_opt_in ? "yes" : "no"],
     ["Balance", `${num(member.points_balance)} points (${money(member.points_value_minor, currency)})`],
     ["Pending", `${num(member.points_pending)} points`], ["Tier", member.tier],
     ["Lifetime points", num(member.lifetime_points)], ["Purchases", num(member.purchases)],
@@ -50,7 +50,7 @@ function profile(member, currency) {
       : `${num(progress.qualifying_points)} qualifying points: top tier` }),
     target ? h("progress", { max: String(target), value: String(progress.qualifying_points), "aria-labelledby": "tier-progress-label" }) : null);
   const pending = member.pending.length ? table(["Points", "Available at"],
-    member.pending.map((p) => h("tr", {}, h("td", { text: num(p.points) }), h("td", { text: p.available_at }))), "Pending points")
+    member.pending.map((p) => h("tr", {}, h("td", { text: num(p.points) }), h("td", { text: when(p.available_at) }))), "Pending points")
     : null;
   return h("div", { class: "member-profile" }, list, tier, pending);
 }
@@ -64,7 +64,7 @@ function describe(entry) {
   if (entry.reason) parts.push(`reason: ${entry.reason}`);
   if (entry.actor) parts.push(`by ${entry.actor}`);
   if (entry.redemption_id) parts.push(`redemption ${entry.redemption_id}`);
-  if (entry.available_at) parts.push(`available ${entry.available_at}`);
+  if (entry.available_at) parts.push(`available ${when(entry.available_at)}`);
   return parts.join("; ");
 }
 
@@ -89,7 +89,7 @@ function activityRows(context, memberId, items, cancelled, reload) {
       cell.append(h("div", { class: "row" }, cancel));
     }
     return h("tr", { "data-entry": entry.entry_id, "data-type": entry.type },
-      h("td", { text: entry.created_at }), h("td", { text: entry.type }), h("td", { class: "n", text: num(entry.points) }),
+      h("td", { text: when(entry.created_at) }), h("td", { text: entry.type }), h("td", { class: "n", text: num(entry.points) }),
       h("td", { class: "n", text: num(entry.balance_after) }), cell);
   });
 }
@@ -184,7 +184,7 @@ function eraseForm(context, memberId) {
     event.preventDefault();
     if (confirm.value !== memberId) return;
     const done = await act(form, () => context.api.delete(`/v1/members/${encodeURIComponent(memberId)}`), { control: erase });
-    if (done) clear(form, h("p", { class: "done", role: "status", text: `Erased at ${done.erased_at}.` }));
+    if (done) clear(form, h("p", { class: "done", role: "status", text: `Erased at ${when(done.erased_at)}.` }));
   });
   return form;
 }

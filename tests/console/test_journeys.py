@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from tests.console.conftest import WIDTHS, api
 
@@ -61,6 +61,10 @@ def test_dashboard_kpis_are_the_report_s_figures(console, runtime):
     assert {key: int(value) for key, value in figures.items()} == {key: report[key] for key in figures}
     assert report["points_issued"] >= balances - report["points_pending"]  # every credited point counted
     assert shown(console, "[data-kpi=revenue_minor]") == f"€{(sum(amounts) + 500) / 100:,.2f}"
+    console.page.fill("#main input[name=from]", (datetime.now(timezone.utc) - timedelta(days=13)).date().isoformat())
+    console.page.click("text=Show")
+    console.page.wait_for_selector(f"text=to {today}")
+    console.page.wait_for_function("() => document.querySelectorAll('.plot canvas').length === 3")
     for width, (w, height) in WIDTHS.items():
         console.page.set_viewport_size({"width": w, "height": height})
         console.screenshot(f"dashboard-with-data-{width}")
