@@ -506,3 +506,66 @@ def test_the_campaigns_per_day_counters_expire_by_the_attribute_the_store_writes
 
     ttl = TEMPLATE["Resources"]["StatsTable"]["Properties"]["TimeToLiveSpecification"]
     assert ttl == {"AttributeName": CampaignCounterModel.expires.attr_name, "Enabled": True}
+
+
+# ------------------------------------------------------------------ the analytics store and insights
+
+
+def test_every_event_on_the_bus_reaches_the_analytics_stream_by_a_rule_with_retries():
+    rule = RESOURCES["EventsToAnalyticsRule"]["Properties"]
+    assert rule["EventBusName"] == {"Ref": "LoyaltyEventBus"} and rule["EventPattern"] == {"source": ["loyalty"]}
+    [target] = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["AnalyticsDeliveryStream", "Arn"]} and target["RetryPolicy"]
+    role = RESOURCES["EventsToAnalyticsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert role == [{"Effect": "Allow", "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"],
+                     "Resource": {"Fn::GetAtt": ["AnalyticsDeliveryStream", "Arn"]}}]
+
+
+def test_firehose_writes_parquet_with_the_glue_schema_by_the_event_s_day_encrypted_with_an_error_prefix():
+    stream = RESOURCES["AnalyticsDeliveryStream"]["Properties"]
+    assert stream["DeliveryStreamEncryptionConfigurationInput"]["KeyType"] == "AWS_OWNED_CMK"
+    s3 = stream["ExtendedS3DestinationConfiguration"]
+    assert s3["Prefix"] == "events/day=!{partitionKeyFromQuery:day}/" and s3["ErrorOutputPrefix"].startswith("errors/")
+    assert s3["BufferingHints"]["SizeInMBs"] >= 64  # Firehose's minimum with format conversion
+    conversion = s3["DataFormatConversionConfiguration"]
+    assert conversion["Enabled"] and "ParquetSerDe" in conversion["OutputFormatConfiguration"]["Serializer"]
+    assert conversion["SchemaConfiguration"]["TableName"] == "events"
+    query = s3["ProcessingConfiguration"]["Processors"][0]["Parameters"][0]["ParameterValue"]
+    from loyalty.insights.schema import DAY_OF
+
+    assert query.index(".detail." + DAY_OF[0]) < query.index(".detail." + DAY_OF[1]) < query.index(".time")  # as day_of
+
+
+def test_the_glue_events_table_has_the_local_store_s_columns_and_projected_day_partitions():
+    from loyalty.insights.schema import glue_detail_type
+
+    table = RESOURCES["AnalyticsEventsTable"]["Properties"]["TableInput"]
+    columns = {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
+    assert columns == {"id": "string", "detail_type": "string", "source": "string", "time": "string",
+                       "detail": glue_detail_type()}
+    assert table["PartitionKeys"] == [{"Name": "day", "Type": "string"}]
+    assert table["Parameters"]["projection.enabled"] == "true" and table["Parameters"]["projection.day.type"] == "date"
+
+
+def test_the_analytics_bucket_is_private_encrypted_tls_only_and_ages_out():
+    bucket = RESOURCES["AnalyticsBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    prefixes = {rule.get("Prefix") for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    assert {"events/", "athena-results/", "errors/"} <= prefixes
+    [deny] = RESOURCES["AnalyticsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_the_athena_workgroup_caps_every_query_s_scan_and_the_insights_function_may_use_only_it():
+    workgroup = RESOURCES["AthenaWorkGroup"]["Properties"]["WorkGroupConfiguration"]
+    assert workgroup["BytesScannedCutoffPerQuery"] == {"Ref": "AnalyticsScanLimitBytes"}
+    assert workgroup["EnforceWorkGroupConfiguration"] is True  # a query cannot lift the cap
+    assert workgroup["ResultConfiguration"]["OutputLocation"]
+    statements = _statements(FUNCTIONS["InsightsFunction"])
+    athena = [s for s in statements if any(a.startswith("athena:") for a in s["Action"])]
+    assert len(athena) == 1 and "workgroup/${AthenaWorkGroup}" in json.dumps(athena[0]["Resource"])
+    writes = [s for s in statements if "s3:PutObject" in s["Action"]]
+    assert [json.dumps(s["Resource"]) for s in writes] == ['{"Fn::Sub": "${AnalyticsBucket.Arn}/athena-results/*"}']
+    variables = _environment(FUNCTIONS["InsightsFunction"])
+    assert variables["ANALYTICS_ENGINE"] == "athena" and variables["ATHENA_WORKGROUP"] == {"Ref": "AthenaWorkGroup"}
