@@ -40,7 +40,7 @@ class History:
             "marketing_opt_in": False, "points_balance": welcome, "enrolled_at": _at(day, 9)}, _at(day, 9)))
 
     def purchase(self, member: str, day: date, amount: int, campaign_id: str | None = None, campaign_points: int = 0,
-                 hour: int = 12) -> None:
+                 hour: int = 12, channel: str = "store", quantity: int = 1) -> None:
         base = amount // 100
         points = base + campaign_points
         expires = date(day.year + 1, day.month, 1) - timedelta(days=1)
@@ -53,8 +53,8 @@ class History:
             "event_id": self._id(), "member_id": member, "entry_id": self._id(), "transaction_id": self._id(),
             "points": points, "base_points": base, "breakdown": breakdown, "amount_minor": amount, "currency": "EUR",
             "balance": 0, "tier": "Bronze", "expires_at": _at(expires, 23), "available_at": None, "at": _at(day, hour),
-            "occurred_at": _at(day, hour), "store_id": "s1", "channel": "pos",
-            "items": [{"sku": "coffee", "category": "drinks", "amount_minor": amount, "quantity": 1}]}, _at(day, hour)))
+            "occurred_at": _at(day, hour), "store_id": "s1", "channel": channel,
+            "items": [{"sku": "coffee", "category": "drinks", "amount_minor": amount, "quantity": quantity}]}, _at(day, hour)))
 
     def redeem(self, member: str, day: date, points: int) -> None:
         self.redemptions.append((member, day, points))

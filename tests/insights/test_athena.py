@@ -13,6 +13,7 @@ from loyalty.clock import FixedClock
 from loyalty.insights.athena import AthenaEngine
 from loyalty.insights.definitions import INSIGHTS
 from loyalty.insights.queries import Insights
+from tests.conftest import PROGRAM
 from tests.insights.test_insights import Frames, MemoryQueries
 
 EXECUTION = "0b3f2c1e-0000-4000-8000-000000000001"
@@ -28,7 +29,7 @@ def athena():
 
 def _insights(client) -> Insights:
     return Insights(MemoryQueries(), AthenaEngine(client, "loyalty-insights", "loyalty_analytics"), Frames(),
-                    FixedClock(datetime(2027, 1, 5, tzinfo=timezone.utc)), 1)
+                    FixedClock(datetime(2027, 1, 5, tzinfo=timezone.utc)), PROGRAM)
 
 
 def _state(state: str, reason: str | None = None, scanned: int = 1234) -> dict:

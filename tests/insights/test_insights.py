@@ -17,9 +17,10 @@ from loyalty.insights.definitions import INSIGHTS, CampaignFrame, Group, t_quant
 from loyalty.insights.duckdb_engine import DuckDbEngine
 from loyalty.insights.queries import Insights, QueryNotFound, UnknownCampaign
 from loyalty_local.firehose import deliver
+from tests.conftest import PROGRAM
 from tests.insights.history import History, generated
 
-POINT_VALUE = 1
+POINT_VALUE = PROGRAM.point_value_minor
 CAMPAIGN = "double-coffee"
 
 
@@ -37,16 +38,22 @@ class MemoryQueries:
 
 
 class Frames:
-    def __init__(self, *frames: CampaignFrame) -> None:
+    """The campaigns' interface: frames for campaign_lift, documents for the backtest."""
+
+    def __init__(self, *frames: CampaignFrame, documents: dict | None = None) -> None:
         self.frames = {frame.campaign_id: frame for frame in frames}
+        self.documents = documents or {}
 
     def find(self, campaign_id):
         return self.frames.get(campaign_id)
 
+    def document(self, campaign_id):
+        return self.documents.get(campaign_id)
+
 
 def _insights(root, *frames: CampaignFrame) -> Insights:
     return Insights(MemoryQueries(), DuckDbEngine(root), Frames(*frames),
-                    FixedClock(datetime(2027, 1, 5, tzinfo=timezone.utc)), POINT_VALUE)
+                    FixedClock(datetime(2027, 1, 5, tzinfo=timezone.utc)), PROGRAM)
 
 
 def _run(insights: Insights, insight: str, **params):

@@ -9,8 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from loyalty.api.fields import View
 from loyalty.insights.definitions import (
-    ClvParams, LiabilityParams, LiftParams, RedemptionParams, RepeatParams, RetentionParams,
+    CAMPAIGN_ID_PATTERN, ClvParams, LiabilityParams, LiftParams, RedemptionParams, RepeatParams, RetentionParams,
 )
+from loyalty.insights.store import Query
+
+__all__ = ["CAMPAIGN_ID_PATTERN"]
 
 QUERY_ID_PATTERN = r"^q-[0-9a-f]{32}$"
 QueryStatus = Literal["running", "succeeded", "failed"]
@@ -74,3 +77,32 @@ class QueryView(View):
     scanned_bytes: int | None = Field(description="What the engine read (DuckDB: the store's Parquet files).")
     engine: Literal["athena", "duckdb"]
     created_at: datetime
+
+
+class BacktestDay(View):
+    day: str
+    purchases: int
+    points: int
+
+
+class BacktestView(View):
+    query_id: str
+    status: QueryStatus
+    campaign_id: str
+    from_: str | None = Field(alias="from", description="The range (UTC days, both included).")
+    to: str | None
+    purchases_matched: int | None = Field(description="Purchases it would have applied to (null while running).")
+    members_matched: int | None
+    points: int | None = Field(description="What it would have awarded, after its limits.")
+    cost_minor: int | None = Field(description="Those points' value in money.")
+    by_day: list[BacktestDay] | None
+    error: str | None = None
+
+    @classmethod
+    def of(cls, query: Query, campaign_id: str) -> BacktestView:
+        result = query.result or {}
+        return cls.model_validate({
+            "query_id": query.query_id, "status": query.status, "campaign_id": campaign_id,
+            "from": query.params.get("from"), "to": query.params.get("to"), "error": query.error,
+            **{name: result.get(name) for name in ("purchases_matched", "members_matched", "points", "cost_minor",
+                                                   "by_day")}})

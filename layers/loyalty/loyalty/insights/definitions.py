@@ -62,6 +62,19 @@ class LiftParams(Params):
     campaign_id: str = Field(pattern=CAMPAIGN_ID_PATTERN, description="The campaign.")
 
 
+MAX_BACKTEST_DAYS = 366
+
+
+class BacktestParams(Params):
+    """A backtest's range (the campaign is the route's)."""
+
+    @model_validator(mode="after")
+    def _at_most_a_year(self) -> BacktestParams:
+        if (self.to - self.from_).days >= MAX_BACKTEST_DAYS:
+            raise ValueError(f"a backtest spans at most {MAX_BACKTEST_DAYS} days")
+        return self
+
+
 @dataclass(frozen=True)
 class CampaignFrame:
     """What the lift needs of a campaign: its dates (days, UTC; None: open) and its holdout percent (0: none)."""
@@ -75,7 +88,9 @@ class CampaignFrame:
 @dataclass(frozen=True)
 class Context:
     point_value_minor: int
-    campaign: CampaignFrame | None = None
+    campaign: CampaignFrame | None = None  # campaign_lift's
+    program: Any = None  # the backtest's: the program's earn rule, time zone and tiers (loyalty.program.Program)
+    campaign_document: dict[str, Any] | None = None  # the backtest's campaign
 
 
 def _literal(value: Any) -> str:
@@ -324,6 +339,16 @@ def lift_shape(rows: list[dict], params: LiftParams, context: Context) -> dict[s
     return answer
 
 
+def backtest_values(params: BacktestParams, _: Context) -> dict[str, Any]:
+    return {"from_day": params.from_, "to_day": params.to}
+
+
+def backtest_shape(rows: list[dict], params: BacktestParams, context: Context) -> dict[str, Any]:
+    from loyalty.insights.backtest import replay
+
+    return replay(rows, context.campaign_document or {}, context.program, params.from_, params.to)
+
+
 @dataclass(frozen=True)
 class Insight:
     name: str
@@ -339,5 +364,6 @@ INSIGHTS: dict[str, Insight] = {insight.name: insight for insight in (
     Insight("clv", ClvParams, clv_values, clv_shape),
     Insight("liability", LiabilityParams, liability_values, liability_shape),
     Insight("campaign_lift", LiftParams, lift_values, lift_shape),
+    Insight("backtest", BacktestParams, backtest_values, backtest_shape),  # POST /v1/campaigns/{id}/backtest
 )}
 InsightName = Literal["retention_cohorts", "repeat_purchase", "redemption", "clv", "liability", "campaign_lift"]

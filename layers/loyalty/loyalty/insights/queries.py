@@ -12,9 +12,10 @@ from typing import Any, Protocol
 
 from loyalty.clock import Clock
 from loyalty.domain import errors
-from loyalty.insights.definitions import INSIGHTS, CampaignFrame, Context, Params, render
+from loyalty.insights.definitions import INSIGHTS, BacktestParams, CampaignFrame, Context, Params, render
 from loyalty.insights.engines import FAILED, RUNNING, SUCCEEDED, Engine, Outcome
 from loyalty.insights.store import Query, QueryStore
+from loyalty.program import Program
 
 
 class QueryNotFound(errors.DomainError):
@@ -28,7 +29,13 @@ class UnknownCampaign(errors.DomainError):
 
 
 class CampaignFrames(Protocol):
-    def find(self, campaign_id: str) -> CampaignFrame | None: ...
+    def find(self, campaign_id: str) -> CampaignFrame | None:
+        """campaign_lift's view of a campaign: its dates and holdout."""
+        ...
+
+    def document(self, campaign_id: str) -> dict[str, Any] | None:
+        """The backtest's: the campaign document as stored."""
+        ...
 
 
 class StoredCampaignFrames:
@@ -37,6 +44,10 @@ class StoredCampaignFrames:
 
     def __init__(self, store) -> None:
         self.store = store
+
+    def document(self, campaign_id: str) -> dict[str, Any] | None:
+        stored = self.store.get(campaign_id)
+        return stored.campaign.model_dump(mode="json", exclude_none=True) if stored else None
 
     def find(self, campaign_id: str) -> CampaignFrame | None:
         stored = self.store.get(campaign_id)
@@ -62,18 +73,27 @@ def _frame_of(values: dict[str, Any]) -> CampaignFrame:
 
 
 class Insights:
-    def __init__(self, store: QueryStore, engine: Engine, campaigns: CampaignFrames, clock: Clock,
-                 point_value_minor: int, new_id: Callable[[], str] = lambda: f"q-{uuid.uuid4().hex}") -> None:
+    def __init__(self, store: QueryStore, engine: Engine, campaigns: CampaignFrames, clock: Clock, program: Program,
+                 new_id: Callable[[], str] = lambda: f"q-{uuid.uuid4().hex}") -> None:
         self.store, self.engine, self.campaigns, self.clock = store, engine, campaigns, clock
-        self.point_value_minor, self.new_id = point_value_minor, new_id
+        self.program, self.new_id = program, new_id
 
     def _context(self, stored: dict[str, Any] | None) -> Context:
-        return Context(self.point_value_minor, _frame_of(stored["campaign"]) if stored and stored.get("campaign") else None)
+        stored = stored or {}
+        return Context(self.program.point_value_minor, _frame_of(stored["campaign"]) if stored.get("campaign") else None,
+                       self.program, stored.get("campaign_document"))
 
-    def submit(self, insight: str, params: Params) -> Query:
+    def backtest(self, campaign_id: str, params: BacktestParams) -> Query:
+        """Replay the campaign over the range's purchases (the answer at once locally, or when the query is read)."""
+        document = self.campaigns.document(campaign_id)
+        if document is None:
+            raise errors.CampaignNotFound(f"no campaign {campaign_id}")
+        return self.submit("backtest", params, {"campaign_document": document})
+
+    def submit(self, insight: str, params: Params, stored_context: dict[str, Any] | None = None) -> Query:
         """Start the insight's query and keep it; bad parameters were refused before (422)."""
         definition = INSIGHTS[insight]
-        stored_context: dict[str, Any] = {}
+        stored_context = dict(stored_context or {})
         if insight == "campaign_lift":
             frame = self.campaigns.find(params.campaign_id)
             if frame is None:
