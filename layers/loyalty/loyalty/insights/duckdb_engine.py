@@ -53,6 +53,7 @@ class DuckDbEngine:
         import duckdb
 
         connection = duckdb.connect()
+        connection.execute("SET enable_progress_bar = false")  # a server's log is no terminal
         if self.threads:
             connection.execute(f"SET threads = {int(self.threads)}")
         files = self._files()
