@@ -284,6 +284,8 @@ def test_an_unknown_campaign_is_a_bad_parameter_and_nothing_is_kept(store):
     {"insight": "repeat_purchase", "params": {"from": "2026-01-01", "to": "2026-01-31", "within_days": 0}},
     {"insight": "campaign_lift", "params": {"from": "2026-01-01", "to": "2026-01-31", "campaign_id": "x'; DROP"}},
     {"insight": "campaign_lift", "params": {"from": "2026-01-01", "to": "2026-01-31"}},
+    {"insight": "repeat_purchase", "params": {"from": "2999-12-01", "to": "9999-12-31"}},
+    {"insight": "liability", "params": {"from": 0, "to": "2026-01-31"}},
 ])
 def test_bad_parameters_are_refused_before_any_query(body):
     with pytest.raises(ValidationError):

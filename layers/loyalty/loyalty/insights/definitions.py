@@ -15,9 +15,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from loyalty.api.fields import DateString
+
 SQL_FOLDER = Path(__file__).parent / "sql"
 MAX_RANGE_DAYS = 1096  # three years: the widest range an insight reads
 CAMPAIGN_ID_PATTERN = r"^[a-z0-9-]{1,64}$"
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)  # what a range may name (the arithmetic stays in dates)
 
 
 class Params(BaseModel):
@@ -25,8 +28,8 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
-    from_: date = Field(alias="from", description="First day (UTC), included.")
-    to: date = Field(description="Last day (UTC), included.")
+    from_: DateString = Field(alias="from", ge=FIRST_DAY, le=LAST_DAY, description="First day (UTC), included.")
+    to: DateString = Field(ge=FIRST_DAY, le=LAST_DAY, description="Last day (UTC), included.")
 
     @model_validator(mode="after")
     def _a_range(self) -> Params:
