@@ -69,6 +69,7 @@ class Runtime:
         self.dynamodb = None
         self.pool: FunctionPool | None = None
         self.poller = None
+        self.analytics = None  # the events follower feeding the analytics store (loyalty_local/analytics.py)
         self.router: apigw.Router | None = None
         self.throttle: Throttle | None = None  # set by start() from the template; none: nothing is throttled
         self.openapi: bytes = b"{}"
@@ -117,6 +118,9 @@ class Runtime:
 
         self.poller = StreamPoller(endpoint, specs, self._deliver_stream_batch, log)
         self.poller.start()
+        from loyalty_local import analytics
+
+        self.analytics = analytics.start(published, log)
         from loyalty_local.openapi import build_openapi
 
         self.openapi = json.dumps(build_openapi(), indent=2).encode()
@@ -138,6 +142,8 @@ class Runtime:
             self.pool.stop()
         if self.poller:
             self.poller.stop()
+        if self.analytics:
+            self.analytics.stop()
         if self.dynamodb:
             self.dynamodb.shutdown()
 
@@ -290,8 +296,10 @@ class Runtime:
 
 def local_environment(events_file: Path, clock_file: Path) -> dict[str, str]:
     """What deployed functions get from the template and SSM, given explicitly: no setting has a default."""
+    from loyalty_local.analytics import local_environment as analytics_environment
+
     return {"EMAIL_HASH_KEY": LOCAL_EMAIL_HASH_KEY, "JOB_QUEUE_URL": "local", "EVENT_BUS_NAME": "local",
-            "LOCAL_EVENTS_FILE": str(events_file), "LOCAL_CLOCK_FILE": str(clock_file),
+            "LOCAL_EVENTS_FILE": str(events_file), "LOCAL_CLOCK_FILE": str(clock_file), **analytics_environment(events_file),
             **{name: os.environ[name] for name in ("PROGRAM_FILE",) if os.environ.get(name)},
             **_faults()}
 
@@ -391,6 +399,11 @@ def serve() -> int:
         return 1
     api = f"http://127.0.0.1:{runtime.api_port}"
 
+    def analytics_dir() -> str:
+        from loyalty_local.analytics import store_dir
+
+        return str(store_dir(events.events_file()))
+
     def token(role: str) -> str:
         return apigw.make_token(role, **settings, email=DEMO_MEMBER_EMAIL if role == "member" else None)
 
@@ -403,6 +416,7 @@ Loyalty API running locally ({time.perf_counter() - started:.1f} s to start)
   DynamoDB (moto)  http://127.0.0.1:{runtime.dynamodb_port}
   Business clock   {api}/_local/clock  (POST {{"advance_days": 30}} moves every function and job forward)
   Domain events    logged here, and listed by `make events` ({events.events_file()})
+  Analytics store  {analytics_dir()}  (Parquet by day; POST /v1/insights/queries, docs/insights.md)
 Tokens (12 h; `make token ROLE=member|pos|admin [SUB=...] [EMAIL=...]` for more):
   member  {token("member")}
           (proves {DEMO_MEMBER_EMAIL}: a member token enrolls only the e-mail it proves)

@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import sys
+import tempfile
 import threading
 import uuid
 from dataclasses import dataclass
@@ -40,8 +41,9 @@ FUNCTIONS = {  # functions/<name> -> logical id in template.yaml
     "enroll": "EnrollFunction", "earn": "EarnFunction", "redeem": "RedeemFunction", "report": "ReportFunction",
     "expire_points": "ExpirePointsFunction", "tier_review": "TierReviewFunction", "job_worker": "JobWorkerFunction",
     "publish_events": "PublishEventsFunction", "catalog": "CatalogFunction",
-    "campaigns": "CampaignsFunction",
+    "campaigns": "CampaignsFunction", "insights": "InsightsFunction",
 }
+ANALYTICS_DIR = Path(tempfile.mkdtemp(prefix="loyalty-analytics-"))  # the insights function's local store, per session
 PROGRAM = load_program(DEFAULT_PROGRAM_FILE)
 
 
@@ -65,6 +67,8 @@ def function_environment(name: str, **extra: str) -> dict[str, str]:
         env = {**specs["JobWorkerFunction"].environment, **env, "JOB_QUEUE_URL": "local"}
     if "EVENT_BUS_NAME" in env:
         env["EVENT_BUS_NAME"] = "local"
+    if "ANALYTICS_ENGINE" in env:  # as the local runtime gives it: DuckDB on a local store
+        env.update(ANALYTICS_ENGINE="duckdb", ANALYTICS_DIR=str(ANALYTICS_DIR))
     if env.pop("EMAIL_HASH_KEY_PARAMETER", None) or "EMAIL_HASH_KEY" in env:
         env["EMAIL_HASH_KEY"] = TEST_EMAIL_HASH_KEY
     return {

@@ -189,6 +189,8 @@ GRANTS = {
     # the back office's catalog: create (conditional put), replace, retire and stock (conditional updates);
     # a refused stock change reads the reward to say why. Nothing else: no member, ledger or counter.
     "CatalogFunction": {"CatalogTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}},
+    # insight queries: one item each, written whole (started, then settled); a campaign's dates for campaign_lift
+    "InsightsFunction": {"InsightQueriesTable": {"dynamodb:GetItem", "dynamodb:PutItem"}, "CatalogTable": {"dynamodb:GetItem"}},
     # campaigns: create (conditional put), replace, activate, end (conditional updates), read and list them;
     # their counters (written by earn) are only read, one BatchGetItem per answer
     "CampaignsFunction": {
@@ -375,6 +377,7 @@ TRIGGER_EVENTS = [path for path in EVENT_FILES if "TokenGeneration" in json.load
 SAMPLE_VOUCHER = "K7QF4M2XPA"  # the vouchers' samples name one; the run uses the code redeem-reward was given
 SAMPLE_MEMBER = "m8c15b73fd66c717dfde9"  # the samples' member; the run uses the id enroll-member was given
 SAMPLE_REDEMPTION = "e_5a1f0c2d9b7e43a8c6d1"  # cancel-redemption's; the run cancels the first redemption it made
+SAMPLE_QUERY = "q-0123456789abcdef0123456789abcdef"  # get-insight's; the run reads the query run-insight started
 
 
 def _function_for(route_key: str) -> str:
@@ -400,18 +403,19 @@ def test_sample_events_run_in_the_route_table_s_order_through_their_functions():
         "every sample event is run by a test")
     order = _run_order()
     assert order[0].stem == "get-program" and order[1].stem == "enroll-member" and order[-1].stem == "erase-member"
-    voucher, member, redemption = SAMPLE_VOUCHER, SAMPLE_MEMBER, None
+    voucher, member, redemption, query = SAMPLE_VOUCHER, SAMPLE_MEMBER, None, SAMPLE_QUERY
     for path in order:
         text = path.read_text()
         event = json.loads(text.replace(SAMPLE_VOUCHER, voucher).replace(SAMPLE_MEMBER, member)
-                           .replace(SAMPLE_REDEMPTION, redemption or SAMPLE_REDEMPTION))
+                           .replace(SAMPLE_REDEMPTION, redemption or SAMPLE_REDEMPTION).replace(SAMPLE_QUERY, query))
         function = _function_for(event["routeKey"]).removesuffix("Function").lower()
         reply = call(function, event)
-        assert reply.status in (200, 201), (path.stem, reply.body)
+        assert reply.status in (200, 201, 202), (path.stem, reply.body)
         body = reply.body if isinstance(reply.body, dict) else {}
         voucher = body.get("voucher_code", voucher)  # the last redemption's voucher is checked and used...
         member = body["member_id"] if path.stem == "enroll-member" else member
         redemption = redemption or body.get("redemption_id")  # ...and the first one (points) cancelled
+        query = body.get("query_id", query)
 
 
 def test_dashboard_is_valid_json_and_every_alarm_notifies():
@@ -555,3 +559,65 @@ def test_the_console_signs_in_with_code_and_pkce_and_only_its_origin_may_call_th
     cors = RESOURCES["HttpApi"]["Properties"]["CorsConfiguration"]
     assert cors["AllowOrigins"] == [{"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}]
     assert RESOURCES["BackOfficeGroup"]["Properties"]["GroupName"] == "back-office"
+
+# ------------------------------------------------------------------ the analytics store and insights
+
+
+def test_every_event_on_the_bus_reaches_the_analytics_stream_by_a_rule_with_retries():
+    rule = RESOURCES["EventsToAnalyticsRule"]["Properties"]
+    assert rule["EventBusName"] == {"Ref": "LoyaltyEventBus"} and rule["EventPattern"] == {"source": ["loyalty"]}
+    [target] = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["AnalyticsDeliveryStream", "Arn"]} and target["RetryPolicy"]
+    role = RESOURCES["EventsToAnalyticsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert role == [{"Effect": "Allow", "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"],
+                     "Resource": {"Fn::GetAtt": ["AnalyticsDeliveryStream", "Arn"]}}]
+
+
+def test_firehose_writes_parquet_with_the_glue_schema_by_the_event_s_day_encrypted_with_an_error_prefix():
+    stream = RESOURCES["AnalyticsDeliveryStream"]["Properties"]
+    assert stream["DeliveryStreamEncryptionConfigurationInput"]["KeyType"] == "AWS_OWNED_CMK"
+    s3 = stream["ExtendedS3DestinationConfiguration"]
+    assert s3["Prefix"] == "events/day=!{partitionKeyFromQuery:day}/" and s3["ErrorOutputPrefix"].startswith("errors/")
+    assert s3["BufferingHints"]["SizeInMBs"] >= 64  # Firehose's minimum with format conversion
+    conversion = s3["DataFormatConversionConfiguration"]
+    assert conversion["Enabled"] and "ParquetSerDe" in conversion["OutputFormatConfiguration"]["Serializer"]
+    assert conversion["SchemaConfiguration"]["TableName"] == "events"
+    query = s3["ProcessingConfiguration"]["Processors"][0]["Parameters"][0]["ParameterValue"]
+    from loyalty.insights.schema import DAY_OF
+
+    assert query.index(".detail." + DAY_OF[0]) < query.index(".detail." + DAY_OF[1]) < query.index(".time")  # as day_of
+
+
+def test_the_glue_events_table_has_the_local_store_s_columns_and_projected_day_partitions():
+    from loyalty.insights.schema import glue_detail_type
+
+    table = RESOURCES["AnalyticsEventsTable"]["Properties"]["TableInput"]
+    columns = {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
+    assert columns == {"id": "string", "detail_type": "string", "source": "string", "time": "string",
+                       "detail": glue_detail_type()}
+    assert table["PartitionKeys"] == [{"Name": "day", "Type": "string"}]
+    assert table["Parameters"]["projection.enabled"] == "true" and table["Parameters"]["projection.day.type"] == "date"
+
+
+def test_the_analytics_bucket_is_private_encrypted_tls_only_and_ages_out():
+    bucket = RESOURCES["AnalyticsBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    prefixes = {rule.get("Prefix") for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    assert {"events/", "athena-results/", "errors/"} <= prefixes
+    [deny] = RESOURCES["AnalyticsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_the_athena_workgroup_caps_every_query_s_scan_and_the_insights_function_may_use_only_it():
+    workgroup = RESOURCES["AthenaWorkGroup"]["Properties"]["WorkGroupConfiguration"]
+    assert workgroup["BytesScannedCutoffPerQuery"] == {"Ref": "AnalyticsScanLimitBytes"}
+    assert workgroup["EnforceWorkGroupConfiguration"] is True  # a query cannot lift the cap
+    assert workgroup["ResultConfiguration"]["OutputLocation"]
+    statements = _statements(FUNCTIONS["InsightsFunction"])
+    athena = [s for s in statements if any(a.startswith("athena:") for a in s["Action"])]
+    assert len(athena) == 1 and "workgroup/${AthenaWorkGroup}" in json.dumps(athena[0]["Resource"])
+    writes = [s for s in statements if "s3:PutObject" in s["Action"]]
+    assert [json.dumps(s["Resource"]) for s in writes] == ['{"Fn::Sub": "${AnalyticsBucket.Arn}/athena-results/*"}']
+    variables = _environment(FUNCTIONS["InsightsFunction"])
+    assert variables["ANALYTICS_ENGINE"] == "athena" and variables["ATHENA_WORKGROUP"] == {"Ref": "AthenaWorkGroup"}
