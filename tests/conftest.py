@@ -41,6 +41,7 @@ FUNCTIONS = {  # functions/<name> -> logical id in template.yaml
     "expire_points": "ExpirePointsFunction", "tier_review": "TierReviewFunction", "job_worker": "JobWorkerFunction",
     "publish_events": "PublishEventsFunction", "catalog": "CatalogFunction",
     "campaigns": "CampaignsFunction",
+    "webhooks": "WebhooksFunction", "deliver_webhooks": "DeliverWebhooksFunction",
 }
 PROGRAM = load_program(DEFAULT_PROGRAM_FILE)
 

@@ -4,10 +4,13 @@ offer it again (the clock moved by the backoff the use case asked for), nothing 
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
 
+from loyalty.clock import SystemClock
+from loyalty.webhooks.delivery import Outcome
 from loyalty.webhooks.store import SUBSCRIPTIONS
 from loyalty.webhooks.usecases import (
     MAX_QUEUE_DELAY_SECONDS, MAX_STEP_SECONDS, DeliveryNotFound, WebhookNotFound, WebhookUrlNotAllowed,
@@ -191,3 +194,20 @@ def test_a_removed_subscription_ends_its_pending_deliveries(world):
     kept = world.webhooks.handle_batch([{"messageId": "m", "receiptHandle": "r", "body": json.dumps(world.queue.sent[-1][0])}])
     assert kept == [] and len(world.receiver.received) == 1
     assert world.webhooks.store.delivery(webhook_id, world.queue.sent[-1][0]["delivery_id"]).status == "failed"
+
+
+def test_the_signature_carries_the_real_time_even_when_the_business_clock_is_moved(world):
+    """Receivers check `t` against their own clock: a business clock moved a year ahead must not break them."""
+    world.webhooks.signing_clock = SystemClock()
+    world.clock.advance(timedelta(days=365))
+    seen = []
+
+    def receive(target, body, headers):
+        seen.append(headers["Loyalty-Signature"])
+        return Outcome(200, None)
+
+    world.receiver.post = receive
+    world.subscribe()
+    world.webhooks.fan_out(event(), world.webhooks.store.subscriptions())
+    (header,) = seen
+    assert abs(int(header.split(",")[0].removeprefix("t=")) - time.time()) < 60

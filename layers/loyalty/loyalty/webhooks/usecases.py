@@ -14,10 +14,11 @@ import secrets as _random
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
+from loyalty.clock import SystemClock
 from loyalty.domain import errors
 from loyalty.webhooks import signing
 from loyalty.webhooks.addresses import AddressPolicy, Resolver, UrlNotAllowed
@@ -100,6 +101,8 @@ class Webhooks:
     sender: Sender | None = None
     publish: Publish | None = None
     max_subscriptions: int = 100
+    # The signature's `t` is the real time, whatever the business clock says: receivers check it against theirs.
+    signing_clock: Any = field(default_factory=SystemClock)
 
     # ------------------------------------------------------------ administration
 
@@ -254,7 +257,7 @@ class Webhooks:
         secret = self.box.open(subscription.webhook_id, subscription.sealed_secret)
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                    "Loyalty-Event-Id": delivery.event_id, "Loyalty-Event-Type": delivery.event_type,
-                   signing.HEADER: signing.sign(secret, body, int(self.clock.now().timestamp()))}
+                   signing.HEADER: signing.sign(secret, body, int(self.signing_clock.now().timestamp()))}
         return self.sender.post(target, body, headers)
 
     def _failing(self, subscription: Subscription, now: datetime) -> None:
