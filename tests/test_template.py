@@ -198,8 +198,10 @@ GRANTS = {
     # webhook subscriptions: add (conditional put), list (one Query), read, remove (DeleteItem on SUB keys only);
     # tests and retries write their delivery's log item and go to the queue
     "WebhooksFunction": {"WebhooksTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}},
-    # delivery: the subscriptions (one Query per batch), each delivery's log item, the subscription's health
-    "DeliverWebhooksFunction": {"WebhooksTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}},
+    # delivery: the subscriptions (one Query, cached 10 s), a batch's log items (BatchGetItem, then BatchWriteItem on
+    # D# keys only), a retry's log item, the subscription's health
+    "DeliverWebhooksFunction": {"WebhooksTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
+                                                  "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"}},
 }
 
 
@@ -240,6 +242,7 @@ def test_every_function_is_granted_exactly_the_table_actions_it_needs():
 
 MARKER_DELETE_CONDITION = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["EMAIL#*", "SUB#*", "REF#*"]}}
 SUBSCRIPTION_DELETE_CONDITION = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["SUB"]}}
+DELIVERY_LOG_CONDITION = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["D#*"]}}
 
 
 def test_reads_stay_reads_and_nothing_deletes_or_scans():
@@ -255,6 +258,10 @@ def test_reads_stay_reads_and_nothing_deletes_or_scans():
                     assert (name, statement["Action"], statement.get("Condition")) in (  # ...and a webhook subscription
                         ("EnrollFunction", ["dynamodb:DeleteItem"], MARKER_DELETE_CONDITION),
                         ("WebhooksFunction", ["dynamodb:DeleteItem"], SUBSCRIPTION_DELETE_CONDITION))
+                    continue
+                if action == "dynamodb:BatchWriteItem":  # could delete: only the webhook delivery log's items, in batches
+                    assert (name, statement["Action"], statement.get("Condition")) == (
+                        "DeliverWebhooksFunction", ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"], DELIVERY_LOG_CONDITION)
                     continue
                 assert not re.search(r"dynamodb:(Delete|Scan|BatchWrite|PartiQL|CreateTable|UpdateTable)", action), (name, action)
             assert statement["Resource"] != "*", name

@@ -18,6 +18,7 @@ from loyalty.domain import errors
 
 SUBSCRIPTIONS = "SUB"
 LOG_DAYS = 30
+BATCH_ATTEMPTS = 5  # of a batch read or write whose items DynamoDB left unprocessed (the SDK backs off between)
 
 
 def _time(value: datetime | None) -> str | None:
@@ -205,6 +206,37 @@ class WebhookStore:
                 ConsistentRead=True).get("Item")
             return self._delivery(found)
         return delivery
+
+    def deliveries_of(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Delivery]:
+        """The deliveries stored under these (webhook id, delivery id) keys, 100 at a time. Eventually consistent
+        (half the price): an event's second copy comes from a queue's redelivery, seconds or more later."""
+        found: dict[tuple[str, str], Delivery] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 100):
+            request = {self.table: {"Keys": [self._item({"pk": f"D#{w}", "sk": d}) for w, d in unique[start:start + 100]],
+                                    "ConsistentRead": False}}
+            for _ in range(BATCH_ATTEMPTS):
+                answer = self.client.batch_get_item(RequestItems=request)
+                for item in answer["Responses"].get(self.table, []):
+                    delivery = self._delivery(item)
+                    found[(delivery.webhook_id, delivery.delivery_id)] = delivery
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise errors.Busy("the delivery log could not be read", cause="UnprocessedKeys")
+        return found
+
+    def save_deliveries(self, deliveries: list[Delivery]) -> None:
+        """Write many log items, 25 to a BatchWriteItem (what DynamoDB leaves unprocessed is sent again)."""
+        for start in range(0, len(deliveries), 25):
+            request = {self.table: [{"PutRequest": {"Item": self._delivery_item(d)}} for d in deliveries[start:start + 25]]}
+            for _ in range(BATCH_ATTEMPTS):
+                request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                if not request:
+                    break
+            else:
+                raise errors.Busy("the delivery log could not be written", cause="UnprocessedItems")
 
     def save_delivery(self, delivery: Delivery) -> None:
         self.client.put_item(TableName=self.table, Item=self._delivery_item(delivery))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets as _random
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -103,6 +104,18 @@ class Webhooks:
     max_subscriptions: int = 100
     # The signature's `t` is the real time, whatever the business clock says: receivers check it against theirs.
     signing_clock: Any = field(default_factory=SystemClock)
+    # The deliverer reads the subscriptions at most this often (a new one hears events within it; a removed or
+    # disabled one may get an event more: its retries read it afresh).
+    subscriptions_cache_seconds: float = 10.0
+    _cached: tuple[float, list[Subscription]] | None = field(default=None, repr=False)
+    _recorded: dict[str, datetime] = field(default_factory=dict, repr=False)  # successes this instance wrote
+    _marked: set[str] = field(default_factory=set, repr=False)  # subscriptions this instance marked failing
+
+    def _subscriptions(self) -> list[Subscription]:
+        now = time.monotonic()
+        if self._cached is None or now - self._cached[0] >= self.subscriptions_cache_seconds:
+            self._cached = (now, self.store.subscriptions())
+        return self._cached[1]
 
     # ------------------------------------------------------------ administration
 
@@ -172,8 +185,7 @@ class Webhooks:
     def handle_batch(self, records: Iterable[dict]) -> list[str]:
         """An SQS batch: each record is an event (EventBridge's envelope) or a delivery to try again. The message
         ids to leave in the queue (ReportBatchItemFailures): their visibility has been set to the backoff."""
-        failures = []
-        subscriptions = None
+        failures, envelopes = [], []
         for record in records:
             message = json.loads(record["body"])
             if "delivery_id" in message:
@@ -182,32 +194,39 @@ class Webhooks:
                     self.queue.postpone(record["receiptHandle"], step.retry_in)
                     failures.append(record["messageId"])
             else:
-                if subscriptions is None:
-                    subscriptions = self.store.subscriptions()
-                self.fan_out(message, subscriptions)
+                envelopes.append(message)
+        if envelopes:
+            self.fan_out_batch(envelopes, self._subscriptions())
         return failures
 
     def fan_out(self, envelope: dict, subscriptions: list[Subscription]) -> list[Step]:
-        """One event to every active subscription that wants it, in parallel; failures queued for a retry."""
+        return self.fan_out_batch([envelope], subscriptions)
+
+    def fan_out_batch(self, envelopes: list[dict], subscriptions: list[Subscription]) -> list[Step]:
+        """Events to every active subscription that wants them, in parallel. The log is read and written in
+        batches (one BatchGetItem finds what an earlier copy of an event already delivered; BatchWriteItems
+        record the attempts); failures are queued for a retry."""
         now = self.clock.now()
-        wanted = [s for s in subscriptions if s.status == "active" and s.wants(envelope.get("detail-type", ""))]
-
-        def one(subscription: Subscription) -> Step | None:
-            delivery = self.store.open_delivery(self._new_delivery(subscription.webhook_id, envelope, now))
-            if delivery.status != "pending" or delivery.attempts:  # the event came twice: its delivery is under way
-                return None
-            step = self.attempt(subscription, delivery)
-            if step.retry_in is not None:
-                self.queue.send({"webhook_id": subscription.webhook_id, "delivery_id": delivery.delivery_id},
-                                min(step.retry_in, MAX_QUEUE_DELAY_SECONDS))
-            return step
-
-        if len(wanted) <= 1:
-            steps = [one(s) for s in wanted]
+        pairs: dict[tuple[str, str], tuple[Subscription, Delivery]] = {}
+        for envelope in envelopes:
+            for s in subscriptions:
+                if s.status == "active" and s.wants(envelope.get("detail-type", "")):
+                    delivery = self._new_delivery(s.webhook_id, envelope, now)
+                    pairs.setdefault((s.webhook_id, delivery.delivery_id), (s, delivery))
+        found = self.store.deliveries_of(list(pairs))
+        todo = [(s, found.get(key, d)) for key, (s, d) in pairs.items()
+                if key not in found or (found[key].status == "pending" and not found[key].attempts)]  # not under way
+        if len(todo) <= 1:
+            steps = [self._attempted(s, d) for s, d in todo]
         else:
-            with ThreadPoolExecutor(min(PARALLEL_DELIVERIES, len(wanted))) as pool:
-                steps = list(pool.map(one, wanted))
-        return [step for step in steps if step is not None]
+            with ThreadPoolExecutor(min(PARALLEL_DELIVERIES, len(todo))) as pool:
+                steps = list(pool.map(lambda pair: self._attempted(*pair), todo))
+        self.store.save_deliveries([step.delivery for step in steps])
+        for step in steps:
+            if step.retry_in is not None:
+                self.queue.send({"webhook_id": step.delivery.webhook_id, "delivery_id": step.delivery.delivery_id},
+                                min(step.retry_in, MAX_QUEUE_DELAY_SECONDS))
+        return steps
 
     def attempt_queued(self, webhook_id: str, delivery_id: str) -> Step | None:
         """A retry message: attempt if it is due, postpone if not; None when there is nothing left to do."""
@@ -226,6 +245,12 @@ class Webhooks:
 
     def attempt(self, subscription: Subscription, delivery: Delivery) -> Step:
         """One attempt, recorded: the log, the subscription's health, and whether and when to try again."""
+        step = self._attempted(subscription, delivery)
+        self.store.save_delivery(step.delivery)
+        return step
+
+    def _attempted(self, subscription: Subscription, delivery: Delivery) -> Step:
+        """One attempt and the subscription's health recorded; the delivery as it now is (to be saved)."""
         outcome = self._post(subscription, delivery)
         now = self.clock.now()
         first = delivery.first_attempt_at or now
@@ -233,20 +258,18 @@ class Webhooks:
                         first_attempt_at=first)
         if outcome.succeeded:
             done = replace(tried, status="succeeded", next_attempt_at=None)
-            self.store.save_delivery(done)
-            if subscription.failing_since is not None or subscription.last_success_at is None or \
-                    now - subscription.last_success_at > timedelta(hours=1):  # health is kept to the hour: a write saved
+            known = max(filter(None, (subscription.last_success_at, self._recorded.get(subscription.webhook_id))), default=None)
+            failing = subscription.failing_since is not None or subscription.webhook_id in self._marked
+            if failing or known is None or now - known > timedelta(hours=1):  # kept to the hour: a write saved per event
                 self.store.record_success(subscription.webhook_id, now)
+                self._recorded[subscription.webhook_id] = now
+                self._marked.discard(subscription.webhook_id)
             return Step(done)
         self._failing(subscription, now)
         if now - first >= GIVE_UP_AFTER:
-            given_up = replace(tried, status="failed", next_attempt_at=None)
-            self.store.save_delivery(given_up)
-            return Step(given_up)
+            return Step(replace(tried, status="failed", next_attempt_at=None))
         wait = min(backoff_seconds(tried.attempts), max(1, int((first + GIVE_UP_AFTER - now).total_seconds())))
-        waiting = replace(tried, next_attempt_at=now + timedelta(seconds=wait))
-        self.store.save_delivery(waiting)
-        return Step(waiting, wait)
+        return Step(replace(tried, next_attempt_at=now + timedelta(seconds=wait)), wait)
 
     def _post(self, subscription: Subscription, delivery: Delivery) -> Outcome:
         try:
@@ -264,9 +287,16 @@ class Webhooks:
         since = subscription.failing_since
         if since is None:
             self.store.record_failure(subscription.webhook_id, now)
+            self._marked.add(subscription.webhook_id)
             fresh = self.store.get(subscription.webhook_id)  # another delivery may have set it earlier
             since = fresh.failing_since if fresh and fresh.failing_since else now
-        if now - since >= DISABLE_AFTER and (subscription.last_success_at is None or subscription.last_success_at < since):
+        if now - since < DISABLE_AFTER:
+            return
+        fresh = self.store.get(subscription.webhook_id)  # decide on what is stored, not on a cached copy
+        if fresh is None or fresh.failing_since is None or fresh.status != "active" or now - fresh.failing_since < DISABLE_AFTER:
+            return
+        since = fresh.failing_since
+        if fresh.last_success_at is None or fresh.last_success_at < since:
             if self.store.disable(subscription.webhook_id, now) and self.publish is not None:
                 self.publish(DISABLED_EVENT, {"event_id": f"{DISABLED_EVENT}:{subscription.webhook_id}:{_time(since)}",
                                               "webhook_id": subscription.webhook_id, "failing_since": _time(since),
