@@ -14,9 +14,6 @@ import pytest
 import requests
 
 from loyalty.webhooks.signing import HEADER, verify
-from tests.local.conftest import local_runtime  # noqa: F401 - the session's runtime
-
-pytestmark = pytest.mark.usefixtures("local_runtime")
 
 
 def _receiver(fail_first: int):
