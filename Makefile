@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/layers/loyalty:$(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install browser console-deps console-vendor deploy-console run token events replay-events migrate-campaign-counters test unit lint openapi check-openapi bench mutation build deploy validate clean
+.PHONY: help install browser console-deps console-vendor deploy-console run token events webhook-echo replay-events migrate-campaign-counters test unit lint openapi check-openapi bench mutation build deploy validate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -60,6 +60,10 @@ token: $(STAMP)  ## print a local JWT: make token ROLE=member|pos|admin [SUB=...
 
 events: $(STAMP)  ## list the domain events the running `make run` published: make events [TYPE=TierChanged]
 	@$(PY) -m loyalty_local events $(if $(TYPE),--type $(TYPE))
+
+webhook-echo: $(STAMP)  ## a local webhook receiver that verifies signatures: make webhook-echo SECRET=whsec_... [PORT=4000] [FAIL=N]
+	@test -n "$(SECRET)" || { echo "usage: make webhook-echo SECRET=<the secret POST /v1/webhooks answered> [PORT=4000] [FAIL=N]"; exit 2; }
+	@$(PY) -m loyalty_local.webhook_echo --secret '$(SECRET)' --port $(or $(PORT),4000) --fail $(or $(FAIL),0)
 
 replay-events: $(STAMP)  ## publish again the events of the ledger entries of a window: make replay-events FROM=2026-11-02T10:00:00Z TO=...
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make replay-events FROM=<time> TO=<time> (RFC 3339, with Z)"; exit 2; }

@@ -70,6 +70,7 @@ class Runtime:
         self.pool: FunctionPool | None = None
         self.poller = None
         self.analytics = None  # the events follower feeding the analytics store (loyalty_local/analytics.py)
+        self.bus = None  # the local EventBridge, its queues and SQS event sources (loyalty_local/bus.py)
         self.router: apigw.Router | None = None
         self.throttle: Throttle | None = None  # set by start() from the template; none: nothing is throttled
         self.openapi: bytes = b"{}"
@@ -97,6 +98,9 @@ class Runtime:
         self.clock = LocalClock(published.with_name(f"clock-{self.api_port}.json"))
         aws = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
                "AWS_DEFAULT_REGION": LOCAL_REGION}
+        from loyalty_local.bus import LocalBus
+
+        aws.update(LocalBus.environment(endpoint))  # SQS and KMS are moto's too
         local = local_environment(published, self.clock.path)
         os.environ.update({**aws, **local})  # for the seeding and the OpenAPI build in this process
 
@@ -107,7 +111,8 @@ class Runtime:
         from loyalty.seed import seed_demo
 
         seed_demo("CatalogTable", LOCAL_REGION)
-        specs = functions(template)
+        self.bus = LocalBus(template, endpoint, published, log)
+        specs = self.bus.prepare(functions(template))
         self.router = apigw.Router(specs)
         # API Gateway's route throttling, with the template's limits (LOCAL_PARAMETER_OVERRIDES may change them)
         self.throttle = Throttle.from_template(template, parse_overrides(os.environ.get("LOCAL_PARAMETER_OVERRIDES", "")))
@@ -121,6 +126,8 @@ class Runtime:
         from loyalty_local import analytics
 
         self.analytics = analytics.start(published, log)
+        self.bus.start(lambda name, event: self.pool.invoke(name, event, str(uuid.uuid4())),
+                       lambda name, event: self._invoke_unwaited(name, event, str(uuid.uuid4())))
         from loyalty_local.openapi import build_openapi
 
         self.openapi = json.dumps(build_openapi(), indent=2).encode()
@@ -144,6 +151,8 @@ class Runtime:
             self.poller.stop()
         if self.analytics:
             self.analytics.stop()
+        if self.bus:
+            self.bus.stop()
         if self.dynamodb:
             self.dynamodb.shutdown()
 

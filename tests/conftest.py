@@ -42,6 +42,7 @@ FUNCTIONS = {  # functions/<name> -> logical id in template.yaml
     "expire_points": "ExpirePointsFunction", "tier_review": "TierReviewFunction", "job_worker": "JobWorkerFunction",
     "publish_events": "PublishEventsFunction", "catalog": "CatalogFunction",
     "campaigns": "CampaignsFunction", "insights": "InsightsFunction",
+    "webhooks": "WebhooksFunction", "deliver_webhooks": "DeliverWebhooksFunction",
 }
 ANALYTICS_DIR = Path(tempfile.mkdtemp(prefix="loyalty-analytics-"))  # the insights function's local store, per session
 PROGRAM = load_program(DEFAULT_PROGRAM_FILE)

@@ -197,6 +197,13 @@ GRANTS = {
         "CatalogTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"},
         "StatsTable": {"dynamodb:BatchGetItem"},
     },
+    # webhook subscriptions: add (conditional put), list (one Query), read, remove (DeleteItem on SUB keys only);
+    # tests and retries write their delivery's log item and go to the queue
+    "WebhooksFunction": {"WebhooksTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}},
+    # delivery: the subscriptions (one Query, cached 10 s), a batch's log items (BatchGetItem, then BatchWriteItem on
+    # D# keys only), a retry's log item, the subscription's health
+    "DeliverWebhooksFunction": {"WebhooksTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
+                                                  "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"}},
 }
 
 
@@ -236,6 +243,8 @@ def test_every_function_is_granted_exactly_the_table_actions_it_needs():
 
 
 MARKER_DELETE_CONDITION = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["EMAIL#*", "SUB#*", "REF#*"]}}
+SUBSCRIPTION_DELETE_CONDITION = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["SUB"]}}
+DELIVERY_LOG_CONDITION = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["D#*"]}}
 
 
 def test_reads_stay_reads_and_nothing_deletes_or_scans():
@@ -248,8 +257,13 @@ def test_reads_stay_reads_and_nothing_deletes_or_scans():
             for action in statement["Action"]:
                 assert "*" not in action.split(":", 1)[1] or action == "kms:GenerateDataKey*", (name, action)
                 if action == "dynamodb:DeleteItem":  # erasure deletes uniqueness markers, never a member or an entry
+                    assert (name, statement["Action"], statement.get("Condition")) in (  # ...and a webhook subscription
+                        ("EnrollFunction", ["dynamodb:DeleteItem"], MARKER_DELETE_CONDITION),
+                        ("WebhooksFunction", ["dynamodb:DeleteItem"], SUBSCRIPTION_DELETE_CONDITION))
+                    continue
+                if action == "dynamodb:BatchWriteItem":  # could delete: only the webhook delivery log's items, in batches
                     assert (name, statement["Action"], statement.get("Condition")) == (
-                        "EnrollFunction", ["dynamodb:DeleteItem"], MARKER_DELETE_CONDITION)
+                        "DeliverWebhooksFunction", ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"], DELIVERY_LOG_CONDITION)
                     continue
                 assert not re.search(r"dynamodb:(Delete|Scan|BatchWrite|PartiQL|CreateTable|UpdateTable)", action), (name, action)
             assert statement["Resource"] != "*", name
@@ -292,9 +306,57 @@ def test_queues_and_the_bus_are_configured_where_they_are_used_and_sent_to_only_
     publish = FUNCTIONS["PublishEventsFunction"]
     assert _environment(publish)["EVENT_BUS_NAME"] == {"Ref": "LoyaltyEventBus"}
     assert [s["Action"] for s in _statements(publish) if "LoyaltyEventBus" in str(s["Resource"])] == [["events:PutEvents"]]
-    for name in set(FUNCTIONS) - {"ExpirePointsFunction", "TierReviewFunction", "PublishEventsFunction"}:
+    # webhooks: the admin routes queue tests and retries, the deliverer its retries and WebhookDisabled on the bus
+    for name in ("WebhooksFunction", "DeliverWebhooksFunction"):
+        assert _environment(FUNCTIONS[name])["WEBHOOK_QUEUE_URL"] == {"Ref": "WebhookDeliveryQueue"}
+        assert senders[name] == {"WebhookDeliveryQueue"}
+    deliver = FUNCTIONS["DeliverWebhooksFunction"]
+    assert _environment(deliver)["EVENT_BUS_NAME"] == {"Ref": "LoyaltyEventBus"}
+    assert [s["Action"] for s in _statements(deliver) if "LoyaltyEventBus" in str(s["Resource"])] == [["events:PutEvents"]]
+    publishers = {"PublishEventsFunction", "DeliverWebhooksFunction"}
+    for name in set(FUNCTIONS) - {"ExpirePointsFunction", "TierReviewFunction", "WebhooksFunction"} - publishers:
         assert not senders[name] and "JOB_QUEUE_URL" not in _environment(FUNCTIONS[name]), name
+    for name in set(FUNCTIONS) - publishers:
         assert "EVENT_BUS_NAME" not in _environment(FUNCTIONS[name]), name
+
+
+def test_every_domain_event_reaches_the_webhook_queue_and_only_its_deliverer_reads_it():
+    rule = RESOURCES["WebhookEventsRule"]["Properties"]
+    assert rule["EventBusName"] == {"Ref": "LoyaltyEventBus"} and rule["EventPattern"] == {"source": ["loyalty"]}
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["WebhookDeliveryQueue", "Arn"]}
+    policy = RESOURCES["WebhookDeliveryQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert policy == [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+                       "Resource": {"Fn::GetAtt": ["WebhookDeliveryQueue", "Arn"]},
+                       "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["WebhookEventsRule", "Arn"]}}}}]
+    queue = RESOURCES["WebhookDeliveryQueue"]["Properties"]
+    # each step of the backoff is a receive: 24 h of doubling steps from 30 s is 13 attempts, plus postponements
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 30 and queue["MessageRetentionPeriod"] > 24 * 3600
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["WebhookDeadLetterQueue", "Arn"]}
+    consumers = [name for name, f in FUNCTIONS.items() for e in f["Properties"].get("Events", {}).values()
+                 if e["Type"] == "SQS" and e["Properties"]["Queue"] == {"Fn::GetAtt": ["WebhookDeliveryQueue", "Arn"]}]
+    assert consumers == ["DeliverWebhooksFunction"]
+    (mapping,) = FUNCTIONS["DeliverWebhooksFunction"]["Properties"]["Events"].values()
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    visibility = [s for s in _statements(FUNCTIONS["DeliverWebhooksFunction"]) if "sqs:ChangeMessageVisibility" in s["Action"]]
+    assert visibility and visibility[0]["Resource"] == {"Fn::GetAtt": ["WebhookDeliveryQueue", "Arn"]}
+    # a disabled subscription is an alarm: the metric the deliverer counts, in the functions' namespace
+    alarm = RESOURCES["WebhookDisabledAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (TEMPLATE["Globals"]["Function"]["Environment"]["Variables"][
+        "POWERTOOLS_METRICS_NAMESPACE"], "WebhookDisabled")
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "deliver_webhooks"}]
+    assert "WebhookDisabled" in (ROOT / "functions" / "deliver_webhooks" / "app.py").read_text()
+
+
+def test_webhook_secrets_are_sealed_with_their_own_key_encrypt_for_the_admin_decrypt_for_the_deliverer():
+    key = RESOURCES["WebhookSecretsKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    for name, action in (("WebhooksFunction", "kms:Encrypt"), ("DeliverWebhooksFunction", "kms:Decrypt")):
+        kms = [s for s in _statements(FUNCTIONS[name]) if any(a.startswith("kms:") for a in s["Action"])]
+        assert kms == [{"Effect": "Allow", "Action": [action], "Resource": {"Fn::GetAtt": ["WebhookSecretsKey", "Arn"]}}], name
+        assert _environment(FUNCTIONS[name])["WEBHOOK_SECRETS_KEY_ID"] == {"Fn::GetAtt": ["WebhookSecretsKey", "Arn"]}
+    for name in set(FUNCTIONS) - {"WebhooksFunction", "DeliverWebhooksFunction"}:
+        assert "WebhookSecretsKey" not in str(FUNCTIONS[name]["Properties"].get("Policies")), name
 
 
 # ------------------------------------------------------------------ the e-mail hash key
@@ -316,7 +378,8 @@ def test_only_the_functions_that_hash_emails_may_read_the_key_and_only_that_para
     readers = {name for name, f in FUNCTIONS.items() if "EMAIL_HASH_KEY_PARAMETER" in _environment(f)}
     assert readers == {"EnrollFunction", "ReportFunction"}  # enrollment, and the lookup by e-mail
     for name, function in FUNCTIONS.items():
-        ssm = [s for s in _statements(function) if any(a.startswith(("ssm:", "kms:")) for a in s["Action"])]
+        ssm = [s for s in _statements(function) if any(a.startswith(("ssm:", "kms:")) for a in s["Action"])
+               and "WebhookSecretsKey" not in str(s["Resource"])]  # the webhook secrets' key: tested below
         if name not in readers:
             assert not ssm, name
             continue
@@ -378,6 +441,11 @@ SAMPLE_VOUCHER = "K7QF4M2XPA"  # the vouchers' samples name one; the run uses th
 SAMPLE_MEMBER = "m8c15b73fd66c717dfde9"  # the samples' member; the run uses the id enroll-member was given
 SAMPLE_REDEMPTION = "e_5a1f0c2d9b7e43a8c6d1"  # cancel-redemption's; the run cancels the first redemption it made
 SAMPLE_QUERY = "q-0123456789abcdef0123456789abcdef"  # get-insight's; the run reads the query run-insight started
+# The webhook admin samples need a queue and a KMS key: they run in their own test, in the order a client would.
+WEBHOOK_EVENTS = [path for path in HTTP_EVENTS if "/v1/webhooks" in json.loads(path.read_text())["routeKey"]]
+WEBHOOK_ORDER = ["create-webhook", "list-webhooks", "get-webhook", "test-webhook", "list-webhook-deliveries",
+                 "retry-webhook-delivery", "remove-webhook"]
+SAMPLE_WEBHOOK, SAMPLE_DELIVERY = "wh_5b0e1c2d3f4a6b7c", "20261123T100000Z-3c9e1f2a4b5d6e7f"
 
 
 def _function_for(route_key: str) -> str:
@@ -394,7 +462,8 @@ def _run_order() -> list[Path]:
     """The HTTP samples in the order of docs/api.md's route table (a route's samples by name), so a new route's
     sample runs where its row is, with no list to keep: the table's order is one a client can follow."""
     rank = {f"{method} {path}": index for index, (method, path) in enumerate(row["route"] for row in ROUTES)}
-    return sorted(HTTP_EVENTS, key=lambda path: (rank[json.loads(path.read_text())["routeKey"]], path.stem))
+    return sorted([path for path in HTTP_EVENTS if path not in WEBHOOK_EVENTS],
+                  key=lambda path: (rank[json.loads(path.read_text())["routeKey"]], path.stem))
 
 
 @pytest.mark.usefixtures("tables")
@@ -446,8 +515,7 @@ def test_scheduled_sample_events_run_their_jobs():
 
 @pytest.mark.usefixtures("tables")
 def test_the_job_worker_sample_applies_its_batch_and_reports_no_failure():
-    (path,) = QUEUE_EVENTS
-    event = json.loads(path.read_text())
+    event = json.loads((ROOT / "events" / "job-worker-batch.json").read_text())
     batch = json.loads(event["Records"][0]["body"])
     assert batch["job"] == "expire" and batch["member_ids"] == [SAMPLE_MEMBER]
     member = call("enroll", json.loads((ROOT / "events" / "enroll-member.json").read_text())).body["member_id"]
@@ -621,3 +689,58 @@ def test_the_athena_workgroup_caps_every_query_s_scan_and_the_insights_function_
     assert [json.dumps(s["Resource"]) for s in writes] == ['{"Fn::Sub": "${AnalyticsBucket.Arn}/athena-results/*"}']
     variables = _environment(FUNCTIONS["InsightsFunction"])
     assert variables["ANALYTICS_ENGINE"] == "athena" and variables["ATHENA_WORKGROUP"] == {"Ref": "AthenaWorkGroup"}
+
+
+@pytest.mark.usefixtures("tables")
+def test_the_webhook_samples_run_in_a_client_s_order_and_the_deliverer_s_sample_is_delivered(tmp_path):
+    """Subscribe (a receiver on this machine instead of the sample's https URL, resolved by nobody), list, read, queue
+    a test, read the log, retry, and the deliverer's batch: its event reaches the receiver, signed; then remove."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import boto3
+
+    from loyalty.webhooks.signing import HEADER, verify
+
+    assert sorted(path.stem for path in WEBHOOK_EVENTS) == sorted(WEBHOOK_ORDER)
+    received = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append((self.headers, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    queue = boto3.client("sqs", region_name="us-east-1").create_queue(QueueName="webhooks")["QueueUrl"]
+    key = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
+    env = {"WEBHOOK_QUEUE_URL": queue, "WEBHOOK_SECRETS_KEY_ID": key, "WEBHOOK_URL_POLICY": "public-or-loopback-http",
+           "LOCAL_EVENTS_FILE": str(tmp_path / "events.jsonl")}
+    webhook, delivery, secret = SAMPLE_WEBHOOK, SAMPLE_DELIVERY, None
+    try:
+        for stem in WEBHOOK_ORDER:
+            event = json.loads((ROOT / "events" / f"{stem}.json").read_text().replace(SAMPLE_WEBHOOK, webhook)
+                               .replace(SAMPLE_DELIVERY, delivery)
+                               .replace("https://hooks.example.com/loyalty", f"http://127.0.0.1:{server.server_port}/hook"))
+            reply = call("webhooks", event, **env)
+            assert reply.status in (200, 201, 202), (stem, reply.body)
+            if stem == "create-webhook":
+                webhook, secret = reply["webhook_id"], reply["secret"]
+            if stem == "get-webhook":
+                assert "secret" not in reply.body
+            if stem == "test-webhook":
+                delivery = reply["delivery_id"]
+            if stem == "retry-webhook-delivery":
+                batch = json.loads((ROOT / "events" / "deliver-webhooks-batch.json").read_text())
+                deliverer = load_function("deliver_webhooks", **env)
+                assert deliverer.lambda_handler(batch, LambdaContext(function_name="deliver_webhooks")) == {"batchItemFailures": []}
+                ((headers, body),) = received
+                assert headers["Loyalty-Event-Type"] == "PointsEarned" and json.loads(body)["detail"]["points"] == 130
+                assert verify(secret, body, headers[HEADER], int(time.time()))
+    finally:
+        server.shutdown()
