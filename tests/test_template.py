@@ -182,7 +182,7 @@ GRANTS = {
     "JobWorkerFunction": {
         "MembersTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
         "LedgerTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
-        "StatsTable": {"dynamodb:UpdateItem"},
+        "StatsTable": {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"},  # BatchGetItem: the roll-up's days
     },
     "PublishEventsFunction": {},  # reads the streams through its event source mappings, never the tables
     "PreTokenFunction": {},  # Cognito's pre-token trigger: reads its event, calls nothing
