@@ -368,7 +368,7 @@ class Loyalty:
     def earn(self, caller: Caller, member_id: str, purchase: Purchase, payload: dict) -> Outcome:
         """Credit a purchase: one read (member, entry, the campaigns' limit counters), one transaction."""
         # only the earn function loads the campaign engine
-        from loyalty.domain.campaigns import TRANSACTION_ITEMS, stored_keys, totals, within_transaction
+        from loyalty.domain.campaigns import TRANSACTION_ITEMS, statistics_later, stored_keys, totals, within_transaction
 
         ref, fingerprint = EntryRef("earn", purchase.transaction_id), request_hash(payload)
         written: list[str] = []
@@ -391,10 +391,13 @@ class Loyalty:
             def room(change: rules.Change) -> int:  # the transaction's items its campaign counters may take
                 return TRANSACTION_ITEMS - self.store.items_besides_campaigns(change, self._counter_deltas(change))
 
+            # Only the counters that guard a limit ride in the transaction; the campaigns' statistics that no limit
+            # counts are the ledger stream's to add (the entry names them).
             change, increments = within_transaction(
-                decide, lambda change: rules.campaign_increments(change.award), room, read, selection.considered,
+                decide, lambda change: change.award.increments if change.award else (), room, read, selection.considered,
                 purchase.occurred_at or now, time_zone=self.program.time_zone, home=self.store.campaign_shard(member_id),
             )
+            change.entry.statistics_later = " ".join(statistics_later(change.award)) or None
             versions = {member.member_id: member.version}
             if referrer:
                 versions[referrer.member_id] = referrer.version
