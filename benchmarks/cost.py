@@ -57,6 +57,8 @@ AGES = (1, 12, 36)  # months of history
 FLAT_TARGET = 1.1  # an earn's units at any scale and age, against the same earn at 100 a day and 1 month
 PLAIN_EARN_WRU_TARGET = 8
 CAMPAIGNS_EARN_WRU_TARGET = 10
+LIMIT_COUNTER_WRU_TARGET = 2  # what each limit counter an earn guards may add (10 limited campaigns x 2 counters)
+LIMITED_COUNTERS = 20
 ITEM_TARGET = 4 * 1024  # every item an earn writes
 HOT_RATE_TARGET = 2_000  # earns a second program-wide, and purchases a second on one campaign
 REPORT_RRU_TARGET = 150  # a 31-day report at any traffic
@@ -435,8 +437,9 @@ def measure() -> tuple[list[Row], list[dict]]:
             invoke("report, 31 days", "report", api_event("GET", "/v1/reports/program", scopes="loyalty/admin",
                                                           query={"from": str(today - timedelta(days=30)), "to": str(today)}))
 
-        # Campaigns: an earn with 10 active campaigns that apply, first without limits (each adds to its total
-        # counter), then with two limits each (their counters read with the member, written under conditions).
+        # Campaigns: an earn with 10 active campaigns that apply, first without limits (their statistics are the
+        # ledger stream's to add: the earn writes no counter), then with two limits each (their counters read with the
+        # member, written under conditions; the limit in all over the campaign also holds its statistics).
         from loyalty.domain.campaigns import parse_campaign
         from loyalty.store.campaigns import ACTIVE, ENDED, PK, CampaignStore
 
@@ -595,6 +598,12 @@ def _scale_table(rows: list[Row], growth: dict) -> list[str]:
     if plain + extra["earn, 10 campaigns"] > CAMPAIGNS_EARN_WRU_TARGET:
         missed.append(f"an earn with 10 campaigns costs {plain + extra['earn, 10 campaigns']:.1f} WRU "
                       f"(target <= {CAMPAIGNS_EARN_WRU_TARGET})")
+    guarded = extra["earn, 10 limited"] - extra["earn, 10 campaigns"]
+    print(f"Each of the {LIMITED_COUNTERS} limit counters of 10 limited campaigns adds {guarded / LIMITED_COUNTERS:.2f} WRU "
+          f"to the earn (target <= {LIMIT_COUNTER_WRU_TARGET})")
+    if guarded > LIMIT_COUNTER_WRU_TARGET * LIMITED_COUNTERS:
+        missed.append(f"10 limited campaigns add {guarded:.1f} WRU to the earn with 10 campaigns "
+                      f"(target <= {LIMIT_COUNTER_WRU_TARGET} per limit counter, {LIMIT_COUNTER_WRU_TARGET * LIMITED_COUNTERS})")
     return missed
 
 
