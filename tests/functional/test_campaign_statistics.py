@@ -38,8 +38,13 @@ def ledger_records() -> list[dict]:
 
 
 def deliver(records: list[dict], tmp_path) -> dict:
+    """Hand stream records to the publisher in batches of at most 100 (a stream mapping's BatchSize)."""
     publisher = load_function("publish_events", LOCAL_EVENTS_FILE=str(tmp_path / "events.jsonl"))
-    return publisher.lambda_handler({"Records": records}, LambdaContext(function_name="publish_events"))
+    failures = []
+    for start in range(0, len(records), 100):
+        reply = publisher.lambda_handler({"Records": records[start:start + 100]}, LambdaContext(function_name="publish_events"))
+        failures += reply["batchItemFailures"]
+    return {"batchItemFailures": failures}
 
 
 def deliver_ledger_stream(tmp_path) -> None:
