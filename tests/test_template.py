@@ -182,9 +182,11 @@ GRANTS = {
     "JobWorkerFunction": {
         "MembersTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
         "LedgerTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
-        "StatsTable": {"dynamodb:UpdateItem"},
+        "StatsTable": {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"},  # BatchGetItem: the roll-up's days
     },
-    "PublishEventsFunction": {},  # reads the streams through its event source mappings, never the tables
+    # reads the streams through its event source mappings; adds the campaigns' statistics of new earns (a marker
+    # put and counter updates in one transaction)
+    "PublishEventsFunction": {"StatsTable": {"dynamodb:PutItem", "dynamodb:UpdateItem"}},
     "PreTokenFunction": {},  # Cognito's pre-token trigger: reads its event, calls nothing
     # the back office's catalog: create (conditional put), replace, retire and stock (conditional updates);
     # a refused stock change reads the reward to say why. Nothing else: no member, ledger or counter.

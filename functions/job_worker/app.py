@@ -1,4 +1,5 @@
-"""Job queue consumer: applies a batch of members' expiry, tier review or birthday bonus; failed messages are retried alone."""
+"""Job queue consumer: applies a batch of members' expiry, tier review or birthday bonus, or the report counters'
+roll-up; failed messages are retried alone."""
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -22,6 +23,8 @@ def _work(record) -> None:
         metrics.add_metric(name="PointsExpired", unit=MetricUnit.Count, value=result["points_expired"])
     elif batch.job == jobs.BIRTHDAY:
         metrics.add_metric(name="BirthdayBonuses", unit=MetricUnit.Count, value=result["changed"])
+    elif batch.job == jobs.ROLLUP:
+        metrics.add_metric(name="DaysRolledUp", unit=MetricUnit.Count, value=result["changed"])
     else:
         metrics.add_metric(name="TierChanges", unit=MetricUnit.Count, value=result["changed"])
 

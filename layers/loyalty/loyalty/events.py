@@ -65,6 +65,14 @@ def from_record(record: DynamoDBRecord) -> list[DomainEvent]:
     return []
 
 
+def new_earn_entry(record: DynamoDBRecord) -> dict[str, Any] | None:
+    """The image of a ledger earn entry a stream record inserts (plain values), or None."""
+    change = record.dynamodb
+    kind = record.event_name.name if record.event_name else ""
+    new = _plain(change.new_image) if change and kind == "INSERT" else {}
+    return new if "entry_key" in new and "created_seq" in new and new.get("type") == "earn" else None
+
+
 def _campaign_events(new: dict, old: dict, base: dict) -> list[DomainEvent]:
     """A campaign's status change (catalog table stream): activated, or ended after having been active."""
     status, before = new.get("status"), old.get("status")

@@ -25,7 +25,8 @@ from loyalty.settings import LOCAL, ApiSettings, DispatcherSettings
 from loyalty.store.repository import JobIndex
 
 EXPIRE, REVIEW, BIRTHDAY = "expire", "review", "birthday"
-JOBS = (EXPIRE, REVIEW, BIRTHDAY)
+ROLLUP = "rollup"  # the report counters' daily roll-up: one message a run, for no member
+JOBS = (EXPIRE, REVIEW, BIRTHDAY, ROLLUP)
 SQS_BATCH_LIMIT = 10  # messages per SendMessageBatch
 
 
@@ -70,6 +71,9 @@ class Worker:
 
         A member that fails does not hold back the rest of its batch: all are tried, then the batch fails.
         """
+        if batch.job == ROLLUP:  # idempotent and resumable: a message delivered again goes on from the marker
+            days = self.loyalty.roll_up_counters(batch.now)
+            return {"members": 0, "changed": len(days), "points_expired": 0, "points_credited": 0}
         changed = expired = credited = 0
         failed: list[str] = []
         last_error: Exception | None = None
@@ -150,6 +154,9 @@ class Dispatcher:
     def dispatch(self, job: str, now: datetime) -> int:
         """Send the due members in batches; returns how many members were dispatched."""
         rules.check_job_time(now, self.clock.now())
+        if job == ROLLUP:
+            self.send([Batch(ROLLUP, now, [])])
+            return 0
         pending: list[str] = []
         batches: list[Batch] = []
         count = 0

@@ -368,7 +368,7 @@ class Loyalty:
     def earn(self, caller: Caller, member_id: str, purchase: Purchase, payload: dict) -> Outcome:
         """Credit a purchase: one read (member, entry, the campaigns' limit counters), one transaction."""
         # only the earn function loads the campaign engine
-        from loyalty.domain.campaigns import TRANSACTION_ITEMS, stored_keys, totals, within_transaction
+        from loyalty.domain.campaigns import TRANSACTION_ITEMS, statistics_later, stored_keys, totals, within_transaction
 
         ref, fingerprint = EntryRef("earn", purchase.transaction_id), request_hash(payload)
         written: list[str] = []
@@ -391,10 +391,13 @@ class Loyalty:
             def room(change: rules.Change) -> int:  # the transaction's items its campaign counters may take
                 return TRANSACTION_ITEMS - self.store.items_besides_campaigns(change, self._counter_deltas(change))
 
+            # Only the counters that guard a limit ride in the transaction; the campaigns' statistics that no limit
+            # counts are the ledger stream's to add (the entry names them).
             change, increments = within_transaction(
-                decide, lambda change: rules.campaign_increments(change.award), room, read, selection.considered,
+                decide, lambda change: change.award.increments if change.award else (), room, read, selection.considered,
                 purchase.occurred_at or now, time_zone=self.program.time_zone, home=self.store.campaign_shard(member_id),
             )
+            change.entry.statistics_later = " ".join(statistics_later(change.award)) or None
             versions = {member.member_id: member.version}
             if referrer:
                 versions[referrer.member_id] = referrer.version
@@ -681,11 +684,32 @@ class Loyalty:
             raise errors.InvalidRange("`to` is before `from`")
         if (end - start).days + 1 > MAX_REPORT_DAYS:
             raise errors.InvalidRange(f"a report covers at most {MAX_REPORT_DAYS} days")
-        totals, first_day = self.store.totals()
+        totals, first_day, rolled_through = self.store.report_basis()
         today = stats.local_day(self.clock.now(), self.program.time_zone)
-        report_plan = stats.plan(start, end, today, first_day, self.program.earn.pending_days)
+        report_plan = stats.plan(start, end, today, first_day, self.program.earn.pending_days, rolled_through)
         counters = self.store.counters(report_plan.buckets())
         return stats.build_report(report_plan, counters, totals, [tier.name for tier in self.program.tiers])
+
+    def roll_up_counters(self, as_of: datetime, most: int = stats.ROLLUP_DAYS_PER_RUN) -> list[date]:
+        """Add up the settled days not yet rolled up (at most `most`), each into its cumulative item: returns them.
+
+        Idempotent and resumable: each day's item and the marker move together, from where the marker is, so a
+        run that stops part way (or runs twice, or beside another) is taken up by the next from its last day.
+        """
+        self.check_job_time(as_of)
+        _, first_day, rolled_through = self.store.report_basis()
+        done = []
+        previous = self.store.cumulative(rolled_through) if rolled_through else None
+        for day in stats.roll_up_days(rolled_through, first_day, stats.local_day(as_of, self.program.time_zone), most):
+            if rolled_through is not None and previous is None:
+                raise errors.StoreRejected(f"the roll-up's marker says {rolled_through}, whose figures are missing",
+                                           operation="roll_up_counters", cause=None, reason=None)
+            figures = stats.rolled(previous or {}, self.store.day_figures(day))
+            if not self.store.write_cumulative(day, figures, rolled_through):
+                break  # another run moved on meanwhile: it goes on from there
+            done.append(day)
+            previous, rolled_through = figures, day
+        return done
 
     # -------------------------------------------------------------- scheduled jobs
 

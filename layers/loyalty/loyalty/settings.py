@@ -130,7 +130,9 @@ class PublisherSettings(Settings):
 
     event_bus_name: str  # "local": events are logged and appended to local_events_file
     local_events_file: Path = Path(".local/events.jsonl")
+    stats_table: str | None = None  # where it adds the campaigns' statistics of new earn entries (None: it does not)
     aws_region: str | None = None
+    aws_endpoint_url_dynamodb: str | None = None
 
 
 class RewardAdminSettings(Settings):
