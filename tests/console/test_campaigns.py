@@ -4,6 +4,7 @@ runtime's earn function has read no campaign before this one is active (it cache
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from tests.console.conftest import api
@@ -59,6 +60,11 @@ def test_a_draft_campaign_made_in_the_form_is_previewed_activated_and_counts(con
 
     for _ in range(3):  # 50 + 50 reach the member's 100 a day; the third is cut to nothing
         earn(runtime, member_id, 1200)
+    # A campaign's statistics are added from the ledger's stream, about a second after the earn: the page is
+    # reloaded once the API shows them (the figures the console must then show are the API's).
+    deadline = time.monotonic() + 30
+    while api(runtime, "GET", f"/v1/campaigns/{campaign_id}").json()["times_applied"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
     console.page.reload()
     console.page.wait_for_selector("[data-campaign-status=active]")
     assert shown(console, "[data-counter=points_awarded]") == "100"
