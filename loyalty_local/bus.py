@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from typing import Any
 from loyalty_local.template import LOCAL_ACCOUNT, LOCAL_REGION, resolve, resources_of_type
 
 POLL_SECONDS = 0.2
+STOP_SECONDS = 5.0  # all of the bus's threads together, whatever their number (SIGTERM must end a run within 5 s)
 BUS_LOGICAL_ID = "LoyaltyEventBus"
 MATCHERS = {"prefix", "anything-but", "exists"}
 
@@ -378,6 +380,13 @@ class LocalBus:
             part.start()
             self.running.append(part)
 
-    def stop(self) -> None:
+    def signal_stop(self) -> None:
+        """Tell every thread to take nothing more (before the functions end, so none starts a new invocation)."""
         for part in self.running:
-            part.stop()
+            part.stopping.set()
+
+    def stop(self) -> None:
+        self.signal_stop()
+        deadline = time.monotonic() + STOP_SECONDS  # one budget for all: joined one by one, they would add up
+        for part in self.running:
+            part.thread.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -145,6 +145,9 @@ class Runtime:
             if self.serving:  # shutdown() would wait forever for a server that never served
                 server.shutdown()
             server.server_close()
+        for follower in (self.bus, self.analytics):  # they take nothing more while the functions end
+            if follower:
+                follower.signal_stop()
         if self.pool:
             self.pool.stop()
         if self.poller:
