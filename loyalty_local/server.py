@@ -438,7 +438,10 @@ Ready. Ctrl-C stops everything.""")
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
-    stopping.wait()
+    # A signal may be delivered to any thread: the handler runs only once the main thread is back in the
+    # interpreter, which a wait without a timeout never is (the runtime would ignore SIGTERM until killed).
+    while not stopping.wait(0.2):
+        pass
     log("stopping...")
     runtime.stop()
     log("stopped.")
