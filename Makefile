@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/layers/loyalty:$(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install run token events replay-events migrate-campaign-counters test unit lint openapi check-openapi bench mutation build deploy validate clean
+.PHONY: help install browser console-deps console-vendor deploy-console run token events webhook-echo replay-events migrate-campaign-counters test unit lint openapi check-openapi bench mutation build deploy validate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -61,6 +61,10 @@ token: $(STAMP)  ## print a local JWT: make token ROLE=member|pos|admin [SUB=...
 events: $(STAMP)  ## list the domain events the running `make run` published: make events [TYPE=TierChanged]
 	@$(PY) -m loyalty_local events $(if $(TYPE),--type $(TYPE))
 
+webhook-echo: $(STAMP)  ## a local webhook receiver that verifies signatures: make webhook-echo SECRET=whsec_... [PORT=4000] [FAIL=N]
+	@test -n "$(SECRET)" || { echo "usage: make webhook-echo SECRET=<the secret POST /v1/webhooks answered> [PORT=4000] [FAIL=N]"; exit 2; }
+	@$(PY) -m loyalty_local.webhook_echo --secret '$(SECRET)' --port $(or $(PORT),4000) --fail $(or $(FAIL),0)
+
 replay-events: $(STAMP)  ## publish again the events of the ledger entries of a window: make replay-events FROM=2026-11-02T10:00:00Z TO=...
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make replay-events FROM=<time> TO=<time> (RFC 3339, with Z)"; exit 2; }
 	@$(PY) -m ops.replay_events --ledger-table LedgerTable --bus local --endpoint-url http://127.0.0.1:$(or $(DYNAMODB_PORT),3002) \
@@ -72,7 +76,21 @@ migrate-campaign-counters: $(STAMP)  ## move campaign counters in all written be
 		$(PY) -m ops.shard_campaign_counters --catalog-table $(or $(CATALOG_TABLE),CatalogTable) \
 		--stats-table $(or $(STATS_TABLE),StatsTable) --endpoint-url $(or $(ENDPOINT),http://127.0.0.1:$(or $(DYNAMODB_PORT),3002))
 
-test: $(STAMP) lint check-openapi  ## lint the template, check openapi.json, run every test
+# The console's browser tests drive Debian's Chromium (playwright's own browser download does not work here) and
+# run axe-core from node_modules: both are set up here when missing, so a fresh clone's `make test` has them.
+CHROMIUM ?= /usr/bin/chromium
+browser:  ## install Debian's chromium for the console's browser tests when missing (apt-get, as root)
+	@test -x $(CHROMIUM) || { echo "Installing chromium (apt-get)..."; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+console-deps: node_modules/.package-lock.json  ## npm ci: uPlot and axe-core at the versions and hashes of package-lock.json
+
+console-vendor: console-deps  ## copy uPlot from node_modules into console/vendor (commit the result after a version change)
+	cp node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.min.css console/vendor/
+	cp node_modules/uplot/LICENSE console/vendor/uPlot.LICENSE
+
+test: $(STAMP) lint check-openapi browser console-deps  ## lint the template, check openapi.json, run every test (the console's in Chromium)
 	$(PY) -m pytest -q
 
 lint: $(STAMP) checkov  ## ruff on the code, cfn-lint and checkov on the template
@@ -102,8 +120,23 @@ build:  ## sam build (needs the SAM CLI and python3.13 on PATH)
 validate:  ## sam validate --lint (needs the SAM CLI)
 	sam validate --lint --region $(AWS_DEFAULT_REGION)
 
-deploy: build  ## sam deploy with samconfig.toml (add ARGS=--guided the first time)
+deploy: build  ## sam deploy with samconfig.toml (add ARGS=--guided the first time), then the console's files
 	sam deploy $(ARGS)
+	$(MAKE) deploy-console
+
+# The console's files to its bucket, and a config.json written from the stack's outputs (the API, the hosted UI,
+# the console's client id: nothing secret), then CloudFront told to drop what it cached. STACK: samconfig's name.
+STACK ?= loyalty-dev
+deploy-console:  ## upload console/ to the stack's console bucket with its config.json (make deploy runs it)
+	@set -e; out() { aws cloudformation describe-stacks --stack-name $(STACK) --output text \
+		--query "Stacks[0].Outputs[?OutputKey=='$$1'].OutputValue"; }; \
+	bucket=$$(out ConsoleBucketName); distribution=$$(out ConsoleDistributionId); \
+	api=$$(out ApiUrl) authority=$$(out AuthDomainUrl) client=$$(out ConsoleClientId) \
+		$(PYTHON) -c 'import json, os; print(json.dumps({"mode": "cognito", "api": os.environ["api"], "authority": os.environ["authority"], "client_id": os.environ["client"], "scope": "openid email loyalty/admin"}))' > .aws-sam/console-config.json; \
+	aws s3 sync console/ s3://$$bucket/ --delete --exclude config.json; \
+	aws s3 cp .aws-sam/console-config.json s3://$$bucket/config.json --content-type application/json --cache-control no-store; \
+	aws cloudfront create-invalidation --distribution-id $$distribution --paths "/*" > /dev/null; \
+	echo "Console: $$(out ConsoleUrl)"
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .hypothesis .mutation

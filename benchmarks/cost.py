@@ -57,6 +57,8 @@ AGES = (1, 12, 36)  # months of history
 FLAT_TARGET = 1.1  # an earn's units at any scale and age, against the same earn at 100 a day and 1 month
 PLAIN_EARN_WRU_TARGET = 8
 CAMPAIGNS_EARN_WRU_TARGET = 10
+LIMIT_COUNTER_WRU_TARGET = 2  # what each limit counter an earn guards may add (10 limited campaigns x 2 counters)
+LIMITED_COUNTERS = 20
 ITEM_TARGET = 4 * 1024  # every item an earn writes
 HOT_RATE_TARGET = 2_000  # earns a second program-wide, and purchases a second on one campaign
 REPORT_RRU_TARGET = 150  # a 31-day report at any traffic
@@ -347,6 +349,14 @@ def _put_counters(tables: Tables, items: dict[str, dict[str, int]]) -> None:
         tables.client.put_item(TableName=table, Item={"pk": {"S": key}, **{name: {"N": str(value)} for name, value in values.items()}})
 
 
+def _rolled_through(tables: Tables, day) -> None:
+    """The daily roll-up's marker and the cumulative item of its last day, as a roll-up through `day` leaves them."""
+    table = os.environ["STATS_TABLE"]
+    tables.client.put_item(TableName=table, Item={"pk": {"S": "ROLLUP"}, "rolled_through": {"S": str(day)}})
+    tables.client.put_item(TableName=table, Item={"pk": {"S": f"C#{day}"}, "net_points": {"N": "987654321"},
+                                                  "pending_net": {"N": "0"}})
+
+
 def _written_sizes(calls: list[Call]) -> dict[str, int]:
     """The items the calls' transactions wrote: table and key -> the larger of its before and after sizes."""
     sizes = {}
@@ -435,8 +445,9 @@ def measure() -> tuple[list[Row], list[dict]]:
             invoke("report, 31 days", "report", api_event("GET", "/v1/reports/program", scopes="loyalty/admin",
                                                           query={"from": str(today - timedelta(days=30)), "to": str(today)}))
 
-        # Campaigns: an earn with 10 active campaigns that apply, first without limits (each adds to its total
-        # counter), then with two limits each (their counters read with the member, written under conditions).
+        # Campaigns: an earn with 10 active campaigns that apply, first without limits (their statistics are the
+        # ledger stream's to add: the earn writes no counter), then with two limits each (their counters read with the
+        # member, written under conditions; the limit in all over the campaign also holds its statistics).
         from loyalty.domain.campaigns.document import parse_campaign
         from loyalty.campaigns.store import ACTIVE, ENDED, PK, CampaignStore
 
@@ -461,6 +472,11 @@ def measure() -> tuple[list[Row], list[dict]]:
                     "transaction_id": f"{kind}{index}", "amount_minor": 2500, "currency": "EUR"}), 201)
         for stale in campaigns.active():
             campaigns.model(PK, stale.campaign_id).update(actions=[campaigns.model.status.set(ENDED)])
+        # The units of the limit counters the last limited earn wrote, each one's own (a tier the member reaches
+        # meanwhile moves its total and grows the member: not the counters' doing).
+        counter_units = [2 * write_units(before, after) for call in last_calls["earn, 10 limited"]
+                         if call.operation == "TransactWriteItems" for _, before, after in call.images
+                         if (after or before or {}).get("pk", {}).get("S", "").startswith("CL#")]
 
         # The scale table. Members whose last purchase was LONG_GAP_DAYS ago (enrolled and buying then).
         shards = int(os.environ.get("STATS_SHARDS", "8"))
@@ -486,10 +502,14 @@ def measure() -> tuple[list[Row], list[dict]]:
                 cell["sizes"].update(_written_sizes(last_calls["cell"]))
             scale.append(cell)
         # The 31-day report at each traffic (the last 31 days), over days filled alike (36 months of history);
-        # counting began before them (first_day on a total), so every day of the range is read.
+        # counting began before them (first_day on a total), so every day of the range is read; the daily roll-up has
+        # run (its marker and the cumulative item of its last day, SETTLE_DAYS ago).
         reports = []
         first_day = {"pk": {"S": "T#0"}, "first_day": {"S": str(today - timedelta(days=3 * 365))}}
         tables.client.put_item(TableName=os.environ["STATS_TABLE"], Item=first_day)
+        from loyalty.domain import stats
+
+        _rolled_through(tables, today - timedelta(days=stats.SETTLE_DAYS))
         for purchases in SCALES:
             for offset in range(31):
                 day = today - timedelta(days=offset)
@@ -498,7 +518,7 @@ def measure() -> tuple[list[Row], list[dict]]:
             invoke("scale report", "report", api_event("GET", "/v1/reports/program", scopes="loyalty/admin", query={
                 "from": str(today - timedelta(days=30)), "to": str(today)}), warm_up=False)
             reports.append((purchases, rows.pop("scale report")))
-        growth = {"cells": scale, "reports": reports, "shards": shards}
+        growth = {"cells": scale, "reports": reports, "shards": shards, "limit_counters": counter_units}
 
         # Jobs (last: their entries move the members' clocks on), per member changed: JOB_MEMBERS more
         # Platinum members; everyone's points expire, then every member above Bronze drops a tier.
@@ -507,6 +527,8 @@ def measure() -> tuple[list[Row], list[dict]]:
             invoke("setup", "earn", api_event("POST", f"/v1/members/{other['member_id']}/earn",
                                               body={"transaction_id": f"j{index}", "amount_minor": 500_000, "currency": "EUR"}), 201, count=False)
         now = datetime.now(timezone.utc)
+        # The daily schedule also queues the roll-up: as on any day, it has one day to add.
+        _rolled_through(tables, (now + timedelta(days=800)).date() - timedelta(days=stats.SETTLE_DAYS + 1))
         for name, function, days in (("expire job", "expire_points", 800), ("tier review job", "tier_review", 430)):
             clock_file.write_text(json.dumps({"offset_seconds": timedelta(days=days).total_seconds()}))
             result = invoke(name, function, _scheduled(now + timedelta(days=days)), None, warm_up=False)
@@ -595,6 +617,14 @@ def _scale_table(rows: list[Row], growth: dict) -> list[str]:
     if plain + extra["earn, 10 campaigns"] > CAMPAIGNS_EARN_WRU_TARGET:
         missed.append(f"an earn with 10 campaigns costs {plain + extra['earn, 10 campaigns']:.1f} WRU "
                       f"(target <= {CAMPAIGNS_EARN_WRU_TARGET})")
+    counters = growth["limit_counters"]
+    per_counter = sum(counters) / max(1, len(counters))
+    print(f"The last earn with 10 limited campaigns wrote {len(counters)} limit counter items (target {LIMITED_COUNTERS}), "
+          f"{per_counter:.2f} WRU each (target <= {LIMIT_COUNTER_WRU_TARGET}); the row adds "
+          f"{extra['earn, 10 limited'] - extra['earn, 10 campaigns']:.1f} WRU to the earn with 10 campaigns on average")
+    if len(counters) != LIMITED_COUNTERS or per_counter > LIMIT_COUNTER_WRU_TARGET:
+        missed.append(f"an earn with 10 limited campaigns wrote {len(counters)} limit counters at {per_counter:.2f} WRU each "
+                      f"(target {LIMITED_COUNTERS}, <= {LIMIT_COUNTER_WRU_TARGET} each)")
     return missed
 
 

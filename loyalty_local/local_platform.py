@@ -75,12 +75,14 @@ class LocalPlatform(Platform):
         from loyalty.jobs.batches import Worker  # the worker's composition, in the dispatcher's process
         from loyalty.jobs.use_cases import ScheduledJobs
         from loyalty.program import load_program
+        from loyalty.reports.store import ReportStore
+        from loyalty.reports.use_cases import Reports
         from loyalty.settings import ApiSettings
         from loyalty.store.ledger import Store
 
         settings = ApiSettings.from_environment(env)
-        jobs = ScheduledJobs(Store.from_settings(settings), self.clock(env), load_program(settings.program_file))
-        return Worker(jobs).work_all
+        store, clock, program = Store.from_settings(settings), self.clock(env), load_program(settings.program_file)
+        return Worker(ScheduledJobs(store, clock, program), Reports(ReportStore(store), clock, program)).work_all
 
     def event_sink(self, env: Mapping[str, str] | None = None) -> EventSink | None:
         env = _env(env)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote
 
-from loyalty_local import apigw, events
+from loyalty_local import apigw, console, events
 from loyalty_local.clock import ClockError, LocalClock, clock_body
 from loyalty_local.functions import FunctionError, FunctionPool, FunctionTimeout
 from loyalty_local.throttle import TOO_MANY_REQUESTS, Throttle, parse_overrides
@@ -69,6 +69,8 @@ class Runtime:
         self.dynamodb = None
         self.pool: FunctionPool | None = None
         self.poller = None
+        self.analytics = None  # the events follower feeding the analytics store (loyalty_local/analytics.py)
+        self.bus = None  # the local EventBridge, its queues and SQS event sources (loyalty_local/bus.py)
         self.router: apigw.Router | None = None
         self.throttle: Throttle | None = None  # set by start() from the template; none: nothing is throttled
         self.openapi: bytes = b"{}"
@@ -96,6 +98,9 @@ class Runtime:
         self.clock = LocalClock(published.with_name(f"clock-{self.api_port}.json"))
         aws = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
                "AWS_DEFAULT_REGION": LOCAL_REGION}
+        from loyalty_local.bus import LocalBus
+
+        aws.update(LocalBus.environment(endpoint))  # SQS and KMS are moto's too
         local = local_environment(published, self.clock.path)
         os.environ.update({**aws, **local})  # for the seeding and the OpenAPI build in this process
 
@@ -106,7 +111,8 @@ class Runtime:
         from loyalty.seed import seed_demo
 
         seed_demo("CatalogTable", LOCAL_REGION)
-        specs = functions(template)
+        self.bus = LocalBus(template, endpoint, published, log)
+        specs = self.bus.prepare(functions(template))
         self.router = apigw.Router(specs)
         # API Gateway's route throttling, with the template's limits (LOCAL_PARAMETER_OVERRIDES may change them)
         self.throttle = Throttle.from_template(template, parse_overrides(os.environ.get("LOCAL_PARAMETER_OVERRIDES", "")))
@@ -117,6 +123,11 @@ class Runtime:
 
         self.poller = StreamPoller(endpoint, specs, self._deliver_stream_batch, log)
         self.poller.start()
+        from loyalty_local import analytics
+
+        self.analytics = analytics.start(published, log)
+        self.bus.start(lambda name, event: self.pool.invoke(name, event, str(uuid.uuid4())),
+                       lambda name, event: self._invoke_unwaited(name, event, str(uuid.uuid4())))
         from loyalty_local.openapi import build_openapi
 
         self.openapi = json.dumps(build_openapi(), indent=2).encode()
@@ -134,10 +145,17 @@ class Runtime:
             if self.serving:  # shutdown() would wait forever for a server that never served
                 server.shutdown()
             server.server_close()
+        for follower in (self.bus, self.analytics):  # they take nothing more while the functions end
+            if follower:
+                follower.signal_stop()
         if self.pool:
             self.pool.stop()
         if self.poller:
             self.poller.stop()
+        if self.analytics:
+            self.analytics.stop()
+        if self.bus:
+            self.bus.stop()
         if self.dynamodb:
             self.dynamodb.shutdown()
 
@@ -216,6 +234,9 @@ class Runtime:
             return 200, [("content-type", SWAGGER_ASSETS[request.path]), ("cache-control", "max-age=86400")], _swagger_asset(request.path)
         if request.path == "/_local/clock" and request.method in ("GET", "POST"):
             return self._serve_clock(request)
+        if console.is_console(request.path):  # the back-office console, signed in with a local admin token
+            return console.serve(request.method, request.path, request.headers.get("accept-encoding", ""),
+                                 lambda: apigw.make_token("admin", self.secret, issuer=self.issuer, audience=self.audience))
         match = self.router.match(request.method, request.path)
         if match is None:
             return json_response(404, {"message": "Not Found"})
@@ -287,8 +308,10 @@ class Runtime:
 
 def local_environment(events_file: Path, clock_file: Path) -> dict[str, str]:
     """What deployed functions get from the template and SSM, given explicitly: no setting has a default."""
+    from loyalty_local.analytics import local_environment as analytics_environment
+
     return {"EMAIL_HASH_KEY": LOCAL_EMAIL_HASH_KEY, "JOB_QUEUE_URL": "local", "EVENT_BUS_NAME": "local",
-            "LOCAL_EVENTS_FILE": str(events_file), "LOCAL_CLOCK_FILE": str(clock_file),
+            "LOCAL_EVENTS_FILE": str(events_file), "LOCAL_CLOCK_FILE": str(clock_file), **analytics_environment(events_file),
             **{name: os.environ[name] for name in ("PROGRAM_FILE",) if os.environ.get(name)},
             **_faults()}
 
@@ -388,6 +411,11 @@ def serve() -> int:
         return 1
     api = f"http://127.0.0.1:{runtime.api_port}"
 
+    def analytics_dir() -> str:
+        from loyalty_local.analytics import store_dir
+
+        return str(store_dir(events.events_file()))
+
     def token(role: str) -> str:
         return apigw.make_token(role, **settings, email=DEMO_MEMBER_EMAIL if role == "member" else None)
 
@@ -395,10 +423,12 @@ def serve() -> int:
 Loyalty API running locally ({time.perf_counter() - started:.1f} s to start)
   HTTP API         {api}            (try {api}/v1/program)
   API docs         {api}/docs       OpenAPI: {api}/openapi.json
+  Console          {api}/console/   (the back office, signed in as a local admin)
   Lambda invoke    http://127.0.0.1:{runtime.lambda_port}   (aws lambda invoke --endpoint-url ...)
   DynamoDB (moto)  http://127.0.0.1:{runtime.dynamodb_port}
   Business clock   {api}/_local/clock  (POST {{"advance_days": 30}} moves every function and job forward)
   Domain events    logged here, and listed by `make events` ({events.events_file()})
+  Analytics store  {analytics_dir()}  (Parquet by day; POST /v1/insights/queries, docs/insights.md)
 Tokens (12 h; `make token ROLE=member|pos|admin [SUB=...] [EMAIL=...]` for more):
   member  {token("member")}
           (proves {DEMO_MEMBER_EMAIL}: a member token enrolls only the e-mail it proves)
@@ -408,7 +438,10 @@ Ready. Ctrl-C stops everything.""")
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
-    stopping.wait()
+    # A signal may be delivered to any thread: the handler runs only once the main thread is back in the
+    # interpreter, which a wait without a timeout never is (the runtime would ignore SIGTERM until killed).
+    while not stopping.wait(0.2):
+        pass
     log("stopping...")
     runtime.stop()
     log("stopped.")

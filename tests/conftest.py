@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import sys
+import tempfile
 import threading
 import uuid
 from dataclasses import dataclass
@@ -55,8 +56,10 @@ FUNCTIONS = {  # functions/<name> -> logical id in template.yaml
     "enroll": "EnrollFunction", "earn": "EarnFunction", "redeem": "RedeemFunction", "report": "ReportFunction",
     "expire_points": "ExpirePointsFunction", "tier_review": "TierReviewFunction", "job_worker": "JobWorkerFunction",
     "publish_events": "PublishEventsFunction", "catalog": "CatalogFunction",
-    "campaigns": "CampaignsFunction",
+    "campaigns": "CampaignsFunction", "insights": "InsightsFunction",
+    "webhooks": "WebhooksFunction", "deliver_webhooks": "DeliverWebhooksFunction",
 }
+ANALYTICS_DIR = Path(tempfile.mkdtemp(prefix="loyalty-analytics-"))  # the insights function's local store, per session
 PROGRAM = load_program(DEFAULT_PROGRAM_FILE)
 install(LocalPlatform())  # the functions loaded here run as the local runtime runs them (its clock, queue, events file)
 
@@ -81,6 +84,8 @@ def function_environment(name: str, **extra: str) -> dict[str, str]:
         env = {**specs["JobWorkerFunction"].environment, **env, "JOB_QUEUE_URL": "local"}
     if "EVENT_BUS_NAME" in env:
         env["EVENT_BUS_NAME"] = "local"
+    if "ANALYTICS_ENGINE" in env:  # as the local runtime gives it: DuckDB on a local store
+        env.update(ANALYTICS_ENGINE="duckdb", ANALYTICS_DIR=str(ANALYTICS_DIR))
     if env.pop("EMAIL_HASH_KEY_PARAMETER", None) or "EMAIL_HASH_KEY" in env:
         env["EMAIL_HASH_KEY"] = TEST_EMAIL_HASH_KEY
     return {
@@ -235,8 +240,10 @@ def tables():
     from moto import mock_aws
 
     from loyalty import seed
+    from loyalty_local.moto_atomic import make_dynamodb_atomic
     from loyalty_local.template import create_tables
 
+    make_dynamodb_atomic()  # moto's own transactions restore whole tables on failure: a race would undo another's write
     with mock_aws():
         create_tables(boto3.client("dynamodb", region_name=REGION))
         seed.seed_demo(TABLES["CATALOG_TABLE"], REGION)

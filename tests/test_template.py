@@ -182,19 +182,30 @@ GRANTS = {
     "JobWorkerFunction": {
         "MembersTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
         "LedgerTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
-        "StatsTable": {"dynamodb:UpdateItem"},
+        "StatsTable": {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"},  # BatchGetItem: the roll-up's days
     },
-    "PublishEventsFunction": {},  # reads the streams through its event source mappings, never the tables
+    # reads the streams through its event source mappings; adds the campaigns' statistics of new earns (a marker
+    # put and counter updates in one transaction)
+    "PublishEventsFunction": {"StatsTable": {"dynamodb:PutItem", "dynamodb:UpdateItem"}},
     "PreTokenFunction": {},  # Cognito's pre-token trigger: reads its event, calls nothing
     # the back office's catalog: create (conditional put), replace, retire and stock (conditional updates);
     # a refused stock change reads the reward to say why. Nothing else: no member, ledger or counter.
     "CatalogFunction": {"CatalogTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}},
+    # insight queries: one item each, written whole (started, then settled); a campaign's dates for campaign_lift
+    "InsightsFunction": {"InsightQueriesTable": {"dynamodb:GetItem", "dynamodb:PutItem"}, "CatalogTable": {"dynamodb:GetItem"}},
     # campaigns: create (conditional put), replace, activate, end (conditional updates), read and list them;
     # their counters (written by earn) are only read, one BatchGetItem per answer
     "CampaignsFunction": {
         "CatalogTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"},
         "StatsTable": {"dynamodb:BatchGetItem"},
     },
+    # webhook subscriptions: add (conditional put), list (one Query), read, remove (DeleteItem on SUB keys only);
+    # tests and retries write their delivery's log item and go to the queue
+    "WebhooksFunction": {"WebhooksTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}},
+    # delivery: the subscriptions (one Query, cached 10 s), a batch's log items (BatchGetItem, then BatchWriteItem on
+    # D# keys only), a retry's log item, the subscription's health
+    "DeliverWebhooksFunction": {"WebhooksTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
+                                                  "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"}},
 }
 
 
@@ -234,6 +245,8 @@ def test_every_function_is_granted_exactly_the_table_actions_it_needs():
 
 
 MARKER_DELETE_CONDITION = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["EMAIL#*", "SUB#*", "REF#*"]}}
+SUBSCRIPTION_DELETE_CONDITION = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["SUB"]}}
+DELIVERY_LOG_CONDITION = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["D#*"]}}
 
 
 def test_reads_stay_reads_and_nothing_deletes_or_scans():
@@ -246,8 +259,13 @@ def test_reads_stay_reads_and_nothing_deletes_or_scans():
             for action in statement["Action"]:
                 assert "*" not in action.split(":", 1)[1] or action == "kms:GenerateDataKey*", (name, action)
                 if action == "dynamodb:DeleteItem":  # erasure deletes uniqueness markers, never a member or an entry
+                    assert (name, statement["Action"], statement.get("Condition")) in (  # ...and a webhook subscription
+                        ("EnrollFunction", ["dynamodb:DeleteItem"], MARKER_DELETE_CONDITION),
+                        ("WebhooksFunction", ["dynamodb:DeleteItem"], SUBSCRIPTION_DELETE_CONDITION))
+                    continue
+                if action == "dynamodb:BatchWriteItem":  # could delete: only the webhook delivery log's items, in batches
                     assert (name, statement["Action"], statement.get("Condition")) == (
-                        "EnrollFunction", ["dynamodb:DeleteItem"], MARKER_DELETE_CONDITION)
+                        "DeliverWebhooksFunction", ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"], DELIVERY_LOG_CONDITION)
                     continue
                 assert not re.search(r"dynamodb:(Delete|Scan|BatchWrite|PartiQL|CreateTable|UpdateTable)", action), (name, action)
             assert statement["Resource"] != "*", name
@@ -290,9 +308,57 @@ def test_queues_and_the_bus_are_configured_where_they_are_used_and_sent_to_only_
     publish = FUNCTIONS["PublishEventsFunction"]
     assert _environment(publish)["EVENT_BUS_NAME"] == {"Ref": "LoyaltyEventBus"}
     assert [s["Action"] for s in _statements(publish) if "LoyaltyEventBus" in str(s["Resource"])] == [["events:PutEvents"]]
-    for name in set(FUNCTIONS) - {"ExpirePointsFunction", "TierReviewFunction", "PublishEventsFunction"}:
+    # webhooks: the admin routes queue tests and retries, the deliverer its retries and WebhookDisabled on the bus
+    for name in ("WebhooksFunction", "DeliverWebhooksFunction"):
+        assert _environment(FUNCTIONS[name])["WEBHOOK_QUEUE_URL"] == {"Ref": "WebhookDeliveryQueue"}
+        assert senders[name] == {"WebhookDeliveryQueue"}
+    deliver = FUNCTIONS["DeliverWebhooksFunction"]
+    assert _environment(deliver)["EVENT_BUS_NAME"] == {"Ref": "LoyaltyEventBus"}
+    assert [s["Action"] for s in _statements(deliver) if "LoyaltyEventBus" in str(s["Resource"])] == [["events:PutEvents"]]
+    publishers = {"PublishEventsFunction", "DeliverWebhooksFunction"}
+    for name in set(FUNCTIONS) - {"ExpirePointsFunction", "TierReviewFunction", "WebhooksFunction"} - publishers:
         assert not senders[name] and "JOB_QUEUE_URL" not in _environment(FUNCTIONS[name]), name
+    for name in set(FUNCTIONS) - publishers:
         assert "EVENT_BUS_NAME" not in _environment(FUNCTIONS[name]), name
+
+
+def test_every_domain_event_reaches_the_webhook_queue_and_only_its_deliverer_reads_it():
+    rule = RESOURCES["WebhookEventsRule"]["Properties"]
+    assert rule["EventBusName"] == {"Ref": "LoyaltyEventBus"} and rule["EventPattern"] == {"source": ["loyalty"]}
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["WebhookDeliveryQueue", "Arn"]}
+    policy = RESOURCES["WebhookDeliveryQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert policy == [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+                       "Resource": {"Fn::GetAtt": ["WebhookDeliveryQueue", "Arn"]},
+                       "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["WebhookEventsRule", "Arn"]}}}}]
+    queue = RESOURCES["WebhookDeliveryQueue"]["Properties"]
+    # each step of the backoff is a receive: 24 h of doubling steps from 30 s is 13 attempts, plus postponements
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 30 and queue["MessageRetentionPeriod"] > 24 * 3600
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["WebhookDeadLetterQueue", "Arn"]}
+    consumers = [name for name, f in FUNCTIONS.items() for e in f["Properties"].get("Events", {}).values()
+                 if e["Type"] == "SQS" and e["Properties"]["Queue"] == {"Fn::GetAtt": ["WebhookDeliveryQueue", "Arn"]}]
+    assert consumers == ["DeliverWebhooksFunction"]
+    (mapping,) = FUNCTIONS["DeliverWebhooksFunction"]["Properties"]["Events"].values()
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    visibility = [s for s in _statements(FUNCTIONS["DeliverWebhooksFunction"]) if "sqs:ChangeMessageVisibility" in s["Action"]]
+    assert visibility and visibility[0]["Resource"] == {"Fn::GetAtt": ["WebhookDeliveryQueue", "Arn"]}
+    # a disabled subscription is an alarm: the metric the deliverer counts, in the functions' namespace
+    alarm = RESOURCES["WebhookDisabledAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (TEMPLATE["Globals"]["Function"]["Environment"]["Variables"][
+        "POWERTOOLS_METRICS_NAMESPACE"], "WebhookDisabled")
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "deliver_webhooks"}]
+    assert "WebhookDisabled" in (ROOT / "functions" / "deliver_webhooks" / "app.py").read_text()
+
+
+def test_webhook_secrets_are_sealed_with_their_own_key_encrypt_for_the_admin_decrypt_for_the_deliverer():
+    key = RESOURCES["WebhookSecretsKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    for name, action in (("WebhooksFunction", "kms:Encrypt"), ("DeliverWebhooksFunction", "kms:Decrypt")):
+        kms = [s for s in _statements(FUNCTIONS[name]) if any(a.startswith("kms:") for a in s["Action"])]
+        assert kms == [{"Effect": "Allow", "Action": [action], "Resource": {"Fn::GetAtt": ["WebhookSecretsKey", "Arn"]}}], name
+        assert _environment(FUNCTIONS[name])["WEBHOOK_SECRETS_KEY_ID"] == {"Fn::GetAtt": ["WebhookSecretsKey", "Arn"]}
+    for name in set(FUNCTIONS) - {"WebhooksFunction", "DeliverWebhooksFunction"}:
+        assert "WebhookSecretsKey" not in str(FUNCTIONS[name]["Properties"].get("Policies")), name
 
 
 # ------------------------------------------------------------------ the e-mail hash key
@@ -314,7 +380,8 @@ def test_only_the_functions_that_hash_emails_may_read_the_key_and_only_that_para
     readers = {name for name, f in FUNCTIONS.items() if "EMAIL_HASH_KEY_PARAMETER" in _environment(f)}
     assert readers == {"EnrollFunction", "ReportFunction"}  # enrollment, and the lookup by e-mail
     for name, function in FUNCTIONS.items():
-        ssm = [s for s in _statements(function) if any(a.startswith(("ssm:", "kms:")) for a in s["Action"])]
+        ssm = [s for s in _statements(function) if any(a.startswith(("ssm:", "kms:")) for a in s["Action"])
+               and "WebhookSecretsKey" not in str(s["Resource"])]  # the webhook secrets' key: tested below
         if name not in readers:
             assert not ssm, name
             continue
@@ -375,6 +442,12 @@ TRIGGER_EVENTS = [path for path in EVENT_FILES if "TokenGeneration" in json.load
 SAMPLE_VOUCHER = "K7QF4M2XPA"  # the vouchers' samples name one; the run uses the code redeem-reward was given
 SAMPLE_MEMBER = "m8c15b73fd66c717dfde9"  # the samples' member; the run uses the id enroll-member was given
 SAMPLE_REDEMPTION = "e_5a1f0c2d9b7e43a8c6d1"  # cancel-redemption's; the run cancels the first redemption it made
+SAMPLE_QUERY = "q-0123456789abcdef0123456789abcdef"  # get-insight's; the run reads the query run-insight started
+# The webhook admin samples need a queue and a KMS key: they run in their own test, in the order a client would.
+WEBHOOK_EVENTS = [path for path in HTTP_EVENTS if "/v1/webhooks" in json.loads(path.read_text())["routeKey"]]
+WEBHOOK_ORDER = ["create-webhook", "list-webhooks", "get-webhook", "test-webhook", "list-webhook-deliveries",
+                 "retry-webhook-delivery", "remove-webhook"]
+SAMPLE_WEBHOOK, SAMPLE_DELIVERY = "wh_5b0e1c2d3f4a6b7c", "20261123T100000Z-3c9e1f2a4b5d6e7f"
 
 
 def _function_for(route_key: str) -> str:
@@ -391,7 +464,8 @@ def _run_order() -> list[Path]:
     """The HTTP samples in the order of docs/api.md's route table (a route's samples by name), so a new route's
     sample runs where its row is, with no list to keep: the table's order is one a client can follow."""
     rank = {f"{method} {path}": index for index, (method, path) in enumerate(row["route"] for row in ROUTES)}
-    return sorted(HTTP_EVENTS, key=lambda path: (rank[json.loads(path.read_text())["routeKey"]], path.stem))
+    return sorted([path for path in HTTP_EVENTS if path not in WEBHOOK_EVENTS],
+                  key=lambda path: (rank[json.loads(path.read_text())["routeKey"]], path.stem))
 
 
 @pytest.mark.usefixtures("tables")
@@ -400,18 +474,19 @@ def test_sample_events_run_in_the_route_table_s_order_through_their_functions():
         "every sample event is run by a test")
     order = _run_order()
     assert order[0].stem == "get-program" and order[1].stem == "enroll-member" and order[-1].stem == "erase-member"
-    voucher, member, redemption = SAMPLE_VOUCHER, SAMPLE_MEMBER, None
+    voucher, member, redemption, query = SAMPLE_VOUCHER, SAMPLE_MEMBER, None, SAMPLE_QUERY
     for path in order:
         text = path.read_text()
         event = json.loads(text.replace(SAMPLE_VOUCHER, voucher).replace(SAMPLE_MEMBER, member)
-                           .replace(SAMPLE_REDEMPTION, redemption or SAMPLE_REDEMPTION))
+                           .replace(SAMPLE_REDEMPTION, redemption or SAMPLE_REDEMPTION).replace(SAMPLE_QUERY, query))
         function = _function_for(event["routeKey"]).removesuffix("Function").lower()
         reply = call(function, event)
-        assert reply.status in (200, 201), (path.stem, reply.body)
+        assert reply.status in (200, 201, 202), (path.stem, reply.body)
         body = reply.body if isinstance(reply.body, dict) else {}
         voucher = body.get("voucher_code", voucher)  # the last redemption's voucher is checked and used...
         member = body["member_id"] if path.stem == "enroll-member" else member
         redemption = redemption or body.get("redemption_id")  # ...and the first one (points) cancelled
+        query = body.get("query_id", query)
 
 
 def test_dashboard_is_valid_json_and_every_alarm_notifies():
@@ -442,8 +517,7 @@ def test_scheduled_sample_events_run_their_jobs():
 
 @pytest.mark.usefixtures("tables")
 def test_the_job_worker_sample_applies_its_batch_and_reports_no_failure():
-    (path,) = QUEUE_EVENTS
-    event = json.loads(path.read_text())
+    event = json.loads((ROOT / "events" / "job-worker-batch.json").read_text())
     batch = json.loads(event["Records"][0]["body"])
     assert batch["job"] == "expire" and batch["member_ids"] == [SAMPLE_MEMBER]
     member = call("enroll", json.loads((ROOT / "events" / "enroll-member.json").read_text())).body["member_id"]
@@ -502,3 +576,173 @@ def test_the_campaigns_per_day_counters_expire_by_the_attribute_the_store_writes
 
     ttl = TEMPLATE["Resources"]["StatsTable"]["Properties"]["TimeToLiveSpecification"]
     assert ttl == {"AttributeName": CampaignCounterModel.expires.attr_name, "Enabled": True}
+
+
+# ------------------------------------------------------------------ the back-office console
+
+
+def _directives(policy: str) -> dict[str, str]:
+    return {part.split()[0]: " ".join(part.split()[1:]) for part in (p.strip() for p in policy.split(";")) if part}
+
+
+def test_the_console_is_a_private_bucket_read_only_by_its_distribution_through_origin_access_control():
+    bucket = RESOURCES["ConsoleBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values()) and len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    oac = RESOURCES["ConsoleOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+    assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"], oac["SigningProtocol"]) == ("s3", "always", "sigv4")
+    config = RESOURCES["ConsoleDistribution"]["Properties"]["DistributionConfig"]
+    [origin] = config["Origins"]
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["ConsoleOriginAccessControl", "Id"]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # no legacy identity: OAC only
+    [allow, deny] = RESOURCES["ConsoleBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"} and allow["Action"] == "s3:GetObject"
+    assert "ConsoleDistribution" in json.dumps(allow["Condition"]["StringEquals"]["AWS:SourceArn"])
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    for behavior in [config["DefaultCacheBehavior"], *config["CacheBehaviors"]]:
+        assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
+        assert behavior["ResponseHeadersPolicyId"] == {"Ref": "ConsoleHeadersPolicy"}
+    assert "ConsoleUrl" in TEMPLATE["Outputs"]
+
+
+def test_the_console_s_headers_in_aws_are_the_local_runtime_s():
+    from loyalty_local.console import CONTENT_SECURITY_POLICY
+
+    headers = RESOURCES["ConsoleHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    aws = _directives(headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"])
+    local = _directives(CONTENT_SECURITY_POLICY)
+    assert {k: v for k, v in aws.items() if k != "connect-src"} == {k: v for k, v in local.items() if k != "connect-src"}
+    assert aws["script-src"] == "'self'" and aws["frame-ancestors"] == "'none'" and "unsafe" not in json.dumps(aws)
+    assert aws["connect-src"].startswith("'self' https://*.execute-api.")  # the API on its own origin, and the token endpoint
+    assert headers["FrameOptions"]["FrameOption"] == "DENY"
+    assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+    assert headers["ContentTypeOptions"]["Override"] is True
+
+
+def test_the_console_signs_in_with_code_and_pkce_and_only_its_origin_may_call_the_api():
+    client = RESOURCES["ConsoleClient"]["Properties"]
+    assert client["GenerateSecret"] is False and client["AllowedOAuthFlows"] == ["code"]
+    assert ADMIN in client["AllowedOAuthScopes"]
+    assert client["CallbackURLs"] == [{"Fn::Sub": "https://${ConsoleDistribution.DomainName}/"}]
+    audience = RESOURCES["HttpApi"]["Properties"]["Auth"]["Authorizers"]["LoyaltyJwt"]["JwtConfiguration"]["audience"]
+    assert {"Ref": "ConsoleClient"} in audience["Fn::If"][1]
+    cors = RESOURCES["HttpApi"]["Properties"]["CorsConfiguration"]
+    assert cors["AllowOrigins"] == [{"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}]
+    assert RESOURCES["BackOfficeGroup"]["Properties"]["GroupName"] == "back-office"
+
+# ------------------------------------------------------------------ the analytics store and insights
+
+
+def test_every_event_on_the_bus_reaches_the_analytics_stream_by_a_rule_with_retries():
+    rule = RESOURCES["EventsToAnalyticsRule"]["Properties"]
+    assert rule["EventBusName"] == {"Ref": "LoyaltyEventBus"} and rule["EventPattern"] == {"source": ["loyalty"]}
+    [target] = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["AnalyticsDeliveryStream", "Arn"]} and target["RetryPolicy"]
+    role = RESOURCES["EventsToAnalyticsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert role == [{"Effect": "Allow", "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"],
+                     "Resource": {"Fn::GetAtt": ["AnalyticsDeliveryStream", "Arn"]}}]
+
+
+def test_firehose_writes_parquet_with_the_glue_schema_by_the_event_s_day_encrypted_with_an_error_prefix():
+    stream = RESOURCES["AnalyticsDeliveryStream"]["Properties"]
+    assert stream["DeliveryStreamEncryptionConfigurationInput"]["KeyType"] == "AWS_OWNED_CMK"
+    s3 = stream["ExtendedS3DestinationConfiguration"]
+    assert s3["Prefix"] == "events/day=!{partitionKeyFromQuery:day}/" and s3["ErrorOutputPrefix"].startswith("errors/")
+    assert s3["BufferingHints"]["SizeInMBs"] >= 64  # Firehose's minimum with format conversion
+    conversion = s3["DataFormatConversionConfiguration"]
+    assert conversion["Enabled"] and "ParquetSerDe" in conversion["OutputFormatConfiguration"]["Serializer"]
+    assert conversion["SchemaConfiguration"]["TableName"] == "events"
+    query = s3["ProcessingConfiguration"]["Processors"][0]["Parameters"][0]["ParameterValue"]
+    from loyalty.insights.schema import DAY_OF
+
+    assert query.index(".detail." + DAY_OF[0]) < query.index(".detail." + DAY_OF[1]) < query.index(".time")  # as day_of
+
+
+def test_the_glue_events_table_has_the_local_store_s_columns_and_projected_day_partitions():
+    from loyalty.insights.schema import glue_detail_type
+
+    table = RESOURCES["AnalyticsEventsTable"]["Properties"]["TableInput"]
+    columns = {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
+    assert columns == {"id": "string", "detail_type": "string", "source": "string", "time": "string",
+                       "detail": glue_detail_type()}
+    assert table["PartitionKeys"] == [{"Name": "day", "Type": "string"}]
+    assert table["Parameters"]["projection.enabled"] == "true" and table["Parameters"]["projection.day.type"] == "date"
+
+
+def test_the_analytics_bucket_is_private_encrypted_tls_only_and_ages_out():
+    bucket = RESOURCES["AnalyticsBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    prefixes = {rule.get("Prefix") for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    assert {"events/", "athena-results/", "errors/"} <= prefixes
+    [deny] = RESOURCES["AnalyticsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_the_athena_workgroup_caps_every_query_s_scan_and_the_insights_function_may_use_only_it():
+    workgroup = RESOURCES["AthenaWorkGroup"]["Properties"]["WorkGroupConfiguration"]
+    assert workgroup["BytesScannedCutoffPerQuery"] == {"Ref": "AnalyticsScanLimitBytes"}
+    assert workgroup["EnforceWorkGroupConfiguration"] is True  # a query cannot lift the cap
+    assert workgroup["ResultConfiguration"]["OutputLocation"]
+    statements = _statements(FUNCTIONS["InsightsFunction"])
+    athena = [s for s in statements if any(a.startswith("athena:") for a in s["Action"])]
+    assert len(athena) == 1 and "workgroup/${AthenaWorkGroup}" in json.dumps(athena[0]["Resource"])
+    writes = [s for s in statements if "s3:PutObject" in s["Action"]]
+    assert [json.dumps(s["Resource"]) for s in writes] == ['{"Fn::Sub": "${AnalyticsBucket.Arn}/athena-results/*"}']
+    variables = _environment(FUNCTIONS["InsightsFunction"])
+    assert variables["ANALYTICS_ENGINE"] == "athena" and variables["ATHENA_WORKGROUP"] == {"Ref": "AthenaWorkGroup"}
+
+
+@pytest.mark.usefixtures("tables")
+def test_the_webhook_samples_run_in_a_client_s_order_and_the_deliverer_s_sample_is_delivered(tmp_path):
+    """Subscribe (a receiver on this machine instead of the sample's https URL, resolved by nobody), list, read, queue
+    a test, read the log, retry, and the deliverer's batch: its event reaches the receiver, signed; then remove."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import boto3
+
+    from loyalty.webhooks.signing import HEADER, verify
+
+    assert sorted(path.stem for path in WEBHOOK_EVENTS) == sorted(WEBHOOK_ORDER)
+    received = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append((self.headers, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    queue = boto3.client("sqs", region_name="us-east-1").create_queue(QueueName="webhooks")["QueueUrl"]
+    key = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
+    env = {"WEBHOOK_QUEUE_URL": queue, "WEBHOOK_SECRETS_KEY_ID": key, "WEBHOOK_URL_POLICY": "public-or-loopback-http",
+           "LOCAL_EVENTS_FILE": str(tmp_path / "events.jsonl")}
+    webhook, delivery, secret = SAMPLE_WEBHOOK, SAMPLE_DELIVERY, None
+    try:
+        for stem in WEBHOOK_ORDER:
+            event = json.loads((ROOT / "events" / f"{stem}.json").read_text().replace(SAMPLE_WEBHOOK, webhook)
+                               .replace(SAMPLE_DELIVERY, delivery)
+                               .replace("https://hooks.example.com/loyalty", f"http://127.0.0.1:{server.server_port}/hook"))
+            reply = call("webhooks", event, **env)
+            assert reply.status in (200, 201, 202), (stem, reply.body)
+            if stem == "create-webhook":
+                webhook, secret = reply["webhook_id"], reply["secret"]
+            if stem == "get-webhook":
+                assert "secret" not in reply.body
+            if stem == "test-webhook":
+                delivery = reply["delivery_id"]
+            if stem == "retry-webhook-delivery":
+                batch = json.loads((ROOT / "events" / "deliver-webhooks-batch.json").read_text())
+                deliverer = load_function("deliver_webhooks", **env)
+                assert deliverer.lambda_handler(batch, LambdaContext(function_name="deliver_webhooks")) == {"batchItemFailures": []}
+                ((headers, body),) = received
+                assert headers["Loyalty-Event-Type"] == "PointsEarned" and json.loads(body)["detail"]["points"] == 130
+                assert verify(secret, body, headers[HEADER], int(time.time()))
+    finally:
+        server.shutdown()

@@ -7,9 +7,9 @@ API_FUNCTIONS = {name for name, function in FUNCTIONS.items()
                  if any(event["Type"] == "HttpApi" for event in function["Properties"].get("Events", {}).values())}
 
 
-def test_the_api_functions_are_the_six_that_serve_routes():
+def test_the_api_functions_are_those_that_serve_routes():
     assert API_FUNCTIONS == {"EnrollFunction", "EarnFunction", "RedeemFunction", "CatalogFunction", "CampaignsFunction",
-                             "ReportFunction"}
+                             "ReportFunction", "InsightsFunction", "WebhooksFunction"}
 
 
 def test_snapstart_is_a_parameter_off_by_default_applied_to_the_published_versions_of_the_api_functions():

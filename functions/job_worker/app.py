@@ -1,4 +1,5 @@
-"""Job queue consumer: applies a batch of members' expiry, tier review or birthday bonus; failed messages are retried alone."""
+"""Job queue consumer: applies a batch of members' expiry, tier review or birthday bonus, or the report counters'
+roll-up; failed messages are retried alone."""
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -7,6 +8,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from loyalty.jobs import batches as jobs
 from loyalty.jobs.use_cases import ScheduledJobs
 from loyalty.program import load_program
+from loyalty.reports.store import ReportStore
+from loyalty.reports.use_cases import Reports
 from loyalty.store.ledger import Store
 from loyalty.core.platform import platform
 from loyalty.settings import ApiSettings
@@ -18,7 +21,8 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def compose() -> jobs.Worker:
     settings = ApiSettings.from_environment()
-    return jobs.Worker(ScheduledJobs(Store.from_settings(settings), platform().clock(), load_program(settings.program_file)))
+    store, clock, program = Store.from_settings(settings), platform().clock(), load_program(settings.program_file)
+    return jobs.Worker(ScheduledJobs(store, clock, program), Reports(ReportStore(store), clock, program))
 
 
 worker = compose()
@@ -31,6 +35,8 @@ def _work(record) -> None:
         metrics.add_metric(name="PointsExpired", unit=MetricUnit.Count, value=result["points_expired"])
     elif batch.job == jobs.BIRTHDAY:
         metrics.add_metric(name="BirthdayBonuses", unit=MetricUnit.Count, value=result["changed"])
+    elif batch.job == jobs.ROLLUP:
+        metrics.add_metric(name="DaysRolledUp", unit=MetricUnit.Count, value=result["changed"])
     else:
         metrics.add_metric(name="TierChanges", unit=MetricUnit.Count, value=result["changed"])
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 VERIFIED_EMAIL_CLAIMS = ("email", "email_verified")
+ADMIN_SCOPE, ADMIN_GROUP = "loyalty/admin", "back-office"  # the console's sign-in: admin only for the program team
 
 
 def access_token_claims(user_attributes: dict[str, str]) -> dict[str, str]:
@@ -28,5 +29,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     access = details.setdefault("accessTokenGeneration", {})
     # Whatever else the token carries (another trigger's claims, scopes) is kept; only these two are set.
     access["claimsToAddOrOverride"] = {**(access.get("claimsToAddOrOverride") or {}), **claims}
+    request = event.get("request") or {}
+    groups = (request.get("groupConfiguration") or {}).get("groupsToOverride") or []
+    if ADMIN_SCOPE in (request.get("scopes") or []) and ADMIN_GROUP not in groups:  # a user outside the team: no admin
+        access["scopesToSuppress"] = sorted({*(access.get("scopesToSuppress") or []), ADMIN_SCOPE})
     response["claimsAndScopeOverrideDetails"] = details
     return event

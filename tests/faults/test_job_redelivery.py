@@ -56,9 +56,11 @@ def _versions(uc, member_ids: list[str]) -> dict[str, int]:
 def _killed_then_redelivered(uc_at, batch: jobs.Batch, writes: Counter) -> dict[str, int]:
     """The batch on an instance killed mid-way, then on a fresh one (new clients, nothing carried over)."""
     with pytest.raises(Killed):
-        jobs.Worker(uc_at()).work(batch)
+        uc = uc_at()
+        jobs.Worker(uc.jobs, uc.reports).work(batch)
     assert writes["n"] == KILLED_AFTER
-    return jobs.Worker(uc_at()).work(jobs.Batch.from_json(batch.to_json()))
+    uc = uc_at()
+    return jobs.Worker(uc.jobs, uc.reports).work(jobs.Batch.from_json(batch.to_json()))
 
 
 def test_expiry_killed_mid_batch_then_redelivered_expires_each_member_once(kill_after_write):

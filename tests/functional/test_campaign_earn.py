@@ -87,7 +87,9 @@ EXPECTED = {
 }
 
 
-def test_a_basket_with_excluded_lines_two_campaigns_and_a_limit_preview_earn_replay_and_return():
+def test_a_basket_with_excluded_lines_two_campaigns_and_a_limit_preview_earn_replay_and_return(tmp_path):
+    from tests.functional.test_campaign_statistics import deliver_ledger_stream
+
     activate(COFFEE, BIG_BASKET)
     member_id = enroll()["member_id"]
     before = table_items()
@@ -108,6 +110,10 @@ def test_a_basket_with_excluded_lines_two_campaigns_and_a_limit_preview_earn_rep
     day = datetime.now(timezone.utc).date().isoformat()
     assert counter(f"CL#coffee-double#{member_id}#{day}")["points"] == 5
     assert counter(f"CL#coffee-double#{member_id}#{day}")["expires"] > datetime.now(timezone.utc).timestamp()
+    # No limit in all counts these campaigns: their statistics come from the ledger stream, once.
+    assert in_all("coffee-double") is None and in_all("big-basket") is None
+    deliver_ledger_stream(tmp_path)
+    deliver_ledger_stream(tmp_path)  # delivered again: nothing added twice
     assert in_all("coffee-double") == {"points": 5, "times": 1}  # points_awarded, times_applied
     home = shard_of(member_id, CAMPAIGN_SHARDS)  # a purchase counts in its member's shard while it has room
     assert counter(f"CL#coffee-double#*#campaign#{home}") == {"points": 5, "times": 1}

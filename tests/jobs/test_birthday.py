@@ -67,7 +67,7 @@ def test_a_member_gets_it_once_on_the_day_whatever_is_replayed_or_redelivered(uc
     run("expire_points", BIRTHDAY_RUN, clock_file)  # the same day replayed
     run("expire_points", BIRTHDAY_RUN + timedelta(hours=20), clock_file)  # a second run later that day
     uc.clock.at = BIRTHDAY_RUN + timedelta(hours=21)
-    worker = jobs.Worker(uc)
+    worker = jobs.Worker(uc.jobs, uc.reports)
     redelivered = jobs.Batch.from_json(jobs.Batch(jobs.BIRTHDAY, BIRTHDAY_RUN, [member_id]).to_json())
     assert worker.work(redelivered)["points_credited"] == 0  # a queue message delivered again
     assert len(birthday_entries(member_id)) == 1
@@ -150,7 +150,7 @@ def test_a_member_without_a_birthday_is_not_in_the_index_and_never_gets_it(uc, c
         run("expire_points", day, clock_file)
     assert birthday_entries(member_id) == []
     uc.clock.at = BIRTHDAY_RUN
-    assert jobs.Worker(uc).work(jobs.Batch(jobs.BIRTHDAY, BIRTHDAY_RUN, [member_id]))["points_credited"] == 0
+    assert jobs.Worker(uc.jobs, uc.reports).work(jobs.Batch(jobs.BIRTHDAY, BIRTHDAY_RUN, [member_id]))["points_credited"] == 0
 
 
 def test_the_index_follows_a_changed_birthday_and_the_worker_rechecks_it(uc):
@@ -201,7 +201,7 @@ def test_among_many_members_the_job_reads_only_the_days_index_entries(uc):
     writes: list[str] = []
     uc.store.on_request(lambda operation, params: writes.append(operation))
     uc.clock.at = BIRTHDAY_RUN
-    dispatcher = jobs.Dispatcher(index, FixedClock(BIRTHDAY_RUN), jobs.Worker(uc).work_all)
+    dispatcher = jobs.Dispatcher(index, FixedClock(BIRTHDAY_RUN), jobs.Worker(uc.jobs, uc.reports).work_all)
     assert dispatcher.dispatch(jobs.BIRTHDAY, BIRTHDAY_RUN) == 2
     assert [operation for operation, _ in reads] == ["Query"] * 16, "one Query per shard, no Scan"
     assert {params["IndexName"] for _, params in reads} == {"by_birthday"}

@@ -156,8 +156,9 @@ def test_through_the_queue_a_crashed_batch_is_retried_without_double_effects(uc,
     queue_url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
     now = datetime(2026, 11, 1, 0, 15, tzinfo=timezone.utc)
     assert run("expire_points", now, clock_file, JOB_QUEUE_URL=queue_url, JOB_BATCH_SIZE="3")["members"] == 7
-    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
-    assert len(messages) == 3
+    received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    messages = [m for m in received if json.loads(m["Body"])["job"] == "expire"]
+    assert len(messages) == 3 and [json.loads(m["Body"])["job"] for m in received].count("rollup") == 1  # and the roll-up
     event = {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
                           "attributes": {}, "messageAttributes": {}, "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
                           "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:jobs", "awsRegion": "us-east-1"} for m in messages]}

@@ -98,8 +98,11 @@ def test_a_report_plan_reads_only_what_can_hold_counters():
     assert nothing.buckets() == [] and nothing.before_first_day
     assert stats.plan(date(2026, 1, 1), date(2026, 1, 2), today, first_day=None).buckets() == []
     partly = stats.plan(date(2026, 8, 30), date(2026, 9, 2), today, first_day=date(2026, 9, 1))
-    assert [b.period for b in partly.buckets() if b.kind == stats.DAY][:2] == ["2026-09-01", "2026-09-02"]
-    assert [b.period for b in partly.buckets() if b.kind == stats.MONTH] == ["2026-10", "2026-11"]
+    assert [b.period for b in partly.buckets() if b.kind == stats.DAY] == ["2026-09-01", "2026-09-02"]
+    rolled = stats.plan(date(2026, 8, 30), date(2026, 9, 2), today, first_day=date(2026, 9, 1),
+                        rolled_through=date(2026, 11, 1))
+    assert [b.period for b in rolled.buckets() if b.kind == stats.CUMULATIVE] == ["2026-09-02"]
+    assert not any(b.kind == stats.MONTH for b in partly.buckets() + rolled.buckets())
 
 
 def test_a_job_time_may_replay_the_past_but_not_run_ahead():

@@ -14,7 +14,7 @@ from loyalty.store.models import EntryModel
 
 # Stored, never shown: keys, ordering and what only the rules need (hashes, reversals, previous purchase days).
 NOT_SHOWN = {"member_id", "ref", "seq", "ledger_at", "request_hash", "tier_changed", "qualifying_reversed",
-             "pending_consumed", "previous_purchase_day", "previous_purchase_day_2"}
+             "pending_consumed", "previous_purchase_day", "previous_purchase_day_2", "statistics_later"}
 # How the record spells what the domain holds as one value: `ref` is the sort key, `created_seq` the feed's order.
 STORED_AS = {"ref": "entry_key"}
 RECORD_ONLY = {"created_seq"}  # derived on write (keys.created_seq) for the activity index

@@ -57,3 +57,13 @@ def test_what_another_trigger_already_set_is_kept():
 def test_only_the_string_true_marks_an_email_verified(email, verified):
     claims = pre_token.access_token_claims({"email": email, "email_verified": verified})
     assert claims == {"email": email, "email_verified": "true" if verified == "true" else "false"}
+
+
+def test_the_admin_scope_of_the_console_s_sign_in_is_kept_only_for_the_back_office_group():
+    event = copy.deepcopy(SAMPLE)
+    event["request"]["scopes"] = ["openid", "email", "loyalty/admin"]
+    access = pre_token.lambda_handler(copy.deepcopy(event), LambdaContext())["response"]["claimsAndScopeOverrideDetails"]["accessTokenGeneration"]
+    assert access["scopesToSuppress"] == ["loyalty/admin"]  # an app user signing in through the console gets no admin token
+    event["request"]["groupConfiguration"]["groupsToOverride"] = ["back-office"]
+    access = pre_token.lambda_handler(event, LambdaContext())["response"]["claimsAndScopeOverrideDetails"]["accessTokenGeneration"]
+    assert "scopesToSuppress" not in access

@@ -64,6 +64,14 @@ def from_record(record: DynamoDBRecord) -> list[DomainEvent]:
     return []
 
 
+def new_earn_entry(record: DynamoDBRecord) -> dict[str, Any] | None:
+    """The image of a ledger earn entry a stream record inserts (plain values), or None."""
+    change = record.dynamodb
+    kind = record.event_name.name if record.event_name else ""
+    new = _plain(change.new_image) if change and kind == "INSERT" else {}
+    return new if "entry_key" in new and "created_seq" in new and new.get("type") == "earn" else None
+
+
 def _campaign_events(new: dict, old: dict, base: dict) -> list[DomainEvent]:
     """A campaign's status change (catalog table stream): activated, or ended after having been active."""
     status, before = new.get("status"), old.get("status")
@@ -125,7 +133,7 @@ def _ledger_events(entry: dict, base: dict) -> list[DomainEvent]:
                                              "amount_minor": entry.get("amount_minor"), "currency": entry.get("currency"),
                                              "tier": entry.get("tier_after"), "expires_at": _timestamp(entry.get("expires_at")),
                                              "available_at": _timestamp(entry.get("available_at")),
-                                             **_explanation(entry)})]
+                                             **_explanation(entry), **_purchase(entry)})]
     if entry["type"] == "redeem":
         return [DomainEvent("PointsRedeemed", {**common, "points": -entry["points"], "reward_id": entry.get("reward_id"),
                                                "value_minor": entry.get("value_minor"), "voucher_code": entry.get("voucher_code")})]
@@ -149,6 +157,16 @@ def _explanation(entry: dict) -> dict:
     return {"base_points": entry.get("base_points"),
             "breakdown": [{"source": line["source"], "campaign_id": line.get("campaign_id"), "points": line["points"]}
                           for line in lines] if lines is not None else None}
+
+
+def _purchase(entry: dict) -> dict:
+    """What analytics needs of an earn's purchase, pseudonymous: when it happened, where, and its basket lines
+    (sku, category, amount, quantity: as the till sent them; null when it sent none)."""
+    items = entry.get("items")
+    return {"occurred_at": _timestamp(entry.get("occurred_at")), "store_id": entry.get("store_id"),
+            "channel": entry.get("channel"),
+            "items": [{"sku": item["sku"], "category": item.get("category"), "amount_minor": item["amount_minor"],
+                       "quantity": item.get("quantity", 1)} for item in items] if items is not None else None}
 
 
 def _member_events(kind: str, new: dict, old: dict, base: dict) -> list[DomainEvent]:

@@ -128,7 +128,9 @@ class PublisherSettings(Settings):
     """The stream publisher."""
 
     event_bus_name: str
+    stats_table: str | None = None  # where it adds the campaigns' statistics of new earn entries (None: it does not)
     aws_region: str | None = None
+    aws_endpoint_url_dynamodb: str | None = None
 
 
 class RewardAdminSettings(Settings):

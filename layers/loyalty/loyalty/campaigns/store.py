@@ -16,14 +16,16 @@ import binascii
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, GetError, PutError, QueryError, UpdateError
+from pynamodb.exceptions import DoesNotExist, GetError, PutError, QueryError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from loyalty.domain import errors
 from loyalty.domain.campaigns.document import Campaign, InvalidCampaign, parse_campaign
-from loyalty.domain.campaigns.engine import CounterKey, Usage
-from loyalty.domain.campaigns.shards import stored_keys
+from loyalty.domain.campaigns.engine import CAMPAIGN_SHARDS, CounterKey, Usage
+from loyalty.domain.campaigns.shards import TRANSACTION_ITEMS, statistics_increments, stored_keys
 from loyalty.store import keys
 from loyalty.store.models import CampaignCounterModel, CampaignModel, bind_campaign_counters, bind_campaigns
 from loyalty.store.clients import share_client
@@ -209,6 +211,60 @@ class CampaignStore:
         except GetError as error:
             raise busy(error) from error
         return usage
+
+
+MARKER_KEPT = timedelta(days=30)  # a statistics marker outlives the stream's 24 hours of redelivery by far (TTL)
+
+
+class CampaignStatistics:
+    """Adds the campaigns' statistics of new earn entries from the ledger stream, each entry once.
+
+    An earn entry names the campaigns whose `points_awarded` and `times_applied` its transaction did not add
+    (`statistics_later`); this adds each one's points and one time to its home shard of the campaign's counter,
+    in one transaction with a marker keyed by the entry (written only if absent), so a record the stream delivers
+    again, or a batch replayed, adds nothing twice.
+    """
+
+    def __init__(self, counters: type[CampaignCounterModel]) -> None:
+        self.counters = counters
+
+    @classmethod
+    def from_table(cls, stats_table: str, region: str | None = None, endpoint_url: str | None = None) -> CampaignStatistics:
+        counters = bind_campaign_counters(stats_table, region, endpoint_url)
+        share_client([counters])
+        return cls(counters)
+
+    def on_request(self, hook: RequestHook) -> None:
+        hook_requests([self.counters], hook)
+
+    def add(self, entry: dict[str, Any], now: datetime) -> bool:
+        """Add a new ledger entry's (its stream image, plain values) deferred statistics; False when there are none
+        or they were added before."""
+        names = set((entry.get("statistics_later") or "").split())
+        lines = [(line["campaign_id"], int(line["points"])) for line in entry.get("breakdown") or []
+                 if line.get("source") == "campaign" and line.get("campaign_id") in names]
+        if entry.get("type") != "earn" or not lines:
+            return False
+        member_id, entry_key = entry["member_id"], entry["entry_key"]
+        increments = statistics_increments(lines, keys.shard_of(member_id, CAMPAIGN_SHARDS))
+        model, added = self.counters, False
+        expires = int((now + MARKER_KEPT).timestamp())
+        per_transaction = TRANSACTION_ITEMS - 1  # and its marker
+        for part, offset in enumerate(range(0, len(increments), per_transaction)):
+            marker = keys.campaign_stats_marker(member_id, entry_key) + (f"#{part}" if part else "")
+            try:
+                with TransactWrite(connection=model._get_connection().connection) as writes:
+                    writes.save(model(marker, expires=expires), condition=model.pk.does_not_exist())
+                    for increment in increments[offset:offset + per_transaction]:
+                        writes.update(model(keys.campaign_counter(increment.key, member_id)),
+                                      actions=[model.points.add(increment.points), model.times.add(increment.times)])
+            except TransactWriteError as error:
+                reasons = [reason.code if reason else None for reason in error.cancellation_reasons or []]
+                if reasons[:1] == ["ConditionalCheckFailed"]:  # the marker: added before
+                    continue
+                raise busy(error) from error
+            added = True
+        return added
 
 
 def _encode_cursor(last_evaluated_key: dict) -> str:

@@ -198,6 +198,9 @@ class Entry:
     base_points: int | None = None
     breakdown: tuple[PointsLine, ...] | None = None
     limited: tuple[LimitCut, ...] | None = None
+    # earn: the campaigns (ids, space-separated) whose points_awarded and times_applied the ledger stream's consumer
+    # adds (not the earn's transaction: no limit of theirs counts them)
+    statistics_later: str | None = None
 
 
 _CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud at a counter

@@ -5,8 +5,10 @@ period over shards by member, so no single item is hot):
   day    what happened that day (days in the program's time zone)
   gaps   the day's purchases by how long before them the member last bought, for gaps of
          DENSE_GAPS days or more (in chunks of GAP_CHUNK gaps)
-  month  net points per month, to walk back from the current total
-  total  the current outstanding points and members per tier
+  total  members per tier (moved only when a member changes tier: enrolment, an earn that promotes,
+         the review, an erasure)
+  cumulative  net and pending points from the first day through a day, written by the daily roll-up
+         (`roll_up`), never by a request: an earn writes only its day's items
 
 Distinct active members and repeat purchasers over any range [from, to] are counted exactly
 without looking at members. Each purchase on day d knows the days p1 and p2 of the member's two
@@ -29,14 +31,13 @@ themselves): they are read as the same gaps, so old days keep reporting right.
 
 from __future__ import annotations
 
-import calendar
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from loyalty.domain.model import Entry, Member, pending_time
-from loyalty.domain.calendar import add_months, local_day
+from loyalty.domain.calendar import local_day
 
 if TYPE_CHECKING:
     from loyalty.domain.ledger import Change
@@ -47,7 +48,13 @@ NET_ATTRIBUTE = "net_points"
 # time; a return or an erasure moves them back). So they add up to 0 over all days, and what is pending at the
 # end of a day is minus the sum over the days after it (reports read as far ahead as the program's window).
 PENDING_ATTRIBUTE = "pending_net"
-DAY, GAPS, MONTH, TOTAL = "day", "gaps", "month", "total"
+DAY, GAPS, MONTH, TOTAL = "day", "gaps", "month", "total"  # MONTH: written before the roll-up, read no more
+CUMULATIVE = "cumulative"  # one item a day (not sharded): net and pending points from the first day through it
+ROLLUP = "rollup"  # one item: the last day rolled up (`rolled_through`)
+SETTLE_DAYS = 15  # a day is rolled up once this many days have passed: no write lands on it any more (a job batch
+# SQS delivers again within its 14 days of retention is dated as its schedule)
+ROLLUP_DAYS_PER_RUN = 400  # days one run of the roll-up adds at most (the first run on a long history resumes)
+CUMULATED = (NET_ATTRIBUTE, PENDING_ATTRIBUTE)
 MAX_REPORT_DAYS = 366  # a report's longest range
 MAX_GAP = MAX_REPORT_DAYS - 1  # the largest k = day - from a report can ask about
 DENSE_GAPS = 32  # gaps 0..31 are counted in the day item: every report of up to 32 days reads only day items
@@ -153,13 +160,10 @@ def counter_deltas(
             # have expired since is not given back: it counts as expired, as it would have without the redemption.
             day["points_redeemed"] -= entry.points + (entry.points_forfeited or 0)
             day["points_expired"] += entry.points_forfeited or 0
-        day[NET_ATTRIBUTE] += entry.points
-        deltas[Bucket(MONTH, day_string[:7]), entry.member_id][NET_ATTRIBUTE] += entry.points
-        deltas[Bucket(TOTAL, None), entry.member_id][NET_ATTRIBUTE] += entry.points
+        day[NET_ATTRIBUTE] += entry.points  # the outstanding total is the sum of the days (rolled up daily)
         for moment, points in _pending_moves(entry):
             pending_day = local_day(moment, time_zone).isoformat()
             deltas[Bucket(DAY, pending_day), entry.member_id][PENDING_ATTRIBUTE] += points
-            deltas[Bucket(MONTH, pending_day[:7]), entry.member_id][PENDING_ATTRIBUTE] += points
     for member_id, tier_from, tier_to in tier_moves:
         total = deltas[Bucket(TOTAL, None), member_id]
         if tier_from:
@@ -236,21 +240,22 @@ CHANNELS = ("app", "web", "store", "social", "partner")
 
 @dataclass(frozen=True)
 class ReportPlan:
-    """Which buckets a report for [start, end] reads, seen from `today`.
+    """Which buckets a report for [start, end] reads.
 
-    Counters exist only from `first_day` (the first day anything was counted): days before it are
-    empty and need no read, and the outstanding total at the end of a `to` before it is zero. So a
-    report reads its days (at most the range) plus the days and months from `to` to today to walk
-    back from the current total: bounded by the range and the program's age, whatever dates are asked.
+    Counters exist only from `first_day` (the first day anything was counted): days before it are empty and
+    need no read, and nothing is outstanding at the end of an `end` before it. What is outstanding (and
+    pending) at the end of `end` is the sum of every day through it: the roll-up's cumulative item of the last
+    day rolled up (`cumulative_day`, at most `end`), plus the days after it through `end` (`summed_days`).
+    Days after the horizon (today + the pending days + 2) hold nothing and are never summed. So a report
+    reads its days, one cumulative item, and the days after the last roll-up before its range (at most
+    SETTLE_DAYS + 2 while the daily roll-up runs), whatever the traffic and the program's age.
     """
 
     days: list[date]  # the range
     read_days: list[date]  # the range's days that can hold counters
-    later_days: list[date]  # after `end` in its month, up to today: walked back from the total
-    later_months: list[str]  # whole months after `end`'s month, up to today's
     before_first_day: bool  # `end` is before anything was counted: nothing is outstanding at its end
-    pending_days: list[date] = field(default_factory=list)  # after `end` in its month, up to the pending horizon
-    pending_months: list[str] = field(default_factory=list)  # whole months after `end`'s, up to that horizon
+    cumulative_day: date | None = None  # the cumulative item read (None: nothing rolled up at or before `end`)
+    summed_days: list[date] = field(default_factory=list)  # after `cumulative_day` (or from first_day) through `end`
 
     def gap_buckets(self) -> list[Bucket]:
         """The gap items a day of the range needs: the chunks of gaps up to k = day - start (none below DENSE_GAPS)."""
@@ -259,37 +264,26 @@ class ReportPlan:
                 for chunk in range(gap_chunk((day - start).days) + 1) if (day - start).days >= DENSE_GAPS]
 
     def buckets(self) -> list[Bucket]:
-        days = [Bucket(DAY, day.isoformat()) for day in dict.fromkeys(self.read_days + self.later_days + self.pending_days)]
-        months = [Bucket(MONTH, month) for month in dict.fromkeys(self.later_months + self.pending_months)]
-        return days + self.gap_buckets() + months
+        days = [Bucket(DAY, day.isoformat()) for day in dict.fromkeys(self.read_days + self.summed_days)]
+        cumulative = [Bucket(CUMULATIVE, self.cumulative_day.isoformat())] if self.cumulative_day else []
+        return days + self.gap_buckets() + cumulative
 
 
-def _months_after(month: str, last: str) -> list[str]:
-    months = []
-    while month < last:
-        month = add_months(month, 1)
-        months.append(month)
-    return months
-
-
-def plan(start: date, end: date, today: date, first_day: date | None, pending_days: int = 0) -> ReportPlan:
+def plan(start: date, end: date, today: date, first_day: date | None, pending_days: int = 0,
+         rolled_through: date | None = None) -> ReportPlan:
     """`first_day`: when counting began (None: nothing counted yet); `pending_days`: the program's
-    `earn.pending_days` (0: nothing is held, nothing ahead of `end` is read)."""
+    `earn.pending_days`; `rolled_through`: the last day the roll-up added up (None: none yet)."""
     days = days_between(start, end)
     if first_day is None or end < first_day:
-        return ReportPlan(days, [], [], [], before_first_day=True)
+        return ReportPlan(days, [], before_first_day=True)
     read_days = [day for day in days if day >= first_day]
-    month_end = end.replace(day=calendar.monthrange(end.year, end.month)[1])  # also for December of year 9999
-    # No pending points become available after the horizon (a purchase is never dated ahead of the clock;
-    # two days cover its skew and the time zone).
-    horizon = today + timedelta(days=pending_days + 2) if pending_days else end
-    ahead = days_between(end + timedelta(days=1), min(month_end, horizon)) if end < min(month_end, horizon) else []
-    pending_months = _months_after(end.isoformat()[:7], horizon.isoformat()[:7])
-    if end >= today:
-        return ReportPlan(days, read_days, [], [], False, ahead, pending_months)
-    later_days = days_between(end + timedelta(days=1), min(month_end, today)) if end < month_end else []
-    later_months = _months_after(end.isoformat()[:7], today.isoformat()[:7])
-    return ReportPlan(days, read_days, later_days, later_months, False, ahead, pending_months)
+    # No write lands after the horizon: a purchase is never dated ahead of the clock, pending points are released
+    # within pending_days of it, and two days cover a clock's skew and the time zone.
+    horizon = min(end, today + timedelta(days=pending_days + 2))
+    cumulative_day = min(end, rolled_through) if rolled_through is not None and rolled_through >= first_day else None
+    first_summed = cumulative_day + timedelta(days=1) if cumulative_day else first_day
+    summed = days_between(first_summed, horizon) if first_summed <= horizon else []
+    return ReportPlan(days, read_days, False, cumulative_day, summed)
 
 
 @dataclass(frozen=True)
@@ -310,25 +304,47 @@ class ProgramReport:
 def build_report(
     report_plan: ReportPlan, counters: dict[Bucket, dict[str, int]], totals: dict[str, int], tier_names: list[str],
 ) -> ProgramReport:
-    """`counters`: the plan's buckets (missing ones are empty); `totals`: the running totals."""
-
-    def net(bucket: Bucket, attribute: str = NET_ATTRIBUTE) -> int:
-        return counters.get(bucket, {}).get(attribute, 0)
-
+    """`counters`: the plan's buckets (missing ones are empty); `totals`: the running totals (members per tier)."""
     gap_counters: dict[str, dict[str, int]] = defaultdict(dict)
     for bucket in report_plan.gap_buckets():
         gap_counters[bucket.period].update(counters.get(bucket, {}))  # chunks hold distinct gaps
     days = [DayFigures(day, {**counters.get(Bucket(DAY, day.isoformat()), {}), **gap_counters.get(day.isoformat(), {})})
             for day in report_plan.days]
-    later = sum(net(Bucket(DAY, day.isoformat())) for day in report_plan.later_days)
-    later += sum(net(Bucket(MONTH, month)) for month in report_plan.later_months)
-    outstanding = 0 if report_plan.before_first_day else totals.get(NET_ATTRIBUTE, 0) - later
-    pending = -sum(net(Bucket(DAY, day.isoformat()), PENDING_ATTRIBUTE) for day in report_plan.pending_days)
-    pending -= sum(net(Bucket(MONTH, month), PENDING_ATTRIBUTE) for month in report_plan.pending_months)
+    through = cumulate(report_plan, counters)
     start = report_plan.days[0]
+    pending = through[PENDING_ATTRIBUTE]
     return ProgramReport(
         start=start, end=report_plan.days[-1], days=days,
         active=active_members(days, start), repeat=repeat_purchasers(days, start),
-        outstanding_points=outstanding - pending, points_pending=pending,
+        outstanding_points=through[NET_ATTRIBUTE] - pending, points_pending=pending,
         tiers={name: totals.get(f"tier_{name}", 0) for name in tier_names},
     )
+
+
+def cumulate(report_plan: ReportPlan, counters: dict[Bucket, dict[str, int]]) -> dict[str, int]:
+    """Net and pending points from the first day through the plan's `end`."""
+    if report_plan.before_first_day:
+        return dict.fromkeys(CUMULATED, 0)
+    buckets = [Bucket(DAY, day.isoformat()) for day in report_plan.summed_days]
+    if report_plan.cumulative_day:
+        buckets.append(Bucket(CUMULATIVE, report_plan.cumulative_day.isoformat()))
+    return {name: sum(counters.get(bucket, {}).get(name, 0) for bucket in buckets) for name in CUMULATED}
+
+
+# ------------------------------------------------------------------ the roll-up
+
+
+def roll_up_days(rolled_through: date | None, first_day: date | None, today: date,
+                 most: int = ROLLUP_DAYS_PER_RUN) -> list[date]:
+    """The days a roll-up run adds, in order: after the last rolled up (or from the first day counted) through
+    the last settled day (today - SETTLE_DAYS), at most `most` of them (the next run goes on from there)."""
+    if first_day is None:
+        return []
+    first = rolled_through + timedelta(days=1) if rolled_through is not None else first_day
+    last = min(today - timedelta(days=SETTLE_DAYS), first + timedelta(days=most - 1))
+    return days_between(first, last) if first <= last else []
+
+
+def rolled(previous: dict[str, int], day: dict[str, int]) -> dict[str, int]:
+    """The cumulative figures through a day: those through the day before plus the day's own (every shard)."""
+    return {name: previous.get(name, 0) + day.get(name, 0) for name in CUMULATED}

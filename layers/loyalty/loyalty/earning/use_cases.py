@@ -40,7 +40,9 @@ class Earning:
     def earn(self, caller: Caller, member_id: str, purchase: Purchase, payload: dict) -> Outcome:
         """Credit a purchase: one read (member, entry, the campaigns' limit counters), one transaction."""
         # only the earn function loads the campaign engine
-        from loyalty.domain.campaigns.shards import TRANSACTION_ITEMS, stored_keys, totals, within_transaction
+        from loyalty.domain.campaigns.shards import (
+            TRANSACTION_ITEMS, statistics_later, stored_keys, totals, within_transaction,
+        )
 
         ref, fingerprint = EntryRef("earn", purchase.transaction_id), request_hash(payload)
         written: list[str] = []
@@ -63,10 +65,13 @@ class Earning:
             def room(change: ledger.Change) -> int:  # the transaction's items its campaign counters may take
                 return TRANSACTION_ITEMS - self.store.items_besides_campaigns(change, counter_deltas(change, self.program))
 
+            # Only the counters that guard a limit ride in the transaction; the campaigns' statistics that no limit
+            # counts are the ledger stream's to add (the entry names them).
             change, increments = within_transaction(
-                decide, lambda change: earning.campaign_increments(change.award), room, read, selection.considered,
+                decide, lambda change: change.award.increments if change.award else (), room, read, selection.considered,
                 purchase.occurred_at or now, time_zone=self.program.time_zone, home=self.earning.campaign_shard(member_id),
             )
+            change.entry.statistics_later = " ".join(statistics_later(change.award)) or None
             versions = {member.member_id: member.version}
             if referrer:
                 versions[referrer.member_id] = referrer.version

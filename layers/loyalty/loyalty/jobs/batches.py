@@ -22,11 +22,13 @@ from loyalty.domain.calendar import month_key
 from loyalty.domain.calendar import local_day
 from loyalty.program import load_program
 from loyalty.jobs.use_cases import ScheduledJobs
+from loyalty.reports.use_cases import Reports
 from loyalty.settings import DispatcherSettings
 from loyalty.jobs.store import JobIndex
 
 EXPIRE, REVIEW, BIRTHDAY = "expire", "review", "birthday"
-JOBS = (EXPIRE, REVIEW, BIRTHDAY)
+ROLLUP = "rollup"  # the report counters' daily roll-up: one message a run, for no member
+JOBS = (EXPIRE, REVIEW, BIRTHDAY, ROLLUP)
 SQS_BATCH_LIMIT = 10  # messages per SendMessageBatch
 
 
@@ -63,14 +65,18 @@ class BatchesNotQueued(Exception):
 class Worker:
     """Applies batches, member by member."""
 
-    def __init__(self, jobs: ScheduledJobs) -> None:
+    def __init__(self, jobs: ScheduledJobs, reports: Reports) -> None:
         self.jobs = jobs
+        self.reports = reports
 
     def work(self, batch: Batch) -> dict[str, int]:
         """Apply the job to each member of a batch; returns what changed.
 
         A member that fails does not hold back the rest of its batch: all are tried, then the batch fails.
         """
+        if batch.job == ROLLUP:  # idempotent and resumable: a message delivered again goes on from the marker
+            days = self.reports.roll_up_counters(batch.now)
+            return {"members": 0, "changed": len(days), "points_expired": 0, "points_credited": 0}
         changed = expired = credited = 0
         failed: list[str] = []
         last_error: Exception | None = None
@@ -149,6 +155,9 @@ class Dispatcher:
     def dispatch(self, job: str, now: datetime) -> int:
         """Send the due members in batches; returns how many members were dispatched."""
         ledger.check_job_time(now, self.clock.now())
+        if job == ROLLUP:
+            self.send([Batch(ROLLUP, now, [])])
+            return 0
         pending: list[str] = []
         batches: list[Batch] = []
         count = 0

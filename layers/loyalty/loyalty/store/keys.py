@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from loyalty.domain.model import Entry, EntryRef
-from loyalty.domain.stats import DAY, GAPS, MONTH, TOTAL, Bucket
+from loyalty.domain.stats import CUMULATIVE, DAY, GAPS, MONTH, ROLLUP, TOTAL, Bucket
 
 if TYPE_CHECKING:  # the campaign engine is imported only by the functions that evaluate campaigns
     from loyalty.domain.campaigns.engine import CounterKey
@@ -141,7 +141,21 @@ def counter_key(bucket: Bucket, shard: int) -> str:
         return f"M#{bucket.period}#{shard}"
     if bucket.kind == TOTAL:
         return f"T#{shard}"
+    if bucket.kind == CUMULATIVE:  # one item a day, written by the roll-up only: not sharded
+        return f"C#{bucket.period}"
+    if bucket.kind == ROLLUP:
+        return "ROLLUP"
     raise ValueError(f"unknown counter bucket {bucket.kind!r}")
+
+
+def sharded(bucket: Bucket) -> bool:
+    """Whether a bucket is spread over the statistics shards (the roll-up's items are one each)."""
+    return bucket.kind not in (CUMULATIVE, ROLLUP)
+
+
+def campaign_stats_marker(member_id: str, entry_key_: str) -> str:
+    """Written with a ledger entry's campaign statistics, once: a redelivered or replayed entry adds nothing again."""
+    return f"CS#{member_id}#{entry_key_}"
 
 
 def campaign_counter(key: CounterKey, member_id: str) -> str:

@@ -190,6 +190,7 @@ class EntryModel(Model):
     base_points = NumberAttribute(null=True)  # earn: its explanation
     breakdown = ListAttribute(of=PointsLineAttribute, null=True)
     limited = ListAttribute(of=LimitCutAttribute, null=True)
+    statistics_later = UnicodeAttribute(null=True)
 
 
 class ConsentModel(Model):

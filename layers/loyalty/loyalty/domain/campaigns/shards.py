@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 
 from loyalty.domain.campaigns.document import Campaign
-from loyalty.domain.campaigns.engine import CAMPAIGN_SHARDS, CounterKey, Increment, Usage, counter_key, lowest
+from loyalty.domain.campaigns.engine import CAMPAIGN_SHARDS, Award, CounterKey, Increment, Usage, counter_key, lowest
 
 # ------------------------------------------------------------------ counters in all, spread over shards
 
@@ -175,3 +175,24 @@ def within_transaction(
     if len(increments) > room(decided):  # confine sets aside the most any outcome writes: never expected
         raise AssertionError(f"{len(increments)} campaign counter items do not fit in the {room(decided)} left")
     return decided, increments
+
+
+# ------------------------------------------------------------------ statistics, off the earn's transaction
+
+
+def statistics_later(award: Award | None) -> tuple[str, ...]:
+    """The applied campaigns whose statistics (points_awarded, times_applied) the earn's transaction does not add:
+    those without a limit in all over the campaign, whose counter is the statistics. The ledger stream's consumer
+    adds them (`statistics_increments`); the others are counted, exactly, by the limit counter the earn writes."""
+    if award is None:
+        return ()
+    counted = {increment.key.campaign_id for increment in award.increments
+               if increment.key.whole == CounterKey(increment.key.campaign_id, "campaign", "campaign")}
+    return tuple(line.campaign_id for line in award.breakdown if line.campaign_id not in counted)
+
+
+def statistics_increments(lines: Iterable[tuple[str, int]], home: int) -> tuple[Increment, ...]:
+    """What the stream's consumer adds for an entry's campaign lines (campaign id, points): each campaign's
+    statistics in the member's home shard, one time applied, no ceiling (no limit counts them)."""
+    return tuple(Increment(CounterKey(campaign_id, "campaign", "campaign", home), points, 1, None, None)
+                 for campaign_id, points in lines)

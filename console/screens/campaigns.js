@@ -1,0 +1,256 @@
+// Campaigns: the list by status; a form editor for a draft (conditions, effect, limits, what it applies to) with
+// a JSON view of the document it sends; preview on a sample basket; activate; end. Counters on each campaign.
+import { act, button, clear, empty, field, h, input, loading, num, select, table, toast, when } from "../ui.js";
+
+const FACTS = ["order.channel", "order.store_id", "order.eligible_minor", "order.item_count", "member.tier",
+  "member.purchase_count", "member.enrolled_days", "member.days_from_birthday"];
+const NUMERIC_FACTS = new Set(["order.eligible_minor", "order.item_count", "member.purchase_count", "member.enrolled_days", "member.days_from_birthday"]);
+const OPS = ["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte"];
+const EFFECTS = [["multiply", "Multiply base points"], ["bonus", "Bonus points per purchase"], ["per_item", "Points per matching item"], ["per_amount", "Points per amount spent"]];
+
+function numberOrText(value) {
+  return value.trim() !== "" && Number.isFinite(Number(value)) ? Number(value) : value;
+}
+
+function list(text) { return text.split(",").map((part) => part.trim()).filter(Boolean); }
+
+function conditionValue(fact, op, text) {
+  const one = (part) => (NUMERIC_FACTS.has(fact) ? numberOrText(part) : part);
+  return op === "in" || op === "not_in" ? list(text).map(one) : one(text.trim());
+}
+
+function showValue(value) { return Array.isArray(value) ? value.join(", ") : String(value ?? ""); }
+
+/** The form editor: state in, document out (what the JSON view shows and what is sent). */
+class CampaignForm {
+  constructor(doc, editable) {
+    this.extra = {};
+    this.editable = editable;
+    this.element = h("div", { class: "campaign-form" });
+    this.load(doc);
+  }
+
+  load(doc) {
+    const { campaign_id = "", name = "", description = "", starts_at = null, ends_at = null, priority = 100, exclusive_group = null,
+      conditions = null, applies_to = null, effect = { type: "multiply", factor: "2" }, limits = [], ...extra } = doc;
+    for (const key of ["status", "created_at", "activated_at", "ended_at", "points_awarded", "times_applied"]) delete extra[key];
+    this.extra = extra;  // what the form has no control for (a schedule) is kept and sent as it was
+    const disabled = !this.editable;
+    const c = this.controls = {
+      campaign_id: input({ name: "campaign_id", value: campaign_id || "", disabled: disabled || Boolean(doc.status) }),
+      name: input({ name: "name", value: name, disabled }), description: input({ name: "description", value: description, disabled }),
+      starts_at: input({ name: "starts_at", value: starts_at || "", placeholder: "2026-12-01T00:00:00Z", disabled }),
+      ends_at: input({ name: "ends_at", value: ends_at || "", placeholder: "empty: no end", disabled }),
+      priority: input({ type: "number", name: "priority", value: String(priority), disabled }),
+      exclusive_group: input({ name: "exclusive_group", value: exclusive_group || "", disabled }),
+      combine: select([["all", "all of them (and)"], ["any", "any of them (or)"]], { name: "combine", disabled }),
+      categories: input({ name: "categories", value: (applies_to?.categories || []).join(", "), disabled }),
+      skus: input({ name: "skus", value: (applies_to?.skus || []).join(", "), disabled }),
+      effect_type: select(EFFECTS, { name: "effect_type", disabled }),
+      factor: input({ name: "factor", value: effect.factor ?? "", disabled }),
+      points: input({ type: "number", name: "points", value: effect.points ?? "", disabled }),
+      unit_minor: input({ type: "number", name: "unit_minor", value: effect.unit_minor ?? "", disabled }),
+    };
+    c.effect_type.value = effect.type;
+    const nested = conditions && (conditions.all || conditions.any || []).some((cond) => cond.all || cond.any);
+    if (conditions && (nested || (!conditions.all && !conditions.any))) this.extra.conditions = conditions;
+    c.combine.value = conditions?.any ? "any" : "all";
+    this.conditionRows = h("tbody", {});
+    this.limitRows = h("tbody", {});
+    if (!this.extra.conditions) for (const cond of (conditions?.all || conditions?.any || [])) this.addCondition(cond);
+    for (const limit of limits) this.addLimit(limit);
+    const effectFields = h("div", { class: "effect-fields" });
+    const showEffect = () => {
+      const type = c.effect_type.value;
+      clear(effectFields,
+        type === "multiply" ? field("Factor (e.g. 2 for double)", c.factor, { name: "effect.factor" }) : null,
+        type !== "multiply" ? field("Points", c.points, { name: "effect.points" }) : null,
+        type === "per_amount" ? field("Per amount (minor units)", c.unit_minor, { name: "effect.unit_minor" }) : null);
+    };
+    c.effect_type.addEventListener("change", showEffect);
+    showEffect();
+    clear(this.element,
+      h("fieldset", {}, h("legend", { text: "Campaign" }),
+        field("Campaign id (optional)", c.campaign_id, { name: "campaign_id" }), field("Name", c.name, { name: "name" }),
+        field("Description", c.description, { name: "description" }),
+        field("Starts at (RFC 3339, UTC)", c.starts_at, { name: "starts_at" }), field("Ends at", c.ends_at, { name: "ends_at" }),
+        field("Priority (higher first)", c.priority, { name: "priority" }), field("Exclusive group", c.exclusive_group, { name: "exclusive_group" })),
+      h("fieldset", {}, h("legend", { text: "Conditions" }),
+        this.extra.conditions ? h("p", { text: "Nested conditions: edit them in the JSON view." }) : [
+          field("Apply when", c.combine, { name: "conditions" }),
+          h("table", { class: "rows" }, h("thead", {}, h("tr", {}, ["Fact", "Operator", "Value (comma-separated for in)", ""].map((t) => h("th", { scope: "col", text: t })))), this.conditionRows),
+          this.editable ? button("Add a condition", () => this.addCondition({ fact: "order.eligible_minor", op: "gte", value: "" })) : null]),
+      h("fieldset", {}, h("legend", { text: "Applies to (empty: the whole eligible amount)" }),
+        field("Categories (comma-separated)", c.categories, { name: "applies_to.categories" }),
+        field("SKUs (comma-separated)", c.skus, { name: "applies_to.skus" })),
+      h("fieldset", {}, h("legend", { text: "Effect" }), field("Type", c.effect_type, { name: "effect" }), effectFields),
+      h("fieldset", {}, h("legend", { text: "Limits" }),
+        h("table", { class: "rows" }, h("thead", {}, h("tr", {}, ["Per", "Period", "Of", "At most", ""].map((t) => h("th", { scope: "col", text: t })))), this.limitRows),
+        this.editable ? button("Add a limit", () => this.addLimit({ per: "member", period: "day", max_points: "" })) : null));
+  }
+
+  addCondition(cond) {
+    const index = this.conditionRows.children.length;
+    const path = `conditions.${this.controls.combine.value}.${index}`;
+    const disabled = !this.editable;
+    const fact = select(FACTS.map((f) => [f]), { "aria-label": `Condition ${index + 1}: fact`, disabled });
+    const op = select(OPS.map((o) => [o]), { "aria-label": `Condition ${index + 1}: operator`, disabled });
+    const value = input({ "aria-label": `Condition ${index + 1}: value`, value: showValue(cond.value), disabled });
+    fact.value = cond.fact; op.value = cond.op;
+    fact.dataset.field = `${path}.fact`; op.dataset.field = `${path}.op`; value.dataset.field = `${path}.value`;
+    const row = h("tr", { class: "condition" }, h("td", { class: "field" }, fact), h("td", { class: "field" }, op), h("td", { class: "field" }, value),
+      h("td", {}, this.editable ? button("Remove", () => row.remove(), { "aria-label": `Remove condition ${index + 1}` }) : null));
+    this.conditionRows.append(row);
+  }
+
+  addLimit(limit) {
+    const index = this.limitRows.children.length;
+    const disabled = !this.editable;
+    const per = select([["member"], ["campaign"]], { "aria-label": `Limit ${index + 1}: per`, disabled });
+    const period = select([["day"], ["campaign"]], { "aria-label": `Limit ${index + 1}: period`, disabled });
+    const of = select([["max_points", "points"], ["max_times", "times"]], { "aria-label": `Limit ${index + 1}: of`, disabled });
+    const most = input({ type: "number", "aria-label": `Limit ${index + 1}: at most`, value: String(limit.max_points ?? limit.max_times ?? ""), disabled });
+    per.value = limit.per; period.value = limit.period; of.value = limit.max_times ? "max_times" : "max_points";
+    per.dataset.field = `limits.${index}.per`; period.dataset.field = `limits.${index}.period`; most.dataset.field = `limits.${index}`;
+    const row = h("tr", { class: "limit" }, ...[per, period, of, most].map((c) => h("td", { class: "field" }, c)),
+      h("td", {}, this.editable ? button("Remove", () => row.remove(), { "aria-label": `Remove limit ${index + 1}` }) : null));
+    this.limitRows.append(row);
+  }
+
+  document() {
+    const c = this.controls;
+    const effect = { type: c.effect_type.value };
+    if (effect.type === "multiply") effect.factor = c.factor.value.trim();
+    else effect.points = numberOrText(c.points.value);
+    if (effect.type === "per_amount") effect.unit_minor = numberOrText(c.unit_minor.value);
+    const conditions = [...this.conditionRows.children].map((row) => {
+      const [fact, op, value] = row.querySelectorAll("select, input");
+      return { fact: fact.value, op: op.value, value: conditionValue(fact.value, op.value, value.value) };
+    });
+    const limits = [...this.limitRows.children].map((row) => {
+      const [per, period, of, most] = row.querySelectorAll("select, input");
+      return { per: per.value, period: period.value, [of.value]: numberOrText(most.value) };
+    });
+    const categories = list(c.categories.value), skus = list(c.skus.value);
+    const doc = {
+      ...this.extra,
+      name: c.name.value, description: c.description.value,
+      starts_at: c.starts_at.value.trim() || null, ends_at: c.ends_at.value.trim() || null,
+      priority: numberOrText(c.priority.value), exclusive_group: c.exclusive_group.value.trim() || null,
+      applies_to: categories.length || skus.length ? { categories, skus } : null,
+      effect, limits,
+    };
+    if (!this.extra.conditions) doc.conditions = conditions.length ? { [c.combine.value]: conditions } : null;
+    if (c.campaign_id.value.trim()) doc.campaign_id = c.campaign_id.value.trim();
+    return doc;
+  }
+}
+
+function previewPanel(context, campaignId, currency) {
+  const member = input({ name: "member_id" });
+  const amount = input({ type: "number", name: "amount_minor", value: "1000" });
+  const channel = input({ name: "channel", value: "store" });
+  const items = h("textarea", { name: "items", rows: "3", placeholder: "sku, category, amount_minor, quantity — one line each" });
+  const run = h("button", { type: "submit" }, "Preview");
+  const result = h("div", { class: "preview-result", "aria-live": "polite" });
+  const form = h("form", { id: "preview-form", "aria-labelledby": "preview-title" }, h("h2", { id: "preview-title", text: "Preview on a sample basket" }),
+    h("p", { class: "hint", text: "What an earn would credit now, with the active campaigns; nothing is written." }),
+    field("Member id", member, { name: "member_id" }), field("Amount (minor units)", amount, { name: "amount_minor" }),
+    field("Channel", channel, { name: "channel" }), field("Basket lines (optional)", items, { name: "items" }), run, result);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const lines = items.value.split("\n").map((line) => line.split(",").map((p) => p.trim())).filter((p) => p[0]);
+    const body = { transaction_id: `preview-${Date.now()}`, amount_minor: numberOrText(amount.value), currency,
+      channel: channel.value.trim() || null,
+      items: lines.length ? lines.map(([sku, category, minor, quantity]) => ({ sku, category, amount_minor: numberOrText(minor || ""), quantity: numberOrText(quantity || "1") })) : null };
+    clear(result);
+    const preview = await act(form, () => context.api.post(`/v1/members/${encodeURIComponent(member.value.trim())}/earn/preview`, body), { control: run });
+    if (!preview) return;
+    const mine = preview.breakdown.find((line) => line.campaign_id === campaignId);
+    const notMine = preview.not_applied.find((line) => line.campaign_id === campaignId);
+    clear(result,
+      h("p", { class: "preview-total", text: `${num(preview.points)} points (base ${num(preview.base_points)})` }),
+      table(["Source", "Campaign", "Points"], preview.breakdown.map((line) => h("tr", { "data-source": line.source, "data-campaign": line.campaign_id || "" },
+        h("td", { text: line.source }), h("td", { text: line.campaign_id || "—" }), h("td", { class: "n", text: num(line.points) }))), "Breakdown"),
+      preview.limited.length ? table(["Campaign", "Wanted", "Given"], preview.limited.map((cut) => h("tr", {}, h("td", { text: cut.campaign_id }),
+        h("td", { text: num(cut.wanted) }), h("td", { text: num(cut.given) }))), "Cut by limits") : null,
+      preview.not_applied.length ? table(["Campaign", "Why not"], preview.not_applied.map((n) => h("tr", {}, h("td", { text: n.campaign_id }),
+        h("td", { text: n.reason }))), "Not applied") : null,
+      campaignId ? h("p", { class: "preview-verdict", text: mine ? `${campaignId} adds ${num(mine.points)} points.`
+        : notMine ? `${campaignId} does not apply: ${notMine.reason}.` : `${campaignId} is not active: the preview counts active campaigns only.` }) : null);
+  });
+  return form;
+}
+
+async function editor(context, root, campaignId) {
+  const { api, navigate, program } = context;
+  const currency = (await program()).currency;
+  const doc = campaignId ? await api.get(`/v1/campaigns/${encodeURIComponent(campaignId)}`) : {};
+  const editable = !doc.status || doc.status === "draft";
+  const form = new CampaignForm(doc, editable);
+  const json = h("textarea", { id: "campaign-json", rows: "16", spellcheck: false, class: "json" });
+  const jsonBox = h("details", { class: "json-view" }, h("summary", { text: "JSON view" }),
+    field("The document sent to the API", json, { name: "json" }),
+    editable ? button("Use this JSON in the form", () => {
+      try { form.load({ ...JSON.parse(json.value), status: doc.status }); toast("JSON applied to the form"); } catch (error) {
+        form.element.prepend(h("div", { class: "error-box", role: "alert", text: `Not valid JSON: ${error.message}` }));
+      }
+    }) : null);
+  jsonBox.addEventListener("toggle", () => { if (jsonBox.open) json.value = JSON.stringify(form.document(), null, 2); });
+  const save = h("button", { type: "submit", class: "primary" }, doc.status ? "Save draft" : "Create draft");
+  const formElement = h("form", { id: "campaign-form", "aria-label": "Campaign" }, form.element, editable ? save : null);
+  formElement.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = form.document();
+    const saved = await act(formElement, () => (doc.status
+      ? api.put(`/v1/campaigns/${encodeURIComponent(doc.campaign_id)}`, body) : api.post("/v1/campaigns", body)), { control: save });
+    if (saved) { toast(`Saved ${saved.campaign_id}`); navigate(`#/campaigns/${encodeURIComponent(saved.campaign_id)}`); if (doc.status) await editor(context, root, saved.campaign_id); }
+  });
+  const status = doc.status ? h("div", { class: "campaign-status" },
+    h("p", {}, "Status: ", h("strong", { "data-campaign-status": doc.status, text: doc.status })),
+    h("dl", { class: "counters" }, h("div", {}, h("dt", { text: "Points awarded" }), h("dd", { "data-counter": "points_awarded", text: num(doc.points_awarded) })),
+      h("div", {}, h("dt", { text: "Times applied" }), h("dd", { "data-counter": "times_applied", text: num(doc.times_applied) })))) : null;
+  const lifecycle = h("div", { class: "row", id: "campaign-lifecycle" });
+  const transition = (verb, label) => {
+    const control = button(label, () => act(lifecycle, async () => {
+      await api.post(`/v1/campaigns/${encodeURIComponent(doc.campaign_id)}/${verb}`);
+      toast(`${doc.campaign_id}: ${verb}`);
+      await editor(context, root, doc.campaign_id);
+    }, { control }), { class: verb === "end" ? "danger" : "primary" });
+    return control;
+  };
+  if (doc.status === "draft") lifecycle.append(transition("activate", "Activate"));
+  if (doc.status === "active") lifecycle.append(transition("end", "End"));
+  clear(root, h("p", {}, h("a", { href: "#/campaigns", text: "← All campaigns" })),
+    h("h2", { text: doc.status ? `${doc.name} (${doc.campaign_id})` : "New draft campaign" }),
+    status, lifecycle, formElement, jsonBox, doc.status ? previewPanel(context, doc.campaign_id, currency) : null);
+}
+
+async function listing({ api }, root, status) {
+  const filter = select([["draft", "Drafts"], ["active", "Active"], ["ended", "Ended"]], { name: "status" });
+  filter.value = status;
+  const results = h("div", {}, loading());
+  clear(root, h("div", { class: "row" }, h("a", { class: "button primary", href: "#/campaigns/new", text: "New campaign" })),
+    h("form", { class: "inline", "aria-label": "Campaigns by status" }, field("Status", filter, { name: "status" })), results);
+  const load = async () => {
+    clear(results, loading());
+    const page = await act(results, () => api.get("/v1/campaigns", { status: filter.value, limit: 100 }));
+    if (!page) return;
+    clear(results, page.items.length === 0 ? empty(`No ${filter.value} campaigns.`) : table(["Campaign", "Status", "Starts", "Ends", "Points awarded", "Times applied"],
+      page.items.map((c) => h("tr", { "data-campaign": c.campaign_id },
+        h("td", {}, h("a", { href: `#/campaigns/${encodeURIComponent(c.campaign_id)}`, text: `${c.name} (${c.campaign_id})` })),
+        h("td", { text: c.status }), h("td", { text: when(c.starts_at) }), h("td", { text: when(c.ends_at) }),
+        h("td", { class: "n", text: num(c.points_awarded) }), h("td", { class: "n", text: num(c.times_applied) })))));
+  };
+  filter.addEventListener("change", load);
+  await load();
+}
+
+export default {
+  id: "campaigns",
+  title: "Campaigns",
+  async render(context, root, [campaignId]) {
+    if (!campaignId) return listing(context, root, "draft");
+    return editor(context, root, campaignId === "new" ? null : campaignId);
+  },
+};

@@ -1,0 +1,83 @@
+"""The DuckDB engine: the insights' SQL on the local analytics store (Parquet files, hive-partitioned by day).
+
+Local only (`make run`, tests, benchmarks): duckdb and sqlglot are development dependencies, not in the layer,
+and are imported when this engine is built. The SQL files are Athena's dialect; sqlglot translates them, and two
+rewrites cover what it leaves to DuckDB: `from_base(hex, 16)` becomes a cast of `0x<hex>`, and an UNNEST of an
+array of rows named by its fields (`AS line (source, campaign_id, points)`, Trino's form) becomes an UNNEST to one
+struct column named `line`, so that `line.points` reads the same on both engines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from loyalty.insights.engines import FAILED, SUCCEEDED, Outcome
+from loyalty.insights.schema import duckdb_detail_type
+
+EVENTS_FOLDER = "events"
+
+
+def to_duckdb(sql: str) -> str:
+    """An insight's SQL (Trino) as DuckDB runs it."""
+    import sqlglot
+    from sqlglot import exp
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.FromBase):
+            if node.expression.name != "16":
+                raise ValueError("from_base is translated for base 16 only")
+            return exp.cast(exp.DPipe(this=exp.Literal.string("0x"), expression=node.this), "BIGINT")
+        alias = node.args.get("alias") if isinstance(node, exp.Unnest) else None
+        if isinstance(alias, exp.TableAlias) and len(alias.columns) > 1:
+            node.set("alias", exp.TableAlias(this=exp.to_identifier(f"_{alias.name}"),
+                                             columns=[exp.to_identifier(alias.name)]))
+        return node
+
+    return sqlglot.parse_one(sql, read="trino").transform(rewrite).sql(dialect="duckdb")
+
+
+class DuckDbEngine:
+    """Runs each query at once in a fresh in-memory DuckDB over the Parquet files under `root`."""
+
+    name = "duckdb"
+
+    def __init__(self, root: Path, threads: int | None = None) -> None:
+        self.root = Path(root)
+        self.threads = threads
+
+    def _files(self) -> list[Path]:
+        return sorted((self.root / EVENTS_FOLDER).glob("day=*/*.parquet"))
+
+    def connect(self):
+        import duckdb
+
+        connection = duckdb.connect()
+        connection.execute("SET enable_progress_bar = false")  # a server's log is no terminal
+        if self.threads:
+            connection.execute(f"SET threads = {int(self.threads)}")
+        files = self._files()
+        if files:
+            pattern = str(self.root / EVENTS_FOLDER / "day=*" / "*.parquet").replace("'", "''")
+            connection.execute(
+                f"CREATE VIEW events AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, "
+                "hive_types = {'day': 'VARCHAR'})")
+        else:  # no event yet: an empty table of the same columns
+            connection.execute(f"CREATE TABLE events (id VARCHAR, detail_type VARCHAR, source VARCHAR, time VARCHAR, "
+                               f"detail {duckdb_detail_type()}, day VARCHAR)")
+        return connection, sum(path.stat().st_size for path in files)
+
+    def start(self, sql: str) -> Outcome:
+        connection, size = self.connect()
+        try:
+            cursor = connection.execute(to_duckdb(sql))
+            names = [column[0] for column in cursor.description]
+            rows: list[dict[str, Any]] = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        except Exception as error:  # a query DuckDB refuses: the query failed, the request did not
+            return Outcome(FAILED, error=f"the query failed: {error}")
+        finally:
+            connection.close()
+        return Outcome(SUCCEEDED, rows=rows, scanned_bytes=size)
+
+    def poll(self, execution_id: str) -> Outcome:
+        return Outcome(FAILED, execution_id, error="DuckDB queries finish when they start: nothing to poll")
