@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/layers/loyalty:$(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install browser console-deps console-vendor deploy-console run token events webhook-echo replay-events migrate-campaign-counters test unit lint openapi check-openapi bench mutation build deploy validate clean
+.PHONY: help install browser console-deps console-vendor deploy-console run token events webhook-echo replay-events migrate-campaign-counters migrate-first-day test unit lint openapi check-openapi bench mutation build deploy validate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -71,6 +71,11 @@ replay-events: $(STAMP)  ## publish again the events of the ledger entries of a 
 		--local-events-file $(or $(LOCAL_EVENTS_FILE),.local/events.jsonl) --from $(FROM) --to $(TO)
 
 # Locally against `make run`'s DynamoDB; against a deployment, run the module with its table names and credentials.
+migrate-first-day: $(STAMP)  ## set first_day on report totals written before it was kept (one-off, rerunnable)
+	AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-local} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-local} \
+		$(PY) -m ops.set_first_day --stats-table $(or $(STATS_TABLE),StatsTable) \
+		--endpoint-url $(or $(ENDPOINT),http://127.0.0.1:$(or $(DYNAMODB_PORT),3002))
+
 migrate-campaign-counters: $(STAMP)  ## move campaign counters in all written before the shards into them (one-off, rerunnable)
 	AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-local} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-local} \
 		$(PY) -m ops.shard_campaign_counters --catalog-table $(or $(CATALOG_TABLE),CatalogTable) \

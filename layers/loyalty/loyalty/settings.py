@@ -66,6 +66,9 @@ class StoreSettings(Settings):
 
     # Attempts per DynamoDB call, the first included (1: no SDK retry, as the chaos test runs to let every fault through).
     dynamodb_max_attempts: int = Field(default=DYNAMODB_MAX_ATTEMPTS, ge=1, le=10)
+    # Seconds one DynamoDB call may wait for its answer (more: a benchmark's recording proxy answers slowly, and a
+    # read timeout makes botocore send the same request again, which the proxy would count twice).
+    dynamodb_read_timeout_seconds: float = Field(default=DYNAMODB_READ_TIMEOUT_SECONDS, gt=0, le=30)
 
     members_table: str
     ledger_table: str

@@ -61,6 +61,7 @@ class Store:
         )
         for model in tables.models():
             model.Meta.max_retry_attempts = settings.dynamodb_max_attempts - 1
+            model.Meta.read_timeout_seconds = settings.dynamodb_read_timeout_seconds
         share_client(tables.models())
         return cls(tables, job_shards=settings.job_shards, stats_shards=settings.stats_shards)
 
