@@ -4,8 +4,10 @@ import uPlot from "./vendor/uPlot.esm.js";
 import { h, num, table } from "./ui.js";
 
 const COLORS = ["#1f5fa8", "#b3541e", "#2e7d32", "#6a1b9a"];
+const DAY = 86400;
+const DAY_STEPS = [DAY, 2 * DAY, 7 * DAY, 14 * DAY, 28 * DAY, 91 * DAY, 182 * DAY, 364 * DAY];  // ticks on whole days only
 const PERIODS = {
-  day: { heading: "Day", per: "per day", at: (key) => Date.parse(`${key}T00:00:00Z`) / 1000, pad: 86400 },
+  day: { heading: "Day", per: "per day", at: (key) => Date.parse(`${key}T00:00:00Z`) / 1000, pad: DAY },
   month: { heading: "Month", per: "per month" },
 };
 
@@ -27,10 +29,13 @@ export function timeChart(title, keys, series, { id, period = "day" } = {}) {
   const x = monthly ? keys.map((_, i) => i) : keys.map(at);
   const xScale = monthly ? { time: false, range: () => [-0.5, keys.length - 0.5] }
     : x.length === 1 ? { time: true, range: () => [x[0] - pad, x[0] + pad] } : { time: true };
-  const xAxis = monthly ? { splits: () => x, values: (u, splits) => splits.map((i) => keys[i] ?? "") } : {};
+  const xAxis = monthly ? { splits: () => x, values: (u, splits) => splits.map((i) => keys[i] ?? "") } : { incrs: DAY_STEPS };
+  let drawn = 0;
   const draw = () => {
     if (!plot.isConnected) return;  // the screen moved on before the frame
     const width = Math.max(240, plot.clientWidth || 480);
+    if (width === drawn) return;
+    drawn = width;
     plot.replaceChildren();
     new uPlot({
       width, height: 200, tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
@@ -43,6 +48,8 @@ export function timeChart(title, keys, series, { id, period = "day" } = {}) {
     }, [x, ...plotted.map((s) => s.values)], plot);
   };
   requestAnimationFrame(draw);
+  // drawn again at its new width when the window (a tablet turned, a laptop's window resized) changes it
+  if (window.ResizeObserver) new ResizeObserver(() => requestAnimationFrame(draw)).observe(plot);
   return figure;
 }
 
