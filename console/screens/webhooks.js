@@ -84,7 +84,7 @@ async function listing(context, root) {
     if (!page) return;
     clear(results, page.items.length === 0 ? empty("No subscriptions yet.") : h("div", { class: "table-scroll", role: "region",
       "aria-label": "Subscriptions", tabindex: "0" }, table(["Endpoint", "Events", "Description", "Status", "Created", "Last success", "Failing since"],
-      subscriptionRows(page.items), "Subscriptions")));
+      subscriptionRows(page.items))));
   };
   clear(root, subscribeForm(context, async (created) => { clear(secretSlot, secretBox(created)); await load(); }), secretSlot,
     h("h2", { text: "Subscriptions" }), results);
@@ -94,11 +94,11 @@ async function listing(context, root) {
 function deliveryRow(context, webhookId, delivery) {
   const retryCell = h("td", {});
   const row = h("tr", { "data-delivery": delivery.delivery_id, "data-event-type": delivery.event_type },
-    h("td", { text: when(delivery.created_at) }), h("td", { text: delivery.event_type }),
-    h("td", { class: "wrap", text: delivery.event_id }),
+    h("td", { text: when(delivery.created_at) }),
+    h("td", { class: "wrap" }, h("span", { class: "nowrap", text: delivery.event_type }), h("br"), h("span", { class: "hint", "data-event-id": delivery.event_id, text: delivery.event_id })),
     h("td", { class: `status-${delivery.status}`, "data-delivery-status": delivery.status, text: delivery.status }),
     h("td", { class: "n", "data-attempts": String(delivery.attempts), text: num(delivery.attempts) }),
-    h("td", { class: "n", text: delivery.last_status === null ? "—" : String(delivery.last_status) }),
+    h("td", { class: "n", "data-last-status": String(delivery.last_status ?? ""), text: delivery.last_status === null ? "—" : String(delivery.last_status) }),
     h("td", { class: "wrap", text: delivery.last_error || "—" }), h("td", { text: when(delivery.next_attempt_at) }), retryCell);
   const retry = button("Retry", () => act(retryCell, async () => {
     const again = await context.api.post(`${path(webhookId)}/deliveries/${encodeURIComponent(delivery.delivery_id)}/retry`);
@@ -156,7 +156,7 @@ async function detail(context, root, webhookId) {
     h("h2", { id: "deliveries-title", text: "Delivery log (newest first)" }),
     h("p", { class: "hint", text: "A failed attempt is retried with backoff for 24 hours; Retry queues one again now, with a fresh 24 hours." }),
     h("div", { class: "table-scroll", role: "region", "aria-labelledby": "deliveries-title", tabindex: "0" },
-      h("table", { id: "deliveries" }, h("thead", {}, h("tr", {}, ["Created", "Event", "Event id", "Status", "Attempts", "Last status",
+      h("table", { id: "deliveries" }, h("thead", {}, h("tr", {}, ["Created", "Event and its id", "Status", "Attempts", "Last status",
         "Last error", "Next attempt", "Action"].map((text) => h("th", { scope: "col", text })))), log)),
     logState, more);
   await page(true);

@@ -175,3 +175,33 @@ def test_the_lift_of_a_campaign_with_a_holdout_shows_the_difference_and_its_inte
     assert console.page.locator("#lift .lift-none").count() == 0
     assert console.axe() == []
     console.screenshot("campaign-lift-holdout-laptop")
+
+
+def test_a_backtest_still_running_is_read_until_it_has_succeeded(console, runtime):
+    """Athena answers a backtest `202 running` first: the console reads the query until it has its answer. The
+    API's real answer is turned into that on its way to the page; the figures shown are the query's."""
+    campaign_id = f"slow-{uuid.uuid4().hex[:8]}"
+    assert api(runtime, "POST", "/v1/campaigns", {"campaign_id": campaign_id, **STORE_VISIT}).status_code == 201
+    today = datetime.now(timezone.utc).date().isoformat()
+    reads = []
+
+    def running(route):
+        answer = route.fetch()
+        view = answer.json()
+        view.update(status="running", purchases_matched=None, members_matched=None, points=None, cost_minor=None, by_day=None)
+        route.fulfill(response=answer, status=202, json=view)
+
+    console.page.route("**/backtest", running)
+    console.page.on("request", lambda r: reads.append(r.url) if "/v1/insights/queries/" in r.url else None)
+    console.open(f"#/campaigns/{campaign_id}")
+    form = console.page.locator("#backtest-form")
+    form.locator("input[name=from]").fill(today)
+    form.locator("input[name=to]").fill(today)
+    form.locator("button[type=submit]").click()
+    console.page.wait_for_selector("#backtest-form [data-backtest=points]")
+    assert len(reads) == 1
+    query = api(runtime, "GET", reads[0].removeprefix(runtime.api)).json()
+    assert query["insight"] == "backtest" and query["status"] == "succeeded"
+    assert shown(console, "[data-backtest=purchases_matched]") == str(query["result"]["purchases_matched"])
+    assert shown(console, "[data-backtest=points]") == f"{query['result']['points']:,}"
+    assert console.errors == []
