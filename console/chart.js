@@ -39,7 +39,8 @@ export function timeChart(title, keys, series, { id, period = "day" } = {}) {
     plot.replaceChildren();
     new uPlot({
       width, height: 200, tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
-      scales: { x: xScale },
+      // bars stand on zero (a bar's height is its figure)
+      scales: monthly ? { x: xScale, y: { range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } } : { x: xScale },
       series: [monthly ? { label: heading, value: (u, i) => keys[i] ?? "--" } : {},
         ...plotted.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 2,
           ...(monthly ? { fill: `${COLORS[i % COLORS.length]}99`, paths: uPlot.paths.bars({ size: [0.6, 80] }), points: { show: false } }

@@ -37,7 +37,7 @@ export function heatmap(result) {
         h("td", { class: "n", "data-members": String(cohort.members), text: num(cohort.members) }),
         Array.from({ length: width }, (_, k) => {
           const month = cohort.months[k];
-          if (!month) return h("td", { class: "heat-none", text: "" });
+          if (!month) return h("td", { class: "heat-none" }, h("span", { class: "visually-hidden", text: "not reached yet" }));
           return h("td", { class: `n heat-${step(month.share)}`, "data-month": String(k), "data-buyers": String(month.buyers),
             "data-share": String(month.share ?? "") },
           h("span", { class: "share", text: percent(month.share) }), h("span", { class: "buyers", text: `${num(month.buyers)} of ${num(cohort.members)}` }));
