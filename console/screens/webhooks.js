@@ -103,7 +103,9 @@ function deliveryRow(context, webhookId, delivery) {
   const retry = button("Retry", () => act(retryCell, async () => {
     const again = await context.api.post(`${path(webhookId)}/deliveries/${encodeURIComponent(delivery.delivery_id)}/retry`);
     toast(`${delivery.delivery_id}: queued again`);
-    row.replaceWith(deliveryRow(context, webhookId, again));
+    const fresh = deliveryRow(context, webhookId, again);
+    row.replaceWith(fresh);
+    fresh.querySelector("button")?.focus();  // the keyboard stays on the row it acted on
   }, { control: retry }), { "aria-label": `Retry ${delivery.event_type} ${delivery.delivery_id}` });
   retryCell.append(retry);
   return row;

@@ -152,6 +152,7 @@ def test_subscribe_test_retry_deliver_and_remove_a_webhook(console, runtime, rec
 
     # ... and retried from the log: delivered once more, now answered 200
     console.page.locator(f"tr[data-delivery='{failed['delivery_id']}'] button:has-text('Retry')").click()
+    console.page.wait_for_function("id => document.activeElement.closest('tr')?.dataset.delivery === id", arg=failed["delivery_id"])
     wait_until(lambda: len(receiver.of_type("WebhookTest")) == 2, "the retried test event at the receiver")
     assert receiver.of_type("WebhookTest")[1][2] == 200
     assert json.loads(receiver.of_type("WebhookTest")[1][1])["detail"]["event_id"] == failed["event_id"]
