@@ -78,18 +78,21 @@ function controlFor(scope, path) {
  * Show an API error beside its cause: a box at `anchor` (the form or the button's row) with the code and the
  * message, and each field error next to its control (aria-invalid, described by the message). What was typed stays.
  */
-export function showError(anchor, error, scope = anchor) {
+export function showError(anchor, error, scope = anchor, { codeFields = {} } = {}) {
   clearErrors(scope);
   const box = h("div", { class: "error-box", role: "alert" },
     h("strong", { class: "error-code", text: error.code || "ERROR" }), " ", h("span", { class: "error-message", text: error.message }));
   const unplaced = [];
-  for (const problem of error.errors || []) {
+  // an error about one field that carries no field errors (WEBHOOK_URL_NOT_ALLOWED is about the url): beside it too
+  const problems = (error.errors || []).length ? error.errors
+    : codeFields[error.code] ? [{ field: codeFields[error.code], message: error.message, code: error.code }] : [];
+  for (const problem of problems) {
     const control = controlFor(scope, problem.field || "");
     if (!control) { unplaced.push(problem); continue; }
     const id = `${control.id}-error`;
     control.setAttribute("aria-invalid", "true");
     control.setAttribute("aria-describedby", [control.getAttribute("aria-describedby"), id].filter(Boolean).join(" "));
-    control.closest(".field")?.append(h("p", { class: "field-error", id, text: `${problem.field}: ${problem.message}` }));
+    control.closest(".field")?.append(h("p", { class: "field-error", id, text: `${problem.code || problem.field}: ${problem.message}` }));
   }
   if (unplaced.length) {
     box.append(h("ul", {}, unplaced.map((p) => h("li", { text: `${p.field}: ${p.message}` }))));
@@ -101,13 +104,13 @@ export function showError(anchor, error, scope = anchor) {
 }
 
 /** Run an action from a control: disable it while running, show the error beside `anchor` on failure. */
-export async function act(anchor, action, { scope, control } = {}) {
+export async function act(anchor, action, { scope, control, codeFields } = {}) {
   clearErrors(scope || anchor);
   if (control) control.disabled = true;
   try {
     return await action();
   } catch (error) {
-    showError(anchor, error, scope || anchor);
+    showError(anchor, error, scope || anchor, { codeFields });
     return undefined;
   } finally {
     if (control) control.disabled = false;

@@ -1,6 +1,9 @@
 // Campaigns: the list by status; a form editor for a draft (conditions, effect, limits, what it applies to) with
-// a JSON view of the document it sends; preview on a sample basket; activate; end. Counters on each campaign.
-import { act, button, clear, empty, field, h, input, loading, num, select, table, toast, when } from "../ui.js";
+// a JSON view of the document it sends; preview on a sample basket; backtest on a past range; activate; end.
+// Counters on each campaign; the lift of an ended one (the campaign_lift insight).
+import { timeChart } from "../chart.js";
+import { runInsight, settle } from "../insights.js";
+import { act, button, clear, empty, field, h, input, isoDate, loading, money, num, select, showError, table, toast, when } from "../ui.js";
 
 const FACTS = ["order.channel", "order.store_id", "order.eligible_minor", "order.item_count", "member.tier",
   "member.purchase_count", "member.enrolled_days", "member.days_from_birthday"];
@@ -182,6 +185,108 @@ function previewPanel(context, campaignId, currency) {
   return form;
 }
 
+function figures(className, pairs) {
+  return h("dl", { class: className }, pairs.map(([key, label, text]) => h("div", {},
+    h("dt", { text: label }), h("dd", { [`data-${className.replace(/-figures$/, "")}`]: key, text }))));
+}
+
+/** POST /v1/campaigns/{id}/backtest over a past range: what it would have awarded, in all and per day. */
+function backtestPanel(context, campaignId, currency) {
+  const today = new Date();
+  const from = input({ type: "date", name: "from", value: isoDate(new Date(today.getTime() - 29 * 86400000)) });
+  const to = input({ type: "date", name: "to", value: isoDate(today) });
+  const run = h("button", { type: "submit", class: "primary" }, "Backtest");
+  const result = h("div", { class: "backtest-result", "aria-live": "polite" });
+  const form = h("form", { id: "backtest-form", class: "panel", "aria-labelledby": "backtest-title" },
+    h("h2", { id: "backtest-title", text: "Backtest on a past range" }),
+    h("p", { class: "hint", text: "Replays the stored purchases of the range (at most 366 days) through this campaign as if it had "
+      + "been active then: its schedule, conditions, effect and limits. Nothing is written." }),
+    h("div", { class: "inline" }, field("From", from, { name: "from" }), field("To", to, { name: "to" }), run), result);
+  let generation = 0;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const mine = ++generation;
+    clear(result, loading("Replaying the purchases…"));
+    const answer = await act(form, async () => {
+      const view = await context.api.post(`/v1/campaigns/${encodeURIComponent(campaignId)}/backtest`, { from: from.value, to: to.value });
+      if (view.status === "succeeded") return view;
+      // running (Athena): its answer is the query's result once it has succeeded
+      const query = await settle(context.api, view.query_id, { wanted: () => mine === generation && form.isConnected });
+      return query && { ...query.result, query_id: query.query_id };
+    }, { control: run, scope: form });
+    if (mine !== generation) return;
+    if (!answer) { clear(result); return; }
+    const days = answer.by_day.map((d) => d.day);
+    clear(result,
+      h("p", { class: "backtest-range", text: `${answer.from} to ${answer.to}` }),
+      figures("backtest-figures", [
+        ["purchases_matched", "Purchases it would have applied to", num(answer.purchases_matched)],
+        ["members_matched", "Members", num(answer.members_matched)],
+        ["points", "Points it would have awarded", num(answer.points)],
+        ["cost_minor", "Their cost", money(answer.cost_minor, currency)]]),
+      days.length ? timeChart("Points it would have awarded per day", days, [
+        { label: "Points", values: answer.by_day.map((d) => d.points) },
+        { label: "Purchases", values: answer.by_day.map((d) => d.purchases), plot: false }], { id: "chart-backtest" }) : null);
+  });
+  return form;
+}
+
+function day(value) { return value ? value.slice(0, 10) : null; }
+
+/** The lift range: the campaign's own dates (the insight clips to them), at most the insights' 1,096 days. */
+function liftRange(doc) {
+  const to = day(doc.ended_at) || day(doc.ends_at) || isoDate(new Date());
+  let from = day(doc.starts_at) || day(doc.activated_at) || day(doc.created_at) || to;
+  const earliest = isoDate(new Date(Date.parse(`${to}T00:00:00Z`) - 1095 * 86400000));
+  if (from < earliest) from = earliest;
+  if (from > to) from = to;
+  return { from, to };
+}
+
+function money4(minor, currency) {
+  if (minor === null || minor === undefined) return "—";
+  return new Intl.NumberFormat("en", { style: "currency", currency: currency || "EUR", maximumFractionDigits: 4 }).format(minor / 100);
+}
+
+function liftView(result, currency) {
+  const groups = [["treated", "Treated"], ["holdout", "Held out"]];
+  const rows = [
+    ["members", "Members", num], ["buyers", "Buyers", num], ["purchases_per_member", "Purchases per member", num],
+    ["spend_per_member_minor", "Spend per member", (v) => money(v, currency)]];
+  const lift = result.lift;
+  return h("div", {},
+    h("p", { class: "lift-range", text: `Measured over ${result.from} to ${result.to}; holdout ${num(result.holdout_percent)} %.` }),
+    table(["", ...groups.map(([, label]) => label)], rows.map(([key, label, format]) => h("tr", { "data-row": key },
+      h("th", { scope: "row", text: label }),
+      groups.map(([group]) => h("td", { class: "n", "data-group": group, text: result[group] ? format(result[group][key]) : "—" })))),
+    "Treated and held-out members"),
+    figures("lift-figures", [
+      ["points_awarded", "Points the campaign awarded", num(result.points_awarded)],
+      ["points_cost_minor", "Their cost", money(result.points_cost_minor, currency)],
+      ...(lift ? [
+        ["difference", "Spend per member, treated − held out", money(lift.spend_per_member_minor, currency)],
+        ["ci95", "95 % interval", `${money(lift.ci95_minor[0], currency)} to ${money(lift.ci95_minor[1], currency)}`],
+        ["incremental_revenue_minor", "Incremental revenue", money(lift.incremental_revenue_minor, currency)],
+        ["incremental_revenue_per_point_minor", "Incremental revenue per point", money4(lift.incremental_revenue_per_point_minor, currency)],
+      ] : [])]),
+    lift ? h("p", { class: "hint", text: `${lift.method}${lift.degrees_of_freedom ? `; ${num(lift.degrees_of_freedom)} degrees of freedom` : ""}.` })
+      : h("p", { class: "lift-none", text: result.holdout_percent
+        ? "No lift yet: each group needs at least two members."
+        : "No lift: the campaign held nobody out, so there is no control group to compare with." }));
+}
+
+/** The campaign_lift insight of an ended campaign, over its dates. */
+function liftPanel(context, doc, currency) {
+  const body = h("div", {}, loading("Measuring the lift…"));
+  const panel = h("section", { id: "lift", class: "panel", "aria-labelledby": "lift-title" }, h("h2", { id: "lift-title", text: "Lift" }), body);
+  runInsight(context.api, "campaign_lift", { ...liftRange(doc), campaign_id: doc.campaign_id }, {
+    wanted: () => panel.isConnected, onRunning: () => clear(body, loading("The lift query is running…")),
+  }).then((query) => {
+    if (query && panel.isConnected) { panel.dataset.queryId = query.query_id; clear(body, liftView(query.result, currency)); }
+  }).catch((error) => { if (panel.isConnected) { clear(body); showError(body, error); } });
+  return panel;
+}
+
 async function editor(context, root, campaignId) {
   const { api, navigate, program } = context;
   const currency = (await program()).currency;
@@ -223,7 +328,9 @@ async function editor(context, root, campaignId) {
   if (doc.status === "active") lifecycle.append(transition("end", "End"));
   clear(root, h("p", {}, h("a", { href: "#/campaigns", text: "← All campaigns" })),
     h("h2", { text: doc.status ? `${doc.name} (${doc.campaign_id})` : "New draft campaign" }),
-    status, lifecycle, formElement, jsonBox, doc.status ? previewPanel(context, doc.campaign_id, currency) : null);
+    status, lifecycle, doc.status === "ended" ? liftPanel(context, doc, currency) : null, formElement, jsonBox,
+    doc.status ? backtestPanel(context, doc.campaign_id, currency) : null,
+    doc.status ? previewPanel(context, doc.campaign_id, currency) : null);
 }
 
 async function listing({ api }, root, status) {

@@ -64,7 +64,8 @@ def test_dashboard_kpis_are_the_report_s_figures(console, runtime):
     console.page.fill("#main input[name=from]", (datetime.now(timezone.utc) - timedelta(days=13)).date().isoformat())
     console.page.click("text=Show")
     console.page.wait_for_selector(f"text=to {today}")
-    console.page.wait_for_function("() => document.querySelectorAll('.plot canvas').length === 3")
+    console.page.wait_for_function(
+        "() => ['enrollments', 'purchases', 'points'].every(id => document.querySelector(`#chart-${id} .plot canvas`))")
     for width, (w, height) in WIDTHS.items():
         console.page.set_viewport_size({"width": w, "height": height})
         console.screenshot(f"dashboard-with-data-{width}")

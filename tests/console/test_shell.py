@@ -12,7 +12,7 @@ import requests
 
 from tests.console.conftest import ARTIFACTS, WIDTHS
 
-SCREENS = ["#/dashboard", "#/members", "#/campaigns", "#/campaigns/new", "#/rewards"]
+SCREENS = ["#/dashboard", "#/members", "#/campaigns", "#/campaigns/new", "#/rewards", "#/webhooks"]
 
 
 def test_the_console_is_served_with_the_security_headers_and_a_local_admin_token(runtime):
