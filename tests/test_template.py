@@ -206,6 +206,11 @@ GRANTS = {
     # D# keys only), a retry's log item, the subscription's health
     "DeliverWebhooksFunction": {"WebhooksTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
                                                   "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"}},
+    # member messages: the member's address, consent and locale (one GetItem); templates, the weekly cap's Query, a
+    # claim with its log entry (one transaction), its outcome; a claim released, an erased member's log deleted
+    "SendMessagesFunction": {"MembersTable": {"dynamodb:GetItem"},
+                             "MessagesTable": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                               "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}},
 }
 
 
@@ -247,6 +252,7 @@ def test_every_function_is_granted_exactly_the_table_actions_it_needs():
 MARKER_DELETE_CONDITION = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["EMAIL#*", "SUB#*", "REF#*"]}}
 SUBSCRIPTION_DELETE_CONDITION = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["SUB"]}}
 DELIVERY_LOG_CONDITION = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["D#*"]}}
+MESSAGE_LOG_CONDITION = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["E#*", "L#*"]}}
 
 
 def test_reads_stay_reads_and_nothing_deletes_or_scans():
@@ -261,11 +267,13 @@ def test_reads_stay_reads_and_nothing_deletes_or_scans():
                 if action == "dynamodb:DeleteItem":  # erasure deletes uniqueness markers, never a member or an entry
                     assert (name, statement["Action"], statement.get("Condition")) in (  # ...and a webhook subscription
                         ("EnrollFunction", ["dynamodb:DeleteItem"], MARKER_DELETE_CONDITION),
-                        ("WebhooksFunction", ["dynamodb:DeleteItem"], SUBSCRIPTION_DELETE_CONDITION))
+                        ("WebhooksFunction", ["dynamodb:DeleteItem"], SUBSCRIPTION_DELETE_CONDITION),
+                        ("SendMessagesFunction", ["dynamodb:DeleteItem", "dynamodb:BatchWriteItem"], MESSAGE_LOG_CONDITION))
                     continue
                 if action == "dynamodb:BatchWriteItem":  # could delete: only the webhook delivery log's items, in batches
-                    assert (name, statement["Action"], statement.get("Condition")) == (
-                        "DeliverWebhooksFunction", ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"], DELIVERY_LOG_CONDITION)
+                    assert (name, statement["Action"], statement.get("Condition")) in (  # ...and a message claim or log
+                        ("DeliverWebhooksFunction", ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"], DELIVERY_LOG_CONDITION),
+                        ("SendMessagesFunction", ["dynamodb:DeleteItem", "dynamodb:BatchWriteItem"], MESSAGE_LOG_CONDITION))
                     continue
                 assert not re.search(r"dynamodb:(Delete|Scan|BatchWrite|PartiQL|CreateTable|UpdateTable)", action), (name, action)
             assert statement["Resource"] != "*", name
@@ -381,7 +389,8 @@ def test_only_the_functions_that_hash_emails_may_read_the_key_and_only_that_para
     assert readers == {"EnrollFunction", "ReportFunction"}  # enrollment, and the lookup by e-mail
     for name, function in FUNCTIONS.items():
         ssm = [s for s in _statements(function) if any(a.startswith(("ssm:", "kms:")) for a in s["Action"])
-               and "WebhookSecretsKey" not in str(s["Resource"])]  # the webhook secrets' key: tested below
+               and "WebhookSecretsKey" not in str(s["Resource"])  # the webhook secrets' key: tested below
+               and "UnsubscribeKeyParameter" not in str(s["Resource"])]  # the unsubscribe key: tested below
         if name not in readers:
             assert not ssm, name
             continue
@@ -399,6 +408,46 @@ def test_only_the_functions_that_hash_emails_may_read_the_key_and_only_that_para
 
 
 # ------------------------------------------------------------------ checkov: findings fixed or explained
+
+
+def test_only_the_message_functions_may_read_the_unsubscribe_key_and_only_that_parameter():
+    readers = {name for name, f in FUNCTIONS.items() if "UNSUBSCRIBE_KEY_PARAMETER" in _environment(f)}
+    assert readers == {"SendMessagesFunction"}
+    assert "NoEcho" not in TEMPLATE["Parameters"]["UnsubscribeKeyParameter"] and "Default" not in TEMPLATE["Parameters"]["UnsubscribeKeyParameter"]
+    for name, function in FUNCTIONS.items():
+        found = [s for s in _statements(function) if "UnsubscribeKeyParameter" in str(s["Resource"])]
+        assert "UNSUBSCRIBE_KEY" not in _environment(function), name
+        if name not in readers:
+            assert not found, name
+            continue
+        assert _environment(function)["UNSUBSCRIBE_KEY_PARAMETER"] == {"Ref": "UnsubscribeKeyParameter"}
+        assert [(s["Action"], s["Resource"]) for s in found] == [(["ssm:GetParameter"], {
+            "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${UnsubscribeKeyParameter}"})]
+
+
+def test_the_message_sender_may_send_only_as_its_identity_through_its_configuration_set():
+    function = FUNCTIONS["SendMessagesFunction"]
+    ses = [s for s in _statements(function) if any(a.startswith("ses:") for a in s["Action"])]
+    assert [s["Action"] for s in ses] == [["ses:SendEmail"]]
+    assert ses[0]["Resource"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MessageSenderIdentity}"},
+        {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/${MessageConfigurationSet}"}]
+    for name, other in FUNCTIONS.items():
+        if name != "SendMessagesFunction":
+            assert not any(a.startswith("ses:") for s in _statements(other) for a in s["Action"]), name
+    env = _environment(function)
+    assert env["SES_CONFIGURATION_SET"] == {"Ref": "MessageConfigurationSet"}
+    assert env["SES_IDENTITY_ARN"] == ses[0]["Resource"][0]
+    suppression = RESOURCES["MessageConfigurationSet"]["Properties"]["SuppressionOptions"]
+    assert suppression == {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]}
+    rule = RESOURCES["MessageEventsRule"]["Properties"]
+    assert rule["EventPattern"]["detail-type"] == ["MemberEnrolled", "PointsExpiringSoon", "TierChanged", "PointsRedeemed",
+                                                   "MemberErased"]
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["MessageQueue", "Arn"]}
+    (source,) = function["Properties"]["Events"].values()
+    assert source["Properties"]["Queue"] == {"Fn::GetAtt": ["MessageQueue", "Arn"]}
+    assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
 def test_every_checkov_skip_names_a_check_and_says_why_in_one_line():
