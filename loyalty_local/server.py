@@ -253,7 +253,8 @@ class Runtime:
             return json_response(429, {"code": TOO_MANY_REQUESTS, "message": "too many requests on this route; retry "
                                        f"after {wait} s"}, ("retry-after", str(wait)))
         try:
-            authorization = apigw.authorize(request.headers, self.secret, match.route, self.issuer, self.audience)
+            authorization = None if match.route.public else \
+                apigw.authorize(request.headers, self.secret, match.route, self.issuer, self.audience)
         except apigw.Unauthorized as refused:
             return json_response(401, {"message": "Unauthorized"}, ("www-authenticate", refused.challenge()))
         except apigw.Forbidden as refused:

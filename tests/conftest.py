@@ -59,7 +59,7 @@ FUNCTIONS = {  # functions/<name> -> logical id in template.yaml
     "publish_events": "PublishEventsFunction", "catalog": "CatalogFunction",
     "campaigns": "CampaignsFunction", "insights": "InsightsFunction",
     "webhooks": "WebhooksFunction", "deliver_webhooks": "DeliverWebhooksFunction",
-    "send_messages": "SendMessagesFunction",
+    "send_messages": "SendMessagesFunction", "messages": "MessagesFunction",
 }
 ANALYTICS_DIR = Path(tempfile.mkdtemp(prefix="loyalty-analytics-"))  # the insights function's local store, per session
 PROGRAM = load_program(DEFAULT_PROGRAM_FILE)

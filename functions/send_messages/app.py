@@ -10,11 +10,11 @@ from aws_lambda_powertools import Logger
 
 from loyalty.core.platform import platform
 from loyalty.messages.compose import sending_from_settings
-from loyalty.messages.settings import MessageSettings
+from loyalty.messages.settings import SendingSettings
 
 logger = Logger()
 clock = platform().clock()
-sending = cache(lambda: sending_from_settings(MessageSettings.from_environment(), clock, platform().mail_sender()))
+sending = cache(lambda: sending_from_settings(SendingSettings.from_environment(), clock, platform().mail_sender()))
 if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):  # a function missing its configuration fails its cold start
     sending()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loyalty.messages.settings import MessageSettings
+from loyalty.messages.settings import MessageSettings, SendingSettings
 
 
 def store_from_settings(settings: MessageSettings):
@@ -22,7 +22,7 @@ def tokens_from_settings(settings: MessageSettings):
     return UnsubscribeTokens(settings.unsubscribe_key, settings.unsubscribe_key_parameter, settings.aws_region)
 
 
-def sending_from_settings(settings: MessageSettings, clock, mail_sender=None):
+def sending_from_settings(settings: SendingSettings, clock, mail_sender=None):
     """`mail_sender`: what the platform sends with (the local outbox); None: SES v2."""
     from loyalty.messages.templates import demo_templates
     from loyalty.messages.use_cases import Sending

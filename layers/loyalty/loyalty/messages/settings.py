@@ -10,18 +10,13 @@ from loyalty.settings import DEFAULT_PROGRAM_FILE, Settings
 
 
 class MessageSettings(Settings):
+    """What every message function reads: its tables and the unsubscribe key."""
+
     messages_table: str
     members_table: str
-    message_sender: str = Field(min_length=3)  # the From address: the SES identity (or an address of its domain)
-    public_api_url: str = Field(pattern=r"^https?://")  # the unsubscribe link's base
-    ses_configuration_set: str | None = None
-    ses_identity_arn: str | None = None  # FromEmailAddressIdentityArn: the one identity the function may send as
     # The unsubscribe tokens' HMAC key: an SSM SecureString in AWS, given directly locally and in tests.
     unsubscribe_key: str | None = Field(default=None, min_length=16)
     unsubscribe_key_parameter: str | None = Field(default=None, min_length=1)
-    # The program's locale and weekly marketing cap (the program document does not carry them yet).
-    messages_default_locale: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
-    messages_marketing_per_week: int = Field(default=2, ge=0, le=50)
     program_file: Path = DEFAULT_PROGRAM_FILE  # the program's name, in every message
     aws_region: str | None = None
     aws_endpoint_url_dynamodb: str | None = None
@@ -31,3 +26,15 @@ class MessageSettings(Settings):
         if (self.unsubscribe_key is None) == (self.unsubscribe_key_parameter is None):
             raise ValueError("set exactly one of UNSUBSCRIBE_KEY_PARAMETER (an SSM SecureString) or UNSUBSCRIBE_KEY")
         return self
+
+
+class SendingSettings(MessageSettings):
+    """The sender's besides: who it sends as, through which configuration set, where unsubscribe links point."""
+
+    message_sender: str = Field(min_length=3)  # the From address: of the SES identity's domain (or the identity itself)
+    public_api_url: str = Field(pattern=r"^https?://")  # the unsubscribe link's base
+    ses_configuration_set: str | None = None
+    ses_identity_arn: str | None = None  # FromEmailAddressIdentityArn: the one identity the function may send as
+    # The program's locale and weekly marketing cap (the program document does not carry them yet).
+    messages_default_locale: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    messages_marketing_per_week: int = Field(default=2, ge=0, le=50)

@@ -33,6 +33,12 @@ class TemplateNotFound(errors.DomainError):
     status, code = 404, "TEMPLATE_NOT_FOUND"
 
 
+class InvalidTemplate(errors.DomainError):
+    """A template that uses what its kind does not provide, or what the sandbox does not allow: `errors` says where."""
+
+    status, code = 422, "INVALID_TEMPLATE"
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What handling one event did: `sent`, `duplicate`, `not_sent` (with the reason), `failed`, or `ignored`."""
@@ -151,11 +157,62 @@ class Templates:
     def put(self, caller: Caller, kind: str, locale: str, parts: dict[str, str]) -> dict[str, Any]:
         """Checked (TemplateRefused: 422) before it is stored as the next version; the answer has a preview."""
         from loyalty.domain.access import ADMIN_SCOPE
-        from loyalty.messages.templates import SAMPLE
+        from loyalty.messages.templates import SAMPLE, TemplateRefused
 
         caller.require(ADMIN_SCOPE)
-        checked = check(KINDS[kind], parts)
+        try:
+            checked = check(KINDS[kind], parts)
+        except TemplateRefused as refused:
+            raise InvalidTemplate("the template is not valid; nothing was stored", errors=refused.problems) from None
         stored = self.store.put_template(kind, locale, checked, self.clock.now())
         preview = render(KINDS[kind], checked, SAMPLE)
         return {**self._view(kind, locale, stored),
                 "preview": {"subject": preview.subject, "text": preview.text, "html": preview.html}}
+
+
+@dataclass
+class MessageLog:
+    """The member's messages, newest first: the owner member or an admin (the directory refuses anyone else)."""
+
+    store: MessageStore
+    directory: Any  # core.directory.Directory: the member a path names, "me" included
+
+    def page(self, caller: Caller, member_id: str, limit: int, cursor: str | None) -> tuple[list[LogEntry], str | None]:
+        from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE
+
+        caller.require(MEMBER_SCOPE, ADMIN_SCOPE)
+        member = self.directory.member(caller, member_id)
+        return self.store.log(member.member_id, limit, cursor)
+
+
+@dataclass
+class Unsubscribe:
+    """One-click unsubscribe (RFC 8058): the token's member gets `marketing_opt_in: false`, with a consent entry by
+    "unsubscribe", in one transaction (the members feature's profile change). Repeating it changes nothing and answers
+    the same; an erased member's token answers the same too (there is nobody left to write to)."""
+
+    tokens: UnsubscribeTokens
+    members: Any  # members.store.MemberStore: the profile change and its consent entry, in one transaction
+    clock: Clock
+    program: Any  # program.Program: the member's job schedule is written with it
+    retry: Any = None  # core.retry.RetryPolicy
+
+    def __call__(self, token: str) -> str:
+        from loyalty.core.retry import RetryPolicy
+        from loyalty.domain import ledger, membership
+        from loyalty.domain.model import ERASED
+
+        member_id = self.tokens.member_of(token)  # a forged or altered token: 400, nothing read or written
+        store = self.members.store
+
+        def attempt() -> None:
+            member = store.get_member(member_id)
+            if member is None or member.status == ERASED:
+                return
+            update = membership.update_profile(member, {"marketing_opt_in": False}, self.clock.now(), by_member=False)
+            if update is not None:
+                self.members.update_profile(update, member.version, ledger.job_schedule(update.member, self.program), None,
+                                            "unsubscribe")
+
+        (self.retry or RetryPolicy()).run(attempt)
+        return member_id
