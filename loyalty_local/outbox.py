@@ -5,6 +5,7 @@ mail sender (local_platform.FileOutbox) appends each e-mail there as the SES v2 
 included. `GET /_local/outbox` on the API port and `make outbox` list them, newest first.
 
     python -m loyalty_local.outbox [--to sam@example.com] [--json] [--api http://127.0.0.1:3000]
+    python -m loyalty_local.outbox --link <member_id>   # the one-click unsubscribe link of the member's marketing e-mail
 """
 
 from __future__ import annotations
@@ -48,7 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api", default="http://127.0.0.1:3000", help="the running `make run`'s API")
     parser.add_argument("--to", help="only the e-mail to this address")
     parser.add_argument("--json", action="store_true", help="as GET /_local/outbox answers")
+    parser.add_argument("--link", metavar="MEMBER_ID", help="print the member's unsubscribe link (signed with the local key)")
     args = parser.parse_args(argv)
+    if args.link:
+        from urllib.parse import quote
+
+        from loyalty.messages.unsubscribe import UnsubscribeTokens
+        from loyalty_local.server import LOCAL_UNSUBSCRIBE_KEY
+
+        print(f"{args.api.rstrip('/')}/v1/unsubscribe?token={quote(UnsubscribeTokens(LOCAL_UNSUBSCRIBE_KEY).token(args.link))}")
+        return 0
     try:
         with urllib.request.urlopen(f"{args.api.rstrip('/')}/_local/outbox", timeout=10) as answer:  # noqa: S310 - a local URL
             items = json.loads(answer.read())["items"]

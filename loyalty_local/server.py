@@ -38,6 +38,7 @@ SWAGGER_ASSETS = {"/docs/swagger-ui-bundle.min.js": "application/javascript", "/
 # A fixed key for the e-mail hash: deployed functions read theirs from SSM, the local ones get this one.
 LOCAL_EMAIL_HASH_KEY = "loyalty-local-email-hash-key-not-for-production"
 LOCAL_UNSUBSCRIBE_KEY = "loyalty-local-unsubscribe-key-not-for-production"
+LOCAL_SENDER = "rewards@loyalty.localhost"  # member e-mail's From in the outbox
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
 Response = tuple[int, list[tuple[str, str]], bytes]
@@ -320,7 +321,7 @@ def local_environment(events_file: Path, clock_file: Path) -> dict[str, str]:
     from loyalty_local.outbox import outbox_environment
 
     return {"EMAIL_HASH_KEY": LOCAL_EMAIL_HASH_KEY, "JOB_QUEUE_URL": "local", "EVENT_BUS_NAME": "local",
-            "UNSUBSCRIBE_KEY": LOCAL_UNSUBSCRIBE_KEY, **outbox_environment(events_file),
+            "UNSUBSCRIBE_KEY": LOCAL_UNSUBSCRIBE_KEY, "MESSAGE_SENDER": LOCAL_SENDER, **outbox_environment(events_file),
             "LOCAL_EVENTS_FILE": str(events_file), "LOCAL_CLOCK_FILE": str(clock_file), **analytics_environment(events_file),
             **{name: os.environ[name] for name in ("PROGRAM_FILE",) if os.environ.get(name)},
             **_faults()}
