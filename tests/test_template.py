@@ -183,6 +183,7 @@ GRANTS = {
         "LedgerTable": {"dynamodb:Query"},
         "StatsTable": {"dynamodb:BatchGetItem"},
         "CatalogTable": {"dynamodb:Query"},
+        "MessagesTable": {"dynamodb:Query"},  # the export's message log
     },
     # dispatchers only find due members through their index; the worker writes
     "ExpirePointsFunction": {"MembersTable": {"dynamodb:Query"}},

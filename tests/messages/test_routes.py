@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
+import boto3
 import pytest
 
 from loyalty.messages.unsubscribe import UnsubscribeTokens
@@ -160,3 +161,62 @@ def test_a_tampered_forged_or_foreign_token_is_400_and_changes_nothing():
                                               content_type="application/x-www-form-urlencoded")).status == 415
     assert table_items() == before
     assert view(ann).body["marketing_opt_in"] is True and view(bob).body["marketing_opt_in"] is True
+
+
+# ------------------------------------------------------------ the member's locale
+
+
+def test_the_locale_is_set_at_enrolment_shown_changed_by_patch_and_picks_the_template(tmp_path):
+    reply = enroll("uwe@example.com", locale="de-AT", name="Uwe")
+    assert reply.status == 201, reply.body
+    member_id = reply["member_id"]
+    assert view(member_id).body["locale"] == "de-AT"
+    send_batch(envelope("MemberEnrolled", {"event_id": "ev-de", "member_id": member_id, "points_balance": 50}),
+               outbox=tmp_path / "outbox.jsonl")
+    # no de-AT template: the program's locale (en)
+    assert "Welcome to" in (tmp_path / "outbox.jsonl").read_text()
+    patched = call("enroll", http_event("PATCH", f"/v1/members/{member_id}", body={"locale": "de"}, scopes=POS))
+    assert (patched.status, patched["locale"]) == (200, "de")
+    send_batch(envelope("TierChanged", {"event_id": "ev-t", "member_id": member_id, "from": "Bronze", "to": "Silver"}),
+               outbox=tmp_path / "outbox.jsonl")
+    assert "Sie sind jetzt Silver" in (tmp_path / "outbox.jsonl").read_text()
+    cleared = call("enroll", http_event("PATCH", f"/v1/members/{member_id}", body={"locale": None}, scopes=POS))
+    assert (cleared.status, cleared["locale"]) == (200, None)
+
+
+@pytest.mark.parametrize("locale", ["english!", "e", "de_DE", "de-", "x" * 40, 5])
+def test_a_locale_that_is_not_bcp_47_is_422_and_nothing_is_written(locale):
+    before = table_items()
+    reply = enroll("ivy@example.com", locale=locale)
+    assert (reply.status, reply["code"]) == (422, "VALIDATION_ERROR"), reply.body
+    assert table_items() == before
+
+
+def test_erasure_clears_the_locale_and_forgets_the_message_log(tmp_path):
+    member_id = enroll("zoe@example.com", locale="de").body["member_id"]
+    send_batch(envelope("MemberEnrolled", {"event_id": "ev-z", "member_id": member_id, "points_balance": 50}),
+               outbox=tmp_path / "outbox.jsonl")
+    assert [i["kind"] for i in call("messages", http_event("GET", f"/v1/members/{member_id}/messages", scopes=ADMIN))["items"]] == ["welcome"]
+    assert call("enroll", http_event("DELETE", f"/v1/members/{member_id}", scopes=ADMIN, sub="admin-1")).status == 200
+    item = boto3.client("dynamodb", region_name="us-east-1").get_item(TableName="MembersTable", Key={"pk": {"S": f"M#{member_id}"}})["Item"]
+    assert "locale" not in item and "email" not in item
+    # a message on its way when the erasure came is not sent, and the erasure's event deletes the log
+    assert send_batch(envelope("TierChanged", {"event_id": "ev-z2", "member_id": member_id, "from": "Bronze", "to": "Silver"}),
+                      envelope("MemberErased", {"event_id": "ev-z3", "member_id": member_id}),
+                      outbox=tmp_path / "outbox.jsonl") == {"batchItemFailures": []}
+    assert len((tmp_path / "outbox.jsonl").read_text().splitlines()) == 1
+    assert not [i for i in table_items()["MessagesTable"] if i["pk"]["S"].startswith("L#")]
+
+
+def test_the_export_lists_the_member_s_messages_and_the_unsubscribe_consent(tmp_path):
+    member_id = enroll("eve@example.com", scopes=MEMBER, sub="app-eve", marketing_opt_in=True).body["member_id"]
+    send_batch(envelope("MemberEnrolled", {"event_id": "ev-e", "member_id": member_id, "points_balance": 50}),
+               envelope("TierChanged", {"event_id": "ev-e2", "member_id": member_id, "from": "Bronze", "to": "Silver"}),
+               outbox=tmp_path / "outbox.jsonl")
+    assert one_click(TOKENS.token(member_id)).status == 200
+    export = call("report", http_event("GET", "/v1/members/me/export", scopes=MEMBER, sub="app-eve"))
+    assert export.status == 200, export.body
+    assert sorted((m["kind"], m["status"], m["channel"]) for m in export["messages"]) == [
+        ("tier_changed", "sent", "email"), ("welcome", "sent", "email")]
+    assert "eve@example.com" not in json.dumps(export["messages"])
+    assert [(c["marketing_opt_in"], c["by"]) for c in export["consents"]] == [(True, "member"), (False, "unsubscribe")]

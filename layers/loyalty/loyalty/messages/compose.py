@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from loyalty.messages.settings import MessageSettings, SendingSettings
+from loyalty.messages.settings import MessageLogSettings, MessageSettings, SendingSettings
 
 
-def store_from_settings(settings: MessageSettings):
+def store_from_settings(settings: MessageLogSettings):
     import boto3
 
     from loyalty.messages.store import MessageStore

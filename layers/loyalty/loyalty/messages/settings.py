@@ -9,17 +9,22 @@ from pydantic import Field, model_validator
 from loyalty.settings import DEFAULT_PROGRAM_FILE, Settings
 
 
-class MessageSettings(Settings):
-    """What every message function reads: its tables and the unsubscribe key."""
+class MessageLogSettings(Settings):
+    """The message log's tables (the export reads the log too)."""
 
     messages_table: str
     members_table: str
+    aws_region: str | None = None
+    aws_endpoint_url_dynamodb: str | None = None
+
+
+class MessageSettings(MessageLogSettings):
+    """What every message function reads: its tables and the unsubscribe key."""
+
     # The unsubscribe tokens' HMAC key: an SSM SecureString in AWS, given directly locally and in tests.
     unsubscribe_key: str | None = Field(default=None, min_length=16)
     unsubscribe_key_parameter: str | None = Field(default=None, min_length=1)
     program_file: Path = DEFAULT_PROGRAM_FILE  # the program's name, in every message
-    aws_region: str | None = None
-    aws_endpoint_url_dynamodb: str | None = None
 
     @model_validator(mode="after")
     def _one_key(self) -> MessageSettings:

@@ -196,6 +196,16 @@ class MessageStore:
                                  **({"ExclusiveStartKey": start} if start else {}))
         return [self._entry(item) for item in page["Items"]], _cursor(page.get("LastEvaluatedKey"))
 
+    def member_log(self, member_id: str, most: int = 1000) -> list[LogEntry]:
+        """The member's log, newest first, at most `most` entries (the export)."""
+        found, cursor = [], None
+        while len(found) < most:
+            page, cursor = self.log(member_id, min(100, most - len(found)), cursor)
+            found.extend(page)
+            if cursor is None:
+                break
+        return found
+
     def forget(self, member_id: str) -> int:
         """Delete the member's log (erasure); the claims, which name no member, stay. The number deleted."""
         deleted, key = 0, None
