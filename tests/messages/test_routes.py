@@ -220,3 +220,25 @@ def test_the_export_lists_the_member_s_messages_and_the_unsubscribe_consent(tmp_
         ("tier_changed", "sent", "email"), ("welcome", "sent", "email")]
     assert "eve@example.com" not in json.dumps(export["messages"])
     assert [(c["marketing_opt_in"], c["by"]) for c in export["consents"]] == [(True, "member"), (False, "unsubscribe")]
+
+
+def test_the_sender_s_sample_event_sends_its_tier_message(tmp_path):
+    from tests.conftest import ROOT
+
+    member_id = enroll("sam@example.com", name="Sam").body["member_id"]
+    batch = json.loads((ROOT / "events" / "send-messages-batch.json").read_text().replace("m8c15b73fd66c717dfde9", member_id))
+    sender = load_function("send_messages", LOCAL_OUTBOX_FILE=str(tmp_path / "outbox.jsonl"))
+    assert sender.lambda_handler(batch, LambdaContext(function_name="send_messages")) == {"batchItemFailures": []}
+    (line,) = (tmp_path / "outbox.jsonl").read_text().splitlines()
+    assert json.loads(line)["request"]["Content"]["Simple"]["Subject"]["Data"] == "You are Silver now"
+
+
+def test_a_record_that_fails_for_now_is_reported_and_the_others_are_done(tmp_path):
+    member_id = enroll("tom@example.com", name="Tom").body["member_id"]
+    good = envelope("MemberEnrolled", {"event_id": "ev-ok", "member_id": member_id, "points_balance": 50})
+    records = [{"messageId": "bad", "receiptHandle": "r", "body": "{not json", "eventSource": "aws:sqs"},
+               {"messageId": "good", "receiptHandle": "r", "body": json.dumps(good), "eventSource": "aws:sqs"}]
+    sender = load_function("send_messages", LOCAL_OUTBOX_FILE=str(tmp_path / "outbox.jsonl"))
+    assert sender.lambda_handler({"Records": records}, LambdaContext(function_name="send_messages")) == {
+        "batchItemFailures": [{"itemIdentifier": "bad"}]}
+    assert len((tmp_path / "outbox.jsonl").read_text().splitlines()) == 1
