@@ -242,3 +242,22 @@ def test_a_record_that_fails_for_now_is_reported_and_the_others_are_done(tmp_pat
     assert sender.lambda_handler({"Records": records}, LambdaContext(function_name="send_messages")) == {
         "batchItemFailures": [{"itemIdentifier": "bad"}]}
     assert len((tmp_path / "outbox.jsonl").read_text().splitlines()) == 1
+
+
+def test_the_local_gateway_serves_the_unsubscribe_route_without_a_token_and_every_other_route_with_one():
+    from loyalty_local import apigw
+    from loyalty_local.template import functions
+
+    specs = functions()
+    public = {(r.method, r.path) for spec in specs.values() for r in spec.routes if r.public}
+    assert public == {("POST", "/v1/unsubscribe")}
+    member_id = enroll("una@example.com", marketing_opt_in=True).body["member_id"]
+    token = TOKENS.token(member_id)
+    match = apigw.Router(specs).match("POST", "/v1/unsubscribe")
+    request = apigw.Request("POST", "/v1/unsubscribe", f"token={quote(token)}",
+                            {"content-type": "application/x-www-form-urlencoded"}, b"List-Unsubscribe=One-Click",
+                            "127.0.0.1", 3000)
+    event = apigw.http_event(match, request, None, "req-1")
+    assert "authorizer" not in event["requestContext"]
+    assert call("messages", event).status == 200
+    assert view(member_id).body["marketing_opt_in"] is False
