@@ -61,6 +61,9 @@ token: $(STAMP)  ## print a local JWT: make token ROLE=member|pos|admin [SUB=...
 events: $(STAMP)  ## list the domain events the running `make run` published: make events [TYPE=TierChanged]
 	@$(PY) -m loyalty_local events $(if $(TYPE),--type $(TYPE))
 
+outbox: $(STAMP)  ## the member e-mail the running `make run` sent, newest first: make outbox [TO=sam@example.com] [JSON=1] [LINK=<member_id>]
+	@$(PY) -m loyalty_local.outbox --api http://127.0.0.1:$(or $(API_PORT),3000) $(if $(TO),--to $(TO)) $(if $(JSON),--json) $(if $(LINK),--link $(LINK))
+
 webhook-echo: $(STAMP)  ## a local webhook receiver that verifies signatures: make webhook-echo SECRET=whsec_... [PORT=4000] [FAIL=N]
 	@test -n "$(SECRET)" || { echo "usage: make webhook-echo SECRET=<the secret POST /v1/webhooks answered> [PORT=4000] [FAIL=N]"; exit 2; }
 	@$(PY) -m loyalty_local.webhook_echo --secret '$(SECRET)' --port $(or $(PORT),4000) --fail $(or $(FAIL),0)

@@ -173,8 +173,8 @@ class Request:
     port: int
 
 
-def http_event(match: RouteMatch, request: Request, authorization: Authorization, request_id: str) -> dict[str, Any]:
-    """An HTTP API payload format 2.0 event."""
+def http_event(match: RouteMatch, request: Request, authorization: Authorization | None, request_id: str) -> dict[str, Any]:
+    """An HTTP API payload format 2.0 event (a route without an authorizer: none in its request context)."""
     now = datetime.now(timezone.utc)
     route_key = f"{match.route.method} {match.route.path}"
     headers = {name: value for name, value in request.headers.items() if name != "cookie"}
@@ -188,7 +188,7 @@ def http_event(match: RouteMatch, request: Request, authorization: Authorization
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "local",
-            "authorizer": {"jwt": {"claims": authorization.claims, "scopes": authorization.scopes}},
+            **({"authorizer": {"jwt": {"claims": authorization.claims, "scopes": authorization.scopes}}} if authorization else {}),
             "domainName": headers.get("host", "127.0.0.1").rsplit(":", 1)[0],
             "domainPrefix": "local",
             "http": {"method": request.method, "path": request.path, "protocol": "HTTP/1.1",

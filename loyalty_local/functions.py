@@ -19,7 +19,7 @@ WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 INIT_SECONDS = 10  # like Lambda, a cold start's init phase has its own allowance
 STOP_SECONDS = 5
 # Deployed functions read their e-mail hash key from this SSM parameter; locally the runtime gives the key itself.
-NOT_LOCAL = {"EMAIL_HASH_KEY_PARAMETER"}
+NOT_LOCAL = {"EMAIL_HASH_KEY_PARAMETER", "UNSUBSCRIBE_KEY_PARAMETER"}
 # No SQS here: a job dispatcher runs its batches itself, so it needs the job worker's tables too.
 LOCAL_DISPATCHER_TABLES = {"LEDGER_TABLE": "LedgerTable", "STATS_TABLE": "StatsTable"}
 

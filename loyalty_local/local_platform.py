@@ -7,7 +7,9 @@ From the function's own variables, as the local runtime sets them:
 - JOB_QUEUE_URL=local: a dispatcher's batches are worked in its own process, by the worker's use cases (so it needs
   the worker's variables too), instead of going to SQS;
 - EVENT_BUS_NAME=local: the publisher's events are logged and appended to LOCAL_EVENTS_FILE (default
-  .local/events.jsonl), one JSON object per line, instead of going to EventBridge.
+  .local/events.jsonl), one JSON object per line, instead of going to EventBridge;
+- LOCAL_OUTBOX_FILE: member e-mail is appended to that file (the outbox: `GET /_local/outbox`, `make outbox`), each
+  as the SES v2 SendEmail request it would be, instead of going to SES.
 Any other value is answered as AWS's platform answers it.
 
 It is imported by the worker as a script's neighbour (the function's own import path holds only its code and the
@@ -63,6 +65,23 @@ class FileSink:
                 log(f"event {event.detail_type} {json.dumps(event.detail)}")
 
 
+@dataclass(frozen=True)
+class FileOutbox:
+    """Member e-mail appended to a file, one JSON object per line: its id, when, and the SendEmail request."""
+
+    path: Path
+
+    def __call__(self, email) -> str:
+        import uuid
+
+        message_id = f"local-{uuid.uuid4()}"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = {"message_id": message_id, "sent_at": datetime.now(timezone.utc).isoformat(), "request": email.ses_request()}
+        with open(self.path, "a", encoding="utf-8") as outbox:
+            outbox.write(json.dumps(line) + "\n")
+        return message_id
+
+
 class LocalPlatform(Platform):
     def clock(self, env: Mapping[str, str] | None = None) -> Clock:
         path = _env(env).get("LOCAL_CLOCK_FILE")
@@ -89,6 +108,10 @@ class LocalPlatform(Platform):
         if env.get("EVENT_BUS_NAME") != LOCAL:
             return None
         return FileSink(Path(env.get("LOCAL_EVENTS_FILE") or DEFAULT_EVENTS_FILE))
+
+    def mail_sender(self, env: Mapping[str, str] | None = None):
+        path = _env(env).get("LOCAL_OUTBOX_FILE")
+        return FileOutbox(Path(path)) if path else None
 
 
 def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:

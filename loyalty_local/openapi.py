@@ -80,6 +80,7 @@ def build_openapi() -> dict[str, Any]:
             continue
         schema = json.loads(_load_app(spec.code_dir, spec.logical_id).get_openapi_json_schema(title=TITLE, version=VERSION))
         scopes = {(route.method, route.path): route.scopes for route in spec.routes}
+        public = {(route.method, route.path) for route in spec.routes if route.public}
         for path, operations in schema.get("paths", {}).items():
             for method, operation in operations.items():
                 required = scopes.get((method.upper(), path))
@@ -87,6 +88,9 @@ def build_openapi() -> dict[str, Any]:
                     operation["description"] = (
                         operation.get("description", "") + f"\n\nScopes (any of): {', '.join(required)}."
                     ).strip()
+                    operation["x-function"] = spec.logical_id
+                if (method.upper(), path) in public:  # no bearer token (Auth: {Authorizer: NONE})
+                    operation["security"] = []
                     operation["x-function"] = spec.logical_id
                 _use_error_body_for_validation(operation)
                 _add_limit_responses(operation)

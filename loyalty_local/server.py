@@ -26,6 +26,7 @@ from urllib.parse import unquote
 
 from loyalty_local import apigw, console, events
 from loyalty_local.clock import ClockError, LocalClock, clock_body
+from loyalty_local.outbox import outbox_file, read_outbox
 from loyalty_local.functions import FunctionError, FunctionPool, FunctionTimeout
 from loyalty_local.throttle import TOO_MANY_REQUESTS, Throttle, parse_overrides
 from loyalty_local.template import LOCAL_ACCOUNT, LOCAL_REGION, ROOT, create_tables, functions, load_template
@@ -36,6 +37,8 @@ sys.path.insert(0, str(ROOT / "layers" / "loyalty"))  # the shared layer, as /op
 SWAGGER_ASSETS = {"/docs/swagger-ui-bundle.min.js": "application/javascript", "/docs/swagger-ui.min.css": "text/css"}
 # A fixed key for the e-mail hash: deployed functions read theirs from SSM, the local ones get this one.
 LOCAL_EMAIL_HASH_KEY = "loyalty-local-email-hash-key-not-for-production"
+LOCAL_UNSUBSCRIBE_KEY = "loyalty-local-unsubscribe-key-not-for-production"
+LOCAL_SENDER = "rewards@loyalty.localhost"  # member e-mail's From in the outbox
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
 Response = tuple[int, list[tuple[str, str]], bytes]
@@ -102,6 +105,7 @@ class Runtime:
 
         aws.update(LocalBus.environment(endpoint))  # SQS and KMS are moto's too
         local = local_environment(published, self.clock.path)
+        local["PUBLIC_API_URL"] = f"http://127.0.0.1:{self.api_port}"  # the unsubscribe links of member e-mail
         os.environ.update({**aws, **local})  # for the seeding and the OpenAPI build in this process
 
         import boto3
@@ -119,6 +123,7 @@ class Runtime:
         self.pool = FunctionPool(specs, {**aws, **local}, log)
         published.parent.mkdir(parents=True, exist_ok=True)
         published.write_text("")  # the events of this run
+        outbox_file(published).write_text("")  # and its e-mail
         from loyalty_local.streams import StreamPoller
 
         self.poller = StreamPoller(endpoint, specs, self._deliver_stream_batch, log)
@@ -234,6 +239,8 @@ class Runtime:
             return 200, [("content-type", SWAGGER_ASSETS[request.path]), ("cache-control", "max-age=86400")], _swagger_asset(request.path)
         if request.path == "/_local/clock" and request.method in ("GET", "POST"):
             return self._serve_clock(request)
+        if request.path == "/_local/outbox" and request.method == "GET":
+            return json_response(200, {"items": read_outbox(outbox_file(events.events_file()))})
         if console.is_console(request.path):  # the back-office console, signed in with a local admin token
             return console.serve(request.method, request.path, request.headers.get("accept-encoding", ""),
                                  lambda: apigw.make_token("admin", self.secret, issuer=self.issuer, audience=self.audience))
@@ -247,7 +254,8 @@ class Runtime:
             return json_response(429, {"code": TOO_MANY_REQUESTS, "message": "too many requests on this route; retry "
                                        f"after {wait} s"}, ("retry-after", str(wait)))
         try:
-            authorization = apigw.authorize(request.headers, self.secret, match.route, self.issuer, self.audience)
+            authorization = None if match.route.public else \
+                apigw.authorize(request.headers, self.secret, match.route, self.issuer, self.audience)
         except apigw.Unauthorized as refused:
             return json_response(401, {"message": "Unauthorized"}, ("www-authenticate", refused.challenge()))
         except apigw.Forbidden as refused:
@@ -310,7 +318,10 @@ def local_environment(events_file: Path, clock_file: Path) -> dict[str, str]:
     """What deployed functions get from the template and SSM, given explicitly: no setting has a default."""
     from loyalty_local.analytics import local_environment as analytics_environment
 
+    from loyalty_local.outbox import outbox_environment
+
     return {"EMAIL_HASH_KEY": LOCAL_EMAIL_HASH_KEY, "JOB_QUEUE_URL": "local", "EVENT_BUS_NAME": "local",
+            "UNSUBSCRIBE_KEY": LOCAL_UNSUBSCRIBE_KEY, "MESSAGE_SENDER": LOCAL_SENDER, **outbox_environment(events_file),
             "LOCAL_EVENTS_FILE": str(events_file), "LOCAL_CLOCK_FILE": str(clock_file), **analytics_environment(events_file),
             **{name: os.environ[name] for name in ("PROGRAM_FILE",) if os.environ.get(name)},
             **_faults()}

@@ -188,6 +188,7 @@ class Route:
     method: str
     path: str
     scopes: tuple[str, ...]
+    public: bool = False  # `Auth: {Authorizer: NONE}`: no bearer token (the unsubscribe link)
 
 
 @dataclass(frozen=True)
@@ -217,8 +218,9 @@ def functions(template: dict[str, Any] | None = None, parameters: dict[str, str]
         for event in props.get("Events", {}).values():
             event_props = event.get("Properties", {})
             if event["Type"] == "HttpApi":
-                scopes = event_props.get("Auth", {}).get("AuthorizationScopes", [])
-                routes.append(Route(event_props["Method"].upper(), event_props["Path"], tuple(scopes)))
+                auth = event_props.get("Auth", {})
+                routes.append(Route(event_props["Method"].upper(), event_props["Path"], tuple(auth.get("AuthorizationScopes", [])),
+                                    auth.get("Authorizer") == "NONE"))
             elif event["Type"] in ("Schedule", "ScheduleV2"):
                 schedules.append(event_props)
             elif event["Type"] == "DynamoDB":

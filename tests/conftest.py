@@ -50,6 +50,7 @@ from loyalty.store.ledger import Store  # noqa: E402
 
 REGION = "us-east-1"
 TEST_EMAIL_HASH_KEY = "test-email-hash-key-0123456789"
+TEST_UNSUBSCRIBE_KEY = "test-unsubscribe-key-0123456789"
 TABLES = {"MEMBERS_TABLE": "MembersTable", "LEDGER_TABLE": "LedgerTable", "STATS_TABLE": "StatsTable",
           "CATALOG_TABLE": "CatalogTable"}  # locally a table's name is its logical id
 FUNCTIONS = {  # functions/<name> -> logical id in template.yaml
@@ -58,6 +59,7 @@ FUNCTIONS = {  # functions/<name> -> logical id in template.yaml
     "publish_events": "PublishEventsFunction", "catalog": "CatalogFunction",
     "campaigns": "CampaignsFunction", "insights": "InsightsFunction",
     "webhooks": "WebhooksFunction", "deliver_webhooks": "DeliverWebhooksFunction",
+    "send_messages": "SendMessagesFunction", "messages": "MessagesFunction",
 }
 ANALYTICS_DIR = Path(tempfile.mkdtemp(prefix="loyalty-analytics-"))  # the insights function's local store, per session
 PROGRAM = load_program(DEFAULT_PROGRAM_FILE)
@@ -86,6 +88,8 @@ def function_environment(name: str, **extra: str) -> dict[str, str]:
         env["EVENT_BUS_NAME"] = "local"
     if "ANALYTICS_ENGINE" in env:  # as the local runtime gives it: DuckDB on a local store
         env.update(ANALYTICS_ENGINE="duckdb", ANALYTICS_DIR=str(ANALYTICS_DIR))
+    if env.pop("UNSUBSCRIBE_KEY_PARAMETER", None):
+        env["UNSUBSCRIBE_KEY"] = TEST_UNSUBSCRIBE_KEY
     if env.pop("EMAIL_HASH_KEY_PARAMETER", None) or "EMAIL_HASH_KEY" in env:
         env["EMAIL_HASH_KEY"] = TEST_EMAIL_HASH_KEY
     return {

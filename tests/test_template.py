@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cfnlint.decode import decode
 
-from tests.conftest import LambdaContext, call, load_function
+from tests.conftest import TEST_UNSUBSCRIBE_KEY, LambdaContext, call, load_function
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE, _problems = decode(str(ROOT / "template.yaml"))
@@ -44,6 +44,7 @@ def _route_table() -> list[dict]:
 
 
 ROUTES = _route_table()
+PUBLIC_ROUTES = {("POST", "/v1/unsubscribe")}
 CONTRACT = {row["route"]: (row["function"], row["scopes"]) for row in ROUTES if row["status"] == "implemented"}
 
 
@@ -53,13 +54,13 @@ def _served() -> dict[tuple[str, str], tuple[str, set[str]]]:
         for event in function["Properties"].get("Events", {}).values():
             if event["Type"] == "HttpApi":
                 props = event["Properties"]
-                served[(props["Method"].upper(), props["Path"])] = (name, set(props["Auth"]["AuthorizationScopes"]))
+                served[(props["Method"].upper(), props["Path"])] = (name, set(props["Auth"].get("AuthorizationScopes", [])))
     return served
 
 
 def test_the_route_table_of_docs_api_md_is_read():
     assert len(CONTRACT) >= 9 and {row["status"] for row in ROUTES} <= {"implemented", "planned"}
-    assert all(row["function"] and row["scopes"] for row in ROUTES if row["status"] == "implemented")
+    assert all(row["function"] and (row["scopes"] or row["route"] in PUBLIC_ROUTES) for row in ROUTES if row["status"] == "implemented")
 
 
 def test_every_implemented_route_is_served_by_its_function_with_its_scopes_and_nothing_else_is():
@@ -110,7 +111,14 @@ def test_functions_run_python313_on_arm64_with_the_layer_built_from_its_lock():
 def test_the_http_api_requires_a_jwt_on_every_route_and_logs_every_request():
     props = RESOURCES["HttpApi"]["Properties"]
     assert props["Auth"]["DefaultAuthorizer"] == "LoyaltyJwt"
-    assert all(scopes for _, scopes in _served().values())
+    # ...but one: a mail client's one-click unsubscribe (RFC 8058) carries a signed link, never a bearer token
+    assert {route for route, (_, scopes) in _served().items() if not scopes} == PUBLIC_ROUTES
+    for function in FUNCTIONS.values():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] == "HttpApi":
+                props_ = event["Properties"]
+                public = (props_["Method"].upper(), props_["Path"]) in PUBLIC_ROUTES
+                assert props_["Auth"]["Authorizer"] == ("NONE" if public else "LoyaltyJwt")
     assert props["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogs", "Arn"]}
     log_line = json.loads(props["AccessLogSettings"]["Format"])
     assert {"requestId", "status", "authorizerError"} <= set(log_line)
@@ -175,6 +183,7 @@ GRANTS = {
         "LedgerTable": {"dynamodb:Query"},
         "StatsTable": {"dynamodb:BatchGetItem"},
         "CatalogTable": {"dynamodb:Query"},
+        "MessagesTable": {"dynamodb:Query"},  # the export's message log
     },
     # dispatchers only find due members through their index; the worker writes
     "ExpirePointsFunction": {"MembersTable": {"dynamodb:Query"}},
@@ -206,6 +215,15 @@ GRANTS = {
     # D# keys only), a retry's log item, the subscription's health
     "DeliverWebhooksFunction": {"WebhooksTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
                                                   "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"}},
+    # member messages: the member's address, consent and locale (one GetItem); templates, the weekly cap's Query, a
+    # claim with its log entry (one transaction), its outcome; a claim released, an erased member's log deleted
+    "SendMessagesFunction": {"MembersTable": {"dynamodb:GetItem"},
+                             "MessagesTable": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                               "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}},
+    # the message routes: the member a path names (and "me"'s marker); templates read, listed (a Query per kind) and
+    # written as the next version; the log (one Query); unsubscribe: the member and its consent entry (one transaction)
+    "MessagesFunction": {"MembersTable": {"dynamodb:GetItem", "dynamodb:PutItem"}, "LedgerTable": {"dynamodb:PutItem"},
+                         "MessagesTable": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"}},
 }
 
 
@@ -247,6 +265,7 @@ def test_every_function_is_granted_exactly_the_table_actions_it_needs():
 MARKER_DELETE_CONDITION = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["EMAIL#*", "SUB#*", "REF#*"]}}
 SUBSCRIPTION_DELETE_CONDITION = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["SUB"]}}
 DELIVERY_LOG_CONDITION = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["D#*"]}}
+MESSAGE_LOG_CONDITION = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["E#*", "L#*"]}}
 
 
 def test_reads_stay_reads_and_nothing_deletes_or_scans():
@@ -261,11 +280,13 @@ def test_reads_stay_reads_and_nothing_deletes_or_scans():
                 if action == "dynamodb:DeleteItem":  # erasure deletes uniqueness markers, never a member or an entry
                     assert (name, statement["Action"], statement.get("Condition")) in (  # ...and a webhook subscription
                         ("EnrollFunction", ["dynamodb:DeleteItem"], MARKER_DELETE_CONDITION),
-                        ("WebhooksFunction", ["dynamodb:DeleteItem"], SUBSCRIPTION_DELETE_CONDITION))
+                        ("WebhooksFunction", ["dynamodb:DeleteItem"], SUBSCRIPTION_DELETE_CONDITION),
+                        ("SendMessagesFunction", ["dynamodb:DeleteItem", "dynamodb:BatchWriteItem"], MESSAGE_LOG_CONDITION))
                     continue
                 if action == "dynamodb:BatchWriteItem":  # could delete: only the webhook delivery log's items, in batches
-                    assert (name, statement["Action"], statement.get("Condition")) == (
-                        "DeliverWebhooksFunction", ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"], DELIVERY_LOG_CONDITION)
+                    assert (name, statement["Action"], statement.get("Condition")) in (  # ...and a message claim or log
+                        ("DeliverWebhooksFunction", ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"], DELIVERY_LOG_CONDITION),
+                        ("SendMessagesFunction", ["dynamodb:DeleteItem", "dynamodb:BatchWriteItem"], MESSAGE_LOG_CONDITION))
                     continue
                 assert not re.search(r"dynamodb:(Delete|Scan|BatchWrite|PartiQL|CreateTable|UpdateTable)", action), (name, action)
             assert statement["Resource"] != "*", name
@@ -381,7 +402,8 @@ def test_only_the_functions_that_hash_emails_may_read_the_key_and_only_that_para
     assert readers == {"EnrollFunction", "ReportFunction"}  # enrollment, and the lookup by e-mail
     for name, function in FUNCTIONS.items():
         ssm = [s for s in _statements(function) if any(a.startswith(("ssm:", "kms:")) for a in s["Action"])
-               and "WebhookSecretsKey" not in str(s["Resource"])]  # the webhook secrets' key: tested below
+               and "WebhookSecretsKey" not in str(s["Resource"])  # the webhook secrets' key: tested below
+               and "UnsubscribeKeyParameter" not in str(s["Resource"])]  # the unsubscribe key: tested below
         if name not in readers:
             assert not ssm, name
             continue
@@ -399,6 +421,46 @@ def test_only_the_functions_that_hash_emails_may_read_the_key_and_only_that_para
 
 
 # ------------------------------------------------------------------ checkov: findings fixed or explained
+
+
+def test_only_the_message_functions_may_read_the_unsubscribe_key_and_only_that_parameter():
+    readers = {name for name, f in FUNCTIONS.items() if "UNSUBSCRIBE_KEY_PARAMETER" in _environment(f)}
+    assert readers == {"SendMessagesFunction", "MessagesFunction"}
+    assert "NoEcho" not in TEMPLATE["Parameters"]["UnsubscribeKeyParameter"] and "Default" not in TEMPLATE["Parameters"]["UnsubscribeKeyParameter"]
+    for name, function in FUNCTIONS.items():
+        found = [s for s in _statements(function) if "UnsubscribeKeyParameter" in str(s["Resource"])]
+        assert "UNSUBSCRIBE_KEY" not in _environment(function), name
+        if name not in readers:
+            assert not found, name
+            continue
+        assert _environment(function)["UNSUBSCRIBE_KEY_PARAMETER"] == {"Ref": "UnsubscribeKeyParameter"}
+        assert [(s["Action"], s["Resource"]) for s in found] == [(["ssm:GetParameter"], {
+            "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${UnsubscribeKeyParameter}"})]
+
+
+def test_the_message_sender_may_send_only_as_its_identity_through_its_configuration_set():
+    function = FUNCTIONS["SendMessagesFunction"]
+    ses = [s for s in _statements(function) if any(a.startswith("ses:") for a in s["Action"])]
+    assert [s["Action"] for s in ses] == [["ses:SendEmail"]]
+    assert ses[0]["Resource"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MessageSenderIdentity}"},
+        {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/${MessageConfigurationSet}"}]
+    for name, other in FUNCTIONS.items():
+        if name != "SendMessagesFunction":
+            assert not any(a.startswith("ses:") for s in _statements(other) for a in s["Action"]), name
+    env = _environment(function)
+    assert env["SES_CONFIGURATION_SET"] == {"Ref": "MessageConfigurationSet"}
+    assert env["SES_IDENTITY_ARN"] == ses[0]["Resource"][0]
+    suppression = RESOURCES["MessageConfigurationSet"]["Properties"]["SuppressionOptions"]
+    assert suppression == {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]}
+    rule = RESOURCES["MessageEventsRule"]["Properties"]
+    assert rule["EventPattern"]["detail-type"] == ["MemberEnrolled", "PointsExpiringSoon", "TierChanged", "PointsRedeemed",
+                                                   "MemberErased"]
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["MessageQueue", "Arn"]}
+    (source,) = function["Properties"]["Events"].values()
+    assert source["Properties"]["Queue"] == {"Fn::GetAtt": ["MessageQueue", "Arn"]}
+    assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
 def test_every_checkov_skip_names_a_check_and_says_why_in_one_line():
@@ -442,6 +504,7 @@ TRIGGER_EVENTS = [path for path in EVENT_FILES if "TokenGeneration" in json.load
 SAMPLE_VOUCHER = "K7QF4M2XPA"  # the vouchers' samples name one; the run uses the code redeem-reward was given
 SAMPLE_MEMBER = "m8c15b73fd66c717dfde9"  # the samples' member; the run uses the id enroll-member was given
 SAMPLE_REDEMPTION = "e_5a1f0c2d9b7e43a8c6d1"  # cancel-redemption's; the run cancels the first redemption it made
+SAMPLE_UNSUBSCRIBE_SIGNATURE = "SAMPLE-UNSUBSCRIBE-SIGNATURE"  # unsubscribe's; the run signs the enrolled member's token
 SAMPLE_QUERY = "q-0123456789abcdef0123456789abcdef"  # get-insight's; the run reads the query run-insight started
 # The webhook admin samples need a queue and a KMS key: they run in their own test, in the order a client would.
 WEBHOOK_EVENTS = [path for path in HTTP_EVENTS if "/v1/webhooks" in json.loads(path.read_text())["routeKey"]]
@@ -477,6 +540,10 @@ def test_sample_events_run_in_the_route_table_s_order_through_their_functions():
     voucher, member, redemption, query = SAMPLE_VOUCHER, SAMPLE_MEMBER, None, SAMPLE_QUERY
     for path in order:
         text = path.read_text()
+        if path.stem == "unsubscribe":  # its link's token is signed for the member the run enrolled
+            from loyalty.messages.unsubscribe import UnsubscribeTokens
+
+            text = text.replace(f"{SAMPLE_MEMBER}.{SAMPLE_UNSUBSCRIBE_SIGNATURE}", UnsubscribeTokens(TEST_UNSUBSCRIBE_KEY).token(member))
         event = json.loads(text.replace(SAMPLE_VOUCHER, voucher).replace(SAMPLE_MEMBER, member)
                            .replace(SAMPLE_REDEMPTION, redemption or SAMPLE_REDEMPTION).replace(SAMPLE_QUERY, query))
         function = _function_for(event["routeKey"]).removesuffix("Function").lower()

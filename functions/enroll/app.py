@@ -72,7 +72,7 @@ def enroll(body: EnrollRequest) -> Response[EnrollResponse]:
     member = parts().members.enroll(
         caller, email=body.email, channel=body.channel or default_channel(caller),
         name=body.name, phone=body.phone, birthday=body.birthday, marketing_opt_in=body.marketing_opt_in,
-        referral_code=body.referral_code,
+        referral_code=body.referral_code, locale=body.locale,
     )
     metrics.add_metric(name="Enrollments", unit=MetricUnit.Count, value=1)
     logger.info("member enrolled", extra={"member_id": member.member_id, "channel": member.channel})

@@ -54,6 +54,18 @@ class Parts:
     reports: Reports
 
 
+def _message_log():
+    """The export's message log: its store built on the first export, not at cold start."""
+    from functools import cache
+
+    from loyalty.messages.compose import store_from_settings
+    from loyalty.messages.settings import MessageLogSettings
+
+    settings = MessageLogSettings.from_environment()  # at cold start: a missing MESSAGES_TABLE fails it
+    messages = cache(lambda: store_from_settings(settings))
+    return lambda member_id: messages().member_log(member_id)
+
+
 def compose() -> Parts:
     settings, published = ApiSettings.from_environment(), PublishedCampaignsSettings.from_environment()
     email_hash = EmailHasher.from_settings(EmailHashSettings.from_environment())  # read on the first lookup only
@@ -64,7 +76,7 @@ def compose() -> Parts:
     return Parts(
         store, campaigns, Refreshed(campaigns.active, published.campaign_cache_seconds), clock, program, directory,
         Members(MemberStore(store), directory, clock, program, email_hash),
-        Privacy(store, PrivacyStore(store), directory, clock, program, email_hash),
+        Privacy(store, PrivacyStore(store), directory, clock, program, email_hash, messages=_message_log()),
         Reports(ReportStore(store), clock, program),
     )
 

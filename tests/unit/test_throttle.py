@@ -56,7 +56,7 @@ def _route_class(method: str, path: str, scopes: tuple[str, ...]) -> str:
     (admin only), member app (a member token may call it), else till."""
     if path.startswith("/v1/reports/") or path.endswith("/export"):
         return "Reports"
-    if scopes == ("loyalty/admin",):
+    if scopes == ("loyalty/admin",) or not scopes:  # no scopes: the unsubscribe link, which takes no token
         return "BackOffice"
     return "MemberApp" if "loyalty/member" in scopes else "Till"
 

@@ -1,4 +1,4 @@
-"""What the platform a function runs on provides: the business clock, the job queue, the event sink.
+"""What the platform a function runs on provides: the business clock, the job queue, the event sink, the mail.
 
 On AWS Lambda: the system clock, and None for the queue and the sink, which the compositions then build from their
 settings (SQS in jobs/batches.py, EventBridge in events.py). A runtime that is not Lambda (the local one of
@@ -15,6 +15,7 @@ from loyalty.clock import Clock, SystemClock
 
 JobSender = Callable[[list[Any]], None]  # job batches (jobs/batches.py's Batch) -> worked or queued
 EventSink = Callable[[list[Any], Callable[..., None]], None]  # domain events, a log line writer -> delivered
+MailSender = Callable[[Any], str]  # an e-mail (messages/mail.py's Email) -> its message id
 
 
 class Platform:
@@ -29,6 +30,10 @@ class Platform:
 
     def event_sink(self, env: Mapping[str, str] | None = None) -> EventSink | None:
         """Where the publisher's domain events go; None: the event bus (EventBridge) of the publisher's settings."""
+        return None
+
+    def mail_sender(self, env: Mapping[str, str] | None = None) -> MailSender | None:
+        """Who sends member e-mail; None: Amazon SES v2, as the message settings configure it."""
         return None
 
 

@@ -29,7 +29,7 @@ def enroll(
         member_id=member_id, email=profile.email.strip().lower(), enrolled_at=now, channel=profile.channel,
         tier=program.base_tier.name, referral_code=referral_code or new_code(REFERRAL_CODE_LENGTH),
         name=profile.name, phone=profile.phone, birthday=profile.birthday, marketing_opt_in=profile.marketing_opt_in,
-        sub=sub, referred_by=referred_by,
+        locale=profile.locale, sub=sub, referred_by=referred_by,
     )
     change = Change([member], tier_moves=[(member_id, None, member.tier)])
     if program.bonuses.welcome:
@@ -55,7 +55,7 @@ def erase(member: Member, now: datetime) -> Change:
     member = member.copy()
     forfeited, lots_held, pending_held = member.balance + points_pending(member), dict(member.lots), dict(member.pending)
     member.email, member.name, member.phone, member.birthday, member.sub = "", None, None, None, None
-    member.marketing_opt_in, member.blocked_reason = False, None
+    member.marketing_opt_in, member.blocked_reason, member.locale = False, None, None
     member.status, member.status_changed_at, member.erased_at = ERASED, now, now
     member.lots, member.balance, member.reminded_lots = {}, 0, []
     member.pending, member.pending_qualifying = {}, {}
@@ -64,7 +64,7 @@ def erase(member: Member, now: datetime) -> Change:
     return Change([member], [entry], tier_moves=[(member.member_id, member.tier, None)])
 
 
-PROFILE_FIELDS = ("email", "name", "phone", "birthday", "marketing_opt_in")
+PROFILE_FIELDS = ("email", "name", "phone", "birthday", "marketing_opt_in", "locale")
 
 
 @dataclass(frozen=True)

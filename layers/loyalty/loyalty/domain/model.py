@@ -34,6 +34,7 @@ class Member:
     phone: str | None = None
     birthday: date | None = None
     marketing_opt_in: bool = False
+    locale: str | None = None  # BCP 47: the language of the member's messages; None: the program's
     sub: str | None = None
     referred_by: str | None = None
     referral_bonus_paid: bool = False
@@ -92,6 +93,7 @@ class Profile:
     phone: str | None = None
     birthday: date | None = None
     marketing_opt_in: bool = False
+    locale: str | None = None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,11 @@ from loyalty.earning.api import BreakdownLine, Explanation, LimitedAward
 from loyalty.program import Program
 
 
+# BCP 47 (RFC 5646) language tags as messages use them: a language, then script, region or variant subtags.
+Locale = Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$", max_length=35,
+                              description="A BCP 47 language tag: en, de, pt-BR")]
+
+
 class EnrollRequest(Request):
     email: Email
     name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
@@ -25,6 +30,7 @@ class EnrollRequest(Request):
     channel: Channel | None = Field(default=None, description="Defaults to app for a member token, store otherwise.")
     referral_code: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{4,16}$")] | None = None
     marketing_opt_in: StrictBool = False
+    locale: Locale | None = Field(default=None, description="The language of the member's messages; default the program's.")
 
     @model_validator(mode="after")
     def _plausible_birthday(self) -> EnrollRequest:
@@ -45,6 +51,7 @@ class ProfileRequest(Request):
     phone: Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{5,20}$")] | None = None
     birthday: DateString | None = Field(default=None, description="Set once by the member; staff may correct it.")
     marketing_opt_in: StrictBool | None = None
+    locale: Locale | None = Field(default=None, description="null: the program's")
 
     @model_validator(mode="after")
     def _meaningful(self) -> ProfileRequest:
@@ -112,6 +119,7 @@ class MemberView(View):
     birthday: date | None
     channel: str
     marketing_opt_in: bool
+    locale: str | None = Field(description="The language of the member's messages; null: the program's")
     enrolled_at: datetime
     referral_code: str
     tier: str
@@ -136,7 +144,7 @@ class MemberView(View):
         soon = [lot for lot in lots if lot.expires_at <= now + timedelta(days=90)]
         return cls(
             member_id=member.member_id, email=member.email, name=member.name, phone=member.phone,
-            birthday=member.birthday, channel=member.channel, marketing_opt_in=member.marketing_opt_in,
+            birthday=member.birthday, channel=member.channel, marketing_opt_in=member.marketing_opt_in, locale=member.locale,
             enrolled_at=member.enrolled_at, referral_code=member.referral_code, tier=member.tier,
             tier_progress=TierProgressView(
                 qualifying_points=progress.qualifying_points, window_months=program.qualifying_window_months,

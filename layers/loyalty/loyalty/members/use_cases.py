@@ -47,6 +47,7 @@ class Members:
     def enroll(
         self, caller: Caller, *, email: str, channel: str, name: str | None = None, phone: str | None = None,
         birthday: date | None = None, marketing_opt_in: bool = False, referral_code: str | None = None,
+        locale: str | None = None,
     ) -> Member:
         email_hasher = self.email_hash
         sub = caller.sub if caller.is_member else None  # a member token links the new member to itself
@@ -60,7 +61,7 @@ class Members:
                 raise errors.InvalidReferralCode(f"no member has the referral code {referral_code}")
         member_id = new_member_id()  # never derived from the subject: an erased member's ledger stays unlinkable
         email_hash = email_hasher(email)
-        profile = Profile(email, channel, name, phone, birthday, marketing_opt_in)
+        profile = Profile(email, channel, name, phone, birthday, marketing_opt_in, locale)
 
         def attempt() -> Member:
             now = self.clock.now()

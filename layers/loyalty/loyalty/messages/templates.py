@@ -34,12 +34,30 @@ class Rendered:
     html: str
 
 
+MAX_NUMBER = 10**15  # what arithmetic in a template may reach
+
+
 @cache
 def _environment(html: bool):
     from jinja2 import StrictUndefined
+    from jinja2.exceptions import SecurityError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    environment = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=html, keep_trailing_newline=True)
+    class Bounded(ImmutableSandboxedEnvironment):
+        """No repetition of text or lists (`'x' * 10**9` would fill memory before the output bound is checked), no
+        powers, and numbers within MAX_NUMBER: a template cannot make the renderer work without end."""
+
+        intercepted_binops = frozenset({"*", "**", "//", "%"})
+
+        def call_binop(self, context, operator, left, right):
+            if operator == "**" or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right)):
+                raise SecurityError(f"{operator} is not allowed on these values in a template")
+            result = super().call_binop(context, operator, left, right)
+            if abs(result) > MAX_NUMBER:
+                raise SecurityError(f"a number in a template may not exceed {MAX_NUMBER}")
+            return result
+
+    environment = Bounded(undefined=StrictUndefined, autoescape=html, keep_trailing_newline=True)
     environment.globals.clear()  # no range, cycler, lipsum, namespace...: only the values a message is given
     return environment
 

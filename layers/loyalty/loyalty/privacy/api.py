@@ -74,6 +74,17 @@ class ConsentView(View):
                     'admin tokens, "staff" to the member.')
 
 
+class MessageRecord(View):
+    kind: str
+    channel: str
+    category: str
+    template_version: str
+    locale: str
+    status: str
+    reason: str | None
+    at: datetime
+
+
 class MemberExportView(View):
     member: MemberRecord
     consents: list[ConsentView] = Field(description="Every change of the marketing consent, oldest first.")
@@ -83,12 +94,14 @@ class MemberExportView(View):
         f"null: `activity` holds every entry. Otherwise the ledger holds more than {MAX_EXPORT_ENTRIES}: read the "
         "older entries with GET /v1/members/{member_id}/activity?cursor=<this>, page by page."))
     vouchers: list[VoucherView] = Field(description="The vouchers of the exported redemptions, oldest first.")
+    messages: list[MessageRecord] = Field(default_factory=list, description=(
+        "The messages sent to the member, newest first (kind, channel, status, time; the log keeps no address or body)."))
 
     @classmethod
     def of(cls, export, program: Program, now: datetime, *, staff_view: bool) -> MemberExportView:
         """`staff_view`: the caller is pos or admin; a member sees no staff identity (entries' actor, consent's by)."""
         def by(consent) -> str:
-            return consent.by if staff_view or consent.by == "member" else "staff"
+            return consent.by if staff_view or consent.by in ("member", "unsubscribe") else "staff"
 
         return cls(
             member=MemberRecord.of(export.member, program, now),
@@ -96,6 +109,8 @@ class MemberExportView(View):
             activity=[LedgerRecord.of(entry, staff_view=staff_view) for entry in export.entries],
             activity_next_cursor=export.next_cursor,
             vouchers=[VoucherView.of(voucher) for voucher in export.vouchers],
+            messages=[MessageRecord(kind=m.kind, channel=m.channel, category=m.category, template_version=m.template_version,
+                                    locale=m.locale, status=m.status, reason=m.reason, at=m.at) for m in export.messages],
         )
 
 

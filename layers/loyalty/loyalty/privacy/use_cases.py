@@ -30,6 +30,7 @@ class MemberExport:
     entries: list[Entry]  # newest first, as the activity; at most MAX_EXPORT_ENTRIES
     vouchers: list[Voucher]  # by issue time
     next_cursor: str | None = None  # the activity's cursor of the entries older than these (None: none)
+    messages: list = field(default_factory=list)  # the message log (messages.store.LogEntry), newest first
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Privacy:
     email_hash: Callable[[str], str]
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_export_entries: int = MAX_EXPORT_ENTRIES  # the export's ceiling (a test sets a small one)
+    messages: Callable[[str], list] | None = None  # the member's message log, newest first (None: not exported)
 
     def export(self, caller: Caller, member_id: str) -> MemberExport:
         """Everything held about a member: the member, its consent changes, every ledger entry and its vouchers.
@@ -51,7 +53,8 @@ class Privacy:
         member = self.directory.member(caller, member_id)
         entries, consents, older = self.privacy.member_ledger(member.member_id, self.max_export_entries)
         codes = [entry.voucher_code for entry in entries if entry.type == "redeem" and entry.voucher_code]
-        return MemberExport(member, consents, entries, self.privacy.vouchers(codes) if codes else [], older)
+        sent = self.messages(member.member_id) if self.messages else []
+        return MemberExport(member, consents, entries, self.privacy.vouchers(codes) if codes else [], older, sent)
 
     def erase(self, caller: Caller, member_id: str) -> Member:
         """Erase a member's personal data, forfeit its balance and free its e-mail and account for a new enrolment.

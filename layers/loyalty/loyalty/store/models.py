@@ -72,6 +72,7 @@ class MemberModel(Model):
     phone = UnicodeAttribute(null=True)
     birthday = UnicodeAttribute(null=True)  # YYYY-MM-DD
     marketing_opt_in = BooleanAttribute(default=False)
+    locale = UnicodeAttribute(null=True)  # BCP 47; absent: the program's
     sub = UnicodeAttribute(null=True)
     referred_by = UnicodeAttribute(null=True)
     referral_bonus_paid = BooleanAttribute(default=False)
