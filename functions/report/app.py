@@ -10,6 +10,8 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from loyalty.api.fields import Email
 from loyalty.campaigns.api import ProgramView
+from loyalty.facts.api import FactsView
+from loyalty.facts.use_cases import Facts
 from loyalty.members.api import ActivityItem, ActivityPage, MemberSearchPage, MemberView
 from loyalty.privacy.api import MemberExportView
 from loyalty.reports.api import ProgramReportView
@@ -52,6 +54,7 @@ class Parts:
     members: Members
     privacy: Privacy
     reports: Reports
+    facts: Facts
 
 
 def compose() -> Parts:
@@ -66,6 +69,7 @@ def compose() -> Parts:
         Members(MemberStore(store), directory, clock, program, email_hash),
         Privacy(store, PrivacyStore(store), directory, clock, program, email_hash),
         Reports(ReportStore(store), clock, program),
+        Facts(directory, clock, program),
     )
 
 
@@ -125,6 +129,18 @@ def activity(
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
     entries, next_cursor = parts().members.activity(caller, member_id, limit, cursor, from_, to)
     return json_response(200, ActivityPage(items=[ActivityItem.of(entry, staff_view=caller.is_staff) for entry in entries], next_cursor=next_cursor))
+
+
+@app.get(
+    "/v1/members/<member_id>/facts", tags=["members"], summary="The facts segments and campaigns are evaluated on",
+    description="Computed from the member item alone (one read): the 90-day figures slide with the clock. An admin "
+    "token also sees `held_out` per active campaign with a holdout; a member or pos token never does.",
+    responses={200: documented("The member's facts and segments", FactsView), 404: documented("MEMBER_NOT_FOUND")},
+)
+def member_facts(member_id: MemberId) -> Response[FactsView]:
+    caller = caller_of(app)
+    caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
+    return json_response(200, FactsView.of(parts().facts.of(caller, member_id)))
 
 
 @app.get(

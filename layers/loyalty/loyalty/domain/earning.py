@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING
 
-from loyalty.domain import errors
+from loyalty.domain import errors, facts
 from loyalty.domain.basket import base_points, eligible
 from loyalty.domain.ledger import (
     MAX_CLOCK_SKEW,
@@ -169,6 +169,8 @@ def earn(
     else:
         expiry_month = hold(member, program, points, qualifying, available)
     member.purchases += 1
+    facts.note_purchase(member, amount_minor=purchase.amount_minor, occurred_at=purchased_at, items=purchase.items,
+                        now=now, time_zone=program.time_zone)
     reached = program.tier_for(qualifying_points(member, program, now))
     if program.tier_rank(reached.name) > program.tier_rank(member.tier):
         member.tier = reached.name  # upgrades at once; downgrades only in the tier review
@@ -243,6 +245,9 @@ def return_purchase(
     for held in (member.pending, member.pending_qualifying):
         if key in held and not held[key]:
             del held[key]
+    facts.note_return(member, amount_minor=amount_minor, purchased_at=purchase.occurred_at or purchase.created_at,
+                      refunded_in_full=refunded == purchase.amount_minor, now=now,
+                      time_zone=program.time_zone if program else "UTC")
 
     entry = record(
         member, now, "return", return_id, -recovered, request_hash=request_hash,

@@ -128,6 +128,10 @@ class RefundExceedsPurchase(DomainError):
     status, code = 422, "REFUND_EXCEEDS_PURCHASE"
 
 
+class InvalidAttributes(DomainError):
+    status, code = 422, "VALIDATION_ERROR"
+
+
 class InvalidReferralCode(DomainError):
     status, code = 422, "INVALID_REFERRAL_CODE"
 

@@ -15,15 +15,26 @@ from loyalty.domain.ledger import JobSchedule
 from loyalty.store import keys
 from loyalty.store.models import EntryModel, MemberModel, RedemptionModel, RewardModel, VoucherModel
 
-_MEMBER_MAPS = ("birthday", "lots", "qualifying", "reminded_lots", "pending", "pending_qualifying")
+_MEMBER_MAPS = ("birthday", "lots", "qualifying", "reminded_lots", "pending", "pending_qualifying", "days", "months",
+                "categories", "attributes")
 _MEMBER_PLAIN = [f.name for f in fields(Member) if f.name not in _MEMBER_MAPS]
 _ENTRY_MAPS = ("ref", "lots_consumed", "pending_consumed", "items", "breakdown", "limited")
 _ENTRY_PLAIN = [f.name for f in fields(Entry) if f.name not in _ENTRY_MAPS]
-_MEMBER_COUNTERS = ("balance", "purchases", "points_earned", "points_redeemed", "points_expired", "points_returned", "version")
+_MEMBER_COUNTERS = ("balance", "purchases", "points_earned", "points_redeemed", "points_expired", "points_returned", "version",
+                    "spend_minor", "redemptions")
 
 
 def _plain_map(attribute) -> dict[str, int]:
     return {key: int(value) for key, value in attribute.as_dict().items()} if attribute is not None else {}
+
+
+def _buckets(attribute) -> dict[str, list[int]]:
+    return {key: [int(part) for part in value] for key, value in attribute.as_dict().items()} if attribute is not None else {}
+
+
+def _attributes(attribute) -> dict[str, str | int | bool]:
+    values = attribute.as_dict() if attribute is not None else {}
+    return {key: value if isinstance(value, (str, bool)) else int(value) for key, value in values.items()}
 
 
 def member_to_record(member: Member, model: type[MemberModel], schedule: JobSchedule, job_shards: int) -> MemberModel:
@@ -35,6 +46,10 @@ def member_to_record(member: Member, model: type[MemberModel], schedule: JobSche
     record.pending = dict(member.pending)
     record.pending_qualifying = dict(member.pending_qualifying)
     record.reminded_lots = list(member.reminded_lots)
+    record.days = {key: list(value) for key, value in member.days.items()}
+    record.months = {key: list(value) for key, value in member.months.items()}
+    record.categories = dict(member.categories)
+    record.attributes = dict(member.attributes)
     # Sparse indexes: a member is in by_due while something is due for it, in by_review while under review.
     if schedule.next_due is not None:
         record.due_shard = keys.due_shard(member.member_id, job_shards)
@@ -56,6 +71,8 @@ def member_from_record(record: MemberModel) -> Member:
     member.pending = _plain_map(record.pending)
     member.pending_qualifying = _plain_map(record.pending_qualifying)
     member.reminded_lots = list(record.reminded_lots or [])
+    member.days, member.months = _buckets(record.days), _buckets(record.months)
+    member.categories, member.attributes = _plain_map(record.categories), _attributes(record.attributes)
     for counter in _MEMBER_COUNTERS:
         setattr(member, counter, int(getattr(member, counter)))
     return member
