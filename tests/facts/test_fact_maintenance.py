@@ -109,7 +109,7 @@ def test_maintained_facts_equal_the_history_at_any_clock(steps, read_after_hours
 
 def test_categories_keep_the_fifty_most_recent():
     member, now = Member("m1", "", START, "app", "Bronze", "CODE"), START
-    for index, name in enumerate(CATEGORIES):  # one a day: c00 first
+    for name in CATEGORIES:  # one a day: c00 first
         facts.note_purchase(member, amount_minor=100, occurred_at=now, now=now, time_zone=ZONE,
                             items=(BasketItem(sku="x", amount_minor=100, category=name),))
         now += timedelta(days=1)

@@ -71,6 +71,7 @@ class Member:
     months: dict[str, list[int]] = field(default_factory=dict)  # local month -> [purchases, spend]: at most 12
     categories: dict[str, int] = field(default_factory=dict)  # category -> last day number bought: at most 50
     attributes: dict[str, str | int | bool] = field(default_factory=dict)  # the business's own: at most 20
+    activated: dict[str, datetime] = field(default_factory=dict)  # offers the member activated: campaign id -> when
 
     def copy(self) -> Member:
         clone = Member(**self.__dict__)
@@ -83,6 +84,7 @@ class Member:
         clone.months = {key: list(value) for key, value in self.months.items()}
         clone.categories = dict(self.categories)
         clone.attributes = dict(self.attributes)
+        clone.activated = dict(self.activated)
         return clone
 
 

@@ -106,6 +106,7 @@ class MemberModel(Model):
     months = MapAttribute(default=dict)  # "YYYY-MM" -> [purchases, spend_minor]
     categories = MapAttribute(default=dict)  # category -> last day number
     attributes = MapAttribute(default=dict)
+    activated = MapAttribute(default=dict)  # campaign id -> when the member activated the offer (RFC 3339)
     # Index keys derived from the state above (store.records), absent when the member has nothing due.
     due_shard = UnicodeAttribute(null=True)
     next_due = UnicodeAttribute(null=True)

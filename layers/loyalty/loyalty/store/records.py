@@ -7,16 +7,16 @@ are spelled here from the domain's `JobSchedule` (store.keys), not decided here.
 from __future__ import annotations
 
 from dataclasses import fields, replace
-from datetime import date
+from datetime import date, timezone
 
 from loyalty.domain.birthday import month_day
-from loyalty.domain.model import BasketItem, Entry, LimitCut, Member, PointsLine, Redemption, Reward, Voucher
+from loyalty.domain.model import PENDING_KEY_FORMAT, BasketItem, Entry, LimitCut, Member, PointsLine, Redemption, Reward, Voucher, pending_time
 from loyalty.domain.ledger import JobSchedule
 from loyalty.store import keys
 from loyalty.store.models import EntryModel, MemberModel, RedemptionModel, RewardModel, VoucherModel
 
 _MEMBER_MAPS = ("birthday", "lots", "qualifying", "reminded_lots", "pending", "pending_qualifying", "days", "months",
-                "categories", "attributes")
+                "categories", "attributes", "activated")
 _MEMBER_PLAIN = [f.name for f in fields(Member) if f.name not in _MEMBER_MAPS]
 _ENTRY_MAPS = ("ref", "lots_consumed", "pending_consumed", "items", "breakdown", "limited")
 _ENTRY_PLAIN = [f.name for f in fields(Entry) if f.name not in _ENTRY_MAPS]
@@ -50,6 +50,8 @@ def member_to_record(member: Member, model: type[MemberModel], schedule: JobSche
     record.months = {key: list(value) for key, value in member.months.items()}
     record.categories = dict(member.categories)
     record.attributes = dict(member.attributes)
+    record.activated = {campaign_id: at.astimezone(timezone.utc).strftime(PENDING_KEY_FORMAT)
+                        for campaign_id, at in member.activated.items()}
     # Sparse indexes: a member is in by_due while something is due for it, in by_review while under review.
     if schedule.next_due is not None:
         record.due_shard = keys.due_shard(member.member_id, job_shards)
@@ -73,6 +75,8 @@ def member_from_record(record: MemberModel) -> Member:
     member.reminded_lots = list(record.reminded_lots or [])
     member.days, member.months = _buckets(record.days), _buckets(record.months)
     member.categories, member.attributes = _plain_map(record.categories), _attributes(record.attributes)
+    member.activated = {campaign_id: pending_time(at) for campaign_id, at in
+                        (record.activated.as_dict() if record.activated is not None else {}).items()}
     for counter in _MEMBER_COUNTERS:
         setattr(member, counter, int(getattr(member, counter)))
     return member
