@@ -20,6 +20,9 @@ from loyalty.program import load_program
 from loyalty.core.composition import cold_start
 from loyalty.settings import CampaignAdminSettings
 from loyalty.campaigns.store import DRAFT, CampaignStore, StoredCampaign
+from loyalty.segments.api import SEGMENT_ID_PATTERN, SegmentDocument, SegmentPage, SegmentView
+from loyalty.segments.store import SegmentStore
+from loyalty.segments.use_cases import Segments
 
 app = make_resolver()
 metrics = instance_metrics()
@@ -29,6 +32,7 @@ campaigns = cold_start(lambda: CampaignStore.from_table(
 ))
 program = cold_start(lambda: load_program(settings().program_file))  # its tiers: what member.tier may name
 clock = platform().clock()
+segments = cold_start(lambda: Segments(SegmentStore(campaigns().model), clock, campaigns().active))  # the same table
 
 CampaignId = Annotated[str, Path(pattern=CAMPAIGN_ID_PATTERN, description="A campaign id.")]
 UNKNOWN = documented("CAMPAIGN_NOT_FOUND")
@@ -103,6 +107,9 @@ def replace_campaign(campaign_id: CampaignId, body: CampaignDocument) -> Respons
 )
 def activate_campaign(campaign_id: CampaignId) -> Response[CampaignView]:
     caller_of(app).require(ADMIN_SCOPE)
+    stored = campaigns().get(campaign_id)
+    if stored is not None and stored.status == DRAFT and stored.campaign.audience:
+        segments().ensure_defined(stored.campaign.audience.segment_ids)  # an unknown segment would never match
     return _view(campaigns().activate(campaign_id, clock.now()))
 
 
@@ -115,6 +122,76 @@ def activate_campaign(campaign_id: CampaignId) -> Response[CampaignView]:
 def end_campaign(campaign_id: CampaignId) -> Response[CampaignView]:
     caller_of(app).require(ADMIN_SCOPE)
     return _view(campaigns().end(campaign_id, clock.now()))
+
+
+SegmentId = Annotated[str, Path(pattern=SEGMENT_ID_PATTERN, description="A segment id.")]
+NO_SEGMENT = documented("SEGMENT_NOT_FOUND")
+INVALID_SEGMENT = documented("VALIDATION_ERROR: the document breaks a rule (an order.* fact, an unknown fact or op, "
+                             "conditions nested deeper than 3 levels); `errors` names each field")
+
+
+@app.post(
+    "/v1/segments", tags=["segments"], summary="Define a segment (a rule over member facts)",
+    responses={201: documented("Created", SegmentView), 409: documented("SEGMENT_EXISTS"), 422: INVALID_SEGMENT},
+)
+def create_segment(body: SegmentDocument) -> Response[SegmentView]:
+    caller_of(app).require(ADMIN_SCOPE)
+    return json_response(201, SegmentView.of(segments().create(body.segment())))
+
+
+@app.get(
+    "/v1/segments", tags=["segments"], summary="List segments, by id",
+    responses={200: documented("A page of segments", SegmentPage), 400: documented("INVALID_CURSOR")},
+)
+def list_segments(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=1024, description="next_cursor of the previous page")] = None,
+) -> Response[SegmentPage]:
+    caller_of(app).require(ADMIN_SCOPE)
+    found, next_cursor = segments().listing(limit, cursor)
+    return json_response(200, SegmentPage(items=[SegmentView.of(segment) for segment in found], next_cursor=next_cursor))
+
+
+@app.get(
+    "/v1/segments/<segment_id>", tags=["segments"], summary="A segment",
+    responses={200: documented("The segment", SegmentView), 404: NO_SEGMENT},
+)
+def get_segment(segment_id: SegmentId) -> Response[SegmentView]:
+    caller_of(app).require(ADMIN_SCOPE)
+    return json_response(200, SegmentView.of(segments().get(segment_id)))
+
+
+@app.put(
+    "/v1/segments/<segment_id>", tags=["segments"], summary="Replace a segment",
+    description="The body is the whole document; the path names the segment. Campaigns that use it follow within "
+                "60 seconds.",
+    responses={200: documented("Replaced", SegmentView), 404: NO_SEGMENT, 422: INVALID_SEGMENT},
+)
+def replace_segment(segment_id: SegmentId, body: SegmentDocument) -> Response[SegmentView]:
+    caller_of(app).require(ADMIN_SCOPE)
+    return json_response(200, SegmentView.of(segments().replace(body.segment(segment_id))))
+
+
+@app.delete(
+    "/v1/segments/<segment_id>", tags=["segments"], summary="Retire a segment",
+    responses={200: documented("Retired", SegmentView), 404: NO_SEGMENT,
+               409: documented("SEGMENT_IN_USE: an active campaign's audience names it")},
+)
+def retire_segment(segment_id: SegmentId) -> Response[SegmentView]:
+    caller_of(app).require(ADMIN_SCOPE)
+    return json_response(200, SegmentView.of(segments().retire(segment_id)))
+
+
+@app.get(
+    "/v1/segments/<segment_id>/size", tags=["segments"], summary="How many members a segment holds (not yet)",
+    description="Computed from the analytics store's member-facts snapshot, never by scanning the members table; "
+                "until that snapshot exists it answers 501 NOT_IMPLEMENTED.",
+    responses={404: NO_SEGMENT, 501: documented("NOT_IMPLEMENTED: no member-facts snapshot to count from yet")},
+)
+def segment_size(segment_id: SegmentId) -> Response[SegmentView]:
+    caller_of(app).require(ADMIN_SCOPE)
+    segments().get(segment_id)
+    raise errors.NotImplementedYet("segment sizes need the analytics store's member-facts snapshot, not built yet")
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import call, http_event
+from tests.conftest import call, http_event, load_function
 from tests.functional.helpers import ADMIN, MEMBER, POS, earn, enroll, redeem, return_points, table_items
-from tests.functional.test_back_office import round_trips
 from tests.functional.test_profile import patch
 
 
@@ -15,8 +14,11 @@ def _tables(tables):
     return tables
 
 
-def facts(member_id: str, scopes: str = POS, sub: str | None = "terminal-1", instance: int = 0):
-    return call("report", http_event("GET", f"/v1/members/{member_id}/facts", scopes=scopes, sub=sub), instance)
+def facts(member_id: str, scopes: str = POS, sub: str | None = "terminal-1", instance: int = 0, **env):
+    return call("report", http_event("GET", f"/v1/members/{member_id}/facts", scopes=scopes, sub=sub), instance, **env)
+
+
+CACHED = {"CAMPAIGN_CACHE_SECONDS": "60"}  # as deployed: the tests' default reads campaigns and segments every call
 
 
 def test_the_facts_follow_earns_returns_and_redemptions():
@@ -50,11 +52,16 @@ def test_a_member_reads_only_its_own_facts_and_admin_sees_holdouts():
     assert facts(other, scopes=ADMIN, sub="admin-1")["held_out"] == {}
 
 
-def test_facts_take_one_read():
+def test_facts_take_one_read_once_the_segments_are_cached():
     member_id = enroll()["member_id"]
-    requests = round_trips("report", 3)
-    assert facts(member_id, instance=3).status == 200
-    assert len(requests) == 1, requests
+    facts(member_id, instance=3, **CACHED)  # loads the function with its cache as deployed
+    requests: list[str] = []
+    load_function("report", 3, **CACHED).parts().store.on_request(lambda operation, params: requests.append(operation))
+    assert facts(member_id, scopes=ADMIN, sub="a", instance=3, **CACHED).status == 200  # the campaigns' cache fills
+    requests.clear()
+    assert facts(member_id, instance=3, **CACHED).status == 200
+    assert facts(member_id, scopes=ADMIN, sub="a", instance=3, **CACHED).status == 200
+    assert requests == ["GetItem", "GetItem"], "warm: one read each (admin's holdouts from the campaigns' cache too)"
 
 
 def test_attributes_are_set_merged_and_removed_by_staff():

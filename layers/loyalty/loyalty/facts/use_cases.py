@@ -13,9 +13,10 @@ from datetime import datetime
 from loyalty.clock import Clock
 from loyalty.core.directory import Directory
 from loyalty.domain.access import ADMIN_SCOPE, Caller
-from loyalty.domain.facts import RfmBoundaries, member_facts
+from loyalty.domain.facts import RfmBoundaries, condition_facts, member_facts
 from loyalty.domain.holdout import held_out
 from loyalty.domain.ledger import settle
+from loyalty.domain.segments import Segment, members_segments
 from loyalty.program import Program
 
 
@@ -35,6 +36,10 @@ def no_holdouts() -> Sequence[HoldoutCampaign]:
     return ()
 
 
+def no_segments() -> Sequence[Segment]:
+    return ()
+
+
 @dataclass(frozen=True)
 class MemberFacts:
     member_id: str
@@ -51,6 +56,7 @@ class Facts:
     program: Program
     rfm: Callable[[], RfmBoundaries | None] = no_boundaries  # the published boundaries (cached); None: not yet
     holdouts: Callable[[], Sequence[HoldoutCampaign]] = no_holdouts  # the active campaigns with a holdout
+    segments: Callable[[], Sequence[Segment]] = no_segments  # every segment (a cache of them)
 
     def of(self, caller: Caller, member_id: str) -> MemberFacts:
         member = self.directory.member(caller, member_id)
@@ -62,4 +68,5 @@ class Facts:
         if ADMIN_SCOPE in caller.scopes:  # holdout membership is never shown to a member or a till
             assignments = {campaign.campaign_id: held_out(campaign.campaign_id, member.member_id, campaign.holdout_percent)
                            for campaign in self.holdouts()}
-        return MemberFacts(member.member_id, now, facts, [], assignments)
+        in_segments = sorted(members_segments(self.segments(), condition_facts(facts)))
+        return MemberFacts(member.member_id, now, facts, in_segments, assignments)
