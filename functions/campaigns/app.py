@@ -182,18 +182,6 @@ def retire_segment(segment_id: SegmentId) -> Response[SegmentView]:
     return json_response(200, SegmentView.of(segments().retire(segment_id)))
 
 
-@app.get(
-    "/v1/segments/<segment_id>/size", tags=["segments"], summary="How many members a segment holds (not yet)",
-    description="Computed from the analytics store's member-facts snapshot, never by scanning the members table; "
-                "until that snapshot exists it answers 501 NOT_IMPLEMENTED.",
-    responses={404: NO_SEGMENT, 501: documented("NOT_IMPLEMENTED: no member-facts snapshot to count from yet")},
-)
-def segment_size(segment_id: SegmentId) -> Response[SegmentView]:
-    caller_of(app).require(ADMIN_SCOPE)
-    segments().get(segment_id)
-    raise errors.NotImplementedYet("segment sizes need the analytics store's member-facts snapshot, not built yet")
-
-
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @traced
 @metrics.log_metrics

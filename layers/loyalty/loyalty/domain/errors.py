@@ -148,10 +148,6 @@ class CampaignEnded(DomainError):
     status, code = 409, "CAMPAIGN_ENDED"
 
 
-class NotImplementedYet(DomainError):
-    status, code = 501, "NOT_IMPLEMENTED"
-
-
 class InvalidAttributes(DomainError):
     status, code = 422, "VALIDATION_ERROR"
 

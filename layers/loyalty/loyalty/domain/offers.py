@@ -101,11 +101,12 @@ def activate(member: Member, campaign_id: str, campaigns: Sequence[Campaign], se
     """The member with the offer activated, or None when it was activated already (nothing to write).
 
     `OFFER_NOT_FOUND` for a campaign that is not an offer to this member (unknown, not active, not in its
-    audience, holding it out, or applying without activation); `CAMPAIGN_ENDED` once its `ends_at` has passed.
+    audience, holding it out); `CAMPAIGN_ENDED` once its `ends_at` has passed. An automatic offer may be activated
+    too (it applies either way; a client need not know which offers require it).
     Activations of campaigns no longer active are dropped, so the member item stays bounded.
     """
     campaign = next((campaign for campaign in campaigns if campaign.campaign_id == campaign_id), None)
-    if campaign is None or campaign.activation != "required" or hidden_from(campaign, member):
+    if campaign is None or hidden_from(campaign, member):
         raise errors.OfferNotFound(f"no offer {campaign_id} for this member")
     if campaign_id in member.activated:
         return None

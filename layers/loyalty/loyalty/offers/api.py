@@ -27,7 +27,7 @@ class OfferView(View):
     ends_at: datetime | None
     schedule: Schedule | None
     activation: Literal["automatic", "required"]
-    activated: bool = Field(description="A required offer applies only once activated; an automatic one is false.")
+    activated: bool = Field(description="Whether the member activated it: a required offer applies only once activated.")
     remaining: RemainingView | None = Field(description="What its limits leave this member; null: no limits.")
 
     @classmethod
