@@ -15,6 +15,7 @@ from loyalty.campaigns.api import CAMPAIGN_ID_PATTERN, CampaignDocument, Campaig
 from loyalty.core.platform import platform
 from loyalty.domain import errors
 from loyalty.domain.access import ADMIN_SCOPE
+from loyalty.domain.campaigns.document import Campaign
 from loyalty.domain.campaigns.engine import Usage
 from loyalty.program import load_program
 from loyalty.core.composition import cold_start
@@ -39,6 +40,13 @@ UNKNOWN = documented("CAMPAIGN_NOT_FOUND")
 INVALID = documented("VALIDATION_ERROR: the document breaks a rule; `errors` names each field")
 
 
+def _with_known_segments(campaign: Campaign) -> Campaign:
+    """An audience may name only segments that exist (one Query, only for a campaign with an audience)."""
+    if campaign.audience:
+        segments().ensure_defined(campaign.audience.segment_ids)
+    return campaign
+
+
 def _view(stored: StoredCampaign, status: int = 200) -> Response[CampaignView]:
     """A draft has never applied: its counters are not read."""
     usage = Usage() if stored.status == DRAFT else campaigns().usage([stored.campaign.campaign_id])[stored.campaign.campaign_id]
@@ -52,7 +60,8 @@ def _view(stored: StoredCampaign, status: int = 200) -> Response[CampaignView]:
 )
 def create_campaign(body: CampaignDocument) -> Response[CampaignView]:
     caller_of(app).require(ADMIN_SCOPE)
-    return json_response(201, CampaignView.of(campaigns().create(body.campaign(program()), clock.now()), Usage(), clock.now()))
+    campaign = _with_known_segments(body.campaign(program()))
+    return json_response(201, CampaignView.of(campaigns().create(campaign, clock.now()), Usage(), clock.now()))
 
 
 @app.get(
@@ -94,7 +103,8 @@ def get_campaign(campaign_id: CampaignId) -> Response[CampaignView]:
 )
 def replace_campaign(campaign_id: CampaignId, body: CampaignDocument) -> Response[CampaignView]:
     caller_of(app).require(ADMIN_SCOPE)
-    return json_response(200, CampaignView.of(campaigns().replace(body.campaign(program(), campaign_id)), Usage(), clock.now()))
+    campaign = _with_known_segments(body.campaign(program(), campaign_id))
+    return json_response(200, CampaignView.of(campaigns().replace(campaign), Usage(), clock.now()))
 
 
 @app.post(
@@ -107,9 +117,6 @@ def replace_campaign(campaign_id: CampaignId, body: CampaignDocument) -> Respons
 )
 def activate_campaign(campaign_id: CampaignId) -> Response[CampaignView]:
     caller_of(app).require(ADMIN_SCOPE)
-    stored = campaigns().get(campaign_id)
-    if stored is not None and stored.status == DRAFT and stored.campaign.audience:
-        segments().ensure_defined(stored.campaign.audience.segment_ids)  # an unknown segment would never match
     return _view(campaigns().activate(campaign_id, clock.now()))
 
 

@@ -148,3 +148,25 @@ def test_a_segment_over_an_order_fact_is_refused():
         parse_segment({"segment_id": "s", "name": "s",
                        "conditions": {"any": [{"fact": "order.channel", "op": "eq", "value": "app"}]}})
     assert refused.value.details["errors"][0]["field"] == "conditions"
+
+
+def test_activation_rules():
+    from datetime import timedelta
+
+    from loyalty.domain import errors, offers
+
+    who = member("m-act")
+    ending = campaign("ending", activation="required", ends_at=(NOW + timedelta(hours=1)).isoformat())
+    activated = offers.activate(who, "ending", [ending], [], NOW, "UTC")
+    assert activated.activated == {"ending": NOW} and activated.version == who.version + 1
+    assert offers.activate(activated, "ending", [ending], [], NOW + timedelta(hours=2), "UTC") is None, "idempotent"
+    with pytest.raises(errors.CampaignEnded):
+        offers.activate(who, "ending", [ending], [], NOW + timedelta(hours=1), "UTC")
+    with pytest.raises(errors.OfferNotFound):
+        offers.activate(who, "other", [ending], [], NOW, "UTC")
+    lapsed_only = campaign("lapsed-only", activation="required", audience={"segments": ["lapsed"]})
+    with pytest.raises(errors.OfferNotFound):
+        offers.activate(who, "lapsed-only", [lapsed_only], [], NOW, "UTC")
+    stale = member("m-act", activated={"gone": NOW - timedelta(days=9)})
+    assert offers.activate(stale, "ending", [ending], [], NOW, "UTC").activated == {"ending": NOW}, (
+        "activations of campaigns no longer active are dropped")

@@ -43,12 +43,12 @@ class Segments:
         return found
 
     def ensure_defined(self, segment_ids: tuple[str, ...]) -> None:
-        """Every id names a segment: a campaign is not activated with an audience that could never match."""
+        """Every id names a segment: a campaign is not written with an audience naming one that does not exist."""
         known = {segment.segment_id for segment in self.store.all()}
         unknown = [segment_id for segment_id in segment_ids if segment_id not in known]
         if unknown:
             message = f"{', '.join(unknown)}: no such segment"
-            raise InvalidSegment(f"the campaign cannot be activated: audience: {message}",
+            raise InvalidSegment(f"the campaign is not valid: audience: {message}",
                                  errors=[{"field": "audience", "message": message}])
 
     def retire(self, segment_id: str) -> Segment:
