@@ -29,7 +29,14 @@ def _plain_map(attribute) -> dict[str, int]:
 
 
 def _buckets(attribute) -> dict[str, list[int]]:
-    return {key: [int(part) for part in value] for key, value in attribute.as_dict().items()} if attribute is not None else {}
+    """Fact buckets as stored: a bucket of one purchase holds its spend alone (most days: 4 bytes, not 9)."""
+    values = attribute.as_dict() if attribute is not None else {}
+    return {key: [int(part) for part in value] if isinstance(value, list) else [1, int(value)]
+            for key, value in values.items()}
+
+
+def _stored_buckets(buckets: dict[str, list[int]]) -> dict[str, object]:
+    return {key: value[1] if value[0] == 1 else list(value) for key, value in buckets.items()}
 
 
 def _attributes(attribute) -> dict[str, str | int | bool]:
@@ -46,8 +53,7 @@ def member_to_record(member: Member, model: type[MemberModel], schedule: JobSche
     record.pending = dict(member.pending)
     record.pending_qualifying = dict(member.pending_qualifying)
     record.reminded_lots = list(member.reminded_lots)
-    record.days = {key: list(value) for key, value in member.days.items()}
-    record.months = {key: list(value) for key, value in member.months.items()}
+    record.days, record.months = _stored_buckets(member.days), _stored_buckets(member.months)
     record.categories = dict(member.categories)
     record.attributes = dict(member.attributes)
     record.activated = {campaign_id: at.astimezone(timezone.utc).strftime(PENDING_KEY_FORMAT)

@@ -227,9 +227,17 @@ def check_personal(campaign: Campaign, member: Member, segments: frozenset[str])
         raise _Skip(NOT_ACTIVATED)
 
 
-def holds(conditions: Condition, seen: Mapping[str, object]) -> bool:
-    """Whether the conditions hold on these facts (segments use it)."""
-    return _failing(conditions, seen) is None
+def holds(node: Condition, seen: Mapping[str, object]) -> bool:
+    """Whether the conditions hold on these facts, as `_failing` decides it but without saying why (segments,
+    offers: many rules per member, so no reason is formatted)."""
+    if node.all is not None:
+        return all(holds(child, seen) for child in node.all)
+    if node.any is not None:
+        return any(holds(child, seen) for child in node.any)
+    value = seen.get(str(node.fact))
+    if node.op == "not_exists":
+        return value is None
+    return value is not None and _compares(value, str(node.op)) and _TESTS[str(node.op)](value, node.value)
 
 
 def _check_schedule(schedule: Schedule | None, local: datetime) -> None:
