@@ -59,6 +59,7 @@ def erase(member: Member, now: datetime) -> Change:
     member.status, member.status_changed_at, member.erased_at = ERASED, now, now
     member.lots, member.balance, member.reminded_lots = {}, 0, []
     member.pending, member.pending_qualifying = {}, {}
+    member.attributes, member.activated = {}, {}  # the business's own values may name the person
     entry = record(member, now, "erase", "erase", -forfeited, lots_consumed=lots_held,
                     pending_consumed=pending_held or None)
     return Change([member], [entry], tier_moves=[(member.member_id, member.tier, None)])
