@@ -97,3 +97,16 @@ def test_more_than_twenty_in_all_is_refused_and_a_member_may_not_set_them():
     assert (reply.status, reply["code"]) == (422, "VALIDATION_ERROR"), reply.body
     assert patch("me", {"attributes": {"vip": True}}, scopes=MEMBER, sub="ann-sub").status == 403
     assert table_items() == before
+
+
+def test_erasure_clears_the_attributes_and_the_facts_answer_404():
+    import boto3
+
+    member_id = enroll()["member_id"]
+    assert patch(member_id, {"attributes": {"nickname": "Annie"}}).status == 200
+    erased = call("enroll", http_event("DELETE", f"/v1/members/{member_id}", scopes=ADMIN, sub="admin-1"))
+    assert erased.status == 200, erased.body
+    item = boto3.client("dynamodb", region_name="us-east-1").get_item(
+        TableName="MembersTable", Key={"pk": {"S": f"M#{member_id}"}})["Item"]
+    assert item.get("attributes", {"M": {}}) == {"M": {}}, "the business's values may name the person"
+    assert facts(member_id).status == 404
