@@ -11,7 +11,7 @@ import importlib.util
 import subprocess
 import sys
 
-MODULES = ["api", "cold_start", "cost", "report", "campaigns", "local_runtime", "jobs", "insights", "soak", "chaos", "webhooks"]
+MODULES = ["api", "cold_start", "cost", "report", "campaigns", "segments", "local_runtime", "jobs", "insights", "soak", "chaos", "webhooks"]
 OPTIONAL = {"soak"}  # written separately; run when present
 CRASHED = 2
 RUN = """

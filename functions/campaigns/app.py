@@ -15,11 +15,15 @@ from loyalty.campaigns.api import CAMPAIGN_ID_PATTERN, CampaignDocument, Campaig
 from loyalty.core.platform import platform
 from loyalty.domain import errors
 from loyalty.domain.access import ADMIN_SCOPE
+from loyalty.domain.campaigns.document import Campaign
 from loyalty.domain.campaigns.engine import Usage
 from loyalty.program import load_program
 from loyalty.core.composition import cold_start
 from loyalty.settings import CampaignAdminSettings
 from loyalty.campaigns.store import DRAFT, CampaignStore, StoredCampaign
+from loyalty.segments.api import SEGMENT_ID_PATTERN, SegmentDocument, SegmentPage, SegmentView
+from loyalty.segments.store import SegmentStore
+from loyalty.segments.use_cases import Segments
 
 app = make_resolver()
 metrics = instance_metrics()
@@ -29,10 +33,18 @@ campaigns = cold_start(lambda: CampaignStore.from_table(
 ))
 program = cold_start(lambda: load_program(settings().program_file))  # its tiers: what member.tier may name
 clock = platform().clock()
+segments = cold_start(lambda: Segments(SegmentStore(campaigns().model), clock, campaigns().active))  # the same table
 
 CampaignId = Annotated[str, Path(pattern=CAMPAIGN_ID_PATTERN, description="A campaign id.")]
 UNKNOWN = documented("CAMPAIGN_NOT_FOUND")
 INVALID = documented("VALIDATION_ERROR: the document breaks a rule; `errors` names each field")
+
+
+def _with_known_segments(campaign: Campaign) -> Campaign:
+    """An audience may name only segments that exist (one Query, only for a campaign with an audience)."""
+    if campaign.audience:
+        segments().ensure_defined(campaign.audience.segment_ids)
+    return campaign
 
 
 def _view(stored: StoredCampaign, status: int = 200) -> Response[CampaignView]:
@@ -48,7 +60,8 @@ def _view(stored: StoredCampaign, status: int = 200) -> Response[CampaignView]:
 )
 def create_campaign(body: CampaignDocument) -> Response[CampaignView]:
     caller_of(app).require(ADMIN_SCOPE)
-    return json_response(201, CampaignView.of(campaigns().create(body.campaign(program()), clock.now()), Usage(), clock.now()))
+    campaign = _with_known_segments(body.campaign(program()))
+    return json_response(201, CampaignView.of(campaigns().create(campaign, clock.now()), Usage(), clock.now()))
 
 
 @app.get(
@@ -90,7 +103,8 @@ def get_campaign(campaign_id: CampaignId) -> Response[CampaignView]:
 )
 def replace_campaign(campaign_id: CampaignId, body: CampaignDocument) -> Response[CampaignView]:
     caller_of(app).require(ADMIN_SCOPE)
-    return json_response(200, CampaignView.of(campaigns().replace(body.campaign(program(), campaign_id)), Usage(), clock.now()))
+    campaign = _with_known_segments(body.campaign(program(), campaign_id))
+    return json_response(200, CampaignView.of(campaigns().replace(campaign), Usage(), clock.now()))
 
 
 @app.post(
@@ -115,6 +129,64 @@ def activate_campaign(campaign_id: CampaignId) -> Response[CampaignView]:
 def end_campaign(campaign_id: CampaignId) -> Response[CampaignView]:
     caller_of(app).require(ADMIN_SCOPE)
     return _view(campaigns().end(campaign_id, clock.now()))
+
+
+SegmentId = Annotated[str, Path(pattern=SEGMENT_ID_PATTERN, description="A segment id.")]
+NO_SEGMENT = documented("SEGMENT_NOT_FOUND")
+INVALID_SEGMENT = documented("VALIDATION_ERROR: the document breaks a rule (an order.* fact, an unknown fact or op, "
+                             "conditions nested deeper than 3 levels); `errors` names each field")
+
+
+@app.post(
+    "/v1/segments", tags=["segments"], summary="Define a segment (a rule over member facts)",
+    responses={201: documented("Created", SegmentView), 409: documented("SEGMENT_EXISTS"), 422: INVALID_SEGMENT},
+)
+def create_segment(body: SegmentDocument) -> Response[SegmentView]:
+    caller_of(app).require(ADMIN_SCOPE)
+    return json_response(201, SegmentView.of(segments().create(body.segment())))
+
+
+@app.get(
+    "/v1/segments", tags=["segments"], summary="List segments, by id",
+    responses={200: documented("A page of segments", SegmentPage), 400: documented("INVALID_CURSOR")},
+)
+def list_segments(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=1024, description="next_cursor of the previous page")] = None,
+) -> Response[SegmentPage]:
+    caller_of(app).require(ADMIN_SCOPE)
+    found, next_cursor = segments().listing(limit, cursor)
+    return json_response(200, SegmentPage(items=[SegmentView.of(segment) for segment in found], next_cursor=next_cursor))
+
+
+@app.get(
+    "/v1/segments/<segment_id>", tags=["segments"], summary="A segment",
+    responses={200: documented("The segment", SegmentView), 404: NO_SEGMENT},
+)
+def get_segment(segment_id: SegmentId) -> Response[SegmentView]:
+    caller_of(app).require(ADMIN_SCOPE)
+    return json_response(200, SegmentView.of(segments().get(segment_id)))
+
+
+@app.put(
+    "/v1/segments/<segment_id>", tags=["segments"], summary="Replace a segment",
+    description="The body is the whole document; the path names the segment. Campaigns that use it follow within "
+                "60 seconds.",
+    responses={200: documented("Replaced", SegmentView), 404: NO_SEGMENT, 422: INVALID_SEGMENT},
+)
+def replace_segment(segment_id: SegmentId, body: SegmentDocument) -> Response[SegmentView]:
+    caller_of(app).require(ADMIN_SCOPE)
+    return json_response(200, SegmentView.of(segments().replace(body.segment(segment_id))))
+
+
+@app.delete(
+    "/v1/segments/<segment_id>", tags=["segments"], summary="Retire a segment",
+    responses={200: documented("Retired", SegmentView), 404: NO_SEGMENT,
+               409: documented("SEGMENT_IN_USE: an active campaign's audience names it")},
+)
+def retire_segment(segment_id: SegmentId) -> Response[SegmentView]:
+    caller_of(app).require(ADMIN_SCOPE)
+    return json_response(200, SegmentView.of(segments().retire(segment_id)))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

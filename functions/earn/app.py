@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -26,12 +26,16 @@ from loyalty.core.composition import cold_start
 from loyalty.core.directory import Directory
 from loyalty.earning.store import EarnStore
 from loyalty.earning.use_cases import Earning
+from loyalty.offers.api import ActivationView, OfferPage, OfferView
+from loyalty.offers.use_cases import Offers
+from loyalty.segments.store import SegmentStore
 from loyalty.program import load_program
 from loyalty.store.ledger import Store
 from loyalty.store.clients import share_client
 
 app = make_resolver()
 metrics = instance_metrics()
+CampaignId = Annotated[str, Path(pattern=r"^[a-z0-9-]{1,64}$", description="A campaign id.")]
 
 
 @dataclass(frozen=True)
@@ -42,16 +46,21 @@ class Parts:
     campaigns: CampaignStore
     directory: Directory
     earning: Earning
+    offers: Offers
 
 
 def compose() -> Parts:
     settings = EarnSettings.from_environment()
     store = Store.from_settings(settings)
     campaigns = CampaignStore.from_table(settings.catalog_table, settings.aws_region, settings.aws_endpoint_url_dynamodb)
+    segment_store = SegmentStore(campaigns.model)  # the same table and client: pk "SEGMENT"
     share_client([*store.tables.models(), campaigns.model])  # one botocore client, created on the first request
     active = Refreshed(campaigns.active, settings.campaign_cache_seconds)  # at most 60 s old
-    earning = Earning(store, EarnStore(store), platform().clock(), load_program(settings.program_file), active.get)
-    return Parts(store, campaigns, Directory(store), earning)
+    segments = Refreshed(segment_store.all, settings.campaign_cache_seconds)
+    clock, program, directory = platform().clock(), load_program(settings.program_file), Directory(store)
+    earning = Earning(store, EarnStore(store), clock, program, active.get, segments=segments.get)
+    offers = Offers(store, EarnStore(store), directory, clock, program, active.get, segments.get)
+    return Parts(store, campaigns, directory, earning, offers)
 
 
 parts = cold_start(compose)
@@ -160,6 +169,33 @@ def adjust(
     if not outcome.replayed:
         metrics.add_metric(name="PointsAdjusted", unit=MetricUnit.Count, value=outcome.entry.points)
     return json_response(200 if outcome.replayed else 201, AdjustmentResponse.of(outcome.entry))
+
+
+@app.get(
+    "/v1/members/<member_id>/offers", tags=["offers"], summary="The campaigns this member can benefit from now",
+    description="Active or scheduled campaigns whose audience includes the member, that do not hold it out, with "
+                "room left in their limits for it, soonest ending first. At most two DynamoDB round trips.",
+    responses={200: documented("The member's offers", OfferPage), 404: documented("MEMBER_NOT_FOUND")},
+)
+def member_offers(member_id: MemberId) -> Response[OfferPage]:
+    caller = caller_of(app)
+    caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
+    found = parts().offers.list(caller, member_id)
+    return json_response(200, OfferPage(items=[OfferView.of(offer) for offer in found], next_cursor=None))
+
+
+@app.post(
+    "/v1/members/<member_id>/offers/<campaign_id>/activate", tags=["offers"],
+    summary="Opt in to an offer that requires activation",
+    description="Idempotent: activating again answers the first activation's time. An `OfferActivated` event follows.",
+    responses={200: documented("Activated", ActivationView), 404: documented("MEMBER_NOT_FOUND or OFFER_NOT_FOUND"),
+               409: documented("CAMPAIGN_ENDED: its ends_at has passed")},
+)
+def activate_offer(member_id: MemberId, campaign_id: CampaignId) -> Response[ActivationView]:
+    caller = caller_of(app)
+    caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
+    activated_at = parts().offers.activate(caller, member_id, campaign_id)
+    return json_response(200, ActivationView(campaign_id=campaign_id, activated_at=activated_at))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

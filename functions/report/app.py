@@ -10,6 +10,9 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from loyalty.api.fields import Email
 from loyalty.campaigns.api import ProgramView
+from loyalty.facts.api import FactsView
+from loyalty.facts.use_cases import Facts, HoldoutCampaign
+from loyalty.segments.store import SegmentStore
 from loyalty.members.api import ActivityItem, ActivityPage, MemberSearchPage, MemberView
 from loyalty.privacy.api import MemberExportView
 from loyalty.reports.api import ProgramReportView
@@ -46,12 +49,14 @@ class Parts:
     store: Store
     published: CampaignStore  # GET /v1/program's campaigns
     active_campaigns: Refreshed
+    segments: Refreshed  # the facts' segments, and the audiences' names GET /v1/program publishes
     clock: Clock
     program: Program
     directory: Directory
     members: Members
     privacy: Privacy
     reports: Reports
+    facts: Facts
 
 
 def _message_log():
@@ -73,11 +78,19 @@ def compose() -> Parts:
     campaigns = CampaignStore.from_table(published.catalog_table, published.aws_region, published.aws_endpoint_url_dynamodb)
     share_client([*store.tables.models(), campaigns.model])  # one botocore client, created on the first request
     directory = Directory(store)
+    active = Refreshed(campaigns.active, published.campaign_cache_seconds)
+    segments = Refreshed(SegmentStore(campaigns.model).all, published.campaign_cache_seconds)  # the same table
+
+    def holdouts() -> list[HoldoutCampaign]:
+        return [HoldoutCampaign(campaign.campaign_id, campaign.holdout_percent) for campaign in active.get()
+                if campaign.holdout_percent and (campaign.ends_at is None or campaign.ends_at > clock.now())]
+
     return Parts(
-        store, campaigns, Refreshed(campaigns.active, published.campaign_cache_seconds), clock, program, directory,
+        store, campaigns, active, segments, clock, program, directory,
         Members(MemberStore(store), directory, clock, program, email_hash),
         Privacy(store, PrivacyStore(store), directory, clock, program, email_hash, messages=_message_log()),
         Reports(ReportStore(store), clock, program),
+        Facts(directory, clock, program, holdouts=holdouts, segments=segments.get),
     )
 
 
@@ -91,7 +104,9 @@ parts = cold_start(compose)
 )
 def program() -> Response[ProgramView]:
     caller_of(app).require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
-    return json_response(200, ProgramView.of(parts().program, parts().active_campaigns.get(), parts().clock.now()))
+    active = parts().active_campaigns.get()
+    named = parts().segments.get() if any(campaign.audience for campaign in active) else []
+    return json_response(200, ProgramView.of(parts().program, active, parts().clock.now(), named))
 
 
 @app.get(
@@ -137,6 +152,18 @@ def activity(
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
     entries, next_cursor = parts().members.activity(caller, member_id, limit, cursor, from_, to)
     return json_response(200, ActivityPage(items=[ActivityItem.of(entry, staff_view=caller.is_staff) for entry in entries], next_cursor=next_cursor))
+
+
+@app.get(
+    "/v1/members/<member_id>/facts", tags=["members"], summary="The facts segments and campaigns are evaluated on",
+    description="Computed from the member item alone (one read): the 90-day figures slide with the clock. An admin "
+    "token also sees `held_out` per active campaign with a holdout; a member or pos token never does.",
+    responses={200: documented("The member's facts and segments", FactsView), 404: documented("MEMBER_NOT_FOUND")},
+)
+def member_facts(member_id: MemberId) -> Response[FactsView]:
+    caller = caller_of(app)
+    caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
+    return json_response(200, FactsView.of(parts().facts.of(caller, member_id)))
 
 
 @app.get(

@@ -330,7 +330,7 @@ def test_the_program_publishes_the_running_campaigns_without_their_limits():
     published = program()["campaigns"]
     assert [c["campaign_id"] for c in published] == ["coffee-double", "tea-bonus"], "evaluation order"
     assert set(published[0]) == {"campaign_id", "name", "description", "starts_at", "ends_at", "schedule", "conditions",
-                                 "applies_to", "effect"}
+                                 "applies_to", "effect", "activation", "audience"}  # audience: names, never rules
     assert published[0]["effect"] == {"type": "multiply", "factor": "2"} and published[0]["starts_at"] == SOON
     assert published[1]["conditions"] is None and published[1]["effect"] == {"type": "bonus", "points": 10}
     assert program()["currency"] == "EUR", "the program's rules are still there"

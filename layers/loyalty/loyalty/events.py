@@ -195,6 +195,13 @@ def _member_events(kind: str, new: dict, old: dict, base: dict) -> list[DomainEv
             **member, "from": old.get("tier"), "to": new["tier"], "reason": "tier_review" if reviewed else "points_earned",
         }))
     events.extend(_released(new, old, member))
+    before = (old or {}).get("activated") or {}
+    for campaign_id, at in sorted(((new.get("activated") or {}).items())):
+        if campaign_id not in before:
+            events.append(DomainEvent("OfferActivated", {
+                **member, "event_id": f"{base['event_id']}:{campaign_id}", "campaign_id": campaign_id,
+                "activated_at": at,  # stored as RFC 3339 in UTC, to the second
+            }))
     for month in sorted(set(new.get("reminded_lots") or []) - set(old.get("reminded_lots") or [])):
         events.append(DomainEvent("PointsExpiringSoon", {
             **member, "event_id": f"{base['event_id']}:{month}",

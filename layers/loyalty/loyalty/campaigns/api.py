@@ -4,9 +4,9 @@ OpenAPI document shows its schema (conditions, effects, limits), plus what the s
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -78,8 +78,20 @@ class CampaignPage(View):
     next_cursor: str | None
 
 
+class PublishedSegment(View):
+    """A segment of an audience as the program page names it: never its rule (it would tell about other members)."""
+
+    name: str
+    description: str
+
+
+class PublishedAudience(View):
+    segments: list[PublishedSegment]
+    exclude_segments: list[PublishedSegment]
+
+
 class PublishedCampaign(View):
-    """An active campaign as GET /v1/program publishes it: the rules, not its limits or its counters."""
+    """An active campaign as GET /v1/program publishes it: the rules, not its limits, its holdout or its counters."""
 
     campaign_id: str
     name: str
@@ -90,10 +102,22 @@ class PublishedCampaign(View):
     conditions: Condition | None = Field(description=CONDITIONS)
     applies_to: AppliesTo | None
     effect: Annotated[Effect, Field()]
+    audience: PublishedAudience | None = Field(
+        default=None, description="Who it is for: its segments' names and descriptions (null: every member).")
+    activation: Literal["automatic", "required"] = "automatic"
 
     @classmethod
-    def of(cls, campaign: Campaign) -> PublishedCampaign:
-        return cls.model_validate(campaign.model_dump(mode="json"))
+    def of(cls, campaign: Campaign, segments: Mapping[str, Any] | None = None) -> PublishedCampaign:
+        """`segments`: the segments by id (a segment since retired is named by its id)."""
+        fields = campaign.model_dump(mode="json", exclude={"audience"})
+        if campaign.audience is not None:
+            def named(ids: tuple[str, ...]) -> list[dict[str, str]]:
+                found = [(segments or {}).get(segment_id) for segment_id in ids]
+                return [{"name": segment.name, "description": segment.description} if segment else
+                        {"name": segment_id, "description": ""} for segment_id, segment in zip(ids, found, strict=True)]
+            fields["audience"] = {"segments": named(campaign.audience.segments),
+                                  "exclude_segments": named(campaign.audience.exclude_segments)}
+        return cls.model_validate(fields)
 
 
 class ProgramView(Program):
@@ -102,9 +126,10 @@ class ProgramView(Program):
     campaigns: list[PublishedCampaign] = Field(description="The active campaigns: priority higher first, then id.")
 
     @classmethod
-    def of(cls, program: Program, active: list[Campaign], now: datetime) -> ProgramView:
+    def of(cls, program: Program, active: list[Campaign], now: datetime, segments: Iterable[Any] = ()) -> ProgramView:
         """The program and the active campaigns not past their ends_at (decided now, whatever the cache's age;
         one that starts later is listed, with its starts_at)."""
         running = sorted((c for c in active if c.ends_at is None or c.ends_at > now), key=lambda c: c.order)
         fields = {name: getattr(program, name) for name in Program.model_fields}
-        return cls.model_construct(**fields, campaigns=[PublishedCampaign.of(campaign) for campaign in running])
+        by_id = {segment.segment_id: segment for segment in segments}
+        return cls.model_construct(**fields, campaigns=[PublishedCampaign.of(campaign, by_id) for campaign in running])

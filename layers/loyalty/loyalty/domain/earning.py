@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING
 
-from loyalty.domain import errors
+from loyalty.domain import errors, facts
 from loyalty.domain.basket import base_points, eligible
 from loyalty.domain.ledger import (
     MAX_CLOCK_SKEW,
@@ -38,6 +38,9 @@ from loyalty.domain.calendar import end_of_month, month_key
 from loyalty.program import Program
 
 if TYPE_CHECKING:  # the campaign engine is loaded by the rules that evaluate campaigns, when they run
+    from collections.abc import Sequence
+
+    from loyalty.domain.segments import Segment
     from loyalty.domain.campaigns.document import Campaign
     from loyalty.domain.campaigns.engine import Award, CounterKey, Increment, Usage
 
@@ -92,23 +95,29 @@ def select_campaigns(campaigns: list[Campaign], program: Program, purchase: Purc
 
 def _award(
     member: Member, program: Program, purchase: Purchase, now: datetime, campaigns: list[Campaign],
-    counters: dict[CounterKey, Usage],
+    counters: dict[CounterKey, Usage], segments: Sequence[Segment] = (),
 ) -> Award:
-    """The campaigns' award for the member as before the purchase; the overflow is reported as not applied."""
-    from loyalty.domain.campaigns.engine import Award, NotApplied, evaluate
+    """The campaigns' award for the member as before the purchase; the overflow is reported as not applied.
+    `segments`: the program's segments; those the campaigns' audiences name are evaluated on the member's facts."""
+    from loyalty.domain.campaigns.engine import Award, NotApplied, evaluate, hidden_from
+    from loyalty.domain.segments import segments_of
 
     selection = select_campaigns(campaigns, program, purchase, now)
     skipped = {campaign.campaign_id for campaign in selection.overflow}
+    named = {segment_id for campaign in campaigns if campaign.audience for segment_id in campaign.audience.segment_ids}
     award = evaluate(
         [campaign for campaign in campaigns if campaign.campaign_id not in skipped], purchase, member, counters, now,
         time_zone=program.time_zone, eligible=eligible(purchase, program.earn.excluded_categories),
         points_per_unit=program.earn.points_per_unit, unit_minor=program.earn.unit_minor,
+        segments=segments_of(member, [segment for segment in segments if segment.segment_id in named],
+                             purchase.occurred_at or now, program.time_zone) if named else frozenset(),
     )
     if not skipped:
         return award
     reason = (f"more than {MAX_CAMPAIGNS_PER_PURCHASE} campaigns could apply to this purchase: "
               f"only the first {MAX_CAMPAIGNS_PER_PURCHASE} in order (priority, then id) are considered")
-    overflow = tuple(NotApplied(campaign.campaign_id, reason) for campaign in selection.overflow)
+    overflow = tuple(NotApplied(campaign.campaign_id, reason) for campaign in selection.overflow
+                     if not hidden_from(campaign, member))
     return Award(award.points, award.breakdown, award.limited, award.not_applied + overflow, award.increments)
 
 
@@ -131,7 +140,7 @@ def campaign_increments(award: Award | None) -> tuple[Increment, ...]:
 def earn(
     member: Member, program: Program, purchase: Purchase, now: datetime, *, request_hash: str,
     referrer: Member | None = None, campaigns: list[Campaign] | None = None,
-    counters: dict[CounterKey, Usage] | None = None,
+    counters: dict[CounterKey, Usage] | None = None, segments: Sequence[Segment] = (),
 ) -> Change:
     """Credit a purchase. Pass `referrer` when `referral_due(member)`: both then get the referral bonus, once.
 
@@ -151,7 +160,7 @@ def earn(
     ensure_active(member)
     member, moves = brought_up_to_date(member, program, now)
     referral = referral_due(member) and program.bonuses.referral > 0 and referrer is not None
-    award = _award(member, program, purchase, now, campaigns or [], counters or {})
+    award = _award(member, program, purchase, now, campaigns or [], counters or {}, segments)
     member = member.copy()
     tier_before = member.tier
     qualifying, credited = purchase_points(
@@ -169,6 +178,8 @@ def earn(
     else:
         expiry_month = hold(member, program, points, qualifying, available)
     member.purchases += 1
+    facts.note_purchase(member, amount_minor=purchase.amount_minor, occurred_at=purchased_at, items=purchase.items,
+                        now=now, time_zone=program.time_zone)
     reached = program.tier_for(qualifying_points(member, program, now))
     if program.tier_rank(reached.name) > program.tier_rank(member.tier):
         member.tier = reached.name  # upgrades at once; downgrades only in the tier review
@@ -243,6 +254,9 @@ def return_purchase(
     for held in (member.pending, member.pending_qualifying):
         if key in held and not held[key]:
             del held[key]
+    facts.note_return(member, amount_minor=amount_minor, purchased_at=purchase.occurred_at or purchase.created_at,
+                      refunded_in_full=refunded == purchase.amount_minor, now=now,
+                      time_zone=program.time_zone if program else "UTC")
 
     entry = record(
         member, now, "return", return_id, -recovered, request_hash=request_hash,

@@ -128,6 +128,30 @@ class RefundExceedsPurchase(DomainError):
     status, code = 422, "REFUND_EXCEEDS_PURCHASE"
 
 
+class SegmentNotFound(DomainError):
+    status, code = 404, "SEGMENT_NOT_FOUND"
+
+
+class SegmentExists(DomainError):
+    status, code = 409, "SEGMENT_EXISTS"
+
+
+class SegmentInUse(DomainError):
+    status, code = 409, "SEGMENT_IN_USE"
+
+
+class OfferNotFound(DomainError):
+    status, code = 404, "OFFER_NOT_FOUND"
+
+
+class CampaignEnded(DomainError):
+    status, code = 409, "CAMPAIGN_ENDED"
+
+
+class InvalidAttributes(DomainError):
+    status, code = 422, "VALIDATION_ERROR"
+
+
 class InvalidReferralCode(DomainError):
     status, code = 422, "INVALID_REFERRAL_CODE"
 

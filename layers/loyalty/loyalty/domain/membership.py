@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from loyalty.domain import errors
+from loyalty.domain import errors, facts
 from loyalty.domain.ledger import REFERRAL_CODE_LENGTH, Change, bonus_entry, points_pending, record, touch
 from loyalty.domain.model import (
     BLOCKED,
@@ -59,6 +59,7 @@ def erase(member: Member, now: datetime) -> Change:
     member.status, member.status_changed_at, member.erased_at = ERASED, now, now
     member.lots, member.balance, member.reminded_lots = {}, 0, []
     member.pending, member.pending_qualifying = {}, {}
+    member.attributes, member.activated = {}, {}  # the business's own values may name the person
     entry = record(member, now, "erase", "erase", -forfeited, lots_consumed=lots_held,
                     pending_consumed=pending_held or None)
     return Change([member], [entry], tier_moves=[(member.member_id, member.tier, None)])
@@ -86,7 +87,14 @@ def update_profile(member: Member, changes: dict[str, object], now: datetime, *,
     wanted = {name: value for name, value in changes.items() if name in PROFILE_FIELDS}
     if isinstance(wanted.get("email"), str):
         wanted["email"] = wanted["email"].strip().lower()
-    changed = [name for name in PROFILE_FIELDS if name in wanted and wanted[name] != getattr(member, name)]
+    if "attributes" in changes:  # the business's own facts: pos and admin only, never the member
+        if by_member:
+            raise errors.Forbidden("attributes are set by the store or the program team, not by the member")
+        try:
+            wanted["attributes"] = facts.set_attributes(member.attributes, changes["attributes"] or {})
+        except ValueError as error:
+            raise errors.InvalidAttributes(str(error), max_attributes=facts.MAX_ATTRIBUTES) from None
+    changed = [name for name in (*PROFILE_FIELDS, "attributes") if name in wanted and wanted[name] != getattr(member, name)]
     if not changed:
         return None
     if "birthday" in changed and by_member and member.birthday is not None:

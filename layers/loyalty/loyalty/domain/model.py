@@ -63,6 +63,16 @@ class Member:
     # The place in time of the member's latest entry in the ledger's order (never moves back): an entry applied
     # later is never listed before it, whatever its own clock said. None: no entry since this was kept.
     ledger_at: datetime | None = None
+    # Facts (domain/facts.py): kept by the writes that already happen, bounded whatever the member's age
+    spend_minor: int = 0  # all time, after returns
+    last_purchase_at: datetime | None = None
+    redemptions: int = 0
+    last_redemption_at: datetime | None = None
+    days: dict[str, list[int]] = field(default_factory=dict)  # day number -> [purchases, spend]: at most 90
+    months: dict[str, list[int]] = field(default_factory=dict)  # local month -> [purchases, spend]: at most 12
+    categories: dict[str, int] = field(default_factory=dict)  # category -> last day number bought: at most 50
+    attributes: dict[str, str | int | bool] = field(default_factory=dict)  # the business's own: at most 20
+    activated: dict[str, datetime] = field(default_factory=dict)  # offers the member activated: campaign id -> when
 
     def copy(self) -> Member:
         clone = Member(**self.__dict__)
@@ -71,6 +81,11 @@ class Member:
         clone.pending = dict(self.pending)
         clone.pending_qualifying = dict(self.pending_qualifying)
         clone.reminded_lots = list(self.reminded_lots)
+        clone.days = {key: list(value) for key, value in self.days.items()}
+        clone.months = {key: list(value) for key, value in self.months.items()}
+        clone.categories = dict(self.categories)
+        clone.attributes = dict(self.attributes)
+        clone.activated = dict(self.activated)
         return clone
 
 

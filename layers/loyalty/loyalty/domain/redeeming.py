@@ -20,6 +20,7 @@ from loyalty.domain.model import (
     new_code,
 )
 from loyalty.domain.calendar import end_of_month
+from loyalty.domain.facts import note_redemption
 from loyalty.program import Program
 
 
@@ -95,6 +96,7 @@ def redeem(
     member = member.copy()
     consumed = debit(member, cost)
     member.points_redeemed += cost
+    note_redemption(member, now, program.time_zone)
     entry = record(
         member, now, "redeem", idempotency_key, -cost, request_hash=request_hash,
         reward_id=reward.reward_id if reward else None, voucher_code=new_code(VOUCHER_CODE_LENGTH),

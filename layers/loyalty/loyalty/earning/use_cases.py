@@ -22,9 +22,14 @@ from loyalty.store.ledger import Store
 
 if TYPE_CHECKING:  # the campaign engine is imported when an earn evaluates campaigns
     from loyalty.domain.campaigns.document import Campaign
+    from loyalty.domain.segments import Segment
 
 
 def no_campaigns() -> list[Campaign]:
+    return []
+
+
+def no_segments() -> list[Segment]:
     return []
 
 
@@ -36,6 +41,7 @@ class Earning:
     program: Program
     campaigns: Callable[[], list[Campaign]] = no_campaigns  # the active campaigns (a cache of them in the earn function)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    segments: Callable[[], list[Segment]] = no_segments  # the segments audiences name (a cache of them)
 
     def earn(self, caller: Caller, member_id: str, purchase: Purchase, payload: dict) -> Outcome:
         """Credit a purchase: one read (member, entry, the campaigns' limit counters), one transaction."""
@@ -49,6 +55,7 @@ class Earning:
 
         def attempt() -> Outcome:
             now, active = self.clock.now(), self.campaigns()
+            segments = self._segments_for(active)
             selection = earning.select_campaigns(active, self.program, purchase, now)
             member, entries, read = self.earning.get_for_earn(member_id, [ref], stored_keys(selection.counters))
             member = caller.ensure_may_access(member, member_id)
@@ -58,7 +65,7 @@ class Earning:
 
             def decide(shards_read) -> ledger.Change:
                 change = earning.earn(member, self.program, purchase, now, request_hash=fingerprint, referrer=referrer,
-                                    campaigns=active, counters=totals(shards_read))
+                                    campaigns=active, counters=totals(shards_read), segments=segments)
                 stats.note_purchase_days(change, self.program.time_zone)
                 return change
 
@@ -82,6 +89,10 @@ class Earning:
 
         return self.retry.run(attempt)
 
+    def _segments_for(self, active: list[Campaign]) -> list[Segment]:
+        """The segments, read (through their cache) only when an active campaign has an audience."""
+        return self.segments() if any(campaign.audience for campaign in active) else []
+
     def preview(self, caller: Caller, member_id: str, purchase: Purchase) -> ledger.Change:
         """What `earn` would credit now and why (the change it would write, with the campaigns' award): one read.
 
@@ -93,7 +104,8 @@ class Earning:
         selection = earning.select_campaigns(active, self.program, purchase, now)
         member, _, read = self.earning.get_for_earn(member_id, [], stored_keys(selection.counters))
         member = caller.ensure_may_access(member, member_id)
-        return earning.earn(member, self.program, purchase, now, request_hash="", campaigns=active, counters=totals(read))
+        return earning.earn(member, self.program, purchase, now, request_hash="", campaigns=active, counters=totals(read),
+                            segments=self._segments_for(active))
 
     def return_purchase(
         self, caller: Caller, member_id: str, *, transaction_id: str, return_id: str, amount_minor: int, payload: dict,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool, model_validator
+from pydantic import Field, StrictBool, StrictInt, model_validator
 
 from loyalty.api.fields import Channel, DateString, Email, Reason, Request, Text, View
 from loyalty.domain.access import Caller
@@ -43,6 +43,11 @@ def _check_birthday(birthday: date | None) -> None:
         raise ValueError("birthday must be a past date after 1900")
 
 
+AttributeName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+AttributeValue = StrictBool | Annotated[StrictInt, Field(ge=-10**15, le=10**15)] | Annotated[Text, Field(max_length=200)]
+MAX_ATTRIBUTES = 20  # domain.facts.MAX_ATTRIBUTES: the member's attributes after the change, in all
+
+
 class ProfileRequest(Request):
     """`PATCH /v1/members/{member_id}`: the fields given change (null clears name, phone or birthday); at least one."""
 
@@ -52,12 +57,17 @@ class ProfileRequest(Request):
     birthday: DateString | None = Field(default=None, description="Set once by the member; staff may correct it.")
     marketing_opt_in: StrictBool | None = None
     locale: Locale | None = Field(default=None, description="null: the program's")
+    attributes: dict[AttributeName, AttributeValue | None] | None = Field(
+        default=None, max_length=MAX_ATTRIBUTES,
+        description=f"pos and admin only (403 for a member token): the business's own facts, strings (at most 200 "
+        f"characters), integers or booleans; each name given is set, null removes it; at most {MAX_ATTRIBUTES} in all.",
+    )
 
     @model_validator(mode="after")
     def _meaningful(self) -> ProfileRequest:
-        if not self.model_fields_set & set(PROFILE_FIELDS):
-            raise ValueError(f"give at least one of {', '.join(PROFILE_FIELDS)}")
-        for name in ("email", "marketing_opt_in"):
+        if not self.model_fields_set & {*PROFILE_FIELDS, "attributes"}:
+            raise ValueError(f"give at least one of {', '.join(PROFILE_FIELDS)}, attributes")
+        for name in ("email", "marketing_opt_in", "attributes"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be cleared")
         _check_birthday(self.birthday)
@@ -65,7 +75,7 @@ class ProfileRequest(Request):
 
     def changes(self) -> dict[str, object]:
         """The fields the request gave, null included."""
-        return {name: getattr(self, name) for name in PROFILE_FIELDS if name in self.model_fields_set}
+        return {name: getattr(self, name) for name in (*PROFILE_FIELDS, "attributes") if name in self.model_fields_set}
 
 
 class BlockRequest(Request):

@@ -98,6 +98,16 @@ class MemberModel(Model):
     erased_at = UTCDateTimeAttribute(null=True)
     profile_updated_at = UTCDateTimeAttribute(null=True)
     ledger_at = UTCDateTimeAttribute(null=True)  # the latest entry's place in time (absent on older items)
+    # facts (domain/facts.py), bounded: absent on items written before them
+    spend_minor = NumberAttribute(default=0)
+    last_purchase_at = UTCDateTimeAttribute(null=True)
+    redemptions = NumberAttribute(default=0)
+    last_redemption_at = UTCDateTimeAttribute(null=True)
+    days = MapAttribute(default=dict)  # day number -> [purchases, spend_minor]
+    months = MapAttribute(default=dict)  # "YYYY-MM" -> [purchases, spend_minor]
+    categories = MapAttribute(default=dict)  # category -> last day number
+    attributes = MapAttribute(default=dict)
+    activated = MapAttribute(default=dict)  # campaign id -> when the member activated the offer (RFC 3339)
     # Index keys derived from the state above (store.records), absent when the member has nothing due.
     due_shard = UnicodeAttribute(null=True)
     next_due = UnicodeAttribute(null=True)

@@ -14,8 +14,8 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
-    AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, SerializerFunctionWrapHandler,
-    ValidationError, ValidationInfo, field_validator, model_serializer, model_validator,
+    AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, SerializerFunctionWrapHandler,
+    ValidationError, ValidationInfo, WithJsonSchema, field_validator, model_serializer, model_validator,
 )
 
 from loyalty.domain.basket import EligibleLine
@@ -24,8 +24,16 @@ from loyalty.domain.errors import DomainError
 MAX_DEPTH = 3  # levels of all/any
 MAX_CHILDREN = 50
 NUMBER_FACTS = ("order.eligible_minor", "order.item_count", "member.purchase_count", "member.enrolled_days",
-                "member.days_from_birthday")
+                "member.days_from_birthday", "member.spend_minor", "member.avg_basket_minor",
+                "member.days_since_last_purchase", "member.purchases_90d", "member.spend_90d_minor",
+                "member.points_balance", "member.points_expiring_30d", "member.redemptions_count",
+                "member.days_since_last_redemption", "member.rfm.r", "member.rfm.f", "member.rfm.m")
+BOOLEAN_FACTS = ("member.marketing_opt_in",)
+LIST_FACTS = ("member.categories_90d",)
+ATTRIBUTE_PREFIX = "member.attributes."  # the business's own: a string, an integer or a boolean
 ORDER_OPS = ("gt", "gte", "lt", "lte")
+LIST_OPS = ("contains", "contains_any")
+PRESENCE_OPS = ("exists", "not_exists")
 
 
 class InvalidCampaign(DomainError):
@@ -60,9 +68,27 @@ Count = Annotated[int, Field(strict=True, gt=0, le=1_000_000_000)]
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_only_strings)]
 Factor = Annotated[Decimal, BeforeValidator(_decimal_string), Field(gt=1, le=10), PlainSerializer(str, return_type=str)]
 Clock = Annotated[str, Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$", description="Local time, HH:MM.")]
-Fact = Literal["order.channel", "order.store_id", "order.eligible_minor", "order.item_count", "member.tier",
-               "member.purchase_count", "member.enrolled_days", "member.days_from_birthday"]
-Op = Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte"]
+KnownFact = Literal[
+    "order.channel", "order.store_id", "order.eligible_minor", "order.item_count", "member.tier",
+    "member.purchase_count", "member.enrolled_days", "member.days_from_birthday", "member.channel",
+    "member.marketing_opt_in", "member.spend_minor", "member.avg_basket_minor", "member.days_since_last_purchase",
+    "member.purchases_90d", "member.spend_90d_minor", "member.categories_90d", "member.points_balance",
+    "member.points_expiring_30d", "member.redemptions_count", "member.days_since_last_redemption",
+    "member.rfm.r", "member.rfm.f", "member.rfm.m",
+]
+KNOWN_FACTS: tuple[str, ...] = get_args(KnownFact)
+ATTRIBUTE_FACT = r"^member\.attributes\.[a-z][a-z0-9_]{0,39}$"
+
+
+def _known_fact(fact: str) -> str:
+    if fact not in KNOWN_FACTS and not re.fullmatch(ATTRIBUTE_FACT, fact):
+        raise ValueError(f"Input should be one of {', '.join(KNOWN_FACTS)} or member.attributes.<name>")
+    return fact
+
+
+Fact = Annotated[str, AfterValidator(_known_fact), WithJsonSchema(
+    {"anyOf": [{"type": "string", "enum": list(KNOWN_FACTS)}, {"type": "string", "pattern": ATTRIBUTE_FACT}]})]
+Op = Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "contains_any", "exists", "not_exists"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)  # in date.weekday() order
 
@@ -91,6 +117,23 @@ def _is_number(value: object) -> bool:
 
 def _is_text(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value) <= 128 and value.isprintable()
+
+
+def _is_scalar(value: object) -> bool:
+    return isinstance(value, bool) or _is_number(value) or _is_text(value)
+
+
+def _kind(fact: str) -> tuple[str, Callable[[object], bool]]:
+    """What a fact holds, and the test of a value compared with it."""
+    if fact in NUMBER_FACTS:
+        return "number", _is_number
+    if fact in BOOLEAN_FACTS:
+        return "boolean", lambda value: isinstance(value, bool)
+    if fact in LIST_FACTS:
+        return "list of strings", _is_text
+    if fact.startswith(ATTRIBUTE_PREFIX):
+        return "string, integer or boolean", _is_scalar
+    return "string", _is_text
 
 
 class Condition(_Document):
@@ -122,10 +165,18 @@ class Condition(_Document):
     def _check_test(self) -> None:
         if self.fact is None or self.op is None:
             raise ValueError("a condition needs fact, op and value")
-        kind, accepts = ("number", _is_number) if self.fact in NUMBER_FACTS else ("string", _is_text)
-        if self.op in ORDER_OPS and kind == "string":
-            raise ValueError(f"{self.op} compares numbers; {self.fact} is text (use eq, ne, in or not_in)")
-        if self.op in ("in", "not_in"):
+        kind, accepts = _kind(self.fact)
+        if self.op in PRESENCE_OPS:
+            if self.value is not None:
+                raise ValueError(f"{self.op} takes no value")
+            return
+        if (self.op in LIST_OPS) != (self.fact in LIST_FACTS):
+            raise ValueError(f"{self.op} does not apply to {self.fact} ({kind}); contains and contains_any test lists")
+        if self.op in ORDER_OPS and kind not in ("number", "string, integer or boolean"):
+            raise ValueError(f"{self.op} compares numbers; {self.fact} is a {kind} (use eq, ne, in or not_in)")
+        if self.op in ORDER_OPS:
+            accepts = _is_number
+        if self.op in ("in", "not_in", "contains_any"):
             if not isinstance(self.value, tuple) or not 1 <= len(self.value) <= 100 or not all(map(accepts, self.value)):
                 raise ValueError(f"{self.op} on {self.fact} needs a list of 1 to 100 {kind}s")
         elif not accepts(self.value):
@@ -217,6 +268,27 @@ class Limit(_Document):
         return f"{self.per}/{self.period} " + (f"max_points {self.max_points}" if self.max_points is not None else f"max_times {self.max_times}")
 
 
+class Audience(_Document):
+    """Who a campaign is for: members in any of `segments` (everyone when empty) and in none of `exclude_segments`."""
+
+    segments: tuple[Id, ...] = Field(default=(), max_length=20)
+    exclude_segments: tuple[Id, ...] = Field(default=(), max_length=20)
+
+    @model_validator(mode="after")
+    def _names_something(self) -> Audience:
+        if not self.segments and not self.exclude_segments:
+            raise ValueError("audience names no segment; leave it out to offer the campaign to every member")
+        return self
+
+    @property
+    def segment_ids(self) -> tuple[str, ...]:
+        return (*self.segments, *self.exclude_segments)
+
+    def includes(self, member_segments: frozenset[str]) -> bool:
+        return ((not self.segments or any(segment in member_segments for segment in self.segments))
+                and not any(segment in member_segments for segment in self.exclude_segments))
+
+
 class Campaign(_Document):
     campaign_id: Id
     name: Annotated[Text, Field(min_length=1, max_length=200)]
@@ -230,6 +302,9 @@ class Campaign(_Document):
     limits: tuple[Limit, ...] = Field(default=(), max_length=10)
     priority: Annotated[int, Field(strict=True, ge=-1_000_000, le=1_000_000)] = 0
     exclusive_group: Id | None = None
+    audience: Audience | None = None
+    activation: Literal["automatic", "required"] = "automatic"
+    holdout_percent: Annotated[int, Field(strict=True, ge=0, le=50)] = 0
 
     @field_validator("ends_at")
     @classmethod

@@ -35,11 +35,13 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 
 from loyalty.domain.basket import Eligible, base_points
+from loyalty.domain.facts import condition_facts, member_facts
+from loyalty.domain.holdout import held_out
 from loyalty.domain.model import Member, Purchase
 from loyalty.domain.campaigns.document import Campaign, Condition, Limit, Schedule, WEEKDAYS
 
@@ -134,43 +136,44 @@ class _Candidate:
 # ------------------------------------------------------------------ facts
 
 
-def _nearest_birthday_days(birthday: date, today: date) -> int:
-    """Days to the nearest birthday, before or after; a 29 February birthday falls on 28 February in other years."""
-    def in_year(year: int) -> date:
-        try:
-            return birthday.replace(year=year)
-        except ValueError:
-            return date(year, 2, 28)
-
-    return min(abs((in_year(year) - today).days) for year in (today.year - 1, today.year, today.year + 1))
-
-
-def facts(purchase: Purchase, member: Member, eligible: Eligible, zone: ZoneInfo, at: datetime) -> dict[str, object]:
+def facts(purchase: Purchase, member: Member, eligible: Eligible, time_zone: str, at: datetime) -> dict[str, object]:
     """The value of every fact for this purchase at `at` (None: not known, so no condition on it holds).
 
-    `order.item_count` counts the units (quantities) of every line, excluded ones too; `member.purchase_count`
-    the purchases before this one; `member.enrolled_days` local days since the day of enrolment;
-    `member.days_from_birthday` local days to the nearest birthday, past or coming, 0 on the day.
+    `order.item_count` counts the units (quantities) of every line, excluded ones too; the member's facts are those
+    of `domain.facts` (`member.<fact>`, `member.rfm.r`, `member.attributes.<name>`), on the member as before the
+    purchase: `member.purchase_count` counts the purchases before this one, `member.enrolled_days` local days since
+    the day of enrolment, `member.days_from_birthday` local days to the nearest birthday, 0 on the day.
     """
-    today = at.astimezone(zone).date()
     return {
         "order.channel": purchase.channel,
         "order.store_id": purchase.store_id,
         "order.eligible_minor": eligible.amount_minor,
         "order.item_count": sum(item.quantity for item in purchase.items),
-        "member.tier": member.tier,
-        "member.purchase_count": member.purchases,
-        "member.enrolled_days": (today - member.enrolled_at.astimezone(zone).date()).days,
-        "member.days_from_birthday": _nearest_birthday_days(member.birthday, today) if member.birthday else None,
+        **condition_facts(member_facts(member, at, time_zone)),
     }
 
 
 # ------------------------------------------------------------------ the engine
 
+def _same(seen: object, value: object) -> bool:
+    """Equal and of the same kind: an attribute's true is not 1."""
+    return isinstance(seen, bool) == isinstance(value, bool) and seen == value
+
+
 _TESTS = {
-    "eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le,
-    "in": lambda seen, value: seen in value, "not_in": lambda seen, value: seen not in value,
+    "eq": _same, "ne": lambda seen, value: not _same(seen, value),
+    "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le,
+    "in": lambda seen, value: any(_same(seen, one) for one in value),
+    "not_in": lambda seen, value: not any(_same(seen, one) for one in value),
+    "contains": lambda seen, value: value in seen,
+    "contains_any": lambda seen, value: any(one in seen for one in value),
+    "exists": lambda seen, value: True,
 }
+
+
+def _compares(seen: object, op: str) -> bool:
+    """Whether an order op can compare the value seen (an attribute may hold text where a number was expected)."""
+    return op not in ("gt", "gte", "lt", "lte") or (isinstance(seen, int) and not isinstance(seen, bool))
 
 
 def _show(value: object) -> str:
@@ -188,8 +191,10 @@ def _failing(node: Condition, seen: Mapping[str, object]) -> str | None:
     if node.any is not None:
         reasons = [_failing(child, seen) for child in node.any]
         return None if None in reasons else "none of: " + "; ".join(map(str, reasons))
-    value = seen[str(node.fact)]
-    if value is not None and _TESTS[str(node.op)](value, node.value):
+    value = seen.get(str(node.fact))  # an attribute the member lacks is absent
+    if node.op == "not_exists":
+        return None if value is None else f"{node.fact} not_exists: was {_show(value)}"
+    if value is not None and _compares(value, str(node.op)) and _TESTS[str(node.op)](value, node.value):
         return None
     return f"{node.fact} {node.op} {_show(node.value)}: was {_show(value)}"
 
@@ -203,6 +208,36 @@ def _check_dates(campaign: Campaign, at: datetime) -> None:
         raise _Skip(f"starts_at {campaign.starts_at.isoformat()}: was {at.isoformat()}")
     if campaign.ends_at and at >= campaign.ends_at:
         raise _Skip(f"ends_at {campaign.ends_at.isoformat()}: was {at.isoformat()}")
+
+
+NOT_IN_AUDIENCE, NOT_ACTIVATED = "NOT_IN_AUDIENCE", "NOT_ACTIVATED"
+
+
+def hidden_from(campaign: Campaign, member: Member) -> bool:
+    """Whether the member is in the campaign's holdout: it never applies to them and they are never told of it."""
+    return held_out(campaign.campaign_id, member.member_id, campaign.holdout_percent)
+
+
+def check_personal(campaign: Campaign, member: Member, segments: frozenset[str]) -> None:
+    """The campaign's audience includes the member (by the segments it is in) and, for an offer that requires
+    activation, the member activated it."""
+    if campaign.audience is not None and not campaign.audience.includes(segments):
+        raise _Skip(NOT_IN_AUDIENCE)
+    if campaign.activation == "required" and campaign.campaign_id not in member.activated:
+        raise _Skip(NOT_ACTIVATED)
+
+
+def holds(node: Condition, seen: Mapping[str, object]) -> bool:
+    """Whether the conditions hold on these facts, as `_failing` decides it but without saying why (segments,
+    offers: many rules per member, so no reason is formatted)."""
+    if node.all is not None:
+        return all(holds(child, seen) for child in node.all)
+    if node.any is not None:
+        return any(holds(child, seen) for child in node.any)
+    value = seen.get(str(node.fact))
+    if node.op == "not_exists":
+        return value is None
+    return value is not None and _compares(value, str(node.op)) and _TESTS[str(node.op)](value, node.value)
 
 
 def _check_schedule(schedule: Schedule | None, local: datetime) -> None:
@@ -278,23 +313,28 @@ def counter_keys(campaigns: Iterable[Campaign], at: datetime, *, time_zone: str)
 def evaluate(
     campaigns: Sequence[Campaign], purchase: Purchase, member: Member, counters: Mapping[CounterKey, Usage],
     now: datetime, *, time_zone: str, eligible: Eligible, points_per_unit: int, unit_minor: int,
+    segments: frozenset[str] = frozenset(),
 ) -> Award:
     """Apply `campaigns` (the active ones) to a purchase by `member` (as before the purchase).
 
     `counters`: the limit counters read for it (see `counter_keys`; a missing one is zero); `eligible`: the
-    basket's eligible amounts (`basket.eligible`); `points_per_unit`, `unit_minor`: the program's earn rule.
+    basket's eligible amounts (`basket.eligible`); `points_per_unit`, `unit_minor`: the program's earn rule;
+    `segments`: the segments the member is in now (of those the campaigns' audiences name). A campaign that
+    holds the member out is left out altogether: not applied, and not listed as not applied.
     """
     at = purchase.occurred_at or now
     zone = ZoneInfo(time_zone)
     local = at.astimezone(zone)
     day = local.date().isoformat()
-    seen = facts(purchase, member, eligible, zone, at)
-    ordered = sorted(campaigns, key=lambda campaign: campaign.order)
+    seen = facts(purchase, member, eligible, time_zone, at)
+    ordered = [campaign for campaign in sorted(campaigns, key=lambda campaign: campaign.order)
+               if not hidden_from(campaign, member)]
     reasons: dict[str, str] = {}
     candidates: list[_Candidate] = []
     for campaign in ordered:
         try:
             _check_dates(campaign, at)
+            check_personal(campaign, member, segments)
             _check_schedule(campaign.schedule, local)
             _check_conditions(campaign.conditions, seen)
             wanted = _wanted(campaign, eligible, points_per_unit, unit_minor)
