@@ -19,14 +19,14 @@ from loyalty.domain.model import BasketItem, Purchase
 from loyalty.earning.api import (
     AdjustmentRequest, AdjustmentResponse, EarnPreview, EarnRequest, EarnResponse, ReturnRequest, ReturnResponse,
 )
-from loyalty.settings import EarnSettings
+from loyalty.settings import EarnSettings, ProgramVersionsSettings
 from loyalty.campaigns.store import CampaignStore
 from loyalty.core.cache import Refreshed
 from loyalty.core.composition import cold_start
 from loyalty.core.directory import Directory
 from loyalty.earning.store import EarnStore
 from loyalty.earning.use_cases import Earning
-from loyalty.program import load_program
+from loyalty.programs.store import cached_programs
 from loyalty.store.ledger import Store
 from loyalty.store.clients import share_client
 
@@ -48,9 +48,11 @@ def compose() -> Parts:
     settings = EarnSettings.from_environment()
     store = Store.from_settings(settings)
     campaigns = CampaignStore.from_table(settings.catalog_table, settings.aws_region, settings.aws_endpoint_url_dynamodb)
-    share_client([*store.tables.models(), campaigns.model])  # one botocore client, created on the first request
+    clock = platform().clock()
+    versions, programs = cached_programs(ProgramVersionsSettings.from_environment(), clock)  # at most 60 s old
+    share_client([*store.tables.models(), campaigns.model, versions.model])  # one botocore client, made on first use
     active = Refreshed(campaigns.active, settings.campaign_cache_seconds)  # at most 60 s old
-    earning = Earning(store, EarnStore(store), platform().clock(), load_program(settings.program_file), active.get)
+    earning = Earning(store, EarnStore(store), clock, programs, active.get)
     return Parts(store, campaigns, Directory(store), earning)
 
 
