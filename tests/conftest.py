@@ -93,8 +93,10 @@ def function_environment(name: str, **extra: str) -> dict[str, str]:
         **env, "AWS_LAMBDA_FUNCTION_NAME": FUNCTIONS[name], "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "POWERTOOLS_METRICS_NAMESPACE": "LoyaltyTest",
         "POWERTOOLS_SERVICE_NAME": f"loyalty-test-{name}", "POWERTOOLS_LOG_LEVEL": "WARNING",
         # Tests change the catalog and the campaigns between calls, and a warm instance outlives its test's tables:
-        # a cache kept for a minute would carry one test's campaigns into the next.
-        "CATALOG_CACHE_SECONDS": "0", "CAMPAIGN_CACHE_SECONDS": "0", "PROGRAM_CACHE_SECONDS": "0",
+        # a cache kept for a minute would carry one test's campaigns into the next. The program's versions are
+        # cached as deployed (60 s): only tests/functional/test_program_versions*.py publish, with instances of
+        # their own that read them on every call (PROGRAM_CACHE_SECONDS=0).
+        "CATALOG_CACHE_SECONDS": "0", "CAMPAIGN_CACHE_SECONDS": "0",
         **extra,
     }
 

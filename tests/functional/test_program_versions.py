@@ -27,6 +27,7 @@ from tests.functional.helpers import ADMIN, MEMBER, POS, earn, enroll, table_ite
 
 STAFF = Caller("terminal-1", frozenset({POS_SCOPE}))
 NOW = datetime(2026, 12, 10, 12, 0, tzinfo=timezone.utc)
+FRESH = {"PROGRAM_CACHE_SECONDS": "0"}  # instances that read the versions on every call: these tests publish them
 
 
 def document(program: Program = PROGRAM, **changes) -> dict:
@@ -39,15 +40,15 @@ def document(program: Program = PROGRAM, **changes) -> dict:
 
 def publish(body: dict, scopes: str = ADMIN, sub: str | None = "admin-ann", env: dict | None = None, instance: int = 0):
     event = http_event("POST", "/v1/program/versions", body=body, scopes=scopes, sub=sub)
-    return call("program", event, instance, **(env or {}))
+    return call("program", event, instance, **(FRESH if env is None else env))
 
 
 def versions(env: dict | None = None):
-    return call("program", http_event("GET", "/v1/program/versions", scopes=ADMIN, sub="admin-ann"), **(env or {}))
+    return call("program", http_event("GET", "/v1/program/versions", scopes=ADMIN, sub="admin-ann"), **(env or FRESH))
 
 
 def program_view(env: dict | None = None):
-    return call("report", http_event("GET", "/v1/program", scopes=MEMBER, sub="user-1"), **(env or {}))
+    return call("report", http_event("GET", "/v1/program", scopes=MEMBER, sub="user-1"), **(env or FRESH))
 
 
 def at(moment: datetime, clock_file) -> dict:
@@ -89,12 +90,12 @@ def test_without_effective_from_a_version_is_in_force_at_once_and_earns_with_its
     assert publish(document(earn={"points_per_unit": 3}, name="Bean There Triple")).status == 201
     view = program_view()
     assert (view["version"], view["name"], view["earn"]["points_per_unit"]) == (2, "Bean There Triple", 3)
-    member_id = enroll()["member_id"]
-    earned = earn(member_id, "t-1", 1000)
+    member_id = enroll(env=FRESH)["member_id"]
+    earned = earn(member_id, "t-1", 1000, env=FRESH)
     assert earned.status == 201 and (earned["points"], earned["base_points"], earned["program_version"]) == (30, 30, 2)
-    feed = call("report", http_event("GET", f"/v1/members/{member_id}/activity"))
+    feed = call("report", http_event("GET", f"/v1/members/{member_id}/activity"), **FRESH)
     assert [(item["type"], item.get("program_version")) for item in feed["items"]] == [("earn", 2), ("bonus", None)]
-    exported = call("report", http_event("GET", f"/v1/members/{member_id}/export", scopes=ADMIN, sub="admin-ann"))
+    exported = call("report", http_event("GET", f"/v1/members/{member_id}/export", scopes=ADMIN, sub="admin-ann"), **FRESH)
     assert [entry.get("program_version") for entry in exported["activity"] if entry["type"] == "earn"] == [2]
 
 
@@ -147,7 +148,7 @@ def test_a_version_may_not_start_before_the_newest_one():
 def test_only_admins_publish_or_list():
     for scopes in (MEMBER, POS):
         assert publish(document(), scopes=scopes).status == 403
-        assert call("program", http_event("GET", "/v1/program/versions", scopes=scopes)).status == 403
+        assert call("program", http_event("GET", "/v1/program/versions", scopes=scopes), **FRESH).status == 403
     assert [item["version"] for item in versions()["items"]] == [1]
 
 

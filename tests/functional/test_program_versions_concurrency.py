@@ -26,7 +26,7 @@ def _publish(index: int, env: dict):
 
 
 def test_versions_published_at_once_get_distinct_numbers_and_all_are_listed(moto_server):  # noqa: F811
-    env = {"AWS_ENDPOINT_URL_DYNAMODB": moto_server}
+    env = {"AWS_ENDPOINT_URL_DYNAMODB": moto_server, "PROGRAM_CACHE_SECONDS": "0"}
     with ThreadPoolExecutor(THREADS) as pool:
         replies = list(pool.map(lambda index: _publish(index, env), range(THREADS)))
     assert [reply.status for reply in replies] == [201] * THREADS, [reply.body for reply in replies]

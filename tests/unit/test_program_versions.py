@@ -120,3 +120,12 @@ def test_the_cache_reloads_only_when_the_business_clock_has_moved_past_its_time_
 def test_a_fixed_program_never_reads():
     programs = Programs.fixed(PROGRAM, FixedClock(T0))
     assert programs.current() is PROGRAM and programs.in_force().version == 1
+
+
+def test_a_clock_moved_back_reloads_rather_than_trusting_a_read_from_the_future():
+    clock, loads = FixedClock(T0), []
+    programs = Programs(lambda: loads.append(clock.now()) or ProgramHistory.seeded(PROGRAM), clock, ttl_seconds=60)
+    programs.history()
+    clock.at = T0 - timedelta(seconds=1)  # a test's business clock set earlier: what was read "later" is not kept
+    programs.history()
+    assert loads == [T0, T0 - timedelta(seconds=1)]
