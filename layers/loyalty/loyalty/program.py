@@ -27,7 +27,7 @@ class _Rules(BaseModel):
 
 class EarnRule(_Rules):
     points_per_unit: int = Field(strict=True, gt=0, le=1000, description="Points per whole currency unit spent.")
-    unit_minor: int = Field(strict=True, gt=0, description="Minor units in one whole currency unit (100 for EUR).")
+    unit_minor: int = Field(strict=True, gt=0, le=1_000_000, description="Minor units in one whole currency unit (100 for EUR).")
     excluded_categories: tuple[Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")], ...] = Field(
         default=(), max_length=100,
         description="Basket lines of these categories earn nothing (gift cards, tax, shipping...).",
@@ -40,7 +40,7 @@ class EarnRule(_Rules):
 
 class Tier(_Rules):
     name: str = Field(min_length=1, max_length=40)
-    min_qualifying_points: int = Field(strict=True, ge=0)
+    min_qualifying_points: int = Field(strict=True, ge=0, le=1_000_000_000)
     earn_multiplier: Multiplier
 
 
@@ -68,17 +68,17 @@ class TierReview(_Rules):
 
 
 class Program(_Rules):
-    name: str
+    name: str = Field(min_length=1, max_length=100)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     earn: EarnRule
-    tiers: list[Tier] = Field(min_length=1)
+    tiers: list[Tier] = Field(min_length=1, max_length=20)
     qualifying_window_months: int = Field(
         strict=True, ge=1, le=36,
         description="Qualifying points (purchase points before tier multipliers) count for tiers over this many months, the current one included.",
     )
     expiry: Expiry
     bonuses: Bonuses
-    point_value_minor: int = Field(strict=True, gt=0, description="What one point is worth in minor units.")
+    point_value_minor: int = Field(strict=True, gt=0, le=1_000_000, description="What one point is worth in minor units.")
     time_zone: str = Field(default="UTC", description="Reports count days in this IANA time zone.")
     tier_review: TierReview = TierReview()
     reminder_days: int = Field(strict=True, default=30, ge=1, le=180, description="Members hear of expiring points this many days ahead.")
