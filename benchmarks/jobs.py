@@ -75,6 +75,7 @@ def _run(members: int, pending: bool = False) -> dict:
 
     from loyalty.jobs import batches as jobs
     from loyalty.clock import FixedClock
+    from loyalty.core.programs import Programs
     from loyalty.program import load_program
     from loyalty.jobs.use_cases import ScheduledJobs
     from loyalty.settings import ApiSettings, DispatcherSettings
@@ -106,7 +107,7 @@ def _run(members: int, pending: bool = False) -> dict:
             program = load_program(settings.program_file)
             if pending:
                 program = program.model_copy(update={"earn": program.earn.model_copy(update={"pending_days": 14})})
-            loyalty = ScheduledJobs(store, clock, program)
+            loyalty = ScheduledJobs(store, clock, Programs.fixed(program, clock))
             _populate(store, loyalty.program, members, pending)
             index = JobIndex.from_settings(DispatcherSettings.from_environment())
             dispatcher = jobs.Dispatcher(index, clock, jobs.Worker(loyalty).work_all)

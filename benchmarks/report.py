@@ -74,6 +74,7 @@ def _measure(members: int) -> dict:
     from moto import mock_aws
 
     from loyalty.clock import FixedClock
+    from loyalty.core.programs import Programs
     from loyalty.program import load_program
     from loyalty.reports.store import ReportStore
     from loyalty.reports.use_cases import Reports
@@ -85,7 +86,8 @@ def _measure(members: int) -> dict:
         create_tables(boto3.client("dynamodb", region_name="us-east-1"))
         settings = ApiSettings.from_environment()
         store = Store.from_settings(settings)
-        loyalty = Reports(ReportStore(store), FixedClock(NOW), load_program(settings.program_file))
+        clock = FixedClock(NOW)
+        loyalty = Reports(ReportStore(store), clock, Programs.fixed(load_program(settings.program_file), clock))
         started = time.perf_counter()
         _populate(store, loyalty.program, members)
         load_seconds = time.perf_counter() - started

@@ -21,7 +21,8 @@ STOP_SECONDS = 5
 # Deployed functions read their e-mail hash key from this SSM parameter; locally the runtime gives the key itself.
 NOT_LOCAL = {"EMAIL_HASH_KEY_PARAMETER", "UNSUBSCRIBE_KEY_PARAMETER"}
 # No SQS here: a job dispatcher runs its batches itself, so it needs the job worker's tables too.
-LOCAL_DISPATCHER_TABLES = {"LEDGER_TABLE": "LedgerTable", "STATS_TABLE": "StatsTable"}
+LOCAL_DISPATCHER_TABLES = {"LEDGER_TABLE": "LedgerTable", "STATS_TABLE": "StatsTable",
+                           "CATALOG_TABLE": "CatalogTable"}  # the program versions the jobs apply
 
 
 class FunctionError(Exception):

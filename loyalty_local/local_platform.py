@@ -93,6 +93,7 @@ class LocalPlatform(Platform):
             return None
         from loyalty.jobs.batches import Worker  # the worker's composition, in the dispatcher's process
         from loyalty.jobs.use_cases import ScheduledJobs
+        from loyalty.core.programs import Programs
         from loyalty.program import load_program
         from loyalty.reports.store import ReportStore
         from loyalty.reports.use_cases import Reports
@@ -100,8 +101,16 @@ class LocalPlatform(Platform):
         from loyalty.store.ledger import Store
 
         settings = ApiSettings.from_environment(env)
-        store, clock, program = Store.from_settings(settings), self.clock(env), load_program(settings.program_file)
-        return Worker(ScheduledJobs(store, clock, program), Reports(ReportStore(store), clock, program)).work_all
+        store, clock = Store.from_settings(settings), self.clock(env)
+        # The jobs worked in the dispatcher's process: the versions when it names the catalog table, else the file.
+        if settings.catalog_table:
+            from loyalty.programs.store import cached_programs
+            from loyalty.settings import ProgramVersionsSettings
+
+            programs = cached_programs(ProgramVersionsSettings.from_environment(env), clock)[1]
+        else:
+            programs = Programs.fixed(load_program(settings.program_file), clock)
+        return Worker(ScheduledJobs(store, clock, programs), Reports(ReportStore(store), clock, programs)).work_all
 
     def event_sink(self, env: Mapping[str, str] | None = None) -> EventSink | None:
         env = _env(env)

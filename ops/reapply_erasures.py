@@ -25,6 +25,7 @@ from loyalty.core.directory import Directory
 from loyalty.core.email_hash import EmailHasher
 from loyalty.privacy.store import PrivacyStore
 from loyalty.privacy.use_cases import Privacy
+from loyalty.core.programs import Programs
 from loyalty.program import load_program
 from loyalty.settings import ApiSettings, EmailHashSettings
 from loyalty.store import keys
@@ -51,8 +52,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     args = parser.parse_args(argv)
     settings = ApiSettings.from_environment(env)
     store = Store.from_settings(settings)
-    privacy = Privacy(store, PrivacyStore(store), Directory(store), platform().clock(env),
-                      load_program(settings.program_file), EmailHasher.from_settings(EmailHashSettings.from_environment(env)))
+    clock = platform().clock(env)
+    privacy = Privacy(store, PrivacyStore(store), Directory(store), clock, Programs.fixed(load_program(settings.program_file), clock),
+                      EmailHasher.from_settings(EmailHashSettings.from_environment(env)))
     if args.erased_in:
         import boto3
 

@@ -37,6 +37,7 @@ from loyalty.core.directory import Directory  # noqa: E402
 from loyalty.core.email_hash import EmailHasher  # noqa: E402
 from loyalty.earning.store import EarnStore  # noqa: E402
 from loyalty.earning.use_cases import Earning, no_campaigns  # noqa: E402
+from loyalty.core.programs import Programs  # noqa: E402
 from loyalty.jobs.use_cases import ScheduledJobs  # noqa: E402
 from loyalty.members.store import MemberStore  # noqa: E402
 from loyalty.members.use_cases import Members  # noqa: E402
@@ -58,7 +59,7 @@ FUNCTIONS = {  # functions/<name> -> logical id in template.yaml
     "expire_points": "ExpirePointsFunction", "tier_review": "TierReviewFunction", "job_worker": "JobWorkerFunction",
     "publish_events": "PublishEventsFunction", "catalog": "CatalogFunction",
     "campaigns": "CampaignsFunction", "insights": "InsightsFunction",
-    "webhooks": "WebhooksFunction", "deliver_webhooks": "DeliverWebhooksFunction",
+    "webhooks": "WebhooksFunction", "deliver_webhooks": "DeliverWebhooksFunction", "program": "ProgramFunction",
     "send_messages": "SendMessagesFunction", "messages": "MessagesFunction",
 }
 ANALYTICS_DIR = Path(tempfile.mkdtemp(prefix="loyalty-analytics-"))  # the insights function's local store, per session
@@ -96,7 +97,9 @@ def function_environment(name: str, **extra: str) -> dict[str, str]:
         **env, "AWS_LAMBDA_FUNCTION_NAME": FUNCTIONS[name], "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "POWERTOOLS_METRICS_NAMESPACE": "LoyaltyTest",
         "POWERTOOLS_SERVICE_NAME": f"loyalty-test-{name}", "POWERTOOLS_LOG_LEVEL": "WARNING",
         # Tests change the catalog and the campaigns between calls, and a warm instance outlives its test's tables:
-        # a cache kept for a minute would carry one test's campaigns into the next.
+        # a cache kept for a minute would carry one test's campaigns into the next. The program's versions are
+        # cached as deployed (60 s): only tests/functional/test_program_versions*.py publish, with instances of
+        # their own that read them on every call (PROGRAM_CACHE_SECONDS=0).
         "CATALOG_CACHE_SECONDS": "0", "CAMPAIGN_CACHE_SECONDS": "0",
         **extra,
     }
@@ -217,23 +220,25 @@ class UseCases:
 
 def make_loyalty(
     at: datetime = datetime(2026, 11, 2, tzinfo=timezone.utc), program: Program = PROGRAM, store: Store | None = None,
-    max_export_entries: int = MAX_EXPORT_ENTRIES, campaigns=None,
+    max_export_entries: int = MAX_EXPORT_ENTRIES, campaigns=None, programs: Programs | None = None,
 ) -> UseCases:
     """The use cases with a FixedClock (move it with `uc.clock.at = ...` or `.advance()`), the catalog read on every
-    call, the test's e-mail key; `campaigns`: a callable giving the active campaigns to earn with (default: none)."""
+    call, the test's e-mail key; `campaigns`: a callable giving the active campaigns to earn with (default: none);
+    `programs`: the program's versions (default: `program` as the only version)."""
     store = store or local_store()
     clock, email_hash = FixedClock(at), EmailHasher(TEST_EMAIL_HASH_KEY)
+    programs = programs or Programs.fixed(program, clock)
     redemption_store = RedemptionStore(store)
     catalog = Catalog(redemption_store.rewards)
     directory = Directory(store)
     return UseCases(
         store, clock, program, catalog, directory,
-        Members(MemberStore(store), directory, clock, program, email_hash),
-        Earning(store, EarnStore(store), clock, program, campaigns or no_campaigns),
-        Redemptions(store, redemption_store, catalog, clock, program),
-        Privacy(store, PrivacyStore(store), directory, clock, program, email_hash, max_export_entries=max_export_entries),
-        Reports(ReportStore(store), clock, program),
-        ScheduledJobs(store, clock, program),
+        Members(MemberStore(store), directory, clock, programs, email_hash),
+        Earning(store, EarnStore(store), clock, programs, campaigns or no_campaigns),
+        Redemptions(store, redemption_store, catalog, clock, programs),
+        Privacy(store, PrivacyStore(store), directory, clock, programs, email_hash, max_export_entries=max_export_entries),
+        Reports(ReportStore(store), clock, programs),
+        ScheduledJobs(store, clock, programs),
     )
 
 

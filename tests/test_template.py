@@ -159,6 +159,7 @@ GRANTS = {
         "MembersTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem"},
         "LedgerTable": {"dynamodb:PutItem"},
         "StatsTable": {"dynamodb:UpdateItem"},
+        "CatalogTable": {"dynamodb:Query"},  # the program's versions (pk "PROGRAM" only), cached
     },
     # earn: the member, its entry and the campaigns' limit counters in one BatchGetItem, written in one transaction;
     # returns: the member and the purchase in one transactional read; the active campaigns: one cached Query
@@ -192,7 +193,10 @@ GRANTS = {
         "MembersTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
         "LedgerTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
         "StatsTable": {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"},  # BatchGetItem: the roll-up's days
+        "CatalogTable": {"dynamodb:Query"},  # the program's versions (pk "PROGRAM" only), cached
     },
+    # the program's versions: one Query lists them, a conditional PutItem publishes one (pk "PROGRAM" only)
+    "ProgramFunction": {"CatalogTable": {"dynamodb:Query", "dynamodb:PutItem"}},
     # reads the streams through its event source mappings; adds the campaigns' statistics of new earns (a marker
     # put and counter updates in one transaction)
     "PublishEventsFunction": {"StatsTable": {"dynamodb:PutItem", "dynamodb:UpdateItem"}},

@@ -19,7 +19,7 @@ from loyalty.domain.model import BasketItem, Purchase
 from loyalty.earning.api import (
     AdjustmentRequest, AdjustmentResponse, EarnPreview, EarnRequest, EarnResponse, ReturnRequest, ReturnResponse,
 )
-from loyalty.settings import EarnSettings
+from loyalty.settings import EarnSettings, ProgramVersionsSettings
 from loyalty.campaigns.store import CampaignStore
 from loyalty.core.cache import Refreshed
 from loyalty.core.composition import cold_start
@@ -28,8 +28,8 @@ from loyalty.earning.store import EarnStore
 from loyalty.earning.use_cases import Earning
 from loyalty.offers.api import ActivationView, OfferPage, OfferView
 from loyalty.offers.use_cases import Offers
+from loyalty.programs.store import cached_programs
 from loyalty.segments.store import SegmentStore
-from loyalty.program import load_program
 from loyalty.store.ledger import Store
 from loyalty.store.clients import share_client
 
@@ -54,12 +54,14 @@ def compose() -> Parts:
     store = Store.from_settings(settings)
     campaigns = CampaignStore.from_table(settings.catalog_table, settings.aws_region, settings.aws_endpoint_url_dynamodb)
     segment_store = SegmentStore(campaigns.model)  # the same table and client: pk "SEGMENT"
-    share_client([*store.tables.models(), campaigns.model])  # one botocore client, created on the first request
+    clock = platform().clock()
+    versions, programs = cached_programs(ProgramVersionsSettings.from_environment(), clock)  # at most 60 s old
+    share_client([*store.tables.models(), campaigns.model, versions.model])  # one botocore client, made on first use
     active = Refreshed(campaigns.active, settings.campaign_cache_seconds)  # at most 60 s old
     segments = Refreshed(segment_store.all, settings.campaign_cache_seconds)
-    clock, program, directory = platform().clock(), load_program(settings.program_file), Directory(store)
-    earning = Earning(store, EarnStore(store), clock, program, active.get, segments=segments.get)
-    offers = Offers(store, EarnStore(store), directory, clock, program, active.get, segments.get)
+    directory = Directory(store)
+    earning = Earning(store, EarnStore(store), clock, programs, active.get, segments=segments.get)
+    offers = Offers(store, EarnStore(store), directory, clock, programs, active.get, segments.get)
     return Parts(store, campaigns, directory, earning, offers)
 
 

@@ -14,7 +14,7 @@ from loyalty.core.platform import platform
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
 from loyalty.members.api import BlockRequest, EnrollRequest, EnrollResponse, MemberView, ProfileRequest, default_channel
 from loyalty.privacy.api import ErasureView
-from loyalty.settings import ApiSettings, EmailHashSettings
+from loyalty.settings import ApiSettings, EmailHashSettings, ProgramVersionsSettings
 from loyalty.core.composition import cold_start
 from loyalty.core.directory import Directory
 from loyalty.core.email_hash import EmailHasher
@@ -22,7 +22,8 @@ from loyalty.members.store import MemberStore
 from loyalty.members.use_cases import Members
 from loyalty.privacy.store import PrivacyStore
 from loyalty.privacy.use_cases import Privacy
-from loyalty.program import load_program
+from loyalty.programs.store import cached_programs
+from loyalty.store.clients import share_client
 from loyalty.store.ledger import Store
 
 app = make_resolver()
@@ -42,10 +43,12 @@ class Parts:
 def compose() -> Parts:
     settings = ApiSettings.from_environment()
     email_hash = EmailHasher.from_settings(EmailHashSettings.from_environment())  # the key itself is read on first use
-    store, clock, program = Store.from_settings(settings), platform().clock(), load_program(settings.program_file)
+    store, clock = Store.from_settings(settings), platform().clock()
+    versions, programs = cached_programs(ProgramVersionsSettings.from_environment(), clock)  # at most 60 s old
+    share_client([*store.tables.models(), versions.model])
     directory = Directory(store)
-    return Parts(store, directory, Members(MemberStore(store), directory, clock, program, email_hash),
-                 Privacy(store, PrivacyStore(store), directory, clock, program, email_hash))
+    return Parts(store, directory, Members(MemberStore(store), directory, clock, programs, email_hash),
+                 Privacy(store, PrivacyStore(store), directory, clock, programs, email_hash))
 
 
 parts = cold_start(compose)

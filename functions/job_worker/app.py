@@ -7,12 +7,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 
 from loyalty.jobs import batches as jobs
 from loyalty.jobs.use_cases import ScheduledJobs
-from loyalty.program import load_program
+from loyalty.programs.store import cached_programs
+from loyalty.store.clients import share_client
 from loyalty.reports.store import ReportStore
 from loyalty.reports.use_cases import Reports
 from loyalty.store.ledger import Store
 from loyalty.core.platform import platform
-from loyalty.settings import ApiSettings
+from loyalty.settings import ApiSettings, ProgramVersionsSettings
 
 logger = Logger()
 metrics = Metrics()
@@ -21,8 +22,10 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def compose() -> jobs.Worker:
     settings = ApiSettings.from_environment()
-    store, clock, program = Store.from_settings(settings), platform().clock(), load_program(settings.program_file)
-    return jobs.Worker(ScheduledJobs(store, clock, program), Reports(ReportStore(store), clock, program))
+    store, clock = Store.from_settings(settings), platform().clock()
+    versions, programs = cached_programs(ProgramVersionsSettings.from_environment(), clock)  # at most 60 s old
+    share_client([*store.tables.models(), versions.model])
+    return jobs.Worker(ScheduledJobs(store, clock, programs), Reports(ReportStore(store), clock, programs))
 
 
 worker = compose()

@@ -20,11 +20,12 @@ from loyalty.api.metrics import instance_metrics
 from loyalty.core.platform import platform
 from loyalty.domain import errors
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
-from loyalty.settings import CatalogSettings
+from loyalty.settings import CatalogSettings, ProgramVersionsSettings
+from loyalty.store.clients import share_client
 from loyalty.core.cache import Refreshed
 from loyalty.core.composition import cold_start
 from loyalty.core.directory import Directory
-from loyalty.program import load_program
+from loyalty.programs.store import cached_programs
 from loyalty.rewards.store import RedemptionStore
 from loyalty.rewards.use_cases import Catalog, Redemptions
 from loyalty.store.ledger import Store
@@ -47,8 +48,10 @@ def compose() -> Parts:
     store = Store.from_settings(settings)
     redemption_store = RedemptionStore(store)
     catalog = Refreshed(redemption_store.rewards, settings.catalog_cache_seconds)  # at most 60 s old
-    redemptions = Redemptions(store, redemption_store, Catalog(catalog.get), platform().clock(),
-                              load_program(settings.program_file))
+    clock = platform().clock()
+    versions, programs = cached_programs(ProgramVersionsSettings.from_environment(), clock)  # at most 60 s old
+    share_client([*store.tables.models(), versions.model])
+    redemptions = Redemptions(store, redemption_store, Catalog(catalog.get), clock, programs)
     return Parts(store, Directory(store), redemptions)
 
 

@@ -9,9 +9,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 
 from loyalty.api.fields import Email
-from loyalty.campaigns.api import ProgramView
 from loyalty.facts.api import FactsView
 from loyalty.facts.use_cases import Facts, HoldoutCampaign
+from loyalty.programs.api import ProgramInForceView
 from loyalty.segments.store import SegmentStore
 from loyalty.members.api import ActivityItem, ActivityPage, MemberSearchPage, MemberView
 from loyalty.privacy.api import MemberExportView
@@ -21,7 +21,7 @@ from loyalty.api.resolver import MemberId, caller_of, documented, json_response,
 from loyalty.api.metrics import instance_metrics
 from loyalty.core.platform import platform
 from loyalty.domain.access import ADMIN_SCOPE, MEMBER_SCOPE, POS_SCOPE
-from loyalty.settings import ApiSettings, EmailHashSettings, PublishedCampaignsSettings
+from loyalty.settings import ApiSettings, EmailHashSettings, ProgramVersionsSettings, PublishedCampaignsSettings
 from loyalty.campaigns.store import CampaignStore
 from loyalty.clock import Clock
 from loyalty.core.cache import Refreshed
@@ -32,7 +32,8 @@ from loyalty.members.store import MemberStore
 from loyalty.members.use_cases import Members
 from loyalty.privacy.store import PrivacyStore
 from loyalty.privacy.use_cases import Privacy
-from loyalty.program import Program, load_program
+from loyalty.core.programs import Programs
+from loyalty.programs.store import cached_programs
 from loyalty.reports.store import ReportStore
 from loyalty.reports.use_cases import MAX_REPORT_DAYS, Reports
 from loyalty.store.ledger import Store
@@ -51,7 +52,7 @@ class Parts:
     active_campaigns: Refreshed
     segments: Refreshed  # the facts' segments, and the audiences' names GET /v1/program publishes
     clock: Clock
-    program: Program
+    programs: Programs  # the program's versions, at most 60 s old
     directory: Directory
     members: Members
     privacy: Privacy
@@ -74,9 +75,10 @@ def _message_log():
 def compose() -> Parts:
     settings, published = ApiSettings.from_environment(), PublishedCampaignsSettings.from_environment()
     email_hash = EmailHasher.from_settings(EmailHashSettings.from_environment())  # read on the first lookup only
-    store, clock, program = Store.from_settings(settings), platform().clock(), load_program(settings.program_file)
+    store, clock = Store.from_settings(settings), platform().clock()
     campaigns = CampaignStore.from_table(published.catalog_table, published.aws_region, published.aws_endpoint_url_dynamodb)
-    share_client([*store.tables.models(), campaigns.model])  # one botocore client, created on the first request
+    versions, programs = cached_programs(ProgramVersionsSettings.from_environment(), clock)
+    share_client([*store.tables.models(), campaigns.model, versions.model])  # one botocore client, made on first use
     directory = Directory(store)
     active = Refreshed(campaigns.active, published.campaign_cache_seconds)
     segments = Refreshed(SegmentStore(campaigns.model).all, published.campaign_cache_seconds)  # the same table
@@ -86,11 +88,11 @@ def compose() -> Parts:
                 if campaign.holdout_percent and (campaign.ends_at is None or campaign.ends_at > clock.now())]
 
     return Parts(
-        store, campaigns, active, segments, clock, program, directory,
-        Members(MemberStore(store), directory, clock, program, email_hash),
-        Privacy(store, PrivacyStore(store), directory, clock, program, email_hash, messages=_message_log()),
-        Reports(ReportStore(store), clock, program),
-        Facts(directory, clock, program, holdouts=holdouts, segments=segments.get),
+        store, campaigns, active, segments, clock, programs, directory,
+        Members(MemberStore(store), directory, clock, programs, email_hash),
+        Privacy(store, PrivacyStore(store), directory, clock, programs, email_hash, messages=_message_log()),
+        Reports(ReportStore(store), clock, programs),
+        Facts(directory, clock, programs, holdouts=holdouts, segments=segments.get),
     )
 
 
@@ -99,14 +101,16 @@ parts = cold_start(compose)
 
 @app.get(
     "/v1/program", tags=["program"], summary="The program's published rules",
-    responses={200: documented("Currency, earn rate, tiers, expiry, bonuses, point value and the active campaigns",
-                               ProgramView)},
+    description="The version in force now, with its number and since when: every field a version carries, so that "
+    "an admin can publish the next version (`POST /v1/program/versions`) by changing what it read.",
+    responses={200: documented("Currency, earn rate, tiers, expiry, bonuses, point value, the version and the active "
+                               "campaigns", ProgramInForceView)},
 )
-def program() -> Response[ProgramView]:
+def program() -> Response[ProgramInForceView]:
     caller_of(app).require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
     active = parts().active_campaigns.get()
     named = parts().segments.get() if any(campaign.audience for campaign in active) else []
-    return json_response(200, ProgramView.of(parts().program, active, parts().clock.now(), named))
+    return json_response(200, ProgramInForceView.of_version(parts().programs.in_force(), active, parts().clock.now(), named))
 
 
 @app.get(
@@ -118,7 +122,7 @@ def find_member(email: Annotated[Email, Query(description="The member's e-mail, 
     caller = caller_of(app)
     caller.require(POS_SCOPE, ADMIN_SCOPE)
     found = parts().members.find_by_email(caller, email)
-    items = [MemberView.of(found, parts().program, parts().clock.now())] if found else []
+    items = [MemberView.of(found, parts().programs.current(), parts().clock.now())] if found else []
     return json_response(200, MemberSearchPage(items=items, next_cursor=None))
 
 
@@ -130,7 +134,7 @@ def member(member_id: MemberId) -> Response[MemberView]:
     caller = caller_of(app)
     caller.require(MEMBER_SCOPE, POS_SCOPE, ADMIN_SCOPE)
     found = parts().directory.member(caller, member_id)
-    return json_response(200, MemberView.of(found, parts().program, parts().clock.now()))
+    return json_response(200, MemberView.of(found, parts().programs.current(), parts().clock.now()))
 
 
 @app.get(
@@ -183,7 +187,7 @@ def program_report(
     to: Annotated[date, Query(description="last day, included")],
 ):  # no return annotation: the body is JSON or CSV (documented in `responses`), not one model to validate
     caller_of(app).require(ADMIN_SCOPE)
-    report = ProgramReportView.of(parts().reports.program_report(from_, to), parts().program)
+    report = ProgramReportView.of(parts().reports.program_report(from_, to), parts().programs.current())
     if "text/csv" in app.current_event.headers.get("accept", ""):
         return Response(status_code=200, content_type="text/csv; charset=utf-8", body=report.to_csv())
     return Response(status_code=200, content_type="application/json", body=report.model_dump(mode="json", by_alias=True))
@@ -207,4 +211,4 @@ def export(member_id: MemberId) -> Response[MemberExportView]:
     caller.require(MEMBER_SCOPE, ADMIN_SCOPE)
     exported = parts().privacy.export(caller, member_id)
     logger.info("member exported", extra={"member_id": exported.member.member_id, "entries": len(exported.entries)})
-    return json_response(200, MemberExportView.of(exported, parts().program, parts().clock.now(), staff_view=caller.is_staff))
+    return json_response(200, MemberExportView.of(exported, parts().programs.current(), parts().clock.now(), staff_view=caller.is_staff))

@@ -79,7 +79,7 @@ def in_all(campaign_id: str, period: str = "campaign") -> dict | None:
 
 
 EXPECTED = {
-    "base_points": 30,  # coffee 20.00 + bakery 10.00 earn; the gift card does not
+    "base_points": 30, "program_version": 1,  # coffee 20.00 + bakery 10.00 earn; the gift card does not
     "breakdown": [{"source": "base", "campaign_id": None, "points": 30},
                   {"source": "campaign", "campaign_id": "big-basket", "points": 100},  # priority 10: first
                   {"source": "campaign", "campaign_id": "coffee-double", "points": 5}],  # wanted 20, member/day 5
@@ -290,7 +290,7 @@ def test_the_worked_example_of_docs_campaigns_md_earns_what_it_says():
     member_id = enroll("sam@example.com", channel="store")["member_id"]
     # Worked out by hand: 28.50 eligible (the gift card earns nothing) is 28 base points; basket-bonus (priority 10)
     # adds 50; coffee-treat wants 25 (the base points of 25.00 of coffee) but its daily limit of 5 leaves 5.
-    expected = {"points": 83, "base_points": 28,
+    expected = {"points": 83, "base_points": 28, "program_version": 1,
                 "breakdown": [{"source": "base", "campaign_id": None, "points": 28},
                               {"source": "campaign", "campaign_id": "basket-bonus", "points": 50},
                               {"source": "campaign", "campaign_id": "coffee-treat", "points": 5}],

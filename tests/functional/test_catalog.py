@@ -212,7 +212,7 @@ def test_the_store_enforces_the_limit_even_when_the_read_count_is_stale():
             return member, entry, 0
 
     stale_store = StaleStore(uc.store)
-    stale = Redemptions(uc.store, stale_store, Catalog(stale_store.rewards), FixedClock(NOW), uc.program)
+    stale = Redemptions(uc.store, stale_store, Catalog(stale_store.rewards), FixedClock(NOW), uc.redemptions.programs)
     with pytest.raises(errors.RewardLimitReached):
         stale.redeem(uc_staff(), member_id, idempotency_key="k-2", payload={"k": 2}, reward_id="tea")
     assert view(member_id)["points_balance"] == 140

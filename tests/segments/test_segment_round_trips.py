@@ -34,7 +34,7 @@ def test_earn_is_two_round_trips_with_50_segments_and_16_audience_campaigns():
                            {"per": "campaign", "period": "campaign", "max_times": 1000}]} for index in range(16)))
     campaigns, cached_segments = Refreshed(campaign_store().active, 60), Refreshed(segments.all, 60)
     uc = make_loyalty(at=now, campaigns=campaigns.get)
-    earning = Earning(uc.store, EarnStore(uc.store), uc.clock, uc.program, campaigns.get, segments=cached_segments.get)
+    earning = Earning(uc.store, EarnStore(uc.store), uc.clock, uc.earning.programs, campaigns.get, segments=cached_segments.get)
     staff = Caller("terminal-1", frozenset({POS}))
     member_id = uc.enroll(staff, email="round@example.com", channel="store").member_id
     coffee = (BasketItem("LATTE", 1000, 1, "coffee"),)

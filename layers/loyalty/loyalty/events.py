@@ -61,7 +61,19 @@ def from_record(record: DynamoDBRecord) -> list[DomainEvent]:
         return _voucher_events(new, old, base)
     if new.get("pk") == "CAMPAIGN":
         return _campaign_events(new, old, base)
+    if new.get("pk") == "PROGRAM" and kind == "INSERT":
+        return _program_version_events(new, base)
     return []
+
+
+def _program_version_events(new: dict, base: dict) -> list[DomainEvent]:
+    """A program version published (written once, never changed). Version 1 is the seed the first publish writes:
+    the program as deployed, announced like any other."""
+    return [DomainEvent("ProgramVersionPublished", {
+        **base, "version": new["version"], "effective_from": _timestamp(new.get("effective_from")),
+        "published_at": _timestamp(new.get("published_at")), "published_by": new.get("published_by"),
+        "note": new.get("note"),
+    })]
 
 
 def new_earn_entry(record: DynamoDBRecord) -> dict[str, Any] | None:

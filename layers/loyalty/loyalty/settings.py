@@ -162,3 +162,13 @@ class PublishedCampaignsSettings(Settings):
     campaign_cache_seconds: int = Field(default=60, ge=0, le=60)  # API.md: a campaign change shows within 60 s
     aws_region: str | None = None
     aws_endpoint_url_dynamodb: str | None = None
+
+
+class ProgramVersionsSettings(Settings):
+    """The program's versions (catalog table, pk "PROGRAM"), cached at most 60 s; PROGRAM_FILE seeds version 1."""
+
+    catalog_table: str
+    program_file: Path = DEFAULT_PROGRAM_FILE
+    program_cache_seconds: int = Field(default=60, ge=0, le=60)  # API.md: a new version reaches every function within 60 s
+    aws_region: str | None = None
+    aws_endpoint_url_dynamodb: str | None = None

@@ -20,6 +20,6 @@ class Refreshed(Generic[T]):
 
     def get(self) -> T:
         now = self._timer()
-        if self._loaded_at is None or now - self._loaded_at > self._ttl:
+        if self._loaded_at is None or now - self._loaded_at > self._ttl or now < self._loaded_at:  # or timer went back
             self._value, self._loaded_at = self._load(), now
         return self._value

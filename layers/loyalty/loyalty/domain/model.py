@@ -213,6 +213,7 @@ class Entry:
     items: tuple[BasketItem, ...] | None = None  # earn: the basket, as the till sent it
     # earn: the explanation. base_points before tier and campaigns; the breakdown adds up to `points`
     base_points: int | None = None
+    program_version: int | None = None  # earn: the program version in force at occurred_at, that it earned under
     breakdown: tuple[PointsLine, ...] | None = None
     limited: tuple[LimitCut, ...] | None = None
     # earn: the campaigns (ids, space-separated) whose points_awarded and times_applied the ledger stream's consumer

@@ -74,19 +74,23 @@ class Explanation(View):
     """Why an earn credits what it does: base points, then the breakdown (adding up to the points), then limits."""
 
     base_points: int = Field(description="Points on the eligible amount before tier and campaigns.")
+    program_version: int | None = Field(
+        default=None, description="The program version whose rules gave base_points and the breakdown's base and tier "
+        "lines: the one in force at occurred_at (null for a purchase recorded before the program had versions).")
     breakdown: list[BreakdownLine] = Field(description="Where the points came from; adds up to points.")
     limited: list[LimitedAward] = Field(description="Campaign awards cut by a limit.")
 
     @staticmethod
     def of_entry(entry: Entry) -> dict[str, Any]:
+        version = entry.program_version
         if entry.breakdown is None:  # an entry written before explanations: base and tier from what it kept
             base = entry.qualifying_points or 0
             lines = [BreakdownLine(source="base", campaign_id=None, points=base)]
             if entry.points != base:
                 lines.append(BreakdownLine(source="tier", campaign_id=None, points=entry.points - base))
-            return {"base_points": base, "breakdown": lines, "limited": []}
+            return {"base_points": base, "program_version": version, "breakdown": lines, "limited": []}
         return {
-            "base_points": entry.base_points or 0,
+            "base_points": entry.base_points or 0, "program_version": version,
             "breakdown": [BreakdownLine(source=line.source, campaign_id=line.campaign_id, points=line.points)
                           for line in entry.breakdown],
             "limited": [LimitedAward(campaign_id=cut.campaign_id, wanted=cut.wanted, given=cut.given)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from loyalty.clock import Clock
 from loyalty.core.ledger import Outcome, commit, counter_deltas, replay, request_hash
+from loyalty.core.programs import Programs
 from loyalty.core.retry import RetryPolicy
 from loyalty.domain import earning, errors, ledger, stats
 from loyalty.domain.access import Caller
@@ -38,10 +39,15 @@ class Earning:
     store: Store
     earning: EarnStore
     clock: Clock
-    program: Program
+    programs: Programs  # the program's versions, cached: a purchase earns under the one in force at occurred_at
     campaigns: Callable[[], list[Campaign]] = no_campaigns  # the active campaigns (a cache of them in the earn function)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     segments: Callable[[], list[Segment]] = no_segments  # the segments audiences name (a cache of them)
+
+    @property
+    def program(self) -> Program:
+        """The version in force now: what settles lots, returns and adjustments."""
+        return self.programs.current()
 
     def earn(self, caller: Caller, member_id: str, purchase: Purchase, payload: dict) -> Outcome:
         """Credit a purchase: one read (member, entry, the campaigns' limit counters), one transaction."""
@@ -56,7 +62,8 @@ class Earning:
         def attempt() -> Outcome:
             now, active = self.clock.now(), self.campaigns()
             segments = self._segments_for(active)
-            selection = earning.select_campaigns(active, self.program, purchase, now)
+            version, program = self.programs.history().for_purchase(purchase.occurred_at or now, now)
+            selection = earning.select_campaigns(active, program, purchase, now)
             member, entries, read = self.earning.get_for_earn(member_id, [ref], stored_keys(selection.counters))
             member = caller.ensure_may_access(member, member_id)
             if ref in entries:
@@ -64,26 +71,27 @@ class Earning:
             referrer = self.store.get_member(member.referred_by) if earning.referral_due(member) and member.referred_by else None
 
             def decide(shards_read) -> ledger.Change:
-                change = earning.earn(member, self.program, purchase, now, request_hash=fingerprint, referrer=referrer,
+                change = earning.earn(member, program, purchase, now, request_hash=fingerprint, referrer=referrer,
                                     campaigns=active, counters=totals(shards_read), segments=segments)
-                stats.note_purchase_days(change, self.program.time_zone)
+                change.entry.program_version = version.version
+                stats.note_purchase_days(change, program.time_zone)
                 return change
 
             def room(change: ledger.Change) -> int:  # the transaction's items its campaign counters may take
-                return TRANSACTION_ITEMS - self.store.items_besides_campaigns(change, counter_deltas(change, self.program))
+                return TRANSACTION_ITEMS - self.store.items_besides_campaigns(change, counter_deltas(change, program))
 
             # Only the counters that guard a limit ride in the transaction; the campaigns' statistics that no limit
             # counts are the ledger stream's to add (the entry names them).
             change, increments = within_transaction(
                 decide, lambda change: change.award.increments if change.award else (), room, read, selection.considered,
-                purchase.occurred_at or now, time_zone=self.program.time_zone, home=self.earning.campaign_shard(member_id),
+                purchase.occurred_at or now, time_zone=program.time_zone, home=self.earning.campaign_shard(member_id),
             )
             change.entry.statistics_later = " ".join(statistics_later(change.award)) or None
             versions = {member.member_id: member.version}
             if referrer:
                 versions[referrer.member_id] = referrer.version
             written.append(change.entry.entry_id)
-            commit(self.store, self.program, change, versions,
+            commit(self.store, program, change, versions,
                    [self.earning.campaign_counters(member.member_id, increments)])
             return Outcome(change.entry, replayed=False)
 
@@ -101,11 +109,14 @@ class Earning:
         from loyalty.domain.campaigns.shards import stored_keys, totals
 
         now, active = self.clock.now(), self.campaigns()
-        selection = earning.select_campaigns(active, self.program, purchase, now)
+        version, program = self.programs.history().for_purchase(purchase.occurred_at or now, now)
+        selection = earning.select_campaigns(active, program, purchase, now)
         member, _, read = self.earning.get_for_earn(member_id, [], stored_keys(selection.counters))
         member = caller.ensure_may_access(member, member_id)
-        return earning.earn(member, self.program, purchase, now, request_hash="", campaigns=active, counters=totals(read),
-                            segments=self._segments_for(active))
+        change = earning.earn(member, program, purchase, now, request_hash="", campaigns=active, counters=totals(read),
+                              segments=self._segments_for(active))
+        change.entry.program_version = version.version
+        return change
 
     def return_purchase(
         self, caller: Caller, member_id: str, *, transaction_id: str, return_id: str, amount_minor: int, payload: dict,
@@ -121,10 +132,12 @@ class Earning:
             purchase = entries.get(purchase_ref)
             if purchase is None:
                 raise errors.PurchaseNotFound(f"no purchase {transaction_id} for member {member_id}")
+            # What the purchase earned is on its entry (under its own version); the version in force now settles lots.
             change, updated_purchase = earning.return_purchase(
                 member, purchase, return_id=return_id, amount_minor=amount_minor, now=self.clock.now(),
                 request_hash=fingerprint, program=self.program,
             )
+            change.entry.program_version = purchase.program_version
             written.append(change.entry.entry_id)
             commit(self.store, self.program, change, {member.member_id: member.version},
                    [self.earning.returned(updated_purchase, purchase.refunded_minor or 0)])

@@ -17,6 +17,7 @@ from loyalty.domain.facts import RfmBoundaries, condition_facts, member_facts
 from loyalty.domain.holdout import held_out
 from loyalty.domain.ledger import settle
 from loyalty.domain.segments import Segment, members_segments
+from loyalty.core.programs import Programs
 from loyalty.program import Program
 
 
@@ -53,10 +54,15 @@ class MemberFacts:
 class Facts:
     directory: Directory
     clock: Clock
-    program: Program
+    programs: Programs  # the program's versions, cached
     rfm: Callable[[], RfmBoundaries | None] = no_boundaries  # the published boundaries (cached); None: not yet
     holdouts: Callable[[], Sequence[HoldoutCampaign]] = no_holdouts  # the active campaigns with a holdout
     segments: Callable[[], Sequence[Segment]] = no_segments  # every segment (a cache of them)
+
+    @property
+    def program(self) -> Program:
+        """The program version in force now (`programs` caches the versions at most 60 s)."""
+        return self.programs.current()
 
     def of(self, caller: Caller, member_id: str) -> MemberFacts:
         member = self.directory.member(caller, member_id)

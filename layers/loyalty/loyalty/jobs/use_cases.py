@@ -11,6 +11,7 @@ from loyalty.core.ledger import commit
 from loyalty.core.retry import RetryPolicy
 from loyalty.domain import ledger, scheduled
 from loyalty.domain.birthday import bonus_ref
+from loyalty.core.programs import Programs
 from loyalty.program import Program
 from loyalty.store.ledger import Store
 
@@ -19,8 +20,13 @@ from loyalty.store.ledger import Store
 class ScheduledJobs:
     store: Store
     clock: Clock
-    program: Program
+    programs: Programs  # the program's versions, cached
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @property
+    def program(self) -> Program:
+        """The program version in force now (`programs` caches the versions at most 60 s)."""
+        return self.programs.current()
 
     def check_job_time(self, as_of: datetime) -> None:
         ledger.check_job_time(as_of, self.clock.now())

@@ -187,6 +187,7 @@ class ActivityItem(View):
     redemption_id: str | None = Field(default=None, description="cancel: the redemption cancelled.")
     points_forfeited: int | None = Field(default=None, description="cancel: points not given back (their lots expired).")
     base_points: int | None = Field(default=None, description="earn: points on the eligible amount before tier and campaigns.")
+    program_version: int | None = Field(default=None, description="earn: the program version it earned under.")
     breakdown: list[BreakdownLine] | None = Field(default=None, description="earn: where the points came from.")
     limited: list[LimitedAward] | None = Field(default=None, description="earn: campaign awards cut by a limit.")
     available_at: datetime | None = Field(

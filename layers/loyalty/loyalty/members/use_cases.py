@@ -19,6 +19,7 @@ from loyalty.domain.access import Caller
 from loyalty.domain.calendar import day_start
 from loyalty.domain.model import ACTIVE, BLOCKED, Entry, Member, Profile, new_member_id
 from loyalty.members.store import MemberStore
+from loyalty.core.programs import Programs
 from loyalty.program import Program
 from loyalty.store.transaction import LostRace, ReferralCodeTaken
 
@@ -36,9 +37,14 @@ class Members:
     members: MemberStore
     directory: Directory
     clock: Clock
-    program: Program
+    programs: Programs  # the program's versions, cached
     email_hash: Callable[[str], str]
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @property
+    def program(self) -> Program:
+        """The program version in force now (`programs` caches the versions at most 60 s)."""
+        return self.programs.current()
 
     @property
     def store(self):

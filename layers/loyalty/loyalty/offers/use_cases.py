@@ -24,6 +24,7 @@ from loyalty.domain.campaigns.shards import stored_keys, totals
 from loyalty.domain.ledger import Change, settle
 from loyalty.domain.segments import Segment
 from loyalty.earning.store import EarnStore
+from loyalty.core.programs import Programs
 from loyalty.program import Program
 from loyalty.store.ledger import Store
 
@@ -38,10 +39,15 @@ class Offers:
     earning: EarnStore
     directory: Directory
     clock: Clock
-    program: Program
+    programs: Programs  # the program's versions, cached
     campaigns: Callable[[], list[Campaign]]  # the active campaigns (the earn function's cache)
     segments: Callable[[], list[Segment]] = no_segments  # the segments (a cache)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @property
+    def program(self) -> Program:
+        """The program version in force now (`programs` caches the versions at most 60 s)."""
+        return self.programs.current()
 
     def list(self, caller: Caller, member_id: str) -> list[offers.Offer]:
         member_id = self.directory.target(caller, member_id)

@@ -13,6 +13,7 @@ from loyalty.domain import ledger, membership, stats
 from loyalty.domain.access import ADMIN_SCOPE, Caller
 from loyalty.domain.model import ERASED, Consent, Entry, Member, Voucher
 from loyalty.privacy.store import PrivacyStore
+from loyalty.core.programs import Programs
 from loyalty.program import Program
 from loyalty.store.ledger import Store
 
@@ -39,11 +40,16 @@ class Privacy:
     privacy: PrivacyStore
     directory: Directory
     clock: Clock
-    program: Program
+    programs: Programs  # the program's versions, cached
     email_hash: Callable[[str], str]
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_export_entries: int = MAX_EXPORT_ENTRIES  # the export's ceiling (a test sets a small one)
     messages: Callable[[str], list] | None = None  # the member's message log, newest first (None: not exported)
+
+    @property
+    def program(self) -> Program:
+        """The program version in force now (`programs` caches the versions at most 60 s)."""
+        return self.programs.current()
 
     def export(self, caller: Caller, member_id: str) -> MemberExport:
         """Everything held about a member: the member, its consent changes, every ledger entry and its vouchers.

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from loyalty.clock import Clock
 from loyalty.domain import calendar, errors, ledger, stats
+from loyalty.core.programs import Programs
 from loyalty.program import Program
 from loyalty.reports.store import ReportStore
 
@@ -17,7 +18,12 @@ MAX_REPORT_DAYS = stats.MAX_REPORT_DAYS
 class Reports:
     reports: ReportStore
     clock: Clock
-    program: Program
+    programs: Programs  # the program's versions, cached
+
+    @property
+    def program(self) -> Program:
+        """The program version in force now (`programs` caches the versions at most 60 s)."""
+        return self.programs.current()
 
     def program_report(self, start: date, end: date) -> stats.ProgramReport:
         """KPIs for [start, end] (days in the program's time zone) from the counters: no member or ledger read."""

@@ -16,6 +16,7 @@ from loyalty.core.retry import RetryPolicy
 from loyalty.domain import errors, redeeming
 from loyalty.domain.access import Caller
 from loyalty.domain.model import ERASED, EntryRef, Redemption, Reward, Voucher
+from loyalty.core.programs import Programs
 from loyalty.program import Program
 from loyalty.rewards.store import RedemptionStore
 from loyalty.store.ledger import Store
@@ -47,8 +48,13 @@ class Redemptions:
     redemptions: RedemptionStore
     catalog: Catalog
     clock: Clock
-    program: Program
+    programs: Programs  # the program's versions, cached
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @property
+    def program(self) -> Program:
+        """The program version in force now (`programs` caches the versions at most 60 s)."""
+        return self.programs.current()
 
     def caller_tier(self, caller: Caller) -> str | None:
         """The tier a member token's rewards are offered for; None for staff, who see every reward."""

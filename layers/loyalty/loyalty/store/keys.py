@@ -168,3 +168,11 @@ def campaign_counter(key: CounterKey, member_id: str) -> str:
     scope = member_id if key.per == "member" else "*"
     shard = f"#{key.shard}" if key.shard is not None else ""
     return f"CL#{key.campaign_id}#{scope}#{key.period}{shard}"
+
+
+PROGRAM_VERSIONS = "PROGRAM"  # the catalog table's partition of the program's versions
+
+
+def program_version_key(version: int) -> str:
+    """A version's sort key: zero-padded, so the partition sorts by number (the newest is the last)."""
+    return f"{version:010d}"

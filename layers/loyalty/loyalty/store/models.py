@@ -199,6 +199,7 @@ class EntryModel(Model):
     previous_purchase_day_2 = UnicodeAttribute(null=True)
     items = ListAttribute(of=BasketItemAttribute, null=True)  # earn: the basket
     base_points = NumberAttribute(null=True)  # earn: its explanation
+    program_version = NumberAttribute(null=True)  # earn: the program version it earned under
     breakdown = ListAttribute(of=PointsLineAttribute, null=True)
     limited = ListAttribute(of=LimitCutAttribute, null=True)
     statistics_later = UnicodeAttribute(null=True)
@@ -251,6 +252,20 @@ class CampaignModel(Model):
     ended_at = UTCDateTimeAttribute(null=True)
     version = NumberAttribute(default=0)
     ends_at = UTCDateTimeAttribute(null=True)  # the document's, so conditions and filters can compare it with now
+
+
+class ProgramVersionModel(Model):
+    """A published program version in the catalog table; all under pk "PROGRAM" (sorted by number) so the history
+    is one Query. `document` is the program's JSON document; a version is written once and never changes."""
+
+    pk = UnicodeAttribute(hash_key=True, default="PROGRAM")
+    sk = UnicodeAttribute(range_key=True)  # keys.program_version_key(version): zero-padded, so sorted by number
+    version = NumberAttribute()
+    document = UnicodeAttribute()
+    effective_from = UTCDateTimeAttribute()
+    published_at = UTCDateTimeAttribute()
+    published_by = UnicodeAttribute()
+    note = UnicodeAttribute(null=True)
 
 
 class RedemptionCountModel(Model):
@@ -366,6 +381,10 @@ def bind_rewards(catalog: str, region: str | None = None, host: str | None = Non
 
 def bind_campaigns(catalog: str, region: str | None = None, host: str | None = None) -> type[CampaignModel]:
     return _bind(CampaignModel, catalog, region, host)
+
+
+def bind_program_versions(catalog: str, region: str | None = None, host: str | None = None) -> type[ProgramVersionModel]:
+    return _bind(ProgramVersionModel, catalog, region, host)
 
 
 def bind_campaign_counters(stats: str, region: str | None = None, host: str | None = None) -> type[CampaignCounterModel]:

@@ -123,6 +123,8 @@ def entry_from_record(record: EntryModel) -> Entry:
         )
     if entry.base_points is not None:
         entry.base_points = int(entry.base_points)
+    if entry.program_version is not None:
+        entry.program_version = int(entry.program_version)
     if record.breakdown is not None:
         entry.breakdown = tuple(PointsLine(line.source, int(line.points), line.campaign_id) for line in record.breakdown)
     if record.limited is not None:
