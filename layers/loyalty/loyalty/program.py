@@ -67,13 +67,16 @@ class TierReview(_Rules):
     )
 
 
+MAX_QUALIFYING_WINDOW_MONTHS = 36  # members keep their qualifying points of this many months, no more (any version)
+
+
 class Program(_Rules):
     name: str = Field(min_length=1, max_length=100)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     earn: EarnRule
     tiers: list[Tier] = Field(min_length=1, max_length=20)
     qualifying_window_months: int = Field(
-        strict=True, ge=1, le=36,
+        strict=True, ge=1, le=MAX_QUALIFYING_WINDOW_MONTHS,
         description="Qualifying points (purchase points before tier multipliers) count for tiers over this many months, the current one included.",
     )
     expiry: Expiry

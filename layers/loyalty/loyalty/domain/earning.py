@@ -20,6 +20,7 @@ from loyalty.domain.ledger import (
     credit,
     debit,
     ensure_active,
+    forget_old_qualifying,
     hold,
     qualifying_points,
     record,
@@ -180,6 +181,7 @@ def earn(
     member.purchases += 1
     facts.note_purchase(member, amount_minor=purchase.amount_minor, occurred_at=purchased_at, items=purchase.items,
                         now=now, time_zone=program.time_zone)
+    forget_old_qualifying(member, now)
     reached = program.tier_for(qualifying_points(member, program, now))
     if program.tier_rank(reached.name) > program.tier_rank(member.tier):
         member.tier = reached.name  # upgrades at once; downgrades only in the tier review

@@ -25,7 +25,7 @@ from loyalty.domain.model import (
     pending_time,
 )
 from loyalty.domain.calendar import add_months, end_of_month, month_key, window
-from loyalty.program import Program
+from loyalty.program import MAX_QUALIFYING_WINDOW_MONTHS, Program
 
 if TYPE_CHECKING:  # the campaign engine is loaded by the rules that evaluate campaigns, when they run
     from loyalty.domain.campaigns.engine import Award
@@ -155,7 +155,16 @@ def release(member: Member, program: Program, now: datetime) -> bool:
             member.qualifying[month] = member.qualifying.get(month, 0) + qualifying
     if due:  # a pending key gone at or before this was released; one gone after it was taken back by a return
         member.released_through = max(due)
+        forget_old_qualifying(member, now)
     return bool(due)
+
+
+def forget_old_qualifying(member: Member, now: datetime) -> None:
+    """Drop the qualifying points of months no window can reach any more (no version's window is longer than
+    MAX_QUALIFYING_WINDOW_MONTHS): the member item an earn writes stays bounded whatever the member's age."""
+    oldest = add_months(month_key(now), -(MAX_QUALIFYING_WINDOW_MONTHS - 1))
+    for month in [month for month in member.qualifying if month < oldest]:
+        del member.qualifying[month]
 
 
 def upgrade(member: Member, program: Program, now: datetime) -> tuple[str, str | None, str | None] | None:
