@@ -16,6 +16,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+LOCAL_UNSUBSCRIBE_KEY = "loyalty-local-unsubscribe-key-not-for-production"  # what `make run` signs unsubscribe links with
+
 
 def outbox_file(events_file: Path) -> Path:
     return events_file.with_name("outbox.jsonl")
@@ -55,7 +57,6 @@ def main(argv: list[str] | None = None) -> int:
         from urllib.parse import quote
 
         from loyalty.messages.unsubscribe import UnsubscribeTokens
-        from loyalty_local.server import LOCAL_UNSUBSCRIBE_KEY
 
         print(f"{args.api.rstrip('/')}/v1/unsubscribe?token={quote(UnsubscribeTokens(LOCAL_UNSUBSCRIBE_KEY).token(args.link))}")
         return 0

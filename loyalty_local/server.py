@@ -37,7 +37,6 @@ sys.path.insert(0, str(ROOT / "layers" / "loyalty"))  # the shared layer, as /op
 SWAGGER_ASSETS = {"/docs/swagger-ui-bundle.min.js": "application/javascript", "/docs/swagger-ui.min.css": "text/css"}
 # A fixed key for the e-mail hash: deployed functions read theirs from SSM, the local ones get this one.
 LOCAL_EMAIL_HASH_KEY = "loyalty-local-email-hash-key-not-for-production"
-LOCAL_UNSUBSCRIBE_KEY = "loyalty-local-unsubscribe-key-not-for-production"
 LOCAL_SENDER = "rewards@loyalty.localhost"  # member e-mail's From in the outbox
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
@@ -318,7 +317,7 @@ def local_environment(events_file: Path, clock_file: Path) -> dict[str, str]:
     """What deployed functions get from the template and SSM, given explicitly: no setting has a default."""
     from loyalty_local.analytics import local_environment as analytics_environment
 
-    from loyalty_local.outbox import outbox_environment
+    from loyalty_local.outbox import LOCAL_UNSUBSCRIBE_KEY, outbox_environment
 
     return {"EMAIL_HASH_KEY": LOCAL_EMAIL_HASH_KEY, "JOB_QUEUE_URL": "local", "EVENT_BUS_NAME": "local",
             "UNSUBSCRIBE_KEY": LOCAL_UNSUBSCRIBE_KEY, "MESSAGE_SENDER": LOCAL_SENDER, **outbox_environment(events_file),
