@@ -9,7 +9,7 @@ API_FUNCTIONS = {name for name, function in FUNCTIONS.items()
 
 def test_the_api_functions_are_those_that_serve_routes():
     assert API_FUNCTIONS == {"EnrollFunction", "EarnFunction", "RedeemFunction", "CatalogFunction", "CampaignsFunction",
-                             "ReportFunction", "InsightsFunction", "WebhooksFunction", "ProgramFunction"}
+                             "ReportFunction", "InsightsFunction", "WebhooksFunction", "ProgramFunction", "MessagesFunction"}
 
 
 def test_snapstart_is_a_parameter_off_by_default_applied_to_the_published_versions_of_the_api_functions():

@@ -43,7 +43,7 @@ def _tls_server(cert, key):
         connection, _ = listener.accept()
         try:
             tls = context.wrap_socket(connection, server_side=True)
-            seen["requests"].append(tls.recv(65536))
+            seen["requests"].append(_whole_request(tls))
             tls.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
             tls.close()
         except (ssl.SSLError, OSError) as error:
@@ -53,6 +53,26 @@ def _tls_server(cert, key):
 
     threading.Thread(target=serve, daemon=True).start()
     return listener.getsockname()[1], seen
+
+
+def _whole_request(tls) -> bytes:
+    """Headers and body: the client may send them in separate writes, and closing after the first would reset the
+    connection under the response (the sender then sees no answer)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = tls.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    while len(body) < length:
+        chunk = tls.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
 
 
 class TrustingSender(HttpSender):
