@@ -339,10 +339,12 @@ async function listing({ api }, root, status) {
   const results = h("div", {}, loading());
   clear(root, h("div", { class: "row" }, h("a", { class: "button primary", href: "#/campaigns/new", text: "New campaign" })),
     h("form", { class: "inline", "aria-label": "Campaigns by status" }, field("Status", filter, { name: "status" })), results);
+  let latest = 0; // a slower answer to an earlier filter must not replace the answer to the filter shown
   const load = async () => {
+    const asked = ++latest;
     clear(results, loading());
     const page = await act(results, () => api.get("/v1/campaigns", { status: filter.value, limit: 100 }));
-    if (!page) return;
+    if (!page || asked !== latest) return;
     clear(results, page.items.length === 0 ? empty(`No ${filter.value} campaigns.`) : table(["Campaign", "Status", "Starts", "Ends", "Points awarded", "Times applied"],
       page.items.map((c) => h("tr", { "data-campaign": c.campaign_id },
         h("td", {}, h("a", { href: `#/campaigns/${encodeURIComponent(c.campaign_id)}`, text: `${c.name} (${c.campaign_id})` })),
