@@ -27,6 +27,7 @@ FUNCTION_ENVIRONMENT = {
     "LEDGER_TABLE": "LedgerTable",
     "CATALOG_TABLE": "CatalogTable",
     "STATS_TABLE": "StatsTable",
+    "MESSAGES_TABLE": "MessagesTable",  # the report function's export reads the message log
     "EMAIL_HASH_KEY": "bench-email-hash-key-0123456789",
     "JOB_QUEUE_URL": "local",
     "EVENT_BUS_NAME": "local",
