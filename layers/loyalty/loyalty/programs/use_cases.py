@@ -55,9 +55,9 @@ class ProgramVersions:
         """Publish `program` from `effective_from` (None: now), by the caller: the new version."""
 
         def attempt() -> ProgramVersion:
-            now = self.clock.now()
-            starts = effective_from or now
             stored = self.store.versions(consistent=True)
+            now = self.clock.now()  # after the read: a version another publish stored meanwhile started before it
+            starts = effective_from or now
             history = ProgramHistory(tuple(stored)) if stored else ProgramHistory.seeded(self.seed)
             problems = version_errors(history, program, starts, now)
             if problems:
