@@ -10,13 +10,11 @@ member fields a message needs, read from the members table.
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from loyalty.domain import errors
+from loyalty.store.cursors import page_cursor, page_start
 from loyalty.store.keys import member_pk
 
 CLAIM, LOG, TEMPLATE = "E#", "L#", "T#"
@@ -71,22 +69,6 @@ class StoredTemplate:
 
     def parts(self) -> dict[str, str]:
         return {"subject": self.subject, "text": self.text, "html": self.html}
-
-
-def _cursor(key: dict | None) -> str | None:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
-
-
-def _uncursor(cursor: str | None, pk: str) -> dict | None:
-    if not cursor:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if set(key) != {"pk", "sk"} or key["pk"] != {"S": pk} or set(key["sk"]) != {"S"}:
-            raise ValueError(cursor)
-    except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise errors.InvalidCursor("cursor is not one this list gave") from error
-    return key
 
 
 class MessageStore:
@@ -190,11 +172,11 @@ class MessageStore:
 
     def log(self, member_id: str, limit: int, cursor: str | None = None) -> tuple[list[LogEntry], str | None]:
         """A page of the member's log, newest first."""
-        start = _uncursor(cursor, LOG + member_id)
+        start = page_start(cursor, LOG + member_id)
         page = self.client.query(TableName=self.table, KeyConditionExpression="pk = :pk", Limit=limit,
                                  ScanIndexForward=False, ExpressionAttributeValues={":pk": {"S": LOG + member_id}},
                                  **({"ExclusiveStartKey": start} if start else {}))
-        return [self._entry(item) for item in page["Items"]], _cursor(page.get("LastEvaluatedKey"))
+        return [self._entry(item) for item in page["Items"]], page_cursor(page.get("LastEvaluatedKey"))
 
     def member_log(self, member_id: str, most: int = 1000) -> list[LogEntry]:
         """The member's log, newest first, at most `most` entries (the export)."""

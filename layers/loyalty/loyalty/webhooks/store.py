@@ -8,13 +8,12 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from loyalty.domain import errors
+from loyalty.store.cursors import page_cursor, page_start
 
 SUBSCRIPTIONS = "SUB"
 LOG_DAYS = 30
@@ -62,22 +61,6 @@ class Delivery:
     first_attempt_at: datetime | None = None
 
 
-def _cursor(key: dict | None) -> str | None:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
-
-
-def _uncursor(cursor: str | None, pk: str) -> dict | None:
-    if not cursor:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if set(key) != {"pk", "sk"} or key["pk"] != {"S": pk} or set(key["sk"]) != {"S"}:
-            raise ValueError(cursor)
-    except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise errors.InvalidCursor("cursor is not one this list gave") from error
-    return key
-
-
 class WebhookStore:
     def __init__(self, client, table: str) -> None:
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -120,11 +103,11 @@ class WebhookStore:
                 return [self._subscription(item) for item in items]
 
     def page(self, limit: int, cursor: str | None) -> tuple[list[Subscription], str | None]:
-        start = _uncursor(cursor, SUBSCRIPTIONS)
+        start = page_start(cursor, SUBSCRIPTIONS)
         page = self.client.query(TableName=self.table, KeyConditionExpression="pk = :pk", Limit=limit,
                                  ExpressionAttributeValues={":pk": {"S": SUBSCRIPTIONS}},
                                  **({"ExclusiveStartKey": start} if start else {}))
-        return [self._subscription(item) for item in page["Items"]], _cursor(page.get("LastEvaluatedKey"))
+        return [self._subscription(item) for item in page["Items"]], page_cursor(page.get("LastEvaluatedKey"))
 
     def get(self, webhook_id: str) -> Subscription | None:
         item = self.client.get_item(TableName=self.table, Key=self._item({"pk": SUBSCRIPTIONS, "sk": webhook_id}),
@@ -248,11 +231,11 @@ class WebhookStore:
 
     def deliveries(self, webhook_id: str, limit: int, cursor: str | None) -> tuple[list[Delivery], str | None]:
         pk = f"D#{webhook_id}"
-        start = _uncursor(cursor, pk)
+        start = page_start(cursor, pk)
         page = self.client.query(TableName=self.table, KeyConditionExpression="pk = :pk", Limit=limit,
                                  ScanIndexForward=False, ExpressionAttributeValues={":pk": {"S": pk}},
                                  **({"ExclusiveStartKey": start} if start else {}))
-        return [self._delivery(item) for item in page["Items"]], _cursor(page.get("LastEvaluatedKey"))
+        return [self._delivery(item) for item in page["Items"]], page_cursor(page.get("LastEvaluatedKey"))
 
 
 __all__ = ["Delivery", "Subscription", "WebhookStore", "replace"]
