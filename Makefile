@@ -117,7 +117,7 @@ bench: $(STAMP)  ## DynamoDB round trips, warm and cold costs, capacity and cost
 # mutmut runs in .mutation/, a copy built afresh each time (mutmut never refreshes a copied file it did not mutate)
 # with the layer's package at src/loyalty; see benchmarks/mutation_score.py and [tool.mutmut] in pyproject.toml.
 MUTATION_DIR := .mutation
-mutation: $(STAMP)  ## mutation testing of domain/, store/, api/ and service.py (mutmut): score per package, surviving mutants
+mutation: $(STAMP)  ## mutation testing of the shipped package (mutmut; hours on 2 cores): score per package, surviving mutants
 	$(PY) -m benchmarks.mutation_score prepare $(MUTATION_DIR)
 	cd $(MUTATION_DIR) && PYTHONPATH= $(CURDIR)/$(VENV)/bin/mutmut run --max-children $(or $(JOBS),2)
 	cd $(MUTATION_DIR) && PYTHONPATH=$(CURDIR) $(CURDIR)/$(PY) -m benchmarks.mutation_score
