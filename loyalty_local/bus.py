@@ -20,7 +20,6 @@ content filtering offers that this template uses, and a little more); others are
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from loyalty_local.poller import Poller
 from loyalty_local.template import LOCAL_ACCOUNT, LOCAL_REGION, resolve, resources_of_type
 
 POLL_SECONDS = 0.2
@@ -173,21 +173,13 @@ class Router:
         return delivered
 
 
-class EventsFollower:
+class EventsFollower(Poller):
     """Reads the lines appended to the events file since it started and routes each."""
 
     def __init__(self, path: Path, router: Router, log: Callable[[str], None] = print) -> None:
-        self.path, self.router, self.log = path, router, log
+        super().__init__("event-bus", POLL_SECONDS, log)
+        self.path, self.router = path, router
         self.offset = 0
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="event-bus", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=5)
 
     def poll_once(self) -> int:
         if not self.path.exists():
@@ -207,10 +199,6 @@ class EventsFollower:
                 except (ValueError, KeyError) as error:
                     self.log(f"[bus] skipped a malformed event line: {error}")
         return routed
-
-    def _run(self) -> None:
-        while not self.stopping.wait(POLL_SECONDS):
-            self.poll_once()
 
 
 # ---------------------------------------------------------------- SQS: queues and event source mappings
@@ -270,23 +258,15 @@ def lambda_sqs_event(messages: list[dict], queue: str) -> dict:
     } for m in messages]}
 
 
-class SqsEventSource:
+class SqsEventSource(Poller):
     """Lambda's SQS event source mapping for one function and queue: receive a batch, invoke, delete what
     succeeded (all, or all but the reported `batchItemFailures`). A failed invocation deletes nothing: the
     messages come back after their visibility timeout, and after maxReceiveCount go to the dead-letter queue."""
 
     def __init__(self, sqs_client, url: str, mapping: SqsMapping, invoke: Callable[[str, dict], Any],
                  log: Callable[[str], None] = print) -> None:
-        self.sqs, self.url, self.mapping, self.invoke, self.log = sqs_client, url, mapping, invoke, log
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"sqs-{mapping.function}", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=5)
+        super().__init__(f"sqs-{mapping.function}", POLL_SECONDS, log)
+        self.sqs, self.url, self.mapping, self.invoke = sqs_client, url, mapping, invoke
 
     def poll_once(self) -> int:
         """One batch; the number of messages received."""
@@ -305,16 +285,6 @@ class SqsEventSource:
             self.sqs.delete_message_batch(QueueUrl=self.url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])])
         return len(messages)
-
-    def _run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                busy = self.poll_once()
-            except Exception as error:  # noqa: BLE001 - keep polling
-                self.log(f"[sqs] polling {self.mapping.queue} failed: {error}")
-                busy = 0
-            if not busy:
-                self.stopping.wait(POLL_SECONDS)
 
 
 def local_names(template: dict, queue_urls: dict[str, str], kms_keys: dict[str, str]) -> dict[str, str]:

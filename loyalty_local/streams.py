@@ -9,9 +9,9 @@ of the run in memory; so the runtime must be their only reader, with moto in its
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
+from loyalty_local.poller import Poller
 from loyalty_local.moto_atomic import forget_shard_iterator, trim_stream
 from loyalty_local.template import LOCAL_ACCOUNT, LOCAL_REGION, FunctionSpec, functions
 
@@ -39,14 +39,14 @@ def _as_lambda_delivers(record: dict, arn: str) -> dict:
     return {**record, "dynamodb": change, "eventSourceARN": arn}
 
 
-class StreamPoller:
+class StreamPoller(Poller):
     def __init__(self, endpoint: str, specs: dict[str, FunctionSpec], deliver: Deliver, log: Callable[[str], None]) -> None:
         import boto3
 
         self.streams = boto3.client("dynamodbstreams", endpoint_url=endpoint, region_name=LOCAL_REGION)
         tables = boto3.client("dynamodb", endpoint_url=endpoint, region_name=LOCAL_REGION)
-        self.deliver, self.log = deliver, log
-        self.stopping = threading.Event()
+        super().__init__("stream-poller", POLL_SECONDS, log)
+        self.deliver = deliver
         self.iterators: dict[tuple[str, str, str], str] = {}  # (function, table, stream arn) -> shard iterator
         self.delivered: dict[tuple[str, str, str], int] = {}  # the same -> last sequence number delivered
         for spec in specs.values():
@@ -57,14 +57,6 @@ class StreamPoller:
                         StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
                     )["ShardIterator"]
                     self.delivered[(spec.logical_id, table, arn)] = -1
-        self.thread = threading.Thread(target=self._run, name="stream-poller", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=5)
 
     def poll_once(self) -> int:
         """Deliver what is new on every stream; returns the number of records delivered."""
@@ -86,6 +78,3 @@ class StreamPoller:
                 self.log(f"[streams] delivering to {function} failed: {error}")
         return delivered
 
-    def _run(self) -> None:
-        while not self.stopping.wait(POLL_SECONDS):
-            self.poll_once()
