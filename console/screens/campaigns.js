@@ -68,7 +68,7 @@ class CampaignForm {
       unit_minor: input({ type: "number", name: "unit_minor", value: effect.unit_minor ?? "", disabled }),
       activation: select([["automatic", "Automatic: applies to everyone in the audience"], ["required", "Required: the member activates the offer first"]],
         { name: "activation", disabled }),
-      holdout_percent: input({ type: "number", name: "holdout_percent", min: "0", max: "50", step: "1", value: String(holdout_percent ?? 0), disabled }),
+      holdout_percent: input({ type: "number", name: "holdout_percent", value: String(holdout_percent ?? 0), disabled }),
     };
     c.effect_type.value = effect.type;
     c.activation.value = activation || "automatic";

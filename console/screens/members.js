@@ -219,7 +219,7 @@ async function factsSection(context, memberId, currency) {
   }
   const attributes = Object.entries(facts.attributes || {});
   const heldOut = Object.entries(facts.held_out || {});
-  section.append(
+  section.append(...[
     h("p", { class: "hint", text: `As of ${when(facts.as_of)}. Segments and campaign conditions test these as member.<fact>.` }),
     h("h3", { text: "Segments" }),
     facts.segments.length ? h("ul", { class: "member-segments" }, facts.segments.map((id) => h("li", { "data-segment": id },
@@ -230,7 +230,7 @@ async function factsSection(context, memberId, currency) {
       h("td", { text: name }), h("td", { text: String(value) }))), "Attributes (the business's own)") : null,
     heldOut.length ? table(["Campaign", "Held out"], heldOut.map(([id, held]) => h("tr", { "data-held-out": id },
       h("td", {}, h("a", { href: `#/campaigns/${encodeURIComponent(id)}`, text: id })), h("td", { text: held ? "yes" : "no" }))),
-    "Campaigns with a holdout: is this member in the control group?") : null);
+    "Campaigns with a holdout: is this member in the control group?") : null].filter(Boolean));
   return section;
 }
 

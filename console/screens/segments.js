@@ -96,7 +96,7 @@ function deletePanel(context, segment) {
     } catch (error) {
       const shown = showError(box, error);
       const users = error.details?.campaigns;  // SEGMENT_IN_USE: the active campaigns whose audience names it
-      if (Array.isArray(users)) shown.append(h("p", {}, "Used by: ", users.map((id, i) => [i ? ", " : "",
+      if (Array.isArray(users)) shown.append(h("p", {}, "Used by: ", users.flatMap((id, i) => [i ? ", " : "",
         h("a", { href: `#/campaigns/${encodeURIComponent(id)}`, text: id })])));
     } finally {
       yes.disabled = false;
