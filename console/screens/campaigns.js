@@ -1,5 +1,5 @@
-// Campaigns: the list by status; a form editor for a draft (conditions, effect, limits, what it applies to) with
-// a JSON view of the document it sends; preview on a sample basket; backtest on a past range; activate; end.
+// Campaigns: the list by status; a form editor for a draft (conditions, effect, limits, what it applies to, the
+// audience from the segments, activation, holdout) with a JSON view of the document it sends; preview on a sample basket; backtest on a past range; activate; end.
 // Counters on each campaign; the lift of an ended one (the campaign_lift insight).
 import { timeChart } from "../chart.js";
 import { runInsight, settle } from "../insights.js";
