@@ -43,6 +43,8 @@ class SegmentForm {
   }
 }
 
+const NOT_COUNTED_YET = new Set(["NO_SNAPSHOT", "SEGMENT_NOT_IN_SNAPSHOT"]);
+
 /** The API answered the size route with "no such route" or "not implemented": the size is not there yet. */
 function sizeNotAvailable(error) {
   return error.status === 501 || ((error.status === 404 || error.status === 405) && !/_NOT_FOUND$/.test(error.code));
@@ -67,7 +69,10 @@ function sizePanel(context, segmentId) {
           : empty("No member in it."));
     } catch (error) {
       if (!panel.isConnected) return;
-      if (sizeNotAvailable(error)) {
+      if (NOT_COUNTED_YET.has(error.code)) {  // counted on the nightly snapshot, which does not have it yet
+        clear(body, h("p", { class: "state", "data-segment-size": "not-counted", "data-code": error.code,
+          text: `No size yet: ${error.message}` }));
+      } else if (sizeNotAvailable(error)) {
         clear(body, h("p", { class: "state", "data-segment-size": "unavailable",
           text: `Size not available yet: the API does not count segments yet (GET /v1/segments/{id}/size answered HTTP ${error.status}).` }));
       } else {

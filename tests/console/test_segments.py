@@ -62,6 +62,9 @@ def test_define_size_edit_use_and_delete_a_segment(console, runtime):
     size = api(runtime, "GET", f"/v1/segments/{segment_id}/size")
     if size.status_code == 200:
         assert console.page.get_attribute("#segment-size [data-segment-size]", "data-segment-size") == str(size.json()["members"])
+    elif size.status_code == 409:  # counted on the analytics store's nightly snapshot, which has not counted it yet
+        assert console.page.get_attribute("#segment-size [data-segment-size]", "data-code") == size.json()["code"]
+        assert shown(console, "#segment-size [data-segment-size]") == f"No size yet: {size.json()['message']}"
     else:
         assert size.status_code in (404, 501) and "code" not in size.json()
         assert console.page.get_attribute("#segment-size [data-segment-size]", "data-segment-size") == "unavailable"
@@ -206,6 +209,16 @@ def test_the_size_shows_the_api_s_count_and_sample_or_says_it_is_not_available(c
     console.page.click("text=Count again")
     console.page.wait_for_selector("#segment-size [data-segment-size=unavailable]")
     assert "1,234" not in shown(console, "#segment-size")
+
+    # not counted yet: the snapshot the sizes are counted on has not seen the segment (or there is none yet)
+    console.page.unroute(f"**/v1/segments/{segment_id}/size")
+    message = "no member-facts snapshot yet: sizes are counted on the nightly snapshot"
+    console.page.route(f"**/v1/segments/{segment_id}/size",
+                       lambda route: route.fulfill(status=409, json={"code": "NO_SNAPSHOT", "message": message}))
+    console.page.click("text=Count again")
+    console.page.wait_for_selector("#segment-size [data-segment-size=not-counted]")
+    assert shown(console, "#segment-size [data-segment-size]") == f"No size yet: {message}"
+    assert not console.page.locator("#segment-size .error-box").count()
 
     # an error that is not "not built yet" is shown as the error it is
     console.page.unroute(f"**/v1/segments/{segment_id}/size")
