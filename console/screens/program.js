@@ -32,12 +32,28 @@ export function diff(before, after) {
 
 const show = (value) => (value === undefined ? "—" : JSON.stringify(value));
 
-function diffView(changes, current) {
+/** The names along a path, for a reader: tiers.1.min_qualifying_points is Silver's threshold. */
+function namesOn(path, ...documents) {
+  for (const document of documents) {
+    const names = [];
+    let node = document;
+    for (const part of path.split(".")) {
+      node = node !== null && typeof node === "object" ? node[part] : undefined;
+      if (/^\d+$/.test(part) && node && typeof node.name === "string") names.push(node.name);
+    }
+    if (names.length) return names.join(" › ");
+  }
+  return "";
+}
+
+function diffView(changes, current, edited) {
+  const names = (path) => namesOn(path, edited, documentOf(current));
   if (!changes.length) return h("p", { class: "state", "data-diff": "none", text: `No change from version ${current.version}.` });
   return h("div", { class: "table-scroll", role: "region", "aria-label": "Changes", tabindex: "0" },
     table(["Field", `Version ${current.version} (in force)`, "New version", "Change"], changes.map((c) =>
       h("tr", { "data-diff-path": c.path, "data-change": c.change, class: `diff-${c.change}` },
-        h("th", { scope: "row", class: "wrap", text: c.path }), h("td", { class: "wrap", "data-side": "before", text: show(c.before) }),
+        h("th", { scope: "row", class: "wrap" }, c.path, names(c.path) ? h("span", { class: "hint", text: ` (${names(c.path)})` }) : null),
+        h("td", { class: "wrap", "data-side": "before", text: show(c.before) }),
         h("td", { class: "wrap", "data-side": "after", text: show(c.after) }), h("td", { text: c.change }))),
     `${changes.length} ${changes.length === 1 ? "change" : "changes"} against version ${current.version}`));
 }
@@ -70,7 +86,7 @@ function publishForm(context, current, done) {
     try {
       parsed = JSON.parse(documentText.value);
       if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("the document is a JSON object");
-      clear(changes, diffView(diff(documentOf(current), parsed), current));
+      clear(changes, diffView(diff(documentOf(current), parsed), current, parsed));
     } catch (error) {
       parsed = null;
       clear(changes, h("p", { class: "field-error", "data-diff": "invalid", text: `Not valid JSON: ${error.message}` }));

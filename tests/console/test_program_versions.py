@@ -56,6 +56,7 @@ def test_publish_a_program_version_with_its_diff(console, runtime):
         {"path": f"earn.excluded_categories.{added_at}", "change": "added", "before": "—", "after": '"deposit"'},
     ]
     assert sorted(rows(console), key=lambda r: r["path"]) == sorted(expected, key=lambda r: r["path"])
+    assert f"({first['tiers'][1]['name']})" in shown(console, "tr[data-diff-path='tiers.1.min_qualifying_points'] th")
 
     # an effective_from in the past: the API's field error beside it; the document and the note stay; nothing published
     console.page.fill("#publish-form input[name=effective_from]", "2020-01-01T00:00:00Z")
@@ -132,9 +133,10 @@ def expected_diff(before, after) -> set[tuple]:
 
 
 keys = st.sampled_from(["earn", "tiers", "name", "points", "a", "b"])
-scalars = st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(st.characters(blacklist_categories=("Cs",)), max_size=5)
-documents = st.dictionaries(keys, st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                                               | st.dictionaries(keys, inner, max_size=3), max_leaves=8), max_size=4)
+scalars = (st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(st.characters(blacklist_categories=("Cs",)), max_size=5)
+           | st.just([]) | st.just({}))
+documents = st.dictionaries(keys, st.recursive(scalars, lambda inner: st.lists(inner, min_size=1, max_size=3)
+                                               | st.dictionaries(keys, inner, min_size=1, max_size=3), max_leaves=8), max_size=4)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
