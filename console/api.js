@@ -46,6 +46,18 @@ export class Api {
   }
 
   get(path, query) { return this.request("GET", path, { query }); }
+
+  /** Every item of a paged list, following next_cursor (100 a page). */
+  async all(path, query = {}) {
+    const items = [];
+    let cursor = null;
+    do {
+      const page = await this.get(path, { ...query, limit: 100, cursor });
+      items.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
+    return items;
+  }
   post(path, body, headers) { return this.request("POST", path, { body, headers }); }
   put(path, body) { return this.request("PUT", path, { body }); }
   patch(path, body) { return this.request("PATCH", path, { body }); }

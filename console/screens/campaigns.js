@@ -1,41 +1,55 @@
-// Campaigns: the list by status; a form editor for a draft (conditions, effect, limits, what it applies to) with
-// a JSON view of the document it sends; preview on a sample basket; backtest on a past range; activate; end.
+// Campaigns: the list by status; a form editor for a draft (conditions, effect, limits, what it applies to, the
+// audience from the segments, activation, holdout) with a JSON view of the document it sends; preview on a sample basket; backtest on a past range; activate; end.
 // Counters on each campaign; the lift of an ended one (the campaign_lift insight).
 import { timeChart } from "../chart.js";
 import { runInsight, settle } from "../insights.js";
+import { ConditionRows, flat, list, MEMBER_FACTS, numberOrText, ORDER_FACTS } from "../conditions.js";
 import { act, button, clear, empty, field, h, input, isoDate, loading, money, num, select, showError, table, toast, when } from "../ui.js";
 
-const FACTS = ["order.channel", "order.store_id", "order.eligible_minor", "order.item_count", "member.tier",
-  "member.purchase_count", "member.enrolled_days", "member.days_from_birthday"];
-const NUMERIC_FACTS = new Set(["order.eligible_minor", "order.item_count", "member.purchase_count", "member.enrolled_days", "member.days_from_birthday"]);
-const OPS = ["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte"];
 const EFFECTS = [["multiply", "Multiply base points"], ["bonus", "Bonus points per purchase"], ["per_item", "Points per matching item"], ["per_amount", "Points per amount spent"]];
 
-function numberOrText(value) {
-  return value.trim() !== "" && Number.isFinite(Number(value)) ? Number(value) : value;
+/** Who the campaign is for: checkboxes over the defined segments, to include (any of) and to exclude (none of). */
+class AudiencePicker {
+  constructor(segments, audience, editable, segmentsError) {
+    const included = new Set(audience?.segments || []), excluded = new Set(audience?.exclude_segments || []);
+    const known = new Map((segments || []).map((s) => [s.segment_id, s.name]));
+    for (const id of [...included, ...excluded]) if (!known.has(id)) known.set(id, null);
+    const boxes = (name, chosen) => [...known].map(([id, label]) => {
+      const box = h("input", { type: "checkbox", name, value: id, checked: chosen.has(id), disabled: !editable });
+      return h("label", {}, box, label === null ? `${id} (not defined)` : `${label} (${id})`);
+    });
+    const group = (legend, name, chosen) => h("fieldset", { class: "field segment-picks", "data-field": `audience.${name}`, id: `audience-${name}` },
+      h("legend", { text: legend }), h("div", { class: "checks" }, boxes(name, chosen)));
+    this.element = h("fieldset", { class: "field audience", "data-field": "audience", id: "audience" },
+      h("legend", { text: "Audience" }),
+      segmentsError ? h("div", { class: "error-box", role: "alert" }, h("strong", { class: "error-code", text: segmentsError.code }), " ",
+        `the segments could not be listed: ${segmentsError.message}`) : null,
+      known.size ? [group("Only members in any of these segments (none ticked: every member)", "segments", included),
+        group("Never members in any of these segments", "exclude_segments", excluded)]
+        : h("p", { class: "state empty", text: "No segments defined yet: the campaign is for every member. Define them on the Segments screen." }));
+  }
+
+  value() {
+    const ticked = (name) => [...this.element.querySelectorAll(`input[name=${name}]:checked`)].map((box) => box.value);
+    const segments = ticked("segments"), exclude = ticked("exclude_segments");
+    return segments.length || exclude.length ? { segments, exclude_segments: exclude } : null;
+  }
 }
-
-function list(text) { return text.split(",").map((part) => part.trim()).filter(Boolean); }
-
-function conditionValue(fact, op, text) {
-  const one = (part) => (NUMERIC_FACTS.has(fact) ? numberOrText(part) : part);
-  return op === "in" || op === "not_in" ? list(text).map(one) : one(text.trim());
-}
-
-function showValue(value) { return Array.isArray(value) ? value.join(", ") : String(value ?? ""); }
 
 /** The form editor: state in, document out (what the JSON view shows and what is sent). */
 class CampaignForm {
-  constructor(doc, editable) {
+  constructor(doc, editable, segments = { items: [], error: null }) {
     this.extra = {};
     this.editable = editable;
+    this.segments = segments;
     this.element = h("div", { class: "campaign-form" });
     this.load(doc);
   }
 
   load(doc) {
     const { campaign_id = "", name = "", description = "", starts_at = null, ends_at = null, priority = 100, exclusive_group = null,
-      conditions = null, applies_to = null, effect = { type: "multiply", factor: "2" }, limits = [], ...extra } = doc;
+      conditions = null, applies_to = null, effect = { type: "multiply", factor: "2" }, limits = [],
+      audience = null, activation = "automatic", holdout_percent = 0, ...extra } = doc;
     for (const key of ["status", "created_at", "activated_at", "ended_at", "points_awarded", "times_applied"]) delete extra[key];
     this.extra = extra;  // what the form has no control for (a schedule) is kept and sent as it was
     const disabled = !this.editable;
@@ -46,21 +60,23 @@ class CampaignForm {
       ends_at: input({ name: "ends_at", value: ends_at || "", placeholder: "empty: no end", disabled }),
       priority: input({ type: "number", name: "priority", value: String(priority), disabled }),
       exclusive_group: input({ name: "exclusive_group", value: exclusive_group || "", disabled }),
-      combine: select([["all", "all of them (and)"], ["any", "any of them (or)"]], { name: "combine", disabled }),
       categories: input({ name: "categories", value: (applies_to?.categories || []).join(", "), disabled }),
       skus: input({ name: "skus", value: (applies_to?.skus || []).join(", "), disabled }),
       effect_type: select(EFFECTS, { name: "effect_type", disabled }),
       factor: input({ name: "factor", value: effect.factor ?? "", disabled }),
       points: input({ type: "number", name: "points", value: effect.points ?? "", disabled }),
       unit_minor: input({ type: "number", name: "unit_minor", value: effect.unit_minor ?? "", disabled }),
+      activation: select([["automatic", "Automatic: applies to everyone in the audience"], ["required", "Required: the member activates the offer first"]],
+        { name: "activation", disabled }),
+      holdout_percent: input({ type: "number", name: "holdout_percent", value: String(holdout_percent ?? 0), disabled }),
     };
     c.effect_type.value = effect.type;
-    const nested = conditions && (conditions.all || conditions.any || []).some((cond) => cond.all || cond.any);
-    if (conditions && (nested || (!conditions.all && !conditions.any))) this.extra.conditions = conditions;
-    c.combine.value = conditions?.any ? "any" : "all";
-    this.conditionRows = h("tbody", {});
+    c.activation.value = activation || "automatic";
+    if (!flat(conditions)) this.extra.conditions = conditions;  // nested groups: edited in the JSON view
+    this.conditions = new ConditionRows({ facts: [...ORDER_FACTS, ...MEMBER_FACTS], editable: this.editable });
+    if (!this.extra.conditions) this.conditions.load(conditions);
+    this.audience = new AudiencePicker(this.segments.items, audience, this.editable, this.segments.error);
     this.limitRows = h("tbody", {});
-    if (!this.extra.conditions) for (const cond of (conditions?.all || conditions?.any || [])) this.addCondition(cond);
     for (const limit of limits) this.addLimit(limit);
     const effectFields = h("div", { class: "effect-fields" });
     const showEffect = () => {
@@ -79,10 +95,12 @@ class CampaignForm {
         field("Starts at (RFC 3339, UTC)", c.starts_at, { name: "starts_at" }), field("Ends at", c.ends_at, { name: "ends_at" }),
         field("Priority (higher first)", c.priority, { name: "priority" }), field("Exclusive group", c.exclusive_group, { name: "exclusive_group" })),
       h("fieldset", {}, h("legend", { text: "Conditions" }),
-        this.extra.conditions ? h("p", { text: "Nested conditions: edit them in the JSON view." }) : [
-          field("Apply when", c.combine, { name: "conditions" }),
-          h("table", { class: "rows" }, h("thead", {}, h("tr", {}, ["Fact", "Operator", "Value (comma-separated for in)", ""].map((t) => h("th", { scope: "col", text: t })))), this.conditionRows),
-          this.editable ? button("Add a condition", () => this.addCondition({ fact: "order.eligible_minor", op: "gte", value: "" })) : null]),
+        this.extra.conditions ? h("p", { text: "Nested conditions: edit them in the JSON view." }) : this.conditions.element),
+      h("fieldset", { class: "offer" }, h("legend", { text: "Audience, activation and holdout" }),
+        this.audience.element,
+        field("Activation", c.activation, { name: "activation" }),
+        field("Holdout (% of the audience held out as a control group, 0-50)", c.holdout_percent, { name: "holdout_percent",
+          hint: "Held-out members never get the campaign; the lift of the ended campaign compares them with the others." })),
       h("fieldset", {}, h("legend", { text: "Applies to (empty: the whole eligible amount)" }),
         field("Categories (comma-separated)", c.categories, { name: "applies_to.categories" }),
         field("SKUs (comma-separated)", c.skus, { name: "applies_to.skus" })),
@@ -90,20 +108,6 @@ class CampaignForm {
       h("fieldset", {}, h("legend", { text: "Limits" }),
         h("table", { class: "rows" }, h("thead", {}, h("tr", {}, ["Per", "Period", "Of", "At most", ""].map((t) => h("th", { scope: "col", text: t })))), this.limitRows),
         this.editable ? button("Add a limit", () => this.addLimit({ per: "member", period: "day", max_points: "" })) : null));
-  }
-
-  addCondition(cond) {
-    const index = this.conditionRows.children.length;
-    const path = `conditions.${this.controls.combine.value}.${index}`;
-    const disabled = !this.editable;
-    const fact = select(FACTS.map((f) => [f]), { "aria-label": `Condition ${index + 1}: fact`, disabled });
-    const op = select(OPS.map((o) => [o]), { "aria-label": `Condition ${index + 1}: operator`, disabled });
-    const value = input({ "aria-label": `Condition ${index + 1}: value`, value: showValue(cond.value), disabled });
-    fact.value = cond.fact; op.value = cond.op;
-    fact.dataset.field = `${path}.fact`; op.dataset.field = `${path}.op`; value.dataset.field = `${path}.value`;
-    const row = h("tr", { class: "condition" }, h("td", { class: "field" }, fact), h("td", { class: "field" }, op), h("td", { class: "field" }, value),
-      h("td", {}, this.editable ? button("Remove", () => row.remove(), { "aria-label": `Remove condition ${index + 1}` }) : null));
-    this.conditionRows.append(row);
   }
 
   addLimit(limit) {
@@ -126,10 +130,6 @@ class CampaignForm {
     if (effect.type === "multiply") effect.factor = c.factor.value.trim();
     else effect.points = numberOrText(c.points.value);
     if (effect.type === "per_amount") effect.unit_minor = numberOrText(c.unit_minor.value);
-    const conditions = [...this.conditionRows.children].map((row) => {
-      const [fact, op, value] = row.querySelectorAll("select, input");
-      return { fact: fact.value, op: op.value, value: conditionValue(fact.value, op.value, value.value) };
-    });
     const limits = [...this.limitRows.children].map((row) => {
       const [per, period, of, most] = row.querySelectorAll("select, input");
       return { per: per.value, period: period.value, [of.value]: numberOrText(most.value) };
@@ -142,8 +142,9 @@ class CampaignForm {
       priority: numberOrText(c.priority.value), exclusive_group: c.exclusive_group.value.trim() || null,
       applies_to: categories.length || skus.length ? { categories, skus } : null,
       effect, limits,
+      audience: this.audience.value(), activation: c.activation.value, holdout_percent: numberOrText(c.holdout_percent.value),
     };
-    if (!this.extra.conditions) doc.conditions = conditions.length ? { [c.combine.value]: conditions } : null;
+    if (!this.extra.conditions) doc.conditions = this.conditions.value();
     if (c.campaign_id.value.trim()) doc.campaign_id = c.campaign_id.value.trim();
     return doc;
   }
@@ -292,7 +293,9 @@ async function editor(context, root, campaignId) {
   const currency = (await program()).currency;
   const doc = campaignId ? await api.get(`/v1/campaigns/${encodeURIComponent(campaignId)}`) : {};
   const editable = !doc.status || doc.status === "draft";
-  const form = new CampaignForm(doc, editable);
+  const segments = { items: [], error: null };  // the audience's choices; without them the rest of the form still works
+  try { segments.items = await api.all("/v1/segments"); } catch (error) { segments.error = error; }
+  const form = new CampaignForm(doc, editable, segments);
   const json = h("textarea", { id: "campaign-json", rows: "16", spellcheck: false, class: "json" });
   const jsonBox = h("details", { class: "json-view" }, h("summary", { text: "JSON view" }),
     field("The document sent to the API", json, { name: "json" }),

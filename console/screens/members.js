@@ -1,7 +1,7 @@
 // Members: find one by e-mail or id; its profile, balance, pending points, tier progress and activity (each
-// earn's breakdown); adjust with a reason, block and unblock, cancel a redemption, export, erase.
+// earn's breakdown), facts and segments; adjust with a reason, block and unblock, cancel a redemption, export, erase.
 import { idempotencyKey } from "../api.js";
-import { act, button, clear, empty, field, h, input, loading, money, num, table, toast, when } from "../ui.js";
+import { act, button, clear, empty, field, h, input, loading, money, num, showError, table, toast, when } from "../ui.js";
 
 function numberOrText(value) {
   return value.trim() !== "" && Number.isFinite(Number(value)) ? Number(value) : value;
@@ -189,6 +189,51 @@ function eraseForm(context, memberId) {
   return form;
 }
 
+const FACT_LABELS = [["tier", "Tier"], ["channel", "Enrolment channel"], ["enrolled_days", "Days enrolled"],
+  ["marketing_opt_in", "Marketing opt-in"], ["days_from_birthday", "Days from birthday"], ["purchase_count", "Purchases (all time)"],
+  ["spend_minor", "Spend (all time)", "money"], ["avg_basket_minor", "Average basket", "money"], ["last_purchase_at", "Last purchase", "time"],
+  ["days_since_last_purchase", "Days since last purchase"], ["purchases_90d", "Purchases, 90 days"], ["spend_90d_minor", "Spend, 90 days", "money"],
+  ["categories_90d", "Categories, 90 days"], ["points_balance", "Points balance"], ["points_expiring_30d", "Points expiring in 30 days"],
+  ["redemptions_count", "Redemptions"], ["days_since_last_redemption", "Days since last redemption"], ["rfm", "RFM (recency, frequency, monetary)"]];
+
+function factText(value, kind, currency) {
+  if (value === null || value === undefined) return "—";
+  if (kind === "money") return money(value, currency);
+  if (kind === "time") return when(value);
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  if (Array.isArray(value)) return value.length ? value.join(", ") : "none";
+  if (typeof value === "object") return `R ${value.r} · F ${value.f} · M ${value.m}`;
+  return typeof value === "number" ? num(value) : String(value);
+}
+
+/** GET /v1/members/{id}/facts: what segments and campaign conditions see, and the segments the member is in now. */
+async function factsSection(context, memberId, currency) {
+  const section = h("section", { id: "member-facts", "aria-labelledby": "facts-title" },
+    h("h2", { id: "facts-title", text: "Facts and segments" }));
+  let facts;
+  try {
+    facts = await context.api.get(`/v1/members/${encodeURIComponent(memberId)}/facts`);
+  } catch (error) {
+    showError(section, error);
+    return section;
+  }
+  const attributes = Object.entries(facts.attributes || {});
+  const heldOut = Object.entries(facts.held_out || {});
+  section.append(...[
+    h("p", { class: "hint", text: `As of ${when(facts.as_of)}. Segments and campaign conditions test these as member.<fact>.` }),
+    h("h3", { text: "Segments" }),
+    facts.segments.length ? h("ul", { class: "member-segments" }, facts.segments.map((id) => h("li", { "data-segment": id },
+      h("a", { href: `#/segments/${encodeURIComponent(id)}`, text: id })))) : empty("In no segment."),
+    h("dl", { class: "profile facts-list" }, FACT_LABELS.map(([key, label, kind]) => h("div", {},
+      h("dt", { text: label }), h("dd", { "data-fact": key, text: factText(facts[key], kind, currency) })))),
+    attributes.length ? table(["Attribute", "Value"], attributes.map(([name, value]) => h("tr", { "data-attribute": name },
+      h("td", { text: name }), h("td", { text: String(value) }))), "Attributes (the business's own)") : null,
+    heldOut.length ? table(["Campaign", "Held out"], heldOut.map(([id, held]) => h("tr", { "data-held-out": id },
+      h("td", {}, h("a", { href: `#/campaigns/${encodeURIComponent(id)}`, text: id })), h("td", { text: held ? "yes" : "no" }))),
+    "Campaigns with a holdout: is this member in the control group?") : null].filter(Boolean));
+  return section;
+}
+
 async function memberView(context, root, memberId) {
   const { api, program } = context;
   const currency = (await program()).currency;
@@ -201,10 +246,11 @@ async function memberView(context, root, memberId) {
       h("strong", { class: "error-code", text: error.code }), " ", h("span", { class: "error-message", text: error.message })));
     return;
   }
-  const history = await activity(context, memberId, reload);
+  const [history, facts] = await Promise.all([activity(context, memberId, reload), factsSection(context, memberId, currency)]);
   clear(root, searchForm(context),
     h("h2", { text: member.name ? `${member.name} (${member.member_id})` : member.member_id }),
     profile(member, currency),
+    facts,
     h("div", { class: "actions" }, adjustForm(context, memberId, reload), blockForm(context, member, reload),
       h("section", { "aria-labelledby": "export-title" }, h("h3", { id: "export-title", text: "Export" }), exportButton(context, memberId)),
       eraseForm(context, memberId)),

@@ -12,7 +12,8 @@ import requests
 
 from tests.console.conftest import ARTIFACTS, WIDTHS
 
-SCREENS = ["#/dashboard", "#/members", "#/campaigns", "#/campaigns/new", "#/rewards", "#/webhooks"]
+SCREENS = ["#/dashboard", "#/members", "#/campaigns", "#/campaigns/new", "#/segments", "#/segments/new", "#/rewards", "#/program",
+           "#/messages", "#/messages/welcome/en", "#/webhooks"]
 
 
 def test_the_console_is_served_with_the_security_headers_and_a_local_admin_token(runtime):
@@ -84,7 +85,7 @@ def test_the_keyboard_reaches_every_screen_from_the_navigation(console):
         reached.append(console.page.evaluate("() => document.activeElement.textContent"))
         if reached[-1] == "Rewards":
             break
-    assert reached == ["Dashboard", "Members", "Campaigns", "Rewards"]
+    assert reached == ["Dashboard", "Members", "Campaigns", "Segments", "Rewards"]
     console.page.keyboard.press("Enter")
     console.page.wait_for_selector("#rewards-title")
     assert console.page.evaluate("() => window.location.hash") == "#/rewards"
