@@ -201,3 +201,61 @@ def test_consent_and_the_weekly_cap_over_random_event_sequences(world, opt_in, p
     assert sent == expected
     assert all(m.to == "sam@example.com" for m in world.outbox.sent[sent_before:])
     world.clock.at = start + timedelta(days=365)  # the next example starts a year on: earlier members' weeks are over
+
+
+# ------------------------------------------------------------ the weekly cap under a race
+
+@pytest.mark.parametrize(("racers", "per_week"), [(8, 2), (6, 1), (5, 5), (4, 0)])
+def test_concurrent_marketing_messages_send_exactly_the_cap(world, racers, per_week):
+    """N marketing events for one member at the same instant, cap C: exactly min(N, C) e-mails, the others
+    `not_sent` for the weekly cap; the member's week holds exactly those sent."""
+    world.member(SAM, opt_in=True)
+    world.sending.marketing_per_week = per_week
+    barrier, outcomes, lock = threading.Barrier(racers), [], threading.Lock()
+
+    def deliver(number):
+        barrier.wait()
+        outcome = world.sending.deliver(Trigger(KINDS["offer_available"], f"race-{number}", SAM,
+                                                {"offer": {"name": f"Offer {number}", "ends_at": None}}))
+        with lock:
+            outcomes.append((outcome.result, outcome.reason))
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sent = min(racers, per_week)
+    assert sorted(outcomes) == sorted([("not_sent", "weekly_cap")] * (racers - sent) + [("sent", None)] * sent)
+    assert len(world.outbox.sent) == sent
+    log = world.store.log(SAM, 50)[0]
+    assert sorted(e.status for e in log) == sorted(["sent"] * sent + ["not_sent"] * (racers - sent))
+    assert len(world.store.marketing_week(SAM).sent) == sent
+    world.clock.advance(timedelta(days=7, seconds=1))  # a week on: room again, and the old places are dropped
+    if per_week:
+        assert world.sending.deliver(Trigger(KINDS["birthday"], "later", SAM, {"points": 5})).result == "sent"
+        assert list(world.store.marketing_week(SAM).sent) == ["later#birthday"]
+
+
+def test_a_marketing_message_that_did_not_go_out_gives_its_place_back(world):
+    world.member(SAM, opt_in=True)
+    world.sending.marketing_per_week = 1
+    world.outbox.fail_with = [ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "SendEmail"),
+                              SendRefused("MessageRejected", "no")]
+    with pytest.raises(ClientError):  # for now: released, the place given back
+        world.sending.deliver(Trigger(KINDS["birthday"], "b1", SAM, {"points": 5}))
+    assert world.store.marketing_week(SAM).sent == {}
+    assert world.sending.deliver(Trigger(KINDS["birthday"], "b2", SAM, {"points": 5})).result == "failed"  # for good
+    assert world.store.marketing_week(SAM).sent == {}
+    assert world.sending.deliver(Trigger(KINDS["birthday"], "b1", SAM, {"points": 5})).result == "sent"
+    assert world.sending.deliver(Trigger(KINDS["offer_available"], "o1", SAM,
+                                         {"offer": {"name": "x", "ends_at": None}})).reason == "weekly_cap"
+    assert list(world.store.marketing_week(SAM).sent) == ["b1#birthday"]
+
+
+def test_erasure_forgets_the_marketing_week_too(world):
+    world.member(SAM, opt_in=True)
+    world.sending.deliver(Trigger(KINDS["birthday"], "b1", SAM, {"points": 5}))
+    assert world.store.marketing_week(SAM).version == 1
+    world.sending.handle("MemberErased", {"event_id": "x", "member_id": SAM})
+    assert world.store.marketing_week(SAM).sent == {} and world.store.marketing_week(SAM).version == 0

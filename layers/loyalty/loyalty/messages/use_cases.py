@@ -21,11 +21,12 @@ from loyalty.domain.access import Caller
 from loyalty.messages.kinds import KINDS, MARKETING, Kind, Trigger, triggered
 from loyalty.messages.mail import Email, MailSender, SendRefused
 from loyalty.messages.policy import DEFAULT_MARKETING_PER_WEEK, WEEK, decide
-from loyalty.messages.store import FAILED, NOT_SENT, SENDING, SENT, LogEntry, MessageStore, StoredTemplate
+from loyalty.messages.store import FAILED, NOT_SENT, SENDING, SENT, LogEntry, MessageStore, StoredTemplate, WeekMoved
 from loyalty.messages.templates import check, render
 from loyalty.messages.unsubscribe import UnsubscribeTokens
 
 EMAIL = "email"
+WEEK_ATTEMPTS = 50  # reads of the member's marketing week while other messages take places in it (each try: one wins)
 DEFAULT_VERSION = "default"
 
 
@@ -84,16 +85,24 @@ class Sending:
         if member is None or member.status != "active":
             return Outcome("not_sent", "erased" if member is None or member.status == "erased" else member.status)
         now, kind = self.clock.now(), trigger.kind
-        recent = self.store.marketing_sent_since(member.member_id, now - WEEK) if kind.category == MARKETING else []
-        decision = decide(kind, opted_in=member.marketing_opt_in, erased=False, marketing_sent=recent, now=now,
-                          per_week=self.marketing_per_week)
-        reason = None if decision.send else decision.reason
-        if decision.send and not member.email:
-            reason = "no_address"
         template, version, locale = self.template_for(kind, member.locale)
-        entry = LogEntry(member.member_id, trigger.event_id, kind.name, kind.category, EMAIL, version, locale,
-                         SENDING if reason is None else NOT_SENT, now, reason)
-        if not self.store.claim(entry):
+        for _ in range(WEEK_ATTEMPTS):
+            week = self.store.marketing_week(member.member_id) if kind.category == MARKETING else None
+            decision = decide(kind, opted_in=member.marketing_opt_in, erased=False,
+                              marketing_sent=week.times() if week else [], now=now, per_week=self.marketing_per_week)
+            reason = None if decision.send else decision.reason
+            if decision.send and not member.email:
+                reason = "no_address"
+            entry = LogEntry(member.member_id, trigger.event_id, kind.name, kind.category, EMAIL, version, locale,
+                             SENDING if reason is None else NOT_SENT, now, reason)
+            try:  # a marketing message takes its place in the member's week in the claim's transaction
+                claimed = self.store.claim(entry, week if reason is None else None, now - WEEK)
+            except WeekMoved:
+                continue  # another message took a place meanwhile: read the week again, decide again
+            break
+        else:
+            raise WeekMoved(f"the marketing week of {member.member_id} kept moving")  # the queue offers it again
+        if not claimed:
             return Outcome("duplicate")
         if reason is not None:
             return Outcome("not_sent", reason)
