@@ -459,7 +459,7 @@ def test_the_message_sender_may_send_only_as_its_identity_through_its_configurat
     assert suppression == {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]}
     rule = RESOURCES["MessageEventsRule"]["Properties"]
     assert rule["EventPattern"]["detail-type"] == ["MemberEnrolled", "PointsExpiringSoon", "TierChanged", "PointsRedeemed",
-                                                   "MemberErased"]
+                                                   "BirthdayBonusCredited", "MemberErased"]
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["MessageQueue", "Arn"]}
     (source,) = function["Properties"]["Events"].values()
