@@ -179,7 +179,7 @@ STEP = st.tuples(st.sampled_from(KIND_NAMES), st.integers(min_value=0, max_value
 def test_consent_and_the_weekly_cap_over_random_event_sequences(world, opt_in, per_week, steps):
     member_id = f"m{next(EXAMPLES):020x}"  # a new member per example (Hypothesis may run one example twice)
     world.member(member_id, opt_in=opt_in)
-    world.sending.marketing_per_week = per_week
+    world.cap(per_week)
     start, sent_before = world.clock.now(), len(world.outbox.sent)
     marketing_sent, expected = [], []  # the model: when marketing went out; which kinds should be sent
     values = {"welcome": {"points": 1}, "tier_changed": {"tier": "Gold", "previous_tier": None},
@@ -210,7 +210,7 @@ def test_concurrent_marketing_messages_send_exactly_the_cap(world, racers, per_w
     """N marketing events for one member at the same instant, cap C: exactly min(N, C) e-mails, the others
     `not_sent` for the weekly cap; the member's week holds exactly those sent."""
     world.member(SAM, opt_in=True)
-    world.sending.marketing_per_week = per_week
+    world.cap(per_week)
     barrier, outcomes, lock = threading.Barrier(racers), [], threading.Lock()
 
     def deliver(number):
@@ -239,7 +239,7 @@ def test_concurrent_marketing_messages_send_exactly_the_cap(world, racers, per_w
 
 def test_a_marketing_message_that_did_not_go_out_gives_its_place_back(world):
     world.member(SAM, opt_in=True)
-    world.sending.marketing_per_week = 1
+    world.cap(1)
     world.outbox.fail_with = [ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "SendEmail"),
                               SendRefused("MessageRejected", "no")]
     with pytest.raises(ClientError):  # for now: released, the place given back
@@ -259,3 +259,34 @@ def test_erasure_forgets_the_marketing_week_too(world):
     assert world.store.marketing_week(SAM).version == 1
     world.sending.handle("MemberErased", {"event_id": "x", "member_id": SAM})
     assert world.store.marketing_week(SAM).sent == {} and world.store.marketing_week(SAM).version == 0
+
+
+# ------------------------------------------------------------ the program document's locale and cap, by version
+
+def test_the_program_version_in_force_gives_the_locale_the_cap_and_the_name(world):
+    """A new program version (its `locale`, `messages.marketing_per_week`, `name`) applies from its effective_from,
+    to the second, with no redeploy; messages before it follow the earlier version."""
+    from loyalty.core.programs import Programs
+    from loyalty.program import ProgramHistory, ProgramVersion
+    from tests.conftest import PROGRAM
+
+    switch = world.clock.now() + timedelta(days=1)
+    later = PROGRAM.model_validate({**PROGRAM.model_dump(), "name": "Bean There Club", "locale": "de",
+                                    "messages": {"marketing_per_week": 1}})
+    history = ProgramHistory((*ProgramHistory.seeded(PROGRAM).versions,
+                              ProgramVersion(2, switch, later, world.clock.now(), "admin-1")))
+    world.sending.programs = Programs(lambda: history, world.clock)
+    world.member(SAM, opt_in=True)  # no locale of their own: the program's
+    world.member(ALEX, opt_in=True, name="Alex", email="alex@example.com", locale="fr")  # no French: the program's
+    birthday = KINDS["birthday"]
+    assert [world.sending.deliver(Trigger(birthday, f"v1-{n}", SAM, {"points": 5})).result for n in range(3)] == [
+        "sent", "sent", "not_sent"]  # version 1: two a week
+    assert [m.subject for m in world.outbox.sent] == ["Happy birthday, Sam!"] * 2
+    world.clock.at = switch + timedelta(days=8)  # version 2 in force, and a new week
+    assert [world.sending.deliver(Trigger(birthday, f"v2-{n}", SAM, {"points": 5})).result for n in range(2)] == [
+        "sent", "not_sent"]  # version 2: one a week
+    assert world.sending.handle(*enrolled("w-alex", ALEX)).result == "sent"
+    german = world.outbox.sent[2:]
+    assert [m.subject for m in german] == [
+        "Alles Gute zum Geburtstag, Sam!", "Willkommen bei Bean There Club, Alex"]
+    assert [e.locale for e in world.store.log(ALEX, 5)[0]] == ["de"]
