@@ -6,8 +6,9 @@ locale), the decision (policy.py: erased or blocked members hear nothing; market
 weekly cap of the program version in force), the template (the member's locale, else the program's; a stored one,
 else the program's default), then a claim written with the log entry only if this event's message of this kind was
 never claimed (so an event delivered twice, even at once, sends once); a marketing message's claim also takes a place
-in the member's week, only if nobody took one since it was read (so the cap holds exactly under a race), then the mail. A refusal that will not change ends the entry `failed`; anything else
-releases the claim and raises, so the queue offers the event again.
+in the member's week, only if nobody took one since it was read (so the cap holds exactly under a race), then the
+mail. A refusal that will not change ends the entry `failed`; anything else releases the claim and raises, so the
+queue offers the event again.
 """
 
 from __future__ import annotations
