@@ -67,16 +67,18 @@ class FileSink:
 
 @dataclass(frozen=True)
 class FileOutbox:
-    """Member e-mail appended to a file, one JSON object per line: its id, when, and the SendEmail request."""
+    """Member e-mail appended to a file, one JSON object per line: its id, when (the business clock's time, as every
+    other local record is dated), and the SendEmail request."""
 
     path: Path
+    clock: Clock
 
     def __call__(self, email) -> str:
         import uuid
 
         message_id = f"local-{uuid.uuid4()}"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = {"message_id": message_id, "sent_at": datetime.now(timezone.utc).isoformat(), "request": email.ses_request()}
+        line = {"message_id": message_id, "sent_at": self.clock.now().isoformat(), "request": email.ses_request()}
         with open(self.path, "a", encoding="utf-8") as outbox:
             outbox.write(json.dumps(line) + "\n")
         return message_id
@@ -120,7 +122,7 @@ class LocalPlatform(Platform):
 
     def mail_sender(self, env: Mapping[str, str] | None = None):
         path = _env(env).get("LOCAL_OUTBOX_FILE")
-        return FileOutbox(Path(path)) if path else None
+        return FileOutbox(Path(path), self.clock(env)) if path else None
 
 
 def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:

@@ -219,9 +219,10 @@ GRANTS = {
     # D# keys only), a retry's log item, the subscription's health
     "DeliverWebhooksFunction": {"WebhooksTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
                                                   "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"}},
-    # member messages: the member's address, consent and locale (one GetItem); templates, the weekly cap's Query, a
-    # claim with its log entry (one transaction), its outcome; a claim released, an erased member's log deleted
-    "SendMessagesFunction": {"MembersTable": {"dynamodb:GetItem"},
+    # member messages: the program's versions (locale, weekly cap); the member's address, consent and locale (one
+    # GetItem); templates, the member's marketing week, a claim with its log entry and week (one transaction), its
+    # outcome; a claim released, an erased member's log and week deleted
+    "SendMessagesFunction": {"CatalogTable": {"dynamodb:Query"}, "MembersTable": {"dynamodb:GetItem"},
                              "MessagesTable": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
                                                "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}},
     # the message routes: the member a path names (and "me"'s marker); templates read, listed (a Query per kind) and
@@ -269,7 +270,7 @@ def test_every_function_is_granted_exactly_the_table_actions_it_needs():
 MARKER_DELETE_CONDITION = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["EMAIL#*", "SUB#*", "REF#*"]}}
 SUBSCRIPTION_DELETE_CONDITION = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["SUB"]}}
 DELIVERY_LOG_CONDITION = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["D#*"]}}
-MESSAGE_LOG_CONDITION = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["E#*", "L#*"]}}
+MESSAGE_LOG_CONDITION = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["E#*", "L#*", "W#*"]}}
 
 
 def test_reads_stay_reads_and_nothing_deletes_or_scans():
@@ -459,7 +460,7 @@ def test_the_message_sender_may_send_only_as_its_identity_through_its_configurat
     assert suppression == {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]}
     rule = RESOURCES["MessageEventsRule"]["Properties"]
     assert rule["EventPattern"]["detail-type"] == ["MemberEnrolled", "PointsExpiringSoon", "TierChanged", "PointsRedeemed",
-                                                   "MemberErased"]
+                                                   "BirthdayBonusCredited", "MemberErased"]
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["MessageQueue", "Arn"]}
     (source,) = function["Properties"]["Events"].values()

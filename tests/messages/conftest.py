@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from loyalty.clock import FixedClock
+from loyalty.core.programs import Programs
 from loyalty.messages.mail import Email
 from loyalty.messages.store import MessageStore
 from loyalty.messages.templates import demo_templates
@@ -18,6 +19,7 @@ from loyalty.messages.unsubscribe import UnsubscribeTokens
 from loyalty.messages.use_cases import Sending
 from loyalty_local.moto_atomic import make_dynamodb_atomic
 from loyalty_local.template import create_tables
+from tests.conftest import PROGRAM
 
 REGION = "us-east-1"
 START = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
@@ -45,6 +47,14 @@ class World:
     clock: FixedClock
     dynamodb: object
 
+    def program(self, **changes) -> None:
+        """The sender's program from now on: the demo program with `changes` (e.g. locale, messages)."""
+        program = PROGRAM.model_validate({**PROGRAM.model_dump(), **changes})
+        self.sending.programs = Programs.fixed(program, self.clock)
+
+    def cap(self, per_week: int) -> None:
+        self.program(messages={"marketing_per_week": per_week})
+
     def member(self, member_id: str, *, email: str | None = "sam@example.com", name: str | None = "Sam",
                opt_in: bool = False, status: str = "active", locale: str | None = None) -> str:
         """A member item as the members table holds one (the fields a message reads)."""
@@ -69,6 +79,6 @@ def world():
         store = MessageStore(dynamodb, "MessagesTable", "MembersTable")
         clock, outbox = FixedClock(START), Outbox()
         sending = Sending(store=store, clock=clock, send=outbox, tokens=UnsubscribeTokens(KEY), templates=demo_templates(),
-                          program_name="Bean There Rewards", sender="rewards@example.com", api_url=API,
-                          default_locale="en", marketing_per_week=2, configuration_set="loyalty-test-messages")
+                          programs=Programs.fixed(PROGRAM, clock), sender="rewards@example.com", api_url=API,
+                          configuration_set="loyalty-test-messages")
         yield World(sending, store, outbox, clock, dynamodb)

@@ -179,7 +179,7 @@ STEP = st.tuples(st.sampled_from(KIND_NAMES), st.integers(min_value=0, max_value
 def test_consent_and_the_weekly_cap_over_random_event_sequences(world, opt_in, per_week, steps):
     member_id = f"m{next(EXAMPLES):020x}"  # a new member per example (Hypothesis may run one example twice)
     world.member(member_id, opt_in=opt_in)
-    world.sending.marketing_per_week = per_week
+    world.cap(per_week)
     start, sent_before = world.clock.now(), len(world.outbox.sent)
     marketing_sent, expected = [], []  # the model: when marketing went out; which kinds should be sent
     values = {"welcome": {"points": 1}, "tier_changed": {"tier": "Gold", "previous_tier": None},
@@ -201,3 +201,92 @@ def test_consent_and_the_weekly_cap_over_random_event_sequences(world, opt_in, p
     assert sent == expected
     assert all(m.to == "sam@example.com" for m in world.outbox.sent[sent_before:])
     world.clock.at = start + timedelta(days=365)  # the next example starts a year on: earlier members' weeks are over
+
+
+# ------------------------------------------------------------ the weekly cap under a race
+
+@pytest.mark.parametrize(("racers", "per_week"), [(8, 2), (6, 1), (5, 5), (4, 0)])
+def test_concurrent_marketing_messages_send_exactly_the_cap(world, racers, per_week):
+    """N marketing events for one member at the same instant, cap C: exactly min(N, C) e-mails, the others
+    `not_sent` for the weekly cap; the member's week holds exactly those sent."""
+    world.member(SAM, opt_in=True)
+    world.cap(per_week)
+    barrier, outcomes, lock = threading.Barrier(racers), [], threading.Lock()
+
+    def deliver(number):
+        barrier.wait()
+        outcome = world.sending.deliver(Trigger(KINDS["offer_available"], f"race-{number}", SAM,
+                                                {"offer": {"name": f"Offer {number}", "ends_at": None}}))
+        with lock:
+            outcomes.append((outcome.result, outcome.reason))
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sent = min(racers, per_week)
+    assert sorted(outcomes) == sorted([("not_sent", "weekly_cap")] * (racers - sent) + [("sent", None)] * sent)
+    assert len(world.outbox.sent) == sent
+    log = world.store.log(SAM, 50)[0]
+    assert sorted(e.status for e in log) == sorted(["sent"] * sent + ["not_sent"] * (racers - sent))
+    assert len(world.store.marketing_week(SAM).sent) == sent
+    world.clock.advance(timedelta(days=7, seconds=1))  # a week on: room again, and the old places are dropped
+    if per_week:
+        assert world.sending.deliver(Trigger(KINDS["birthday"], "later", SAM, {"points": 5})).result == "sent"
+        assert list(world.store.marketing_week(SAM).sent) == ["later#birthday"]
+
+
+def test_a_marketing_message_that_did_not_go_out_gives_its_place_back(world):
+    world.member(SAM, opt_in=True)
+    world.cap(1)
+    world.outbox.fail_with = [ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "SendEmail"),
+                              SendRefused("MessageRejected", "no")]
+    with pytest.raises(ClientError):  # for now: released, the place given back
+        world.sending.deliver(Trigger(KINDS["birthday"], "b1", SAM, {"points": 5}))
+    assert world.store.marketing_week(SAM).sent == {}
+    assert world.sending.deliver(Trigger(KINDS["birthday"], "b2", SAM, {"points": 5})).result == "failed"  # for good
+    assert world.store.marketing_week(SAM).sent == {}
+    assert world.sending.deliver(Trigger(KINDS["birthday"], "b1", SAM, {"points": 5})).result == "sent"
+    assert world.sending.deliver(Trigger(KINDS["offer_available"], "o1", SAM,
+                                         {"offer": {"name": "x", "ends_at": None}})).reason == "weekly_cap"
+    assert list(world.store.marketing_week(SAM).sent) == ["b1#birthday"]
+
+
+def test_erasure_forgets_the_marketing_week_too(world):
+    world.member(SAM, opt_in=True)
+    world.sending.deliver(Trigger(KINDS["birthday"], "b1", SAM, {"points": 5}))
+    assert world.store.marketing_week(SAM).version == 1
+    world.sending.handle("MemberErased", {"event_id": "x", "member_id": SAM})
+    assert world.store.marketing_week(SAM).sent == {} and world.store.marketing_week(SAM).version == 0
+
+
+# ------------------------------------------------------------ the program document's locale and cap, by version
+
+def test_the_program_version_in_force_gives_the_locale_the_cap_and_the_name(world):
+    """A new program version (its `locale`, `messages.marketing_per_week`, `name`) applies from its effective_from,
+    to the second, with no redeploy; messages before it follow the earlier version."""
+    from loyalty.core.programs import Programs
+    from loyalty.program import ProgramHistory, ProgramVersion
+    from tests.conftest import PROGRAM
+
+    switch = world.clock.now() + timedelta(days=1)
+    later = PROGRAM.model_validate({**PROGRAM.model_dump(), "name": "Bean There Club", "locale": "de",
+                                    "messages": {"marketing_per_week": 1}})
+    history = ProgramHistory((*ProgramHistory.seeded(PROGRAM).versions,
+                              ProgramVersion(2, switch, later, world.clock.now(), "admin-1")))
+    world.sending.programs = Programs(lambda: history, world.clock)
+    world.member(SAM, opt_in=True)  # no locale of their own: the program's
+    world.member(ALEX, opt_in=True, name="Alex", email="alex@example.com", locale="fr")  # no French: the program's
+    birthday = KINDS["birthday"]
+    assert [world.sending.deliver(Trigger(birthday, f"v1-{n}", SAM, {"points": 5})).result for n in range(3)] == [
+        "sent", "sent", "not_sent"]  # version 1: two a week
+    assert [m.subject for m in world.outbox.sent] == ["Happy birthday, Sam!"] * 2
+    world.clock.at = switch + timedelta(days=8)  # version 2 in force, and a new week
+    assert [world.sending.deliver(Trigger(birthday, f"v2-{n}", SAM, {"points": 5})).result for n in range(2)] == [
+        "sent", "not_sent"]  # version 2: one a week
+    assert world.sending.handle(*enrolled("w-alex", ALEX)).result == "sent"
+    german = world.outbox.sent[2:]
+    assert [m.subject for m in german] == [
+        "Alles Gute zum Geburtstag, Sam!", "Willkommen bei Bean There Club, Alex"]
+    assert [e.locale for e in world.store.log(ALEX, 5)[0]] == ["de"]

@@ -158,9 +158,17 @@ def _ledger_events(entry: dict, base: dict) -> list[DomainEvent]:
             "redemption_id": entry.get("redemption_id"), "reward_id": entry.get("reward_id"),
             "voucher_code": entry.get("voucher_code"),
         })]
+    if entry["type"] == "bonus" and entry.get("bonus") == "birthday":  # the daily job's, once a year (its key names it)
+        return [DomainEvent("BirthdayBonusCredited", {**common, "points": entry["points"], "year": _birthday_year(entry),
+                                                      "expires_at": _timestamp(entry.get("expires_at"))})]
     if entry["type"] == "expire":
         return [DomainEvent("PointsExpired", {**common, "points": -entry["points"], "lots": entry.get("lots_consumed") or {}})]
     return []
+
+
+def _birthday_year(entry: dict) -> int:
+    """The year of a birthday bonus entry, from its key ("bonus#birthday#<year>")."""
+    return int(str(entry["entry_key"]).rsplit("#", 1)[1])
 
 
 def _explanation(entry: dict) -> dict:

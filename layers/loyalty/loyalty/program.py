@@ -70,6 +70,12 @@ class TierReview(_Rules):
 MAX_QUALIFYING_WINDOW_MONTHS = 36  # members keep their qualifying points of this many months, no more (any version)
 
 
+class MessageRules(_Rules):
+    marketing_per_week: int = Field(
+        strict=True, default=2, ge=0, le=50,
+        description="At most this many marketing messages (birthday, offer_available) per member in any 7 days; 0: none.")
+
+
 class Program(_Rules):
     name: str = Field(min_length=1, max_length=100)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
@@ -85,6 +91,10 @@ class Program(_Rules):
     time_zone: str = Field(default="UTC", description="Reports count days in this IANA time zone.")
     tier_review: TierReview = TierReview()
     reminder_days: int = Field(strict=True, default=30, ge=1, le=180, description="Members hear of expiring points this many days ahead.")
+    locale: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$", max_length=35,
+                        description="The language (BCP 47) of the messages of a member without a locale of their own, "
+                                    "and of those whose locale has no template.")
+    messages: MessageRules = MessageRules()
 
     @field_validator("time_zone")
     @classmethod

@@ -26,7 +26,7 @@ def sending_from_settings(settings: SendingSettings, clock, mail_sender=None):
     """`mail_sender`: what the platform sends with (the local outbox); None: SES v2."""
     from loyalty.messages.templates import demo_templates
     from loyalty.messages.use_cases import Sending
-    from loyalty.program import load_program
+    from loyalty.programs.store import cached_programs
 
     if mail_sender is None:
         import boto3
@@ -38,6 +38,5 @@ def sending_from_settings(settings: SendingSettings, clock, mail_sender=None):
                                 settings.ses_identity_arn)
     return Sending(
         store=store_from_settings(settings), clock=clock, send=mail_sender, tokens=tokens_from_settings(settings),
-        templates=demo_templates(), program_name=load_program(settings.program_file).name, sender=settings.message_sender,
-        api_url=settings.public_api_url, default_locale=settings.messages_default_locale,
-        marketing_per_week=settings.messages_marketing_per_week, configuration_set=settings.ses_configuration_set)
+        templates=demo_templates(), programs=cached_programs(settings.program_versions(), clock)[1],
+        sender=settings.message_sender, api_url=settings.public_api_url, configuration_set=settings.ses_configuration_set)

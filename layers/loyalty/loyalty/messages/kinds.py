@@ -23,10 +23,10 @@ KINDS = {kind.name: kind for kind in (
     Kind("points_expiring", SERVICE, "PointsExpiringSoon", COMMON | {"points", "expires_on"}),
     Kind("tier_changed", SERVICE, "TierChanged", COMMON | {"tier", "previous_tier"}),
     Kind("reward_redeemed", SERVICE, "PointsRedeemed", COMMON | {"points", "reward_id", "voucher_code"}),
-    # The birthday bonus is credited by the daily job without an event of its own yet; an offer's start per
-    # member in its audience needs the audience evaluated when a campaign activates (CampaignActivated).
-    Kind("birthday", MARKETING, None, COMMON | {"points"}),
-    Kind("offer_available", MARKETING, "CampaignActivated", COMMON | {"offer"}),
+    # The daily job's birthday bonus entry (once per member and year) announces the birthday.
+    Kind("birthday", MARKETING, "BirthdayBonusCredited", COMMON | {"points"}),
+    # Not triggered yet: an offer's start for each member of its audience needs the audience enumerated (docs/messages.md).
+    Kind("offer_available", MARKETING, None, COMMON | {"offer"}),
 )}
 
 
@@ -51,6 +51,8 @@ def triggered(detail_type: str, detail: dict[str, Any]) -> Trigger | None:
     if detail_type == "TierChanged":
         return Trigger(KINDS["tier_changed"], event_id, detail["member_id"],
                        {"tier": detail["to"], "previous_tier": detail.get("from")})
+    if detail_type == "BirthdayBonusCredited":
+        return Trigger(KINDS["birthday"], event_id, detail["member_id"], {"points": detail["points"]})
     if detail_type == "PointsRedeemed" and detail.get("voucher_code"):  # a discount without a voucher says nothing
         return Trigger(KINDS["reward_redeemed"], event_id, detail["member_id"],
                        {"points": detail["points"], "reward_id": detail.get("reward_id"), "voucher_code": detail["voucher_code"]})

@@ -29,5 +29,5 @@ def decide(kind: Kind, *, opted_in: bool, erased: bool, marketing_sent: Iterable
         return Decision(True, "sent")
     if not opted_in:
         return Decision(False, "no_consent")
-    recent = sum(1 for at in marketing_sent if now - WEEK < at <= now)
+    recent = sum(1 for at in marketing_sent if now - WEEK < at)  # one stamped a moment ahead by another instance counts
     return Decision(recent < per_week, "sent" if recent < per_week else "weekly_cap")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from loyalty.settings import DEFAULT_PROGRAM_FILE, Settings
+from loyalty.settings import DEFAULT_PROGRAM_FILE, ProgramVersionsSettings, Settings
 
 
 class MessageLogSettings(Settings):
@@ -34,12 +34,18 @@ class MessageSettings(MessageLogSettings):
 
 
 class SendingSettings(MessageSettings):
-    """The sender's besides: who it sends as, through which configuration set, where unsubscribe links point."""
+    """The sender's besides: who it sends as, through which configuration set, where unsubscribe links point, and the
+    program's versions."""
 
     message_sender: str = Field(min_length=3)  # the From address: of the SES identity's domain (or the identity itself)
     public_api_url: str = Field(pattern=r"^https?://")  # the unsubscribe link's base
     ses_configuration_set: str | None = None
     ses_identity_arn: str | None = None  # FromEmailAddressIdentityArn: the one identity the function may send as
-    # The program's locale and weekly marketing cap (the program document does not carry them yet).
-    messages_default_locale: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
-    messages_marketing_per_week: int = Field(default=2, ge=0, le=50)
+    # The program's versions (its name, locale and messages.marketing_per_week), as every function reads them.
+    catalog_table: str
+    program_cache_seconds: int = Field(default=60, ge=0, le=60)
+
+    def program_versions(self) -> ProgramVersionsSettings:
+        return ProgramVersionsSettings(catalog_table=self.catalog_table, program_file=self.program_file,
+                                       program_cache_seconds=self.program_cache_seconds, aws_region=self.aws_region,
+                                       aws_endpoint_url_dynamodb=self.aws_endpoint_url_dynamodb)

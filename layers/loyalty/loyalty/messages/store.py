@@ -6,6 +6,10 @@ member fields a message needs, read from the members table.
 - a log entry: pk "L#<member id>", sk "<sent at>#<kind>#<event id>" (a Query backwards is newest first): kind,
   channel, category, template version, status, time. Never the address or the body. Erasure deletes them.
 - a template: pk "T#<kind>", sk the locale: subject, text, html and its version (1, 2, ...).
+- the member's marketing week: pk "W#<member id>", sk "marketing": when each marketing message of the last 7 days
+  went out (`sent`: "<event id>#<kind>" -> time) and a `version`. A marketing message's claim rewrites it in the same
+  transaction, only if its version is still the one read: of two messages racing for the last place under the weekly
+  cap, one wins and the other reads again and finds the week full. The cap is exact, not "one over in a race".
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from typing import Any
 from loyalty.store.cursors import page_cursor, page_start
 from loyalty.store.keys import member_pk
 
-CLAIM, LOG, TEMPLATE = "E#", "L#", "T#"
+CLAIM, LOG, TEMPLATE, WEEK_OF = "E#", "L#", "T#", "W#"
+MARKETING_WEEK = "marketing"
 SENDING, SENT, FAILED, NOT_SENT = "sending", "sent", "failed", "not_sent"
 
 
@@ -71,6 +76,26 @@ class StoredTemplate:
         return {"subject": self.subject, "text": self.text, "html": self.html}
 
 
+@dataclass(frozen=True)
+class MarketingWeek:
+    """The member's marketing messages that count against the weekly cap, as read (version 0: none ever)."""
+
+    member_id: str
+    sent: dict[str, datetime]  # "<event id>#<kind>" -> when it went out
+    version: int = 0
+
+    def times(self) -> list[datetime]:
+        return list(self.sent.values())
+
+
+class WeekMoved(Exception):
+    """The member's marketing week changed since it was read (another message took a place): read it again."""
+
+
+def _slot(entry: LogEntry) -> str:
+    return f"{entry.event_id}#{entry.kind}"
+
+
 class MessageStore:
     def __init__(self, client, messages_table: str, members_table: str) -> None:
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -106,34 +131,77 @@ class MessageStore:
                            "template_version": entry.template_version, "locale": entry.locale,
                            "status": entry.status, "at": _time(entry.at), "reason": entry.reason})
 
-    def claim(self, entry: LogEntry) -> bool:
-        """Write the event's claim and its log entry; False if the event's message of this kind was claimed before."""
+    def marketing_week(self, member_id: str) -> MarketingWeek:
+        """The member's marketing week as it stands (a strongly consistent read)."""
+        item = self.client.get_item(TableName=self.table, Key=self._item({"pk": WEEK_OF + member_id, "sk": MARKETING_WEEK}),
+                                    ConsistentRead=True).get("Item")
+        if not item:
+            return MarketingWeek(member_id, {})
+        v = self._plain(item)
+        return MarketingWeek(member_id, {slot: _parse(at) for slot, at in (v.get("sent") or {}).items()}, int(v["version"]))
+
+    def claim(self, entry: LogEntry, week: MarketingWeek | None = None, since: datetime | None = None) -> bool:
+        """Write the event's claim and its log entry; False if the event's message of this kind was claimed before.
+
+        `week` (a marketing message being sent): the member's week as read, which gets this message (and loses what
+        went out at or before `since`) in the same transaction, only if nobody changed it since; WeekMoved if
+        somebody did (read it again and decide again)."""
         from botocore.exceptions import ClientError
 
+        items = [
+            {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
+                     "Item": self._item({"pk": CLAIM + entry.event_id, "sk": entry.kind, "at": _time(entry.at)})}},
+            {"Put": {"TableName": self.table, "Item": self._log_item(entry)}},
+        ]
+        if week is not None:
+            kept = {slot: _time(at) for slot, at in week.sent.items() if since is None or at > since}
+            item = {"pk": WEEK_OF + entry.member_id, "sk": MARKETING_WEEK, "sent": {**kept, _slot(entry): _time(entry.at)},
+                    "version": week.version + 1}
+            condition = {"ConditionExpression": "attribute_not_exists(pk)"} if week.version == 0 else {
+                "ConditionExpression": "version = :read", "ExpressionAttributeValues": {":read": {"N": str(week.version)}}}
+            items.append({"Put": {"TableName": self.table, "Item": self._item(item), **condition}})
         try:
-            self.client.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
-                         "Item": self._item({"pk": CLAIM + entry.event_id, "sk": entry.kind, "at": _time(entry.at)})}},
-                {"Put": {"TableName": self.table, "Item": self._log_item(entry)}},
-            ])
+            self.client.transact_write_items(TransactItems=items)
         except ClientError as error:
-            reasons = error.response.get("CancellationReasons") or []
-            if error.response["Error"]["Code"] == "TransactionCanceledException" and reasons and \
-                    reasons[0].get("Code") == "ConditionalCheckFailed":
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons") or []]
+            if error.response["Error"]["Code"] != "TransactionCanceledException" or "ConditionalCheckFailed" not in reasons:
+                raise
+            if reasons[0] == "ConditionalCheckFailed":
                 return False
-            raise
+            raise WeekMoved(entry.member_id) from None
         return True
 
     def release(self, entry: LogEntry) -> None:
-        """Undo a claim whose sending failed for now (the event comes again and tries again)."""
+        """Undo a claim whose sending failed for now (the event comes again and tries again); a marketing message
+        gives its place in the member's week back."""
+        self._give_back(entry)
         self.client.transact_write_items(TransactItems=[
             {"Delete": {"TableName": self.table, "Key": self._item({"pk": CLAIM + entry.event_id, "sk": entry.kind})}},
             {"Delete": {"TableName": self.table, "Key": self._item({"pk": LOG + entry.member_id, "sk": entry.sort_key})}},
         ])
 
-    def finish(self, entry: LogEntry, status: str, reason: str | None = None) -> None:
-        """The log entry's outcome; nothing if the entry is gone (the member was erased meanwhile)."""
+    def _give_back(self, entry: LogEntry) -> None:
+        """A marketing message that did not go out gives its place in the member's week back (if it holds one)."""
         from botocore.exceptions import ClientError
+
+        if entry.category != "marketing":
+            return
+        try:
+            self.client.update_item(
+                TableName=self.table, Key=self._item({"pk": WEEK_OF + entry.member_id, "sk": MARKETING_WEEK}),
+                UpdateExpression="REMOVE #sent.#slot ADD version :one", ConditionExpression="attribute_exists(#sent.#slot)",
+                ExpressionAttributeNames={"#sent": "sent", "#slot": _slot(entry)}, ExpressionAttributeValues={":one": {"N": "1"}})
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def finish(self, entry: LogEntry, status: str, reason: str | None = None) -> None:
+        """The log entry's outcome; nothing if the entry is gone (the member was erased meanwhile). A marketing
+        message refused for good gives its place in the week back (it never reached the member)."""
+        from botocore.exceptions import ClientError
+
+        if status == FAILED:
+            self._give_back(entry)
 
         names, values = {"#s": "status"}, {":s": {"S": status}}
         expression = "SET #s = :s"
@@ -154,22 +222,6 @@ class MessageStore:
                         channel=v["channel"], template_version=v["template_version"], locale=v["locale"],
                         status=v["status"], at=_parse(v["at"]), reason=v.get("reason"))
 
-    def marketing_sent_since(self, member_id: str, since: datetime) -> list[datetime]:
-        """When the member's marketing messages sent (or being sent) since `since` went out."""
-        items, key = [], None
-        while True:
-            page = self.client.query(
-                TableName=self.table, KeyConditionExpression="pk = :pk AND sk >= :since",
-                FilterExpression="category = :marketing AND #s IN (:sent, :sending)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=self._item({":pk": LOG + member_id, ":since": _time(since), ":marketing": "marketing",
-                                                      ":sent": SENT, ":sending": SENDING}),
-                ConsistentRead=True, **({"ExclusiveStartKey": key} if key else {}))
-            items.extend(page["Items"])
-            key = page.get("LastEvaluatedKey")
-            if not key:
-                return [self._entry(item).at for item in items]
-
     def log(self, member_id: str, limit: int, cursor: str | None = None) -> tuple[list[LogEntry], str | None]:
         """A page of the member's log, newest first."""
         start = page_start(cursor, LOG + member_id)
@@ -189,7 +241,9 @@ class MessageStore:
         return found
 
     def forget(self, member_id: str) -> int:
-        """Delete the member's log (erasure); the claims, which name no member, stay. The number deleted."""
+        """Delete the member's log and marketing week (erasure); the claims, which name no member, stay. The number of
+        log entries deleted."""
+        self.client.delete_item(TableName=self.table, Key=self._item({"pk": WEEK_OF + member_id, "sk": MARKETING_WEEK}))
         deleted, key = 0, None
         while True:
             page = self.client.query(TableName=self.table, KeyConditionExpression="pk = :pk", ProjectionExpression="pk, sk",

@@ -3,10 +3,12 @@ read and write templates, unsubscribe.
 
 Sending, for one domain event: the kind it triggers (kinds.py), the member (one read: address, name, consent, status,
 locale), the decision (policy.py: erased or blocked members hear nothing; marketing needs consent and room under the
-weekly cap), the template (the member's locale, else the program's; a stored one, else the program's default), then a
-claim written with the log entry only if this event's message of this kind was never claimed (so an event delivered
-twice, even at once, sends once), then the mail. A refusal that will not change ends the entry `failed`; anything else
-releases the claim and raises, so the queue offers the event again.
+weekly cap of the program version in force), the template (the member's locale, else the program's; a stored one,
+else the program's default), then a claim written with the log entry only if this event's message of this kind was
+never claimed (so an event delivered twice, even at once, sends once); a marketing message's claim also takes a place
+in the member's week, only if nobody took one since it was read (so the cap holds exactly under a race), then the
+mail. A refusal that will not change ends the entry `failed`; anything else releases the claim and raises, so the
+queue offers the event again.
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ from typing import Any
 from urllib.parse import quote
 
 from loyalty.clock import Clock
+from loyalty.core.programs import Programs
 from loyalty.domain import errors
 from loyalty.domain.access import Caller
 from loyalty.messages.kinds import KINDS, MARKETING, Kind, Trigger, triggered
 from loyalty.messages.mail import Email, MailSender, SendRefused
-from loyalty.messages.policy import DEFAULT_MARKETING_PER_WEEK, WEEK, decide
-from loyalty.messages.store import FAILED, NOT_SENT, SENDING, SENT, LogEntry, MessageStore, StoredTemplate
+from loyalty.messages.policy import WEEK, decide
+from loyalty.messages.store import FAILED, NOT_SENT, SENDING, SENT, LogEntry, MessageStore, StoredTemplate, WeekMoved
 from loyalty.messages.templates import check, render
 from loyalty.messages.unsubscribe import UnsubscribeTokens
 
 EMAIL = "email"
+WEEK_ATTEMPTS = 50  # reads of the member's marketing week while other messages take places in it (each try: one wins)
 DEFAULT_VERSION = "default"
 
 
@@ -55,11 +59,9 @@ class Sending:
     send: MailSender
     tokens: UnsubscribeTokens
     templates: dict[tuple[str, str], dict[str, str]]  # the program's defaults: {(kind, locale): template}
-    program_name: str
+    programs: Programs  # the program's versions: its name, `locale` and `messages.marketing_per_week` in force now
     sender: str  # the From address
     api_url: str  # where the unsubscribe link points: <api_url>/v1/unsubscribe?token=...
-    default_locale: str = "en"
-    marketing_per_week: int = DEFAULT_MARKETING_PER_WEEK
     configuration_set: str | None = None
 
     def handle(self, detail_type: str, detail: dict[str, Any]) -> Outcome:
@@ -69,36 +71,45 @@ class Sending:
         trigger = triggered(detail_type, detail)
         return self.deliver(trigger) if trigger else Outcome("ignored")
 
-    def template_for(self, kind: Kind, locale: str | None) -> tuple[dict[str, str], str, str]:
+    def template_for(self, kind: Kind, locale: str | None, default_locale: str) -> tuple[dict[str, str], str, str]:
         """(template, its version, its locale): the member's locale first, then the program's."""
-        for wanted in dict.fromkeys(filter(None, (locale, self.default_locale))):
+        for wanted in dict.fromkeys(filter(None, (locale, default_locale))):
             stored = self.store.template(kind.name, wanted)
             if stored is not None:
                 return stored.parts(), str(stored.version), wanted
             if (kind.name, wanted) in self.templates:
                 return self.templates[kind.name, wanted], DEFAULT_VERSION, wanted
-        raise TemplateNotFound(f"no {kind.name} template for {locale} or {self.default_locale}")
+        raise TemplateNotFound(f"no {kind.name} template for {locale} or {default_locale}")
 
     def deliver(self, trigger: Trigger) -> Outcome:
         member = self.store.recipient(trigger.member_id) if trigger.member_id else None
         if member is None or member.status != "active":
             return Outcome("not_sent", "erased" if member is None or member.status == "erased" else member.status)
-        now, kind = self.clock.now(), trigger.kind
-        recent = self.store.marketing_sent_since(member.member_id, now - WEEK) if kind.category == MARKETING else []
-        decision = decide(kind, opted_in=member.marketing_opt_in, erased=False, marketing_sent=recent, now=now,
-                          per_week=self.marketing_per_week)
-        reason = None if decision.send else decision.reason
-        if decision.send and not member.email:
-            reason = "no_address"
-        template, version, locale = self.template_for(kind, member.locale)
-        entry = LogEntry(member.member_id, trigger.event_id, kind.name, kind.category, EMAIL, version, locale,
-                         SENDING if reason is None else NOT_SENT, now, reason)
-        if not self.store.claim(entry):
+        now, kind, program = self.clock.now(), trigger.kind, self.programs.current()
+        template, version, locale = self.template_for(kind, member.locale, program.locale)
+        for _ in range(WEEK_ATTEMPTS):
+            week = self.store.marketing_week(member.member_id) if kind.category == MARKETING else None
+            decision = decide(kind, opted_in=member.marketing_opt_in, erased=False,
+                              marketing_sent=week.times() if week else [], now=now,
+                              per_week=program.messages.marketing_per_week)
+            reason = None if decision.send else decision.reason
+            if decision.send and not member.email:
+                reason = "no_address"
+            entry = LogEntry(member.member_id, trigger.event_id, kind.name, kind.category, EMAIL, version, locale,
+                             SENDING if reason is None else NOT_SENT, now, reason)
+            try:  # a marketing message takes its place in the member's week in the claim's transaction
+                claimed = self.store.claim(entry, week if reason is None else None, now - WEEK)
+            except WeekMoved:
+                continue  # another message took a place meanwhile: read the week again, decide again
+            break
+        else:
+            raise WeekMoved(f"the marketing week of {member.member_id} kept moving")  # the queue offers it again
+        if not claimed:
             return Outcome("duplicate")
         if reason is not None:
             return Outcome("not_sent", reason)
         values = {**trigger.values, "member": {"name": member.name or "", "member_id": member.member_id},
-                  "program": {"name": self.program_name}}
+                  "program": {"name": program.name}}
         try:
             message_id = self.send(self.email(kind, render(kind, template, values), member.email, member.member_id))
         except SendRefused as refused:
