@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from loyalty.insights import facts_snapshot
 from loyalty.insights.engines import FAILED, SUCCEEDED, Outcome
 from loyalty.insights.schema import duckdb_detail_type
 
@@ -65,7 +66,16 @@ class DuckDbEngine:
         else:  # no event yet: an empty table of the same columns
             connection.execute(f"CREATE TABLE events (id VARCHAR, detail_type VARCHAR, source VARCHAR, time VARCHAR, "
                                f"detail {duckdb_detail_type()}, day VARCHAR)")
-        return connection, sum(path.stat().st_size for path in files)
+        snapshots = sorted((self.root / facts_snapshot.FOLDER).glob(f"{facts_snapshot.PARTITION}=*/*.parquet"))
+        if snapshots:
+            pattern = str(self.root / facts_snapshot.FOLDER / f"{facts_snapshot.PARTITION}=*" / "*.parquet").replace("'", "''")
+            connection.execute(
+                f"CREATE VIEW member_facts AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, "
+                f"hive_types = {{'{facts_snapshot.PARTITION}': 'VARCHAR'}})")
+        else:  # no snapshot yet
+            columns = ", ".join(f"{name} {kind}" for name, kind in facts_snapshot.duckdb_columns().items())
+            connection.execute(f"CREATE TABLE member_facts ({columns}, {facts_snapshot.PARTITION} VARCHAR)")
+        return connection, sum(path.stat().st_size for path in [*files, *snapshots])
 
     def start(self, sql: str) -> Outcome:
         connection, size = self.connect()
