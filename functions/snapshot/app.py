@@ -1,6 +1,6 @@
 """Nightly: the RFM quintile boundaries from the newest complete member-facts snapshot, then tonight's snapshot
 (every member's facts and segments into the analytics store). Locally `make snapshot` invokes it on demand.
-The only function that reads the whole members table (a paginated Scan, off every request path)."""
+The only function that reads the whole members table (paginated, off every request path)."""
 
 from aws_lambda_powertools import Logger
 

@@ -52,7 +52,7 @@ class SnapshotSettings(Settings):
     athena_workgroup: str | None = None
     athena_database: str | None = None
     analytics_dir: Path | None = None
-    snapshot_scan_segments: int = 1  # a parallel Scan's segments, read one after another
+    snapshot_scan_segments: int = 1  # the members table's read in this many segments, one after another
     aws_region: str | None = None
     aws_endpoint_url_dynamodb: str | None = None
 

@@ -1,6 +1,6 @@
 """The nightly member-facts snapshot and the RFM boundaries computed from it.
 
-`take()` reads every member once (a paginated Scan of the members table: jobs/snapshot_store.py), computes its
+`take()` reads every member once (a paginated read of the whole members table: jobs/snapshot_store.py), computes its
 facts now (domain/facts.py, with the boundaries published so far) and the segments it is in (the campaign
 condition engine on those facts), hands the rows to the sink page by page, and publishes the snapshot's mark.
 `publish_rfm()` runs `rfm_boundaries.sql` on the newest snapshot whose rows are all in the store and publishes
