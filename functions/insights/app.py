@@ -24,7 +24,8 @@ from loyalty.insights.queries import Insights, StoredCampaignFrames
 from loyalty.insights.settings import InsightsSettings, engine_from_settings
 from loyalty.insights.store import Query, QueryStore
 from loyalty.insights.snapshot_queries import SegmentSizes
-from loyalty.program import load_program
+from loyalty.programs.store import cached_programs
+from loyalty.settings import ProgramVersionsSettings
 from loyalty.core.composition import cold_start
 
 app = make_resolver()
@@ -36,10 +37,11 @@ def _insights() -> Insights:
     from loyalty.campaigns.store import CampaignStore
 
     campaigns = CampaignStore.from_table(settings.catalog_table, settings.aws_region, settings.aws_endpoint_url_dynamodb)
+    clock = platform().clock()
+    _, programs = cached_programs(ProgramVersionsSettings.from_environment(), clock)  # at most 60 s old
     return Insights(
         QueryStore.from_table(settings.insight_queries_table, settings.aws_region, settings.aws_endpoint_url_dynamodb),
-        engine_from_settings(settings), StoredCampaignFrames(campaigns), platform().clock(),
-        load_program(settings.program_file))
+        engine_from_settings(settings), StoredCampaignFrames(campaigns), clock, programs)
 
 
 def _sizes() -> SegmentSizes:

@@ -89,7 +89,7 @@ class BacktestView(View):
     query_id: str
     status: QueryStatus
     campaign_id: str
-    from_: str | None = Field(alias="from", description="The range (UTC days, both included).")
+    from_: str | None = Field(alias="from", description="The range (the program's days, both included).")
     to: str | None
     purchases_matched: int | None = Field(description="Purchases it would have applied to (null while running).")
     members_matched: int | None
