@@ -61,7 +61,7 @@ def compose() -> Parts:
     active = Refreshed(campaigns.active, settings.campaign_cache_seconds)  # at most 60 s old
     segments = Refreshed(segment_store.all, settings.campaign_cache_seconds)
     directory = Directory(store)
-    rfm = cached_rfm(Published(campaigns.model), clock)  # the same table: pk "ANALYTICS", read every 10 minutes
+    rfm = cached_rfm(Published(campaigns.model), clock, settings.campaign_cache_seconds)  # pk "ANALYTICS"
     earning = Earning(store, EarnStore(store), clock, programs, active.get, segments=segments.get, rfm=rfm)
     offers = Offers(store, EarnStore(store), directory, clock, programs, active.get, segments.get, rfm=rfm)
     return Parts(store, campaigns, directory, earning, offers)

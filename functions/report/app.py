@@ -93,7 +93,7 @@ def compose() -> Parts:
         Members(MemberStore(store), directory, clock, programs, email_hash),
         Privacy(store, PrivacyStore(store), directory, clock, programs, email_hash, messages=_message_log()),
         Reports(ReportStore(store), clock, programs),
-        Facts(directory, clock, programs, rfm=cached_rfm(Published(campaigns.model), clock), holdouts=holdouts,
+        Facts(directory, clock, programs, rfm=cached_rfm(Published(campaigns.model), clock, published.campaign_cache_seconds), holdouts=holdouts,
               segments=segments.get),
     )
 

@@ -118,7 +118,7 @@ def test_the_snapshot_publishes_rfm_boundaries_and_the_facts_score_members_by_th
     for n, member_id in enumerate(members):
         frequency = n + 1
         expected_f = 1 + sum(frequency > cut for cut in (2, 4, 6, 8))
-        rfm = _facts(member_id, instance=7)["rfm"]  # an instance started after: instance 0 keeps None 10 minutes
+        rfm = _facts(member_id)["rfm"]
         assert rfm == {"r": 5, "f": expected_f, "m": expected_f}, (n, rfm)  # all bought today: recency cuts 0
 
     # and conditions see them: a campaign for the top frequency fifth applies to members 8 and 9 only
@@ -129,7 +129,7 @@ def test_the_snapshot_publishes_rfm_boundaries_and_the_facts_score_members_by_th
     applied = []
     for n, member_id in enumerate(members):
         preview = call("earn", http_event("POST", f"/v1/members/{member_id}/earn/preview", scopes=POS, sub="t",
-                                          body={"transaction_id": f"p-{n}", "amount_minor": 100, "currency": "EUR"}), 7)
+                                          body={"transaction_id": f"p-{n}", "amount_minor": 100, "currency": "EUR"}))
         assert preview.status == 200, preview.body
         applied += [n] if any(line.get("campaign_id") == "best-fifth" for line in preview["breakdown"]) else []
     assert applied == [8, 9]

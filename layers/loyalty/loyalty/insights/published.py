@@ -22,7 +22,7 @@ from loyalty.store.transaction import RequestHook, busy, hook_requests
 PK = "ANALYTICS"
 SNAPSHOTS, RFM = "SNAPSHOTS", "RFM"
 KEEP_MARKS = 2
-RFM_CACHE_SECONDS = 600  # boundaries change once a night: a function asks again every 10 minutes of clock time
+RFM_CACHE_TIMES = 10  # boundaries change once a night: kept ten times as long as the campaigns (10 minutes as deployed)
 
 
 def rfm_to_json(boundaries: RfmBoundaries) -> dict:
@@ -77,7 +77,8 @@ class Published:
         self._put(RFM, rfm_to_json(boundaries), now)
 
 
-def cached_rfm(published: Published, clock: Clock, ttl_seconds: float = RFM_CACHE_SECONDS) -> Callable[[], RfmBoundaries | None]:
-    """The published boundaries, read again when older than `ttl_seconds` of `clock` time (None: none yet)."""
-    cache = Refreshed(published.rfm, ttl_seconds, timer=lambda: clock.now().timestamp())
+def cached_rfm(published: Published, clock: Clock, campaign_cache_seconds: float) -> Callable[[], RfmBoundaries | None]:
+    """The published boundaries, read again when older than RFM_CACHE_TIMES the campaigns' cache time, of `clock`
+    time (None: none yet)."""
+    cache = Refreshed(published.rfm, RFM_CACHE_TIMES * campaign_cache_seconds, timer=lambda: clock.now().timestamp())
     return cache.get
