@@ -143,9 +143,8 @@ def facts(purchase: Purchase, member: Member, eligible: Eligible, time_zone: str
     `order.item_count` counts the units (quantities) of every line, excluded ones too; the member's facts are those
     of `domain.facts` (`member.<fact>`, `member.rfm.r`, `member.attributes.<name>`), on the member as before the
     purchase: `member.purchase_count` counts the purchases before this one, `member.enrolled_days` local days since
-    the day of enrolment, `member.days_from_birthday` local days to the nearest birthday, 0 on the day;
-    `member.rfm.*` scored against `rfm`, the published boundaries (None: none yet, so no condition on them holds).
-    """
+    the day of enrolment, `member.days_from_birthday` local days to the nearest birthday, 0 on the day; `member.rfm.*`
+    against `rfm`, the published boundaries (None: none yet, no condition on them holds)."""
     return {
         "order.channel": purchase.channel,
         "order.store_id": purchase.store_id,
