@@ -133,3 +133,16 @@ def test_the_snapshot_publishes_rfm_boundaries_and_the_facts_score_members_by_th
         assert preview.status == 200, preview.body
         applied += [n] if any(line.get("campaign_id") == "best-fifth" for line in preview["breakdown"]) else []
     assert applied == [8, 9]
+
+
+def test_every_member_is_read_once_over_the_table_s_segments_and_the_erased_are_left_out(tmp_path):
+    root = tmp_path / "analytics"
+    members = [enroll(f"p{n}@example.com").body["member_id"] for n in range(7)]
+    erased = members.pop()
+    assert call("enroll", http_event("DELETE", f"/v1/members/{erased}", scopes=ADMIN, sub="a")).status in (200, 204)
+    snapshot = load_function("snapshot", ANALYTICS_DIR=str(root), SNAPSHOT_SCAN_SEGMENTS="3")
+    requests: list[str] = []
+    snapshot.snapshot.members.on_request(lambda operation, params: requests.append(operation))
+    assert snapshot.lambda_handler({}, LambdaContext(function_name="snapshot"))["members"] == 6
+    assert sorted(row["member_id"] for row in _rows(root)) == sorted(members)
+    assert requests == ["Scan", "Scan", "Scan"], "one page per segment here: a paginated read, three segments"
