@@ -19,9 +19,10 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from loyalty.domain.segments import Segment
+if TYPE_CHECKING:  # the condition engine is imported by those who evaluate segments, not by every reader of a mark
+    from loyalty.domain.segments import Segment
 
 # (name, DuckDB type, Glue/Hive type) of each column but the partition (`snapshot_day`)
 COLUMNS: tuple[tuple[str, str, str], ...] = (
