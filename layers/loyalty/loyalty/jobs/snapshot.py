@@ -4,9 +4,9 @@
 facts now (domain/facts.py, with the boundaries published so far) and the segments it is in (the campaign
 condition engine on those facts), hands the rows to the sink page by page, and publishes the snapshot's mark.
 `publish_rfm()` runs `rfm_boundaries.sql` on the newest snapshot whose rows are all in the store and publishes
-the boundaries the functions cache. The scheduled run does both, boundaries first: in AWS tonight's rows are still
-in Firehose's buffer when the run ends, so the boundaries come from last night's snapshot; a local store takes
-the rows at once, so `make snapshot` gets boundaries from the snapshot it has just taken.
+the boundaries the functions cache. The scheduled run does both, in that order: in AWS tonight's rows are still in
+Firehose's buffer when the run ends, so the boundaries come from last night's snapshot; a local store takes the
+rows at once, so `make snapshot` gets boundaries from the snapshot it has just taken.
 """
 
 from __future__ import annotations
@@ -43,12 +43,10 @@ class FactsSnapshot:
     page_rows: int = PAGE_ROWS
 
     def run(self) -> dict[str, Any]:
-        """The nightly run: the boundaries from the newest complete snapshot, then tonight's snapshot (and its
-        boundaries too when the store has its rows at once)."""
-        boundaries = self.publish_rfm()
+        """The nightly run: tonight's snapshot, then the boundaries from the newest complete one (tonight's when the
+        store has its rows at once, else last night's)."""
         mark = self.take()
-        if mark.ready_at <= self.clock.now():
-            boundaries = self.publish_rfm() or boundaries
+        boundaries = self.publish_rfm()
         return {"snapshot_day": mark.snapshot_day, "members": mark.members,
                 "rfm_as_of": boundaries.as_of.isoformat() if boundaries else None}
 
