@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/layers/loyalty:$(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install browser console-deps console-vendor deploy-console run token events webhook-echo replay-events migrate-campaign-counters migrate-first-day test unit lint openapi check-openapi bench mutation build deploy validate clean
+.PHONY: help install browser console-deps console-vendor deploy-console run token events webhook-echo replay-events snapshot migrate-campaign-counters migrate-first-day test unit lint openapi check-openapi bench mutation build deploy validate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ outbox: $(STAMP)  ## the member e-mail the running `make run` sent, newest first
 webhook-echo: $(STAMP)  ## a local webhook receiver that verifies signatures: make webhook-echo SECRET=whsec_... [PORT=4000] [FAIL=N]
 	@test -n "$(SECRET)" || { echo "usage: make webhook-echo SECRET=<the secret POST /v1/webhooks answered> [PORT=4000] [FAIL=N]"; exit 2; }
 	@$(PY) -m loyalty_local.webhook_echo --secret '$(SECRET)' --port $(or $(PORT),4000) --fail $(or $(FAIL),0)
+
+snapshot:  ## take the member-facts snapshot now on the running `make run` and publish the RFM boundaries from it
+	@curl -sf -X POST http://127.0.0.1:$(or $(LAMBDA_PORT),3001)/2015-03-31/functions/SnapshotFunction/invocations -d '{}'; echo
 
 replay-events: $(STAMP)  ## publish again the events of the ledger entries of a window: make replay-events FROM=2026-11-02T10:00:00Z TO=...
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make replay-events FROM=<time> TO=<time> (RFC 3339, with Z)"; exit 2; }

@@ -94,6 +94,7 @@ def start(events_file: Path, log: Callable[[str], None]) -> EventsFollower:
 
     root = store_dir(events_file)
     shutil.rmtree(root / "events", ignore_errors=True)
+    shutil.rmtree(root / "member_facts", ignore_errors=True)  # the run's snapshots (make snapshot), like its tables
     (root / ".offset").unlink(missing_ok=True)
     root.mkdir(parents=True, exist_ok=True)
     return EventsFollower(events_file, root, log).start()

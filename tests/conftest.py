@@ -60,7 +60,7 @@ FUNCTIONS = {  # functions/<name> -> logical id in template.yaml
     "publish_events": "PublishEventsFunction", "catalog": "CatalogFunction",
     "campaigns": "CampaignsFunction", "insights": "InsightsFunction",
     "webhooks": "WebhooksFunction", "deliver_webhooks": "DeliverWebhooksFunction", "program": "ProgramFunction",
-    "send_messages": "SendMessagesFunction", "messages": "MessagesFunction",
+    "send_messages": "SendMessagesFunction", "messages": "MessagesFunction", "snapshot": "SnapshotFunction",
 }
 ANALYTICS_DIR = Path(tempfile.mkdtemp(prefix="loyalty-analytics-"))  # the insights function's local store, per session
 PROGRAM = load_program(DEFAULT_PROGRAM_FILE)

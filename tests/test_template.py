@@ -205,7 +205,11 @@ GRANTS = {
     # a refused stock change reads the reward to say why. Nothing else: no member, ledger or counter.
     "CatalogFunction": {"CatalogTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}},
     # insight queries: one item each, written whole (started, then settled); a campaign's dates for campaign_lift
-    "InsightsFunction": {"InsightQueriesTable": {"dynamodb:GetItem", "dynamodb:PutItem"}, "CatalogTable": {"dynamodb:GetItem"}},
+    "InsightsFunction": {"InsightQueriesTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
+                         "CatalogTable": {"dynamodb:GetItem", "dynamodb:Query"}},  # Query: the snapshots' marks
+    # the nightly member-facts snapshot: every member (the one Scan, off every request path); the segments and the
+    # program's versions in, the ANALYTICS documents (snapshot marks, RFM boundaries) out
+    "SnapshotFunction": {"MembersTable": {"dynamodb:Scan"}, "CatalogTable": {"dynamodb:Query", "dynamodb:PutItem"}},
     # campaigns: create (conditional put), replace, activate, end (conditional updates), read and list them;
     # their counters (written by earn) are only read, one BatchGetItem per answer
     "CampaignsFunction": {
@@ -292,6 +296,10 @@ def test_reads_stay_reads_and_nothing_deletes_or_scans():
                     assert (name, statement["Action"], statement.get("Condition")) in (  # ...and a message claim or log
                         ("DeliverWebhooksFunction", ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"], DELIVERY_LOG_CONDITION),
                         ("SendMessagesFunction", ["dynamodb:DeleteItem", "dynamodb:BatchWriteItem"], MESSAGE_LOG_CONDITION))
+                    continue
+                if action == "dynamodb:Scan":  # the nightly snapshot alone reads every member, on the members table only
+                    assert (name, statement["Action"], statement["Resource"]) == (
+                        "SnapshotFunction", ["dynamodb:Scan"], {"Fn::GetAtt": ["MembersTable", "Arn"]})
                     continue
                 assert not re.search(r"dynamodb:(Delete|Scan|BatchWrite|PartiQL|CreateTable|UpdateTable)", action), (name, action)
             assert statement["Resource"] != "*", name
@@ -489,10 +497,21 @@ def test_queues_and_the_alarm_topic_are_encrypted():
     assert cloudwatch and set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
 
 
+SNAPSHOT_STORE = "loyalty.jobs.snapshot_store"  # the nightly snapshot's read of every member: the one Scan
+
+
 def test_api_code_never_scans():
     package = ROOT / "layers" / "loyalty" / "loyalty"
-    scanning = [path for path in package.rglob("*.py") if re.search(r"\.scan\(|\bScan\b", path.read_text())]
-    assert not scanning
+    scanning = [path.relative_to(package.parent).with_suffix("").as_posix().replace("/", ".")
+                for path in package.rglob("*.py") if re.search(r"\.scan\(|\bScan\b", path.read_text())]
+    assert scanning == [SNAPSHOT_STORE]
+    # ...imported by the snapshot function alone (through the snapshot job), never by a function serving a route
+    importers = [path.parent.name for path in (ROOT / "functions").glob("*/app.py")
+                 if re.search(r"loyalty\.jobs\.snapshot\b|loyalty\.jobs\.snapshot_store\b", path.read_text())]
+    assert importers == ["snapshot"]
+    users = [path.name for path in package.rglob("*.py") if "snapshot_store" in path.read_text()
+             and path.stem not in ("snapshot", "snapshot_store")]
+    assert not users
 
 
 # ------------------------------------------------------------------ events/
@@ -552,6 +571,9 @@ def test_sample_events_run_in_the_route_table_s_order_through_their_functions():
         event = json.loads(text.replace(SAMPLE_VOUCHER, voucher).replace(SAMPLE_MEMBER, member)
                            .replace(SAMPLE_REDEMPTION, redemption or SAMPLE_REDEMPTION).replace(SAMPLE_QUERY, query))
         function = _function_for(event["routeKey"]).removesuffix("Function").lower()
+        if path.stem == "get-segment-size":  # sizes are counted on a snapshot: the nightly job's, taken now
+            load_function("snapshot").lambda_handler(json.loads((ROOT / "events" / "snapshot-scheduled.json").read_text()),
+                                                     LambdaContext(function_name="snapshot"))
         reply = call(function, event)
         assert reply.status in (200, 201, 202), (path.stem, reply.body)
         body = reply.body if isinstance(reply.body, dict) else {}
@@ -585,6 +607,10 @@ def test_scheduled_sample_events_run_their_jobs():
         event = json.loads((ROOT / "events" / f"{name}.json").read_text())
         result = load_function(function).lambda_handler(event, LambdaContext())
         assert result["now"].startswith(event["time"][:19])
+    enrolled = call("enroll", json.loads((ROOT / "events" / "enroll-member.json").read_text())).body["member_id"]
+    event = json.loads((ROOT / "events" / "snapshot-scheduled.json").read_text())
+    result = load_function("snapshot").lambda_handler(event, LambdaContext(function_name="snapshot"))
+    assert enrolled and result["members"] >= 1 and result["snapshot_day"]
 
 
 @pytest.mark.usefixtures("tables")

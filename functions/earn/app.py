@@ -29,6 +29,7 @@ from loyalty.earning.use_cases import Earning
 from loyalty.offers.api import ActivationView, OfferPage, OfferView
 from loyalty.offers.use_cases import Offers
 from loyalty.programs.store import cached_programs
+from loyalty.insights.published import Published, cached_rfm
 from loyalty.segments.store import SegmentStore
 from loyalty.store.ledger import Store
 from loyalty.store.clients import share_client
@@ -60,8 +61,9 @@ def compose() -> Parts:
     active = Refreshed(campaigns.active, settings.campaign_cache_seconds)  # at most 60 s old
     segments = Refreshed(segment_store.all, settings.campaign_cache_seconds)
     directory = Directory(store)
-    earning = Earning(store, EarnStore(store), clock, programs, active.get, segments=segments.get)
-    offers = Offers(store, EarnStore(store), directory, clock, programs, active.get, segments.get)
+    rfm = cached_rfm(Published(campaigns.model), clock, settings.campaign_cache_seconds)  # pk "ANALYTICS"
+    earning = Earning(store, EarnStore(store), clock, programs, active.get, segments=segments.get, rfm=rfm)
+    offers = Offers(store, EarnStore(store), directory, clock, programs, active.get, segments.get, rfm=rfm)
     return Parts(store, campaigns, directory, earning, offers)
 
 

@@ -1,8 +1,9 @@
 """POST /v1/insights/queries and GET /v1/insights/queries/{query_id} (admin): the insights on the analytics store,
-answered by Athena in AWS (started, then polled by the GET) and by DuckDB locally (answered at once); and
-POST /v1/campaigns/{campaign_id}/backtest, a campaign replayed over the store's purchases. The backtest is served
-here, not by the campaigns function: it reads the analytics store (an engine, Athena's grants), and writes nothing
-the campaigns function owns; API Gateway routes it by its own path."""
+answered by Athena in AWS (started, then polled by the GET) and by DuckDB locally (answered at once);
+POST /v1/campaigns/{campaign_id}/backtest, a campaign replayed over the store's purchases; and
+GET /v1/segments/{segment_id}/size, counted on the store's member-facts snapshot. The backtest and the size are
+served here, not by the campaigns function: they read the analytics store (an engine, Athena's grants), and write
+nothing the campaigns function owns; API Gateway routes each by its own path."""
 
 from typing import Annotated
 
@@ -15,12 +16,16 @@ from loyalty.api.resolver import caller_of, documented, json_response, logger, m
 from loyalty.api.tracing import traced
 from loyalty.core.platform import platform
 from loyalty.domain.access import ADMIN_SCOPE
-from loyalty.insights.api import CAMPAIGN_ID_PATTERN, QUERY_ID_PATTERN, BacktestView, InsightQuery, QueryAccepted, QueryView
+from loyalty.insights.api import (
+    CAMPAIGN_ID_PATTERN, QUERY_ID_PATTERN, BacktestView, InsightQuery, QueryAccepted, QueryView, SegmentSizeView,
+)
 from loyalty.insights.definitions import BacktestParams
 from loyalty.insights.queries import Insights, StoredCampaignFrames
 from loyalty.insights.settings import InsightsSettings, engine_from_settings
 from loyalty.insights.store import Query, QueryStore
-from loyalty.program import load_program
+from loyalty.insights.snapshot_queries import SegmentSizes
+from loyalty.programs.store import cached_programs
+from loyalty.settings import ProgramVersionsSettings
 from loyalty.core.composition import cold_start
 
 app = make_resolver()
@@ -32,15 +37,29 @@ def _insights() -> Insights:
     from loyalty.campaigns.store import CampaignStore
 
     campaigns = CampaignStore.from_table(settings.catalog_table, settings.aws_region, settings.aws_endpoint_url_dynamodb)
+    clock = platform().clock()
+    _, programs = cached_programs(ProgramVersionsSettings.from_environment(), clock)  # at most 60 s old
     return Insights(
         QueryStore.from_table(settings.insight_queries_table, settings.aws_region, settings.aws_endpoint_url_dynamodb),
-        engine_from_settings(settings), StoredCampaignFrames(campaigns), platform().clock(),
-        load_program(settings.program_file))
+        engine_from_settings(settings), StoredCampaignFrames(campaigns), clock, programs)
+
+
+def _sizes() -> SegmentSizes:
+    settings = InsightsSettings.from_environment()
+    from loyalty.insights.published import Published
+    from loyalty.segments.store import SegmentStore
+
+    region, endpoint = settings.aws_region, settings.aws_endpoint_url_dynamodb
+    published = Published.from_table(settings.catalog_table, region, endpoint)
+    return SegmentSizes(SegmentStore.from_table(settings.catalog_table, region, endpoint), published.snapshots,
+                        engine_from_settings(settings), platform().clock())
 
 
 insights = cold_start(_insights)
+sizes = cold_start(_sizes)
 QueryId = Annotated[str, Path(pattern=QUERY_ID_PATTERN, description="A query id.")]
 CampaignId = Annotated[str, Path(pattern=CAMPAIGN_ID_PATTERN, description="A campaign id.")]
+SegmentId = Annotated[str, Path(pattern=CAMPAIGN_ID_PATTERN, description="A segment id.")]
 
 
 def _view(query: Query) -> QueryView:
@@ -88,6 +107,23 @@ def backtest(campaign_id: CampaignId, body: BacktestParams) -> Response[Backtest
     view = BacktestView.of(query, campaign_id)
     return Response(status_code=202 if query.status == "running" else 200, content_type="application/json",
                     body=view.model_dump(mode="json", by_alias=True))
+
+
+@app.get(
+    "/v1/segments/<segment_id>/size", tags=["segments"], summary="How many members a segment holds, and a sample",
+    description="Counted on the newest complete member-facts snapshot of the analytics store (taken nightly; locally "
+                "`make snapshot`), with the segment's conditions as the campaign condition engine evaluated them on "
+                "each member's facts then; `as_of` is the snapshot's time. Never a scan of the members table.",
+    responses={200: documented("The size", SegmentSizeView), 404: documented("SEGMENT_NOT_FOUND"),
+               409: documented("NO_SNAPSHOT: no snapshot yet; SEGMENT_NOT_IN_SNAPSHOT: the segment was defined or "
+                               "changed after the newest snapshot (its size comes with the next one)"),
+               502: documented("ANALYTICS_QUERY_FAILED: the engine failed or did not answer in time")},
+)
+def segment_size(segment_id: SegmentId) -> Response[SegmentSizeView]:
+    caller_of(app).require(ADMIN_SCOPE)
+    found = sizes().size(segment_id)
+    return json_response(200, SegmentSizeView(segment_id=found.segment_id, members=found.members, sample=found.sample,
+                                              as_of=found.as_of))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -12,6 +12,7 @@ from loyalty.api.fields import Email
 from loyalty.facts.api import FactsView
 from loyalty.facts.use_cases import Facts, HoldoutCampaign
 from loyalty.programs.api import ProgramInForceView
+from loyalty.insights.published import Published, cached_rfm
 from loyalty.segments.store import SegmentStore
 from loyalty.members.api import ActivityItem, ActivityPage, MemberSearchPage, MemberView
 from loyalty.privacy.api import MemberExportView
@@ -92,7 +93,8 @@ def compose() -> Parts:
         Members(MemberStore(store), directory, clock, programs, email_hash),
         Privacy(store, PrivacyStore(store), directory, clock, programs, email_hash, messages=_message_log()),
         Reports(ReportStore(store), clock, programs),
-        Facts(directory, clock, programs, holdouts=holdouts, segments=segments.get),
+        Facts(directory, clock, programs, rfm=cached_rfm(Published(campaigns.model), clock, published.campaign_cache_seconds), holdouts=holdouts,
+              segments=segments.get),
     )
 
 

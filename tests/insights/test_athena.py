@@ -10,6 +10,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from loyalty.clock import FixedClock
+from loyalty.core.programs import Programs
 from loyalty.insights.athena import AthenaEngine
 from loyalty.insights.definitions import INSIGHTS
 from loyalty.insights.queries import Insights
@@ -29,7 +30,7 @@ def athena():
 
 def _insights(client) -> Insights:
     return Insights(MemoryQueries(), AthenaEngine(client, "loyalty-insights", "loyalty_analytics"), Frames(),
-                    FixedClock(datetime(2027, 1, 5, tzinfo=timezone.utc)), PROGRAM)
+                    FixedClock(datetime(2027, 1, 5, tzinfo=timezone.utc)), Programs.fixed(PROGRAM, FixedClock(datetime(2027, 1, 5, tzinfo=timezone.utc))))
 
 
 def _state(state: str, reason: str | None = None, scanned: int = 1234) -> dict:

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from loyalty.clock import FixedClock
+from loyalty.core.programs import Programs
 from loyalty.insights.definitions import INSIGHTS
 from loyalty.insights.duckdb_engine import DuckDbEngine
 from loyalty.insights.queries import Insights
@@ -72,7 +73,7 @@ def test_a_backtest_awards_what_the_rule_gives_by_hand_with_its_limits(tmp_path,
     deliver(history.events, tmp_path)
     start, end = date(2026, 6, 3), date(2026, 6, 16)
     insights = Insights(MemoryQueries(), DuckDbEngine(tmp_path), Frames(documents={"store-bundle": CAMPAIGN}),
-                        FixedClock(datetime(2026, 7, 1, tzinfo=timezone.utc)), PROGRAM)
+                        FixedClock(datetime(2026, 7, 1, tzinfo=timezone.utc)), Programs.fixed(PROGRAM, FixedClock(datetime(2027, 1, 5, tzinfo=timezone.utc))))
     query = insights.backtest("store-bundle", INSIGHTS["backtest"].params.model_validate(
         {"from": start.isoformat(), "to": end.isoformat()}))
     expected = _expected(history, start, end)
@@ -89,7 +90,7 @@ def test_the_budget_cuts_a_long_backtest(tmp_path):
     history = _history(3)
     deliver(history.events, tmp_path)
     insights = Insights(MemoryQueries(), DuckDbEngine(tmp_path), Frames(documents={"store-bundle": CAMPAIGN}),
-                        FixedClock(datetime(2026, 7, 1, tzinfo=timezone.utc)), PROGRAM)
+                        FixedClock(datetime(2026, 7, 1, tzinfo=timezone.utc)), Programs.fixed(PROGRAM, FixedClock(datetime(2027, 1, 5, tzinfo=timezone.utc))))
     answer = insights.backtest("store-bundle", INSIGHTS["backtest"].params.model_validate(
         {"from": "2026-06-01", "to": "2026-06-30"})).result
     assert answer["points"] == _expected(history, date(2026, 6, 1), date(2026, 6, 30))["points"] == 2000

@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from loyalty.clock import FixedClock
+from loyalty.core.programs import Programs
 from loyalty.domain.holdout import held_out
 from loyalty.insights.api import InsightQuery
 from loyalty.insights.definitions import INSIGHTS, CampaignFrame, Group, t_quantile, welch
@@ -53,7 +54,7 @@ class Frames:
 
 def _insights(root, *frames: CampaignFrame) -> Insights:
     return Insights(MemoryQueries(), DuckDbEngine(root), Frames(*frames),
-                    FixedClock(datetime(2027, 1, 5, tzinfo=timezone.utc)), PROGRAM)
+                    FixedClock(datetime(2027, 1, 5, tzinfo=timezone.utc)), Programs.fixed(PROGRAM, FixedClock(datetime(2027, 1, 5, tzinfo=timezone.utc))))
 
 
 def _run(insights: Insights, insight: str, **params):

@@ -209,6 +209,12 @@ def _member_events(kind: str, new: dict, old: dict, base: dict) -> list[DomainEv
     changed = [name for name in PROFILE_FIELDS if old and old.get(name) != new.get(name)]
     if changed:  # the names only: the values are personal data
         events.append(DomainEvent("MemberUpdated", {**member, "fields": changed, "at": _timestamp(new.get("profile_updated_at"))}))
+    attributes, attributes_before = new.get("attributes") or {}, (old or {}).get("attributes") or {}
+    if old and attributes != attributes_before:  # the business's own values (segment facts), not personal data
+        events.append(DomainEvent("MemberAttributesChanged", {
+            **member, "changed": sorted(name for name in {*attributes, *attributes_before}
+                                        if _typed(attributes.get(name)) != _typed(attributes_before.get(name))),
+            "attributes": attributes, "at": _timestamp(new.get("profile_updated_at"))}))
     if old and old.get("tier") != new.get("tier"):
         reviewed = new.get("tier_reviewed") != old.get("tier_reviewed")  # else an earn moved it up
         events.append(DomainEvent("TierChanged", {
@@ -229,6 +235,11 @@ def _member_events(kind: str, new: dict, old: dict, base: dict) -> list[DomainEv
             "marketing_opt_in": new.get("marketing_opt_in", False),
         }))
     return events
+
+
+def _typed(value: object) -> tuple[str, object]:
+    """An attribute as compared: true is not 1."""
+    return type(value).__name__, value
 
 
 def _released(new: dict, old: dict, member: dict) -> list[DomainEvent]:

@@ -96,7 +96,7 @@ def select_campaigns(campaigns: list[Campaign], program: Program, purchase: Purc
 
 def _award(
     member: Member, program: Program, purchase: Purchase, now: datetime, campaigns: list[Campaign],
-    counters: dict[CounterKey, Usage], segments: Sequence[Segment] = (),
+    counters: dict[CounterKey, Usage], segments: Sequence[Segment] = (), rfm: facts.RfmBoundaries | None = None,
 ) -> Award:
     """The campaigns' award for the member as before the purchase; the overflow is reported as not applied.
     `segments`: the program's segments; those the campaigns' audiences name are evaluated on the member's facts."""
@@ -111,7 +111,8 @@ def _award(
         time_zone=program.time_zone, eligible=eligible(purchase, program.earn.excluded_categories),
         points_per_unit=program.earn.points_per_unit, unit_minor=program.earn.unit_minor,
         segments=segments_of(member, [segment for segment in segments if segment.segment_id in named],
-                             purchase.occurred_at or now, program.time_zone) if named else frozenset(),
+                             purchase.occurred_at or now, program.time_zone, rfm) if named else frozenset(),
+        rfm=rfm,
     )
     if not skipped:
         return award
@@ -141,7 +142,7 @@ def campaign_increments(award: Award | None) -> tuple[Increment, ...]:
 def earn(
     member: Member, program: Program, purchase: Purchase, now: datetime, *, request_hash: str,
     referrer: Member | None = None, campaigns: list[Campaign] | None = None,
-    counters: dict[CounterKey, Usage] | None = None, segments: Sequence[Segment] = (),
+    counters: dict[CounterKey, Usage] | None = None, segments: Sequence[Segment] = (), rfm: facts.RfmBoundaries | None = None,
 ) -> Change:
     """Credit a purchase. Pass `referrer` when `referral_due(member)`: both then get the referral bonus, once.
 
@@ -161,7 +162,7 @@ def earn(
     ensure_active(member)
     member, moves = brought_up_to_date(member, program, now)
     referral = referral_due(member) and program.bonuses.referral > 0 and referrer is not None
-    award = _award(member, program, purchase, now, campaigns or [], counters or {}, segments)
+    award = _award(member, program, purchase, now, campaigns or [], counters or {}, segments, rfm)
     member = member.copy()
     tier_before = member.tier
     qualifying, credited = purchase_points(

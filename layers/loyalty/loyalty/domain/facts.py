@@ -162,6 +162,11 @@ def _window(buckets: Mapping[str, list[int]], first: str | int) -> tuple[int, in
     return sum(count for count, _ in inside), sum(spend for _, spend in inside)
 
 
+def twelve_months(member: Member, now: datetime, time_zone: str) -> tuple[int, int]:
+    """Purchases and spend over the last RFM_MONTHS local months ending `now`: what `f` and `m` score."""
+    return _window(member.months, _months_back(_local(now, time_zone), RFM_MONTHS - 1))
+
+
 def member_facts(member: Member, now: datetime, time_zone: str, rfm: RfmBoundaries | None = None) -> dict[str, object]:
     """Every fact of the member at `now` (facts the member lacks are None), by name.
 
@@ -177,7 +182,7 @@ def member_facts(member: Member, now: datetime, time_zone: str, rfm: RfmBoundari
     categories = sorted((name for name, day in member.categories.items() if day >= first_category_day))
     scores = None
     if rfm is not None and last_purchase is not None:
-        purchases_12m, spend_12m = _window(member.months, _months_back(today, RFM_MONTHS - 1))
+        purchases_12m, spend_12m = twelve_months(member, now, time_zone)
         scores = {"r": 6 - quintile((today - last_purchase).days, rfm.recency),
                   "f": quintile(purchases_12m, rfm.frequency), "m": quintile(spend_12m, rfm.monetary)}
     return {

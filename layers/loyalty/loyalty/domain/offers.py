@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from loyalty.domain import errors
 from loyalty.domain.campaigns.document import Campaign, Condition
 from loyalty.domain.campaigns.engine import CounterKey, Usage, counter_key, hidden_from, holds
-from loyalty.domain.facts import condition_facts, member_facts
+from loyalty.domain.facts import RfmBoundaries, condition_facts, member_facts
 from loyalty.domain.ledger import touch
 from loyalty.domain.model import Member
 from loyalty.domain.segments import Segment, members_segments
@@ -78,10 +78,12 @@ def named_segments(campaigns: Iterable[Campaign], segments: Iterable[Segment]) -
 
 
 def offers(member: Member, campaigns: Sequence[Campaign], segments: Sequence[Segment],
-           counters: Mapping[CounterKey, Usage], now: datetime, time_zone: str) -> list[Offer]:
+           counters: Mapping[CounterKey, Usage], now: datetime, time_zone: str,
+           rfm: RfmBoundaries | None = None) -> list[Offer]:
     """The member's offers now, soonest ending first (then in evaluation order). `counters`: the limit counters of
-    today (`engine.counter_keys(campaigns, now, ...)`, counters in all summed over their shards)."""
-    facts = condition_facts(member_facts(member, now, time_zone))
+    today (`engine.counter_keys(campaigns, now, ...)`, counters in all summed over their shards); `rfm`: the published
+    boundaries."""
+    facts = condition_facts(member_facts(member, now, time_zone, rfm))
     in_segments = members_segments(named_segments(campaigns, segments), facts)
     day = now.astimezone(ZoneInfo(time_zone)).date().isoformat()
     found = []
@@ -97,7 +99,7 @@ def offers(member: Member, campaigns: Sequence[Campaign], segments: Sequence[Seg
 
 
 def activate(member: Member, campaign_id: str, campaigns: Sequence[Campaign], segments: Sequence[Segment],
-             now: datetime, time_zone: str) -> Member | None:
+             now: datetime, time_zone: str, rfm: RfmBoundaries | None = None) -> Member | None:
     """The member with the offer activated, or None when it was activated already (nothing to write).
 
     `OFFER_NOT_FOUND` for a campaign that is not an offer to this member (unknown, not active, not in its
@@ -113,7 +115,7 @@ def activate(member: Member, campaign_id: str, campaigns: Sequence[Campaign], se
     if not running(campaign, now):
         raise errors.CampaignEnded(f"campaign {campaign_id} ended at {campaign.ends_at.isoformat()}",
                                    ends_at=campaign.ends_at.isoformat())
-    facts = condition_facts(member_facts(member, now, time_zone))
+    facts = condition_facts(member_facts(member, now, time_zone, rfm))
     if not offered(member, campaign, facts, members_segments(named_segments([campaign], segments), facts), now):
         raise errors.OfferNotFound(f"no offer {campaign_id} for this member")
     live = {campaign.campaign_id for campaign in campaigns if running(campaign, now)}

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from loyalty.domain.campaigns.document import MAX_DEPTH, Condition, Id, Text
 from loyalty.domain.campaigns.engine import holds
 from loyalty.domain.errors import DomainError
-from loyalty.domain.facts import condition_facts, member_facts
+from loyalty.domain.facts import RfmBoundaries, condition_facts, member_facts
 from loyalty.domain.model import Member
 
 MAX_SEGMENTS = 200  # segments a program may hold (each earn evaluates those its campaigns' audiences name)
@@ -78,6 +78,8 @@ def members_segments(segments: Iterable[Segment], facts: Mapping[str, object]) -
     return frozenset(segment.segment_id for segment in segments if holds(segment.conditions, facts))
 
 
-def segments_of(member: Member, segments: Iterable[Segment], at: datetime, time_zone: str) -> frozenset[str]:
-    """The segments (of those given) the member is in at `at`: the member as brought up to date."""
-    return members_segments(segments, condition_facts(member_facts(member, at, time_zone)))
+def segments_of(member: Member, segments: Iterable[Segment], at: datetime, time_zone: str,
+                rfm: RfmBoundaries | None = None) -> frozenset[str]:
+    """The segments (of those given) the member is in at `at`: the member as brought up to date; `rfm`: the
+    published boundaries `member.rfm.*` is scored against."""
+    return members_segments(segments, condition_facts(member_facts(member, at, time_zone, rfm)))

@@ -23,6 +23,7 @@ from loyalty.store.ledger import Store
 
 if TYPE_CHECKING:  # the campaign engine is imported when an earn evaluates campaigns
     from loyalty.domain.campaigns.document import Campaign
+    from loyalty.domain.facts import RfmBoundaries
     from loyalty.domain.segments import Segment
 
 
@@ -34,6 +35,10 @@ def no_segments() -> list[Segment]:
     return []
 
 
+def no_boundaries() -> RfmBoundaries | None:
+    return None
+
+
 @dataclass
 class Earning:
     store: Store
@@ -43,6 +48,7 @@ class Earning:
     campaigns: Callable[[], list[Campaign]] = no_campaigns  # the active campaigns (a cache of them in the earn function)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     segments: Callable[[], list[Segment]] = no_segments  # the segments audiences name (a cache of them)
+    rfm: Callable[[], RfmBoundaries | None] = no_boundaries  # the published RFM boundaries (a cache of them)
 
     @property
     def program(self) -> Program:
@@ -72,7 +78,8 @@ class Earning:
 
             def decide(shards_read) -> ledger.Change:
                 change = earning.earn(member, program, purchase, now, request_hash=fingerprint, referrer=referrer,
-                                    campaigns=active, counters=totals(shards_read), segments=segments)
+                                    campaigns=active, counters=totals(shards_read), segments=segments,
+                                    rfm=self.rfm() if active else None)
                 change.entry.program_version = version.version
                 stats.note_purchase_days(change, program.time_zone)
                 return change
@@ -114,7 +121,7 @@ class Earning:
         member, _, read = self.earning.get_for_earn(member_id, [], stored_keys(selection.counters))
         member = caller.ensure_may_access(member, member_id)
         change = earning.earn(member, program, purchase, now, request_hash="", campaigns=active, counters=totals(read),
-                              segments=self._segments_for(active))
+                              segments=self._segments_for(active), rfm=self.rfm() if active else None)
         change.entry.program_version = version.version
         return change
 

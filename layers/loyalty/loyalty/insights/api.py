@@ -89,7 +89,7 @@ class BacktestView(View):
     query_id: str
     status: QueryStatus
     campaign_id: str
-    from_: str | None = Field(alias="from", description="The range (UTC days, both included).")
+    from_: str | None = Field(alias="from", description="The range (the program's days, both included).")
     to: str | None
     purchases_matched: int | None = Field(description="Purchases it would have applied to (null while running).")
     members_matched: int | None
@@ -106,3 +106,10 @@ class BacktestView(View):
             "from": query.params.get("from"), "to": query.params.get("to"), "error": query.error,
             **{name: result.get(name) for name in ("purchases_matched", "members_matched", "points", "cost_minor",
                                                    "by_day")}})
+
+
+class SegmentSizeView(View):
+    segment_id: str
+    members: int = Field(description="Members in the segment on the newest complete member-facts snapshot.")
+    sample: list[str] = Field(description="Up to 20 of them (member ids, the first by id).")
+    as_of: datetime = Field(description="When that snapshot was taken.")

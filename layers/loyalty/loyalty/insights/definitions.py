@@ -24,12 +24,12 @@ FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)  # what a range may n
 
 
 class Params(BaseModel):
-    """Every insight's range: `from` and `to`, days (UTC), both included."""
+    """Every insight's range: `from` and `to`, days of the program's time zone, both included."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
-    from_: DateString = Field(alias="from", ge=FIRST_DAY, le=LAST_DAY, description="First day (UTC), included.")
-    to: DateString = Field(ge=FIRST_DAY, le=LAST_DAY, description="Last day (UTC), included.")
+    from_: DateString = Field(alias="from", ge=FIRST_DAY, le=LAST_DAY, description="First day (the program's time zone), included.")
+    to: DateString = Field(ge=FIRST_DAY, le=LAST_DAY, description="Last day (the program's time zone), included.")
 
     @model_validator(mode="after")
     def _a_range(self) -> Params:

@@ -4,7 +4,8 @@ Local only (`make run`, tests, benchmarks): duckdb and sqlglot are development d
 and are imported when this engine is built. The SQL files are Athena's dialect; sqlglot translates them, and two
 rewrites cover what it leaves to DuckDB: `from_base(hex, 16)` becomes a cast of `0x<hex>`, and an UNNEST of an
 array of rows named by its fields (`AS line (source, campaign_id, points)`, Trino's form) becomes an UNNEST to one
-struct column named `line`, so that `line.points` reads the same on both engines.
+struct column named `line`, so that `line.points` reads the same on both engines; Trino's `at_timezone(t, zone)`
+(the local days of a program outside UTC: insights/local_days.py) becomes DuckDB's `timezone(zone, t)`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from loyalty.insights import facts_snapshot
 from loyalty.insights.engines import FAILED, SUCCEEDED, Outcome
 from loyalty.insights.schema import duckdb_detail_type
 
@@ -28,6 +30,9 @@ def to_duckdb(sql: str) -> str:
             if node.expression.name != "16":
                 raise ValueError("from_base is translated for base 16 only")
             return exp.cast(exp.DPipe(this=exp.Literal.string("0x"), expression=node.this), "BIGINT")
+        if isinstance(node, exp.Anonymous) and node.name.upper() == "AT_TIMEZONE":  # Trino's; DuckDB's timezone()
+            moment, zone = node.expressions
+            return exp.Anonymous(this="timezone", expressions=[zone, moment])
         alias = node.args.get("alias") if isinstance(node, exp.Unnest) else None
         if isinstance(alias, exp.TableAlias) and len(alias.columns) > 1:
             node.set("alias", exp.TableAlias(this=exp.to_identifier(f"_{alias.name}"),
@@ -65,7 +70,16 @@ class DuckDbEngine:
         else:  # no event yet: an empty table of the same columns
             connection.execute(f"CREATE TABLE events (id VARCHAR, detail_type VARCHAR, source VARCHAR, time VARCHAR, "
                                f"detail {duckdb_detail_type()}, day VARCHAR)")
-        return connection, sum(path.stat().st_size for path in files)
+        snapshots = sorted((self.root / facts_snapshot.FOLDER).glob(f"{facts_snapshot.PARTITION}=*/*.parquet"))
+        if snapshots:
+            pattern = str(self.root / facts_snapshot.FOLDER / f"{facts_snapshot.PARTITION}=*" / "*.parquet").replace("'", "''")
+            connection.execute(
+                f"CREATE VIEW member_facts AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, "
+                f"hive_types = {{'{facts_snapshot.PARTITION}': 'VARCHAR'}})")
+        else:  # no snapshot yet
+            columns = ", ".join(f"{name} {kind}" for name, kind in facts_snapshot.duckdb_columns().items())
+            connection.execute(f"CREATE TABLE member_facts ({columns}, {facts_snapshot.PARTITION} VARCHAR)")
+        return connection, sum(path.stat().st_size for path in [*files, *snapshots])
 
     def start(self, sql: str) -> Outcome:
         connection, size = self.connect()

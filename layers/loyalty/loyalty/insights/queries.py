@@ -1,6 +1,7 @@
 """The insights' use cases: run an insight (start its query; an engine that answers at once answers now) and read
 a query (polling the engine while it runs, keeping the answer once it is known). Given their collaborators: the
-query store, the engine, the campaigns, the clock and the point value."""
+query store, the engine, the campaigns, the clock and the program's versions (the point value, the time zone whose
+days the insights count)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from loyalty.domain import errors
 from loyalty.insights.definitions import INSIGHTS, BacktestParams, CampaignFrame, Context, Params, render
 from loyalty.insights.engines import FAILED, RUNNING, SUCCEEDED, Engine, Outcome
 from loyalty.insights.store import Query, QueryStore
+from loyalty.core.programs import Programs
+from loyalty.insights.local_days import in_time_zone
 from loyalty.program import Program
 
 
@@ -73,10 +76,15 @@ def _frame_of(values: dict[str, Any]) -> CampaignFrame:
 
 
 class Insights:
-    def __init__(self, store: QueryStore, engine: Engine, campaigns: CampaignFrames, clock: Clock, program: Program,
+    def __init__(self, store: QueryStore, engine: Engine, campaigns: CampaignFrames, clock: Clock, programs: Programs,
                  new_id: Callable[[], str] = lambda: f"q-{uuid.uuid4().hex}") -> None:
         self.store, self.engine, self.campaigns, self.clock = store, engine, campaigns, clock
-        self.program, self.new_id = program, new_id
+        self.programs, self.new_id = programs, new_id
+
+    @property
+    def program(self) -> Program:
+        """The version in force now (`programs` caches the versions at most 60 s)."""
+        return self.programs.current()
 
     def _context(self, stored: dict[str, Any] | None) -> Context:
         stored = stored or {}
@@ -101,7 +109,8 @@ class Insights:
                                       errors=[{"field": "params.campaign_id", "message": "no such campaign"}])
             stored_context["campaign"] = _frame_dict(frame)
         context = self._context(stored_context)
-        outcome = self.engine.start(render(insight, definition.values(params, context)))
+        values = definition.values(params, context)
+        outcome = self.engine.start(in_time_zone(render(insight, values), self.program.time_zone, values, insight))
         query = Query(query_id=self.new_id(), insight=definition.name, params=params.model_dump(mode="json", by_alias=True),
                       status=RUNNING, engine=self.engine.name, created_at=self.clock.now(), context=stored_context)
         query = self._settle(query, outcome)

@@ -22,6 +22,7 @@ from loyalty.domain.campaigns.document import Campaign
 from loyalty.domain.campaigns.engine import counter_keys
 from loyalty.domain.campaigns.shards import stored_keys, totals
 from loyalty.domain.ledger import Change, settle
+from loyalty.domain.facts import RfmBoundaries
 from loyalty.domain.segments import Segment
 from loyalty.earning.store import EarnStore
 from loyalty.core.programs import Programs
@@ -33,6 +34,10 @@ def no_segments() -> list[Segment]:
     return []
 
 
+def no_boundaries() -> RfmBoundaries | None:
+    return None
+
+
 @dataclass
 class Offers:
     store: Store
@@ -42,6 +47,7 @@ class Offers:
     programs: Programs  # the program's versions, cached
     campaigns: Callable[[], list[Campaign]]  # the active campaigns (the earn function's cache)
     segments: Callable[[], list[Segment]] = no_segments  # the segments (a cache)
+    rfm: Callable[[], RfmBoundaries | None] = no_boundaries  # the published RFM boundaries (a cache)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     @property
@@ -59,7 +65,8 @@ class Offers:
         settled = settle(member, self.program, now)
         member = settled.member if settled else member
         segments = self.segments() if any(campaign.audience for campaign in active) else []
-        return offers.offers(member, active, segments, totals(read), now, self.program.time_zone)
+        return offers.offers(member, active, segments, totals(read), now, self.program.time_zone,
+                             self.rfm() if active else None)
 
     def activate(self, caller: Caller, member_id: str, campaign_id: str) -> datetime:
         """When the member activated the offer (now, or the first activation's time: idempotent)."""
@@ -69,7 +76,8 @@ class Offers:
             member = caller.ensure_may_access(self.store.get_member(member_id), member_id)
             active = self.campaigns()
             segments = self.segments() if any(campaign.audience for campaign in active) else []
-            updated = offers.activate(member, campaign_id, active, segments, self.clock.now(), self.program.time_zone)
+            updated = offers.activate(member, campaign_id, active, segments, self.clock.now(), self.program.time_zone,
+                                      self.rfm() if active else None)
             if updated is None:
                 return member.activated[campaign_id]
             commit(self.store, self.program, Change([updated]), {member.member_id: member.version})

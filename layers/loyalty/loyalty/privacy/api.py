@@ -29,6 +29,8 @@ class MemberRecord(MemberView):
     qualifying_points_by_month: dict[str, int] = Field(description="Qualifying points by earn month (YYYY-MM).")
     lots: list[ExpiringPoints] = Field(description="Every lot, soonest-expiring first.")
     last_purchase_day: str | None = Field(description="In the program's time zone.")
+    attributes: dict[str, str | int | bool] = Field(
+        default_factory=dict, description="The business's own values set on the member (PATCH by pos or admin).")
 
     @classmethod
     def of(cls, member: Member, program: Program, now: datetime) -> MemberRecord:
@@ -39,7 +41,7 @@ class MemberRecord(MemberView):
             blocked_reason=member.blocked_reason, status_changed_at=member.status_changed_at,
             profile_updated_at=member.profile_updated_at, points_returned=member.points_returned, qualifying_points_by_month=dict(sorted(member.qualifying.items())),
             lots=[ExpiringPoints(points=points, expires_at=at) for at, points in lots_by_expiry(member)],
-            last_purchase_day=member.last_purchase_day,
+            last_purchase_day=member.last_purchase_day, attributes=dict(member.attributes),
         )
 
 

@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 
 from loyalty.domain.basket import Eligible, base_points
-from loyalty.domain.facts import condition_facts, member_facts
+from loyalty.domain.facts import RfmBoundaries, condition_facts, member_facts
 from loyalty.domain.holdout import held_out
 from loyalty.domain.model import Member, Purchase
 from loyalty.domain.campaigns.document import Campaign, Condition, Limit, Schedule, WEEKDAYS
@@ -136,20 +136,21 @@ class _Candidate:
 # ------------------------------------------------------------------ facts
 
 
-def facts(purchase: Purchase, member: Member, eligible: Eligible, time_zone: str, at: datetime) -> dict[str, object]:
+def facts(purchase: Purchase, member: Member, eligible: Eligible, time_zone: str, at: datetime,
+          rfm: RfmBoundaries | None = None) -> dict[str, object]:
     """The value of every fact for this purchase at `at` (None: not known, so no condition on it holds).
 
     `order.item_count` counts the units (quantities) of every line, excluded ones too; the member's facts are those
     of `domain.facts` (`member.<fact>`, `member.rfm.r`, `member.attributes.<name>`), on the member as before the
     purchase: `member.purchase_count` counts the purchases before this one, `member.enrolled_days` local days since
-    the day of enrolment, `member.days_from_birthday` local days to the nearest birthday, 0 on the day.
-    """
+    the day of enrolment, `member.days_from_birthday` local days to the nearest birthday, 0 on the day; `member.rfm.*`
+    against `rfm`, the published boundaries (None: none yet, no condition on them holds)."""
     return {
         "order.channel": purchase.channel,
         "order.store_id": purchase.store_id,
         "order.eligible_minor": eligible.amount_minor,
         "order.item_count": sum(item.quantity for item in purchase.items),
-        **condition_facts(member_facts(member, at, time_zone)),
+        **condition_facts(member_facts(member, at, time_zone, rfm)),
     }
 
 
@@ -313,7 +314,7 @@ def counter_keys(campaigns: Iterable[Campaign], at: datetime, *, time_zone: str)
 def evaluate(
     campaigns: Sequence[Campaign], purchase: Purchase, member: Member, counters: Mapping[CounterKey, Usage],
     now: datetime, *, time_zone: str, eligible: Eligible, points_per_unit: int, unit_minor: int,
-    segments: frozenset[str] = frozenset(),
+    segments: frozenset[str] = frozenset(), rfm: RfmBoundaries | None = None,
 ) -> Award:
     """Apply `campaigns` (the active ones) to a purchase by `member` (as before the purchase).
 
@@ -326,7 +327,7 @@ def evaluate(
     zone = ZoneInfo(time_zone)
     local = at.astimezone(zone)
     day = local.date().isoformat()
-    seen = facts(purchase, member, eligible, time_zone, at)
+    seen = facts(purchase, member, eligible, time_zone, at, rfm)
     ordered = [campaign for campaign in sorted(campaigns, key=lambda campaign: campaign.order)
                if not hidden_from(campaign, member)]
     reasons: dict[str, str] = {}
