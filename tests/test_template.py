@@ -203,7 +203,8 @@ GRANTS = {
     "PreTokenFunction": {},  # Cognito's pre-token trigger: reads its event, calls nothing
     # the back office's catalog: create (conditional put), replace, retire and stock (conditional updates);
     # a refused stock change reads the reward to say why. Nothing else: no member, ledger or counter.
-    "CatalogFunction": {"CatalogTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}},
+    "CatalogFunction": {"CatalogTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                         "dynamodb:Query"}},  # + the program's versions (the tiers min_tier may name)
     # insight queries: one item each, written whole (started, then settled); a campaign's dates for campaign_lift
     "InsightsFunction": {"InsightQueriesTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
                          "CatalogTable": {"dynamodb:GetItem", "dynamodb:Query"}},  # Query: the snapshots' marks

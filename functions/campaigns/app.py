@@ -17,9 +17,9 @@ from loyalty.domain import errors
 from loyalty.domain.access import ADMIN_SCOPE
 from loyalty.domain.campaigns.document import Campaign
 from loyalty.domain.campaigns.engine import Usage
-from loyalty.program import load_program
 from loyalty.core.composition import cold_start
-from loyalty.settings import CampaignAdminSettings
+from loyalty.programs.store import cached_programs
+from loyalty.settings import CampaignAdminSettings, ProgramVersionsSettings
 from loyalty.campaigns.store import DRAFT, CampaignStore, StoredCampaign
 from loyalty.segments.api import SEGMENT_ID_PATTERN, SegmentDocument, SegmentPage, SegmentView
 from loyalty.segments.store import SegmentStore
@@ -31,8 +31,9 @@ settings = cold_start(CampaignAdminSettings.from_environment)
 campaigns = cold_start(lambda: CampaignStore.from_table(
     settings().catalog_table, settings().aws_region, settings().aws_endpoint_url_dynamodb, settings().stats_table,
 ))
-program = cold_start(lambda: load_program(settings().program_file))  # its tiers: what member.tier may name
 clock = platform().clock()
+# The program's versions, cached: a condition on member.tier may name a tier of the newest (a future one included).
+programs = cold_start(lambda: cached_programs(ProgramVersionsSettings.from_environment(), clock)[1])
 segments = cold_start(lambda: Segments(SegmentStore(campaigns().model), clock, campaigns().active))  # the same table
 
 CampaignId = Annotated[str, Path(pattern=CAMPAIGN_ID_PATTERN, description="A campaign id.")]
@@ -60,7 +61,7 @@ def _view(stored: StoredCampaign, status: int = 200) -> Response[CampaignView]:
 )
 def create_campaign(body: CampaignDocument) -> Response[CampaignView]:
     caller_of(app).require(ADMIN_SCOPE)
-    campaign = _with_known_segments(body.campaign(program()))
+    campaign = _with_known_segments(body.campaign(programs().newest_naming(body.named_tiers())))
     return json_response(201, CampaignView.of(campaigns().create(campaign, clock.now()), Usage(), clock.now()))
 
 
@@ -103,7 +104,7 @@ def get_campaign(campaign_id: CampaignId) -> Response[CampaignView]:
 )
 def replace_campaign(campaign_id: CampaignId, body: CampaignDocument) -> Response[CampaignView]:
     caller_of(app).require(ADMIN_SCOPE)
-    campaign = _with_known_segments(body.campaign(program(), campaign_id))
+    campaign = _with_known_segments(body.campaign(programs().newest_naming(body.named_tiers()), campaign_id))
     return json_response(200, CampaignView.of(campaigns().replace(campaign), Usage(), clock.now()))
 
 

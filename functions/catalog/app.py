@@ -14,10 +14,12 @@ from loyalty.api.resolver import caller_of, documented, json_response, logger, m
 from loyalty.domain.access import ADMIN_SCOPE
 from loyalty.rewards.api import RewardCreate, RewardFields, RewardView, StockChange, StockView
 from loyalty.core.composition import cold_start
-from loyalty.program import load_program
+from loyalty.core.platform import platform
+from loyalty.programs.store import cached_programs
 from loyalty.rewards.admin import CatalogAdmin
 from loyalty.rewards.catalog_store import RewardStore
-from loyalty.settings import RewardAdminSettings
+from loyalty.settings import ProgramVersionsSettings, RewardAdminSettings
+from loyalty.store.clients import share_client
 
 app = make_resolver()
 metrics = instance_metrics()
@@ -25,7 +27,10 @@ metrics = instance_metrics()
 
 def compose() -> CatalogAdmin:
     settings = RewardAdminSettings.from_environment()
-    return CatalogAdmin(RewardStore.from_settings(settings), load_program(settings.program_file))
+    rewards = RewardStore.from_settings(settings)
+    versions, programs = cached_programs(ProgramVersionsSettings.from_environment(), platform().clock())  # its tiers
+    share_client([rewards.model, versions.model])
+    return CatalogAdmin(rewards, programs)
 
 
 catalog = cold_start(compose)
@@ -38,7 +43,7 @@ UNKNOWN = documented("REWARD_NOT_FOUND")
     "/v1/rewards", tags=["catalog"], summary="Create a reward",
     description="`stock` null is unlimited, for good: stock changes apply only to a counted stock.",
     responses={201: documented("Created", RewardView), 409: documented("REWARD_EXISTS"),
-               422: documented("VALIDATION_ERROR, or UNKNOWN_TIER: min_tier is not a tier of the program")},
+               422: documented("VALIDATION_ERROR, or UNKNOWN_TIER: min_tier is not a tier of the newest program version")},
 )
 def create_reward(body: RewardCreate) -> Response[RewardView]:
     caller_of(app).require(ADMIN_SCOPE)
@@ -48,7 +53,7 @@ def create_reward(body: RewardCreate) -> Response[RewardView]:
 @app.put(
     "/v1/rewards/<reward_id>", tags=["catalog"], summary="Replace a reward (all but its stock)",
     responses={200: documented("Replaced", RewardView), 404: UNKNOWN,
-               422: documented("VALIDATION_ERROR, or UNKNOWN_TIER: min_tier is not a tier of the program")},
+               422: documented("VALIDATION_ERROR, or UNKNOWN_TIER: min_tier is not a tier of the newest program version")},
 )
 def replace_reward(reward_id: RewardId, body: RewardFields) -> Response[RewardView]:
     caller_of(app).require(ADMIN_SCOPE)

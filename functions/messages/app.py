@@ -48,6 +48,8 @@ def compose() -> Parts:
     settings = MessageSettings.from_environment()
     messages, clock = store_from_settings(settings), platform().clock()
     store = Store.from_settings(StoreSettings.from_environment())
+    # Unsubscribe rewrites the job schedule with the layer's program file, not the versions' cache (no CATALOG_TABLE
+    # here): a changed reminder_days applies from the member's next write (docs/program-versions.md, a known gap).
     return Parts(Templates(messages, clock, demo_templates()), MessageLog(messages, Directory(store)),
                  Unsubscribe(tokens_from_settings(settings), MemberStore(store), clock, load_program(settings.program_file)))
 

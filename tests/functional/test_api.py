@@ -81,7 +81,7 @@ def test_earn_credits_and_a_replay_answers_the_original_without_a_second_credit(
     assert first.body == {
         "entry_id": first["entry_id"], "transaction_id": "pos-1:0042", "points": 25, "balance": 75,
         "tier": "Bronze", "tier_changed": False, "expires_at": end_of_month(expires).isoformat().replace("+00:00", "Z"),
-        "available_at": None, "base_points": 25, "program_version": 1, "breakdown": [{"source": "base", "campaign_id": None, "points": 25}], "limited": [],
+        "available_at": None, "base_points": 25, "program_version": 1, "breakdown": [{"source": "base", "campaign_id": None, "points": 25, "program_version": 1}], "limited": [],
     }
     replay = earn(member_id, "pos-1:0042", 2599, store_id="s1", channel="store")
     assert replay.status == 200 and replay.body == first.body

@@ -80,9 +80,9 @@ def in_all(campaign_id: str, period: str = "campaign") -> dict | None:
 
 EXPECTED = {
     "base_points": 30, "program_version": 1,  # coffee 20.00 + bakery 10.00 earn; the gift card does not
-    "breakdown": [{"source": "base", "campaign_id": None, "points": 30},
-                  {"source": "campaign", "campaign_id": "big-basket", "points": 100},  # priority 10: first
-                  {"source": "campaign", "campaign_id": "coffee-double", "points": 5}],  # wanted 20, member/day 5
+    "breakdown": [{"source": "base", "campaign_id": None, "points": 30, "program_version": 1},
+                  {"source": "campaign", "campaign_id": "big-basket", "points": 100, "program_version": 1},  # priority 10: first
+                  {"source": "campaign", "campaign_id": "coffee-double", "points": 5, "program_version": 1}],  # wanted 20, member/day 5
     "limited": [{"campaign_id": "coffee-double", "wanted": 20, "given": 5}],
 }
 
@@ -126,7 +126,7 @@ def test_a_basket_with_excluded_lines_two_campaigns_and_a_limit_preview_earn_rep
 
     # The member's daily coffee limit is used up: the next purchase that day says so.
     again = preview(member_id)
-    assert again["breakdown"][1:] == [{"source": "campaign", "campaign_id": "big-basket", "points": 100}]
+    assert again["breakdown"][1:] == [{"source": "campaign", "campaign_id": "big-basket", "points": 100, "program_version": 1}]
     assert again["not_applied"] == [{"campaign_id": "coffee-double",
                                      "reason": "limit member/day max_points 5: none left (gave 5 points)"}]
 
@@ -136,7 +136,7 @@ def test_a_basket_of_excluded_lines_earns_nothing_and_meets_no_campaign_conditio
     member_id = enroll()["member_id"]
     earned = earn(member_id, "t-gift", 5000, items=[BASKET[1]])
     assert earned.status == 201 and earned["points"] == 0 and earned["base_points"] == 0
-    assert earned["breakdown"] == [{"source": "base", "campaign_id": None, "points": 0}]
+    assert earned["breakdown"] == [{"source": "base", "campaign_id": None, "points": 0, "program_version": 1}]
     assert in_all("big-basket") is None
 
 
@@ -291,9 +291,9 @@ def test_the_worked_example_of_docs_campaigns_md_earns_what_it_says():
     # Worked out by hand: 28.50 eligible (the gift card earns nothing) is 28 base points; basket-bonus (priority 10)
     # adds 50; coffee-treat wants 25 (the base points of 25.00 of coffee) but its daily limit of 5 leaves 5.
     expected = {"points": 83, "base_points": 28, "program_version": 1,
-                "breakdown": [{"source": "base", "campaign_id": None, "points": 28},
-                              {"source": "campaign", "campaign_id": "basket-bonus", "points": 50},
-                              {"source": "campaign", "campaign_id": "coffee-treat", "points": 5}],
+                "breakdown": [{"source": "base", "campaign_id": None, "points": 28, "program_version": 1},
+                              {"source": "campaign", "campaign_id": "basket-bonus", "points": 50, "program_version": 1},
+                              {"source": "campaign", "campaign_id": "coffee-treat", "points": 5, "program_version": 1}],
                 "limited": [{"campaign_id": "coffee-treat", "wanted": 25, "given": 5}]}
     assert shown == {**expected, "not_applied": []}
     previewed = call("earn", http_event("POST", f"/v1/members/{member_id}/earn/preview", body=basket), INSTANCE, **FRESH)

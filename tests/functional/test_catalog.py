@@ -12,6 +12,7 @@ from loyalty.domain.access import Caller
 from loyalty.domain.model import Reward
 from loyalty.program import load_program
 from loyalty.core.cache import Refreshed
+from loyalty.core.programs import Programs
 from loyalty.rewards.admin import CatalogAdmin
 from loyalty.rewards.store import RedemptionStore
 from loyalty.rewards.use_cases import Catalog, Redemptions
@@ -239,7 +240,8 @@ def listed_with(env: dict, reward_id: str) -> dict | None:
 
 
 def test_round_trips_of_the_catalog_routes_and_a_limited_redemption():
-    admin = CatalogAdmin(RewardStore(bind_rewards("CatalogTable", "us-east-1")), load_program(DEFAULT_PROGRAM_FILE))
+    admin = CatalogAdmin(RewardStore(bind_rewards("CatalogTable", "us-east-1")),
+                         Programs.fixed(load_program(DEFAULT_PROGRAM_FILE), FixedClock(NOW)))
     requests: list[str] = []
     admin.rewards.on_request(lambda operation, params: requests.append(operation))
 

@@ -99,6 +99,52 @@ def test_without_effective_from_a_version_is_in_force_at_once_and_earns_with_its
     assert [entry.get("program_version") for entry in exported["activity"] if entry["type"] == "earn"] == [2]
 
 
+@pytest.mark.usefixtures("tables")
+def test_each_breakdown_line_names_the_version_in_every_view_and_a_return_names_its_purchase_s():
+    assert publish(document(earn={"points_per_unit": 3})).status == 201  # version 2, at once
+    member_id = enroll(env=FRESH)["member_id"]
+    body = {"transaction_id": "t-1", "amount_minor": 1000, "currency": "EUR"}
+    previewed = call("earn", http_event("POST", f"/v1/members/{member_id}/earn/preview", body=body), **FRESH)
+    earned = earn(member_id, "t-1", 1000, env=FRESH)
+    replayed = earn(member_id, "t-1", 1000, env=FRESH)  # answered from the stored entry
+    feed = call("report", http_event("GET", f"/v1/members/{member_id}/activity"), **FRESH)
+    exported = call("report", http_event("GET", f"/v1/members/{member_id}/export", scopes=ADMIN, sub="admin-ann"), **FRESH)
+    explained = [previewed.body, earned.body, replayed.body, feed["items"][0],
+                 next(entry for entry in exported["activity"] if entry["type"] == "earn")]
+    for answer in explained:
+        assert answer["program_version"] == 2
+        assert answer["breakdown"] == [{"source": "base", "campaign_id": None, "points": 30, "program_version": 2}]
+
+    assert publish(document(earn={"points_per_unit": 5})).status == 201  # version 3, at once
+    body = {"transaction_id": "t-1", "return_id": "r-1", "amount_minor": 500}
+    returned = call("earn", http_event("POST", f"/v1/members/{member_id}/returns", body=body), **FRESH)
+    assert returned.status == 201 and (returned["points"], returned["program_version"]) == (-15, 2)  # half of 30
+    feed = call("report", http_event("GET", f"/v1/members/{member_id}/activity"), **FRESH)
+    assert [(item["type"], item.get("program_version")) for item in feed["items"]] == [
+        ("return", 2), ("earn", 2), ("bonus", None)]
+
+
+def test_a_tier_added_since_the_purchase_s_version_earns_today_s_multiplier_and_its_line_says_so(tables):
+    bronze = PROGRAM.tiers[0]
+    first = PROGRAM.model_copy(update={"tiers": [bronze]})
+    diamond = bronze.model_copy(update={"name": "Diamond", "min_qualifying_points": 100, "earn_multiplier": Decimal(3)})
+    second = PROGRAM.model_copy(update={"tiers": [bronze, diamond]})
+    history = ProgramHistory((ProgramVersion(1, SEED_EFFECTIVE_FROM, first, SEED_EFFECTIVE_FROM, "seed", None),
+                              ProgramVersion(2, NOW - timedelta(days=1), second, NOW - timedelta(days=2), "admin", None)))
+    uc = make_loyalty(at=NOW, programs=Programs(lambda: history, FixedClock(NOW)))
+    member_id = uc.enroll(STAFF, email="dia@example.com", channel="store").member_id
+    now_entry = uc.earn(STAFF, member_id, Purchase("t-1", 20_000, "EUR"), payload={"t": 1}).entry  # 200: Diamond
+    assert (now_entry.tier_after, now_entry.program_version) == ("Diamond", 2)
+    # Bought two days ago (version 1, which had no Diamond): version 1's base, Diamond's multiplier of version 2.
+    old = uc.earn(STAFF, member_id, Purchase("t-2", 1_000, "EUR", occurred_at=NOW - timedelta(days=2)),
+                  payload={"t": 2}).entry
+    expected = [("base", 10, 1), ("tier", 10 * 3 - 10, 2)]
+    assert old.program_version == 1
+    _, stored = uc.store.get_member_and_entries(member_id, [old.ref])
+    for lines in (old.breakdown, stored[old.ref].breakdown):
+        assert [(line.source, line.points, line.program_version) for line in lines] == expected
+
+
 @pytest.mark.parametrize(("changes", "fields"), [
     ({"tiers": document()["tiers"][:-1]}, ["tiers"]),  # Platinum removed
     ({"currency": "USD"}, ["currency"]),
@@ -207,6 +253,18 @@ def test_property_each_purchase_earns_under_the_version_in_force_at_its_time(tab
         entry = uc.earn(STAFF, member_id, Purchase(f"t-{index}", amount, "EUR", occurred_at=occurred_at),
                         payload={"i": index}).entry
         assert (entry.program_version, entry.points) == (number, expected), (occurred_at, table)
+        # Each breakdown line names that version too, as answered and as stored (the activity and export read it).
+        _, stored = uc.store.get_member_and_entries(member_id, [entry.ref])
+        for lines in (entry.breakdown, stored[entry.ref].breakdown):
+            assert [(line.source, line.program_version) for line in lines] == [
+                (source, number) for source, points in (("base", expected_base(amount, per_unit, unit)),
+                                                        ("tier", expected - expected_base(amount, per_unit, unit)))
+                if source == "base" or points], (occurred_at, table)
+            assert sum(line.points for line in lines) == expected
+
+
+def expected_base(amount: int, per_unit: int, unit: int) -> int:
+    return amount * per_unit // unit
 
 
 def test_a_return_takes_back_what_the_purchase_earned_under_its_own_version(tables):

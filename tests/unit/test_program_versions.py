@@ -65,6 +65,10 @@ def test_a_purchase_keeps_its_version_s_multipliers_under_today_s_ladder():
     assert rules.earn == old.earn
     chosen, rules = history.for_purchase(T0, T0)
     assert chosen.version == 2 and rules == new
+    # The version each tier's multiplier comes from (a breakdown's tier line): the purchase's, Diamond's today's.
+    assert history.multiplier_versions(T0 - timedelta(days=1), T0 + timedelta(days=1)) == {
+        "Bronze": 1, "Silver": 1, "Gold": 1, "Platinum": 1, "Diamond": 2}
+    assert set(history.multiplier_versions(T0, T0).values()) == {2}
 
 
 @pytest.mark.parametrize(("change", "field"), [
@@ -129,3 +133,19 @@ def test_a_clock_moved_back_reloads_rather_than_trusting_a_read_from_the_future(
     clock.at = T0 - timedelta(seconds=1)  # a test's business clock set earlier: what was read "later" is not kept
     programs.history()
     assert loads == [T0, T0 - timedelta(seconds=1)]
+
+
+def test_the_back_office_names_tiers_of_the_newest_version_and_reads_again_once_for_a_name_it_lacks():
+    clock, loads = FixedClock(T0), []
+    diamond = PROGRAM.tiers[-1].model_copy(update={"name": "Diamond", "min_qualifying_points": 9000})
+    stored = [ProgramHistory.seeded(PROGRAM)]
+    programs = Programs(lambda: loads.append(clock.now()) or stored[0], clock, ttl_seconds=60)
+    assert programs.newest_naming(["Gold"]) == PROGRAM and len(loads) == 1
+    # Diamond is published (from next week): the cache does not know it yet, a name it lacks reads again, once.
+    future = PROGRAM.model_copy(update={"tiers": [*PROGRAM.tiers, diamond]})
+    stored[0] = ProgramHistory((*stored[0].versions, version(2, T0 + timedelta(days=7), future)))
+    assert programs.newest_naming(["Gold"]) == PROGRAM and len(loads) == 1  # a known name: the cache
+    assert programs.newest_naming(["Diamond"]) == future and len(loads) == 2  # the newest, not yet in force
+    assert programs.current() == PROGRAM
+    assert programs.newest_naming(["Obsidian"]) == future and len(loads) == 3  # unknown still: the caller refuses it
+    assert programs.newest_naming(["Diamond", "Gold"]) == future and len(loads) == 3

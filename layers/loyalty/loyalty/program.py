@@ -203,6 +203,13 @@ class ProgramHistory:
                   for tier in current.tiers]
         return version, version.program.model_copy(update={"tiers": ladder})
 
+    def multiplier_versions(self, occurred_at: datetime, now: datetime) -> dict[str, int]:
+        """For each tier of the ladder `for_purchase` gives, the version whose multiplier it earns: the purchase's
+        version, or, for a tier added since, the version in force `now` (a breakdown's tier line names it)."""
+        version, current = self.at(occurred_at), self.at(now)
+        then = {tier.name for tier in version.program.tiers}
+        return {tier.name: version.version if tier.name in then else current.version for tier in current.program.tiers}
+
 
 def successor_errors(previous: Program, proposed: Program) -> list[tuple[str, str]]:
     """Why `proposed` may not follow `previous` as a version: (field, message) pairs, none when it may.

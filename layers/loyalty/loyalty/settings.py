@@ -137,20 +137,19 @@ class PublisherSettings(Settings):
 
 
 class RewardAdminSettings(Settings):
-    """The catalog administration function: the catalog table and the program (its tiers) only."""
+    """The catalog administration function: the catalog table only (the program's tiers: ProgramVersionsSettings)."""
 
     catalog_table: str
-    program_file: Path = DEFAULT_PROGRAM_FILE
     aws_region: str | None = None
     aws_endpoint_url_dynamodb: str | None = None
 
 
 class CampaignAdminSettings(Settings):
-    """The campaigns function: campaign documents in the catalog table, their counters in the statistics table."""
+    """The campaigns function: campaign documents in the catalog table, their counters in the statistics table (the
+    tiers a condition on member.tier may name: ProgramVersionsSettings)."""
 
     catalog_table: str
     stats_table: str
-    program_file: Path = DEFAULT_PROGRAM_FILE  # the tiers a condition on member.tier may name
     aws_region: str | None = None
     aws_endpoint_url_dynamodb: str | None = None
 

@@ -30,9 +30,14 @@ class CampaignDocument(Campaign):
     starts_at: Timestamp | None = Field(default=None, description="From when it applies (null: from its activation).")
     ends_at: Timestamp | None = Field(default=None, description="Exclusive; after starts_at (null: until ended).")
 
+    def named_tiers(self) -> set[str]:
+        """The tiers its conditions on member.tier name (a value that is not a string is the schema's to refuse)."""
+        return set(_tier_values(self.conditions)) if self.conditions else set()
+
     def campaign(self, program: Program, campaign_id: str | None = None) -> Campaign:
         """The domain's campaign, with the given id, else the document's, else a new one; a condition naming a
-        tier the program does not have would silently never hold, so it is refused like an unknown fact."""
+        tier the program does not have would silently never hold, so it is refused like an unknown fact.
+        `program`: the newest version's (its ladder names every tier, a future version's included)."""
         chosen = campaign_id or self.campaign_id or f"c-{uuid.uuid4().hex[:16]}"
         campaign = parse_campaign({**self.model_dump(mode="json", exclude_none=True), "campaign_id": chosen})
         tiers = [tier.name for tier in program.tiers]
@@ -41,6 +46,15 @@ class CampaignDocument(Campaign):
             raise InvalidCampaign(f"the campaign is not valid: {problems[0]['field']}: {problems[0]['message']}",
                                   errors=problems)
         return campaign
+
+
+def _tier_values(node: Condition) -> Iterator[str]:
+    for group in ("all", "any"):
+        for child in getattr(node, group) or ():
+            yield from _tier_values(child)
+    if node.fact == "member.tier":
+        yield from (value for value in (node.value if isinstance(node.value, tuple) else (node.value,))
+                    if isinstance(value, str))
 
 
 def _unknown_tiers(node: Condition, field: str, tiers: list[str]) -> Iterator[dict[str, str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from loyalty.clock import Clock
 from loyalty.core.cache import Refreshed
@@ -20,7 +20,11 @@ class Programs:
     def __init__(self, load: Callable[[], ProgramHistory], clock: Clock,
                  ttl_seconds: float = PROGRAM_CACHE_SECONDS) -> None:
         self.clock = clock
-        self._cached = Refreshed(load, ttl_seconds, timer=lambda: clock.now().timestamp())
+        self._load, self._ttl = load, ttl_seconds
+        self._cached = Refreshed(load, ttl_seconds, timer=self._timer)
+
+    def _timer(self) -> float:
+        return self.clock.now().timestamp()
 
     @classmethod
     def fixed(cls, program: Program, clock: Clock) -> Programs:
@@ -37,3 +41,19 @@ class Programs:
     def current(self) -> Program:
         """The rules in force now."""
         return self.in_force().program
+
+    def newest(self) -> Program:
+        """The newest version's rules (the highest number, in force now or from a later effective_from). A version
+        never removes a tier, so its ladder names every tier any version has or will have."""
+        return self.history().newest.program
+
+    def newest_naming(self, tiers: Iterable[str]) -> Program:
+        """`newest()`, read again once when its ladder lacks one of `tiers`: a tier published less than a cache's
+        lifetime ago is known at once to the back office that just published it, and only a refused name costs
+        the extra Query."""
+        program = self.newest()
+        known = {tier.name for tier in program.tiers}
+        if all(name in known for name in tiers):
+            return program
+        self._cached = Refreshed(self._load, self._ttl, timer=self._timer)  # stale now: the next get() loads
+        return self.newest()

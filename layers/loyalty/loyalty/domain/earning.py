@@ -39,7 +39,7 @@ from loyalty.domain.calendar import end_of_month, month_key
 from loyalty.program import Program
 
 if TYPE_CHECKING:  # the campaign engine is loaded by the rules that evaluate campaigns, when they run
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from loyalty.domain.segments import Segment
     from loyalty.domain.campaigns.document import Campaign
@@ -143,12 +143,17 @@ def earn(
     member: Member, program: Program, purchase: Purchase, now: datetime, *, request_hash: str,
     referrer: Member | None = None, campaigns: list[Campaign] | None = None,
     counters: dict[CounterKey, Usage] | None = None, segments: Sequence[Segment] = (), rfm: facts.RfmBoundaries | None = None,
+    program_version: int | None = None, tier_versions: Mapping[str, int] | None = None,
 ) -> Change:
     """Credit a purchase. Pass `referrer` when `referral_due(member)`: both then get the referral bonus, once.
 
     Points: base points on the basket's eligible amount, the tier's extra, then what the active `campaigns`
     give (judged on the member as before the purchase, with the limit `counters` read for
     `select_campaigns(...).counters`). The entry's breakdown adds up to its points.
+
+    `program_version`: the version `program` is (in force at occurred_at), on the entry and each breakdown line;
+    `tier_versions`: the version whose multiplier each tier earns (`ProgramHistory.multiplier_versions`: a tier
+    added since the purchase's version earns today's), for the tier line; absent: `program_version`.
     """
     if purchase.currency != program.currency:
         raise errors.CurrencyMismatch(
@@ -169,8 +174,10 @@ def earn(
         program, eligible(purchase, program.earn.excluded_categories).amount_minor, member.tier,
     )
     points = credited + award.points
-    breakdown = (PointsLine("base", qualifying), *([PointsLine("tier", credited - qualifying)] if credited != qualifying else []),
-                 *(PointsLine("campaign", line.points, line.campaign_id) for line in award.breakdown))
+    tier_version = (tier_versions or {}).get(member.tier, program_version)
+    breakdown = (PointsLine("base", qualifying, None, program_version),
+                 *([PointsLine("tier", credited - qualifying, None, tier_version)] if credited != qualifying else []),
+                 *(PointsLine("campaign", line.points, line.campaign_id, program_version) for line in award.breakdown))
     available = available_at(program, purchased_at)
     if available is None or available <= now:  # a purchase reported after its window is available at once
         credited_at = available or purchased_at
@@ -193,7 +200,7 @@ def earn(
         qualifying_points=qualifying, expires_at=end_of_month(expiry_month), available_at=available,
         tier_after=member.tier, tier_changed=member.tier != tier_before,
         refunded_minor=0, points_reversed=0, qualifying_reversed=0, items=purchase.items or None,
-        base_points=qualifying, breakdown=breakdown,
+        base_points=qualifying, breakdown=breakdown, program_version=program_version,
         limited=tuple(LimitCut(cut.campaign_id, cut.wanted, cut.given) for cut in award.limited),
     )
     change = Change([member], [earn_entry], tier_moves=moves, award=award)

@@ -148,6 +148,7 @@ class PointsLine:
     source: str  # base | tier | campaign | bonus
     points: int
     campaign_id: str | None = None  # the campaign, for source "campaign"
+    program_version: int | None = None  # the version whose rules gave it (None: an entry from before versions)
 
 
 @dataclass(frozen=True)

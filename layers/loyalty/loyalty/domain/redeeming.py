@@ -28,8 +28,12 @@ from loyalty.program import Program
 
 
 def tier_allows(reward: Reward, program: Program, tier: str | None) -> bool:
-    """Whether a member of `tier` may redeem the reward (None: staff, who see every reward as allowed)."""
-    return reward.min_tier is None or tier is None or program.tier_rank(tier) >= program.tier_rank(reward.min_tier)
+    """Whether a member of `tier` may redeem the reward (None: staff, who see every reward as allowed). A `min_tier`
+    that `program` lacks is one a later version adds: nobody holds it yet, so no member may."""
+    if reward.min_tier is None or tier is None:
+        return True
+    known = {name.name for name in program.tiers}
+    return reward.min_tier in known and program.tier_rank(tier) >= program.tier_rank(reward.min_tier)
 
 
 def in_stock(reward: Reward) -> bool:

@@ -57,6 +57,10 @@ class BreakdownLine(View):
     source: Literal["base", "tier", "campaign", "bonus"]
     campaign_id: str | None = Field(description="The campaign, for source campaign; else null.")
     points: int
+    program_version: int | None = Field(default=None, description=(
+        "The program version whose rules gave this line: the entry's (in force at occurred_at), except a tier line "
+        "for a tier added since, which earns the multiplier of the version in force at the earn (null for a purchase "
+        "recorded before the program had versions)."))
 
 
 class LimitedAward(View):
@@ -85,14 +89,15 @@ class Explanation(View):
         version = entry.program_version
         if entry.breakdown is None:  # an entry written before explanations: base and tier from what it kept
             base = entry.qualifying_points or 0
-            lines = [BreakdownLine(source="base", campaign_id=None, points=base)]
+            lines = [BreakdownLine(source="base", campaign_id=None, points=base, program_version=version)]
             if entry.points != base:
-                lines.append(BreakdownLine(source="tier", campaign_id=None, points=entry.points - base))
+                lines.append(BreakdownLine(source="tier", campaign_id=None, points=entry.points - base,
+                                           program_version=version))
             return {"base_points": base, "program_version": version, "breakdown": lines, "limited": []}
         return {
             "base_points": entry.base_points or 0, "program_version": version,
-            "breakdown": [BreakdownLine(source=line.source, campaign_id=line.campaign_id, points=line.points)
-                          for line in entry.breakdown],
+            "breakdown": [BreakdownLine(source=line.source, campaign_id=line.campaign_id, points=line.points,
+                                        program_version=line.program_version) for line in entry.breakdown],
             "limited": [LimitedAward(campaign_id=cut.campaign_id, wanted=cut.wanted, given=cut.given)
                         for cut in entry.limited or ()],
         }
@@ -134,12 +139,16 @@ class ReturnResponse(View):
     points: int = Field(description="Points taken back (negative or zero).")
     points_unrecovered: int = Field(description="Points the balance could not cover.")
     balance: int
+    program_version: int | None = Field(default=None, description=(
+        "The program version the purchase earned under: a return takes back a share of what it earned then "
+        "(null for a purchase recorded before the program had versions)."))
 
     @classmethod
     def of(cls, entry: Entry) -> ReturnResponse:
         return cls(
             entry_id=entry.entry_id, return_id=entry.return_id or "", transaction_id=entry.transaction_id or "",
             points=entry.points, points_unrecovered=entry.points_unrecovered or 0, balance=entry.balance_after,
+            program_version=entry.program_version,
         )
 
 

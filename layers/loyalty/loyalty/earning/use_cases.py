@@ -68,7 +68,9 @@ class Earning:
         def attempt() -> Outcome:
             now, active = self.clock.now(), self.campaigns()
             segments = self._segments_for(active)
-            version, program = self.programs.history().for_purchase(purchase.occurred_at or now, now)
+            history, purchased_at = self.programs.history(), purchase.occurred_at or now
+            version, program = history.for_purchase(purchased_at, now)
+            tier_versions = history.multiplier_versions(purchased_at, now)
             selection = earning.select_campaigns(active, program, purchase, now)
             member, entries, read = self.earning.get_for_earn(member_id, [ref], stored_keys(selection.counters))
             member = caller.ensure_may_access(member, member_id)
@@ -79,8 +81,8 @@ class Earning:
             def decide(shards_read) -> ledger.Change:
                 change = earning.earn(member, program, purchase, now, request_hash=fingerprint, referrer=referrer,
                                     campaigns=active, counters=totals(shards_read), segments=segments,
-                                    rfm=self.rfm() if active else None)
-                change.entry.program_version = version.version
+                                    rfm=self.rfm() if active else None, program_version=version.version,
+                                    tier_versions=tier_versions)
                 stats.note_purchase_days(change, program.time_zone)
                 return change
 
@@ -116,14 +118,14 @@ class Earning:
         from loyalty.domain.campaigns.shards import stored_keys, totals
 
         now, active = self.clock.now(), self.campaigns()
-        version, program = self.programs.history().for_purchase(purchase.occurred_at or now, now)
+        history, purchased_at = self.programs.history(), purchase.occurred_at or now
+        version, program = history.for_purchase(purchased_at, now)
         selection = earning.select_campaigns(active, program, purchase, now)
         member, _, read = self.earning.get_for_earn(member_id, [], stored_keys(selection.counters))
         member = caller.ensure_may_access(member, member_id)
-        change = earning.earn(member, program, purchase, now, request_hash="", campaigns=active, counters=totals(read),
-                              segments=self._segments_for(active), rfm=self.rfm() if active else None)
-        change.entry.program_version = version.version
-        return change
+        return earning.earn(member, program, purchase, now, request_hash="", campaigns=active, counters=totals(read),
+                            segments=self._segments_for(active), rfm=self.rfm() if active else None,
+                            program_version=version.version, tier_versions=history.multiplier_versions(purchased_at, now))
 
     def return_purchase(
         self, caller: Caller, member_id: str, *, transaction_id: str, return_id: str, amount_minor: int, payload: dict,

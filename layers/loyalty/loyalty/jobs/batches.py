@@ -139,6 +139,7 @@ class Dispatcher:
         settings, runtime = DispatcherSettings.from_environment(env), platform()
         clock = runtime.clock(env)
         send = runtime.job_sender(env) or sqs_sender(settings.job_queue_url, settings.aws_region)
+        # The file, not the versions' cache: no version may change time_zone (docs/program-versions.md).
         return cls(JobIndex.from_settings(settings), clock, send, settings.job_batch_size,
                    load_program(settings.program_file).time_zone)
 

@@ -187,7 +187,8 @@ class ActivityItem(View):
     redemption_id: str | None = Field(default=None, description="cancel: the redemption cancelled.")
     points_forfeited: int | None = Field(default=None, description="cancel: points not given back (their lots expired).")
     base_points: int | None = Field(default=None, description="earn: points on the eligible amount before tier and campaigns.")
-    program_version: int | None = Field(default=None, description="earn: the program version it earned under.")
+    program_version: int | None = Field(
+        default=None, description="earn: the program version it earned under; return: the one its purchase earned under.")
     breakdown: list[BreakdownLine] | None = Field(default=None, description="earn: where the points came from.")
     limited: list[LimitedAward] | None = Field(default=None, description="earn: campaign awards cut by a limit.")
     available_at: datetime | None = Field(
@@ -203,7 +204,8 @@ class ActivityItem(View):
             return_id=entry.return_id, amount_minor=entry.amount_minor, bonus=entry.bonus,
             points_unrecovered=entry.points_unrecovered, reason=entry.reason, actor=entry.actor if staff_view else None,
             redemption_id=entry.redemption_id, points_forfeited=entry.points_forfeited, available_at=entry.available_at,
-            **(Explanation.of_entry(entry) if entry.type == "earn" else {}),
+            **(Explanation.of_entry(entry) if entry.type == "earn" else
+               {"program_version": entry.program_version} if entry.type == "return" else {}),
         )
 
 

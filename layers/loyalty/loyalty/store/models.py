@@ -137,6 +137,7 @@ class PointsLineAttribute(MapAttribute):
     source = UnicodeAttribute()
     points = NumberAttribute()
     campaign_id = UnicodeAttribute(null=True)
+    program_version = NumberAttribute(null=True)  # only when not the entry's (its tier line, for a tier added since)
 
 
 class LimitCutAttribute(MapAttribute):

@@ -100,8 +100,10 @@ def entry_to_record(entry: Entry, model: type[EntryModel]) -> EntryModel:
             {"sku": item.sku, "amount_minor": item.amount_minor, "quantity": item.quantity, "category": item.category}
             for item in entry.items
         ]
-    if entry.breakdown is not None:
-        record.breakdown = [{"source": line.source, "points": line.points, "campaign_id": line.campaign_id}
+    if entry.breakdown is not None:  # a line's version is stored only when it is not the entry's (a tier added since)
+        record.breakdown = [{"source": line.source, "points": line.points, "campaign_id": line.campaign_id,
+                             **({"program_version": line.program_version}
+                                if line.program_version != entry.program_version else {})}
                             for line in entry.breakdown]
     if entry.limited is not None:
         record.limited = [{"campaign_id": cut.campaign_id, "wanted": cut.wanted, "given": cut.given} for cut in entry.limited]
@@ -126,7 +128,10 @@ def entry_from_record(record: EntryModel) -> Entry:
     if entry.program_version is not None:
         entry.program_version = int(entry.program_version)
     if record.breakdown is not None:
-        entry.breakdown = tuple(PointsLine(line.source, int(line.points), line.campaign_id) for line in record.breakdown)
+        entry.breakdown = tuple(
+            PointsLine(line.source, int(line.points), line.campaign_id,
+                       int(line.program_version) if line.program_version is not None else entry.program_version)
+            for line in record.breakdown)
     if record.limited is not None:
         entry.limited = tuple(LimitCut(cut.campaign_id, int(cut.wanted), int(cut.given)) for cut in record.limited)
     return entry
