@@ -232,7 +232,7 @@ GRANTS = {
                                                "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}},
     # the message routes: the member a path names (and "me"'s marker); templates read, listed (a Query per kind) and
     # written as the next version; the log (one Query); unsubscribe: the member and its consent entry (one transaction)
-    "MessagesFunction": {"MembersTable": {"dynamodb:GetItem", "dynamodb:PutItem"}, "LedgerTable": {"dynamodb:PutItem"},
+    "MessagesFunction": {"CatalogTable": {"dynamodb:Query"}, "MembersTable": {"dynamodb:GetItem", "dynamodb:PutItem"}, "LedgerTable": {"dynamodb:PutItem"},
                          "MessagesTable": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"}},
 }
 

@@ -29,8 +29,8 @@ from loyalty.messages.compose import store_from_settings, tokens_from_settings
 from loyalty.messages.settings import MessageSettings
 from loyalty.messages.templates import demo_templates
 from loyalty.messages.use_cases import MessageLog, Templates, Unsubscribe
-from loyalty.program import load_program
-from loyalty.settings import StoreSettings
+from loyalty.programs.store import cached_programs
+from loyalty.settings import ProgramVersionsSettings, StoreSettings
 from loyalty.store.ledger import Store
 
 app = make_resolver()
@@ -48,10 +48,9 @@ def compose() -> Parts:
     settings = MessageSettings.from_environment()
     messages, clock = store_from_settings(settings), platform().clock()
     store = Store.from_settings(StoreSettings.from_environment())
-    # Unsubscribe rewrites the job schedule with the layer's program file, not the versions' cache (no CATALOG_TABLE
-    # here): a changed reminder_days applies from the member's next write (docs/program-versions.md, a known gap).
+    _, programs = cached_programs(ProgramVersionsSettings.from_environment(), clock)  # unsubscribe's job schedule
     return Parts(Templates(messages, clock, demo_templates()), MessageLog(messages, Directory(store)),
-                 Unsubscribe(tokens_from_settings(settings), MemberStore(store), clock, load_program(settings.program_file)))
+                 Unsubscribe(tokens_from_settings(settings), MemberStore(store), clock, programs))
 
 
 parts = cold_start(compose)

@@ -205,7 +205,7 @@ class Unsubscribe:
     tokens: UnsubscribeTokens
     members: Any  # members.store.MemberStore: the profile change and its consent entry, in one transaction
     clock: Clock
-    program: Any  # program.Program: the member's job schedule is written with it
+    programs: Programs  # the version in force: the member's job schedule is written with it
     retry: Any = None  # core.retry.RetryPolicy
 
     def __call__(self, token: str) -> str:
@@ -222,7 +222,7 @@ class Unsubscribe:
                 return
             update = membership.update_profile(member, {"marketing_opt_in": False}, self.clock.now(), by_member=False)
             if update is not None:
-                self.members.update_profile(update, member.version, ledger.job_schedule(update.member, self.program), None,
+                self.members.update_profile(update, member.version, ledger.job_schedule(update.member, self.programs.current()), None,
                                             "unsubscribe")
 
         (self.retry or RetryPolicy()).run(attempt)
