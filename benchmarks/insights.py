@@ -51,9 +51,9 @@ def generate(root: Path) -> int:
         "base_points": "amount // 100", "amount_minor": "amount", "currency": "'EUR'", "tier": "'Bronze'",
         "channel": "CASE WHEN i % 3 = 0 THEN 'app' ELSE 'store' END", "store_id": "'s' || (i % 40)",
         "occurred_at": at, "at": at, "expires_at": "strftime(ts + INTERVAL 365 DAY, '%Y-%m-%dT%H:%M:%SZ')",
-        "breakdown": "CASE WHEN i % 5 = 0 THEN [{'source': 'base', 'campaign_id': NULL, 'points': amount // 100}, "
-                     "{'source': 'campaign', 'campaign_id': 'double-coffee', 'points': 20}] "
-                     "ELSE [{'source': 'base', 'campaign_id': NULL, 'points': amount // 100}] END",
+        "breakdown": "CASE WHEN i % 5 = 0 THEN [{'source': 'base', 'campaign_id': NULL, 'points': amount // 100, 'program_version': 1}, "
+                     "{'source': 'campaign', 'campaign_id': 'double-coffee', 'points': 20, 'program_version': 1}] "
+                     "ELSE [{'source': 'base', 'campaign_id': NULL, 'points': amount // 100, 'program_version': 1}] END",
         "items": "[{'sku': 'latte', 'category': 'coffee', 'amount_minor': amount, 'quantity': 1 + i % 3}]",
     })
     redeemed = _detail({"event_id": "'pr' || i", "member_id": "'m' || (i * 7 % " + str(MEMBERS) + ")", "entry_id": "'r' || i",
@@ -100,7 +100,7 @@ class _Campaigns:
     def __init__(self, frames: dict, documents: dict) -> None:
         self.frames, self.documents = frames, documents
 
-    def find(self, campaign_id):
+    def find(self, campaign_id, time_zone):
         return self.frames.get(campaign_id)
 
     def document(self, campaign_id):

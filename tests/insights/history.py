@@ -26,6 +26,8 @@ class History:
     expiries: list[tuple[date, int]] = field(default_factory=list)
     issued_with_expiry: list[tuple[date, date, int]] = field(default_factory=list)  # issued day, expires day, points
     welcome: dict[str, int] = field(default_factory=dict)
+    returns: list[tuple[str, date, int, int]] = field(default_factory=list)  # member, day, amount refunded, points taken back
+    forfeits: list[tuple[str, date, int]] = field(default_factory=list)  # member, day of erasure, points forfeited
     _n: int = 0
 
     def _id(self) -> str:
@@ -69,6 +71,22 @@ class History:
             "balance": 0, "at": _at(day, 2)}, _at(day, 2)))
 
 
+    def return_(self, member: str, day: date, transaction_id: str, amount: int, points: int) -> None:
+        self.returns.append((member, day, amount, points))
+        self.events.append(envelope("PurchaseReturned", {
+            "event_id": self._id(), "member_id": member, "entry_id": self._id(), "transaction_id": transaction_id,
+            "return_id": self._id(), "points": points, "points_unrecovered": 0, "amount_minor": amount,
+            "program_version": 1, "balance": 0, "at": _at(day, 17)}, _at(day, 17)))
+
+    def forfeit(self, member: str, day: date, points: int) -> None:
+        self.forfeits.append((member, day, points))
+        self.events.append(envelope("PointsForfeited", {
+            "event_id": self._id(), "member_id": member, "entry_id": self._id(), "points": points, "reason": "erasure",
+            "balance": 0, "at": _at(day, 18)}, _at(day, 18)))
+        self.events.append(envelope("MemberErased", {"event_id": self._id(), "member_id": member,
+                                                     "erased_at": _at(day, 18)}, _at(day, 18)))
+
+
 def generated(seed: int, members: int = 400, campaign_id: str = "double-coffee", holdout_percent: int = 20,
               effect: float = 0.0) -> History:
     """Members enrolled over the first half of 2026 buying through 2026; from 2026-09-01 to 2026-09-30 a campaign
@@ -94,4 +112,32 @@ def generated(seed: int, members: int = 400, campaign_id: str = "double-coffee",
             history.redeem(member, joined + timedelta(days=rng.randrange(1, 200)), rng.choice([100, 200]))
         if rng.random() < 0.1:
             history.expire(member, date(2026, 1, 31) + timedelta(days=rng.randrange(0, 300)), rng.randrange(1, 50))
+    _returns_and_erasures(history, random.Random(seed + 1))
     return history
+
+
+def _returns_and_erasures(history: History, rng: random.Random) -> None:
+    """About one purchase in eight returned (in part or whole, up to 40 days later: the points taken back in
+    proportion, as a return does), and about one member in twelve erased after their last activity (the balance
+    they held forfeited). Drawn from their own generator, so the rest of the history is as before."""
+    earned = [event["detail"] for event in history.events if event["detail-type"] == "PointsEarned"]
+    for detail in earned:
+        if rng.random() < 0.125:
+            day = date.fromisoformat(detail["at"][:10]) + timedelta(days=rng.randrange(0, 41))
+            refunded = rng.choice([detail["amount_minor"], rng.randrange(1, detail["amount_minor"] + 1)])
+            history.return_(detail["member_id"], day, detail["transaction_id"], refunded,
+                            detail["points"] * refunded // detail["amount_minor"])
+    balance: dict[str, int] = dict(history.welcome)
+    last: dict[str, date] = dict(history.enrolled)
+    for member, day, _, points, _ in history.purchases:
+        balance[member] += points
+        last[member] = max(last[member], day)
+    for member, day, _, points in history.returns:
+        balance[member] -= points
+        last[member] = max(last[member], day)
+    for member, day, points in history.redemptions:
+        balance[member] -= points
+        last[member] = max(last[member], day)
+    for member in sorted(history.enrolled):
+        if rng.random() < 1 / 12:
+            history.forfeit(member, last[member] + timedelta(days=rng.randrange(1, 30)), max(0, balance[member]))

@@ -45,7 +45,7 @@ class Frames:
         self.frames = {frame.campaign_id: frame for frame in frames}
         self.documents = documents or {}
 
-    def find(self, campaign_id):
+    def find(self, campaign_id, time_zone):
         return self.frames.get(campaign_id)
 
     def document(self, campaign_id):
@@ -146,7 +146,7 @@ def test_redemption_counts_points_issued_redeemed_expired_breakage_and_the_media
     assert answer["median_days_to_first_redemption"] == statistics.median(days)
 
 
-def test_clv_is_revenue_and_points_cost_per_member_of_each_cohort_after_3_6_and_12_months(history, store):
+def test_clv_is_revenue_and_points_cost_per_member_of_each_cohort_after_3_6_and_12_months_after_returns(history, store):
     end = date(2026, 12, 31)
     answer = _run(_insights(store), "clv", **{"from": "2026-01-01", "to": "2026-12-31"})
     cohorts = defaultdict(set)
@@ -164,13 +164,16 @@ def test_clv_is_revenue_and_points_cost_per_member_of_each_cohort_after_3_6_and_
                 continue
             spent = [(amount, points) for member, day, amount, points, _ in history.purchases
                      if member in members and day <= end and _month(day) - index < months]
+            spent += [(-amount, -points) for member, day, amount, points in history.returns  # in the return's month
+                      if member in members and day <= end and _month(day) - index < months]
             assert horizon["revenue_per_member_minor"] == pytest.approx(sum(a for a, _ in spent) / len(members), abs=0.01)
             assert horizon["points_cost_per_member_minor"] == pytest.approx(
                 sum(p for _, p in spent) * POINT_VALUE / len(members), abs=0.01)
     assert answer["cohorts"][0]["horizons"][2]["revenue_per_member_minor"] is not None  # January's 12 months are known
+    assert sum(amount for _, day, amount, _ in history.returns if day <= end) > 0  # returns were there to take off
 
 
-def test_liability_is_the_outstanding_points_at_each_month_end(history, store):
+def test_liability_is_the_outstanding_points_at_each_month_end_after_returns_and_erasures(history, store):
     answer = _run(_insights(store), "liability", **{"from": "2026-04-01", "to": "2026-09-30"})
     for month in answer["months"]:
         index = int(month["month"][:4]) * 12 + int(month["month"][5:]) - 1
@@ -180,10 +183,15 @@ def test_liability_is_the_outstanding_points_at_each_month_end(history, store):
         outstanding = (sum(points for _, day, _, points, _ in history.purchases if within(day))
                        + sum(history.welcome[m] for m, joined in history.enrolled.items() if within(joined))
                        - sum(points for _, day, points in history.redemptions if within(day))
-                       - sum(points for day, points in history.expiries if within(day)))
+                       - sum(points for day, points in history.expiries if within(day))
+                       - sum(points for _, day, _, points in history.returns if within(day))
+                       - sum(points for _, day, points in history.forfeits if within(day)))
         assert month["outstanding_points"] == outstanding
         assert month["value_minor"] == outstanding * POINT_VALUE
     assert [m["month"] for m in answer["months"]] == [f"2026-{n:02d}" for n in range(4, 10)]
+    september = date(2026, 9, 30)
+    assert sum(p for _, day, _, p in history.returns if day <= september) > 0  # both were there to count
+    assert sum(p for _, day, p in history.forfeits if day <= september) > 0
 
 
 def _campaign_history(seed: int, effect: float, members: int) -> History:

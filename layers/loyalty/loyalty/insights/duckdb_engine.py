@@ -64,9 +64,10 @@ class DuckDbEngine:
         files = self._files()
         if files:
             pattern = str(self.root / EVENTS_FOLDER / "day=*" / "*.parquet").replace("'", "''")
+            # by name: files written before a field joined the schema read it as null (not the first file's schema)
             connection.execute(
                 f"CREATE VIEW events AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, "
-                "hive_types = {'day': 'VARCHAR'})")
+                "union_by_name = true, hive_types = {'day': 'VARCHAR'})")
         else:  # no event yet: an empty table of the same columns
             connection.execute(f"CREATE TABLE events (id VARCHAR, detail_type VARCHAR, source VARCHAR, time VARCHAR, "
                                f"detail {duckdb_detail_type()}, day VARCHAR)")
