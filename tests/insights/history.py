@@ -28,6 +28,7 @@ class History:
     welcome: dict[str, int] = field(default_factory=dict)
     returns: list[tuple[str, date, int, int]] = field(default_factory=list)  # member, day, amount refunded, points taken back
     forfeits: list[tuple[str, date, int]] = field(default_factory=list)  # member, day of erasure, points forfeited
+    birthdays: list[tuple[str, date, int]] = field(default_factory=list)  # member, day credited, points
     _n: int = 0
 
     def _id(self) -> str:
@@ -78,6 +79,13 @@ class History:
             "return_id": self._id(), "points": points, "points_unrecovered": 0, "amount_minor": amount,
             "program_version": 1, "balance": 0, "at": _at(day, 17)}, _at(day, 17)))
 
+    def birthday(self, member: str, day: date, points: int) -> None:
+        self.birthdays.append((member, day, points))
+        self.events.append(envelope("BirthdayBonusCredited", {
+            "event_id": self._id(), "member_id": member, "entry_id": self._id(), "points": points, "year": day.year,
+            "balance": 0, "expires_at": _at(date(day.year + 1, day.month, 1) - timedelta(days=1), 23),
+            "at": _at(day, 6)}, _at(day, 6)))
+
     def forfeit(self, member: str, day: date, points: int) -> None:
         self.forfeits.append((member, day, points))
         self.events.append(envelope("PointsForfeited", {
@@ -118,8 +126,9 @@ def generated(seed: int, members: int = 400, campaign_id: str = "double-coffee",
 
 def _returns_and_erasures(history: History, rng: random.Random) -> None:
     """About one purchase in eight returned (in part or whole, up to 40 days later: the points taken back in
-    proportion, as a return does), and about one member in twelve erased after their last activity (the balance
-    they held forfeited). Drawn from their own generator, so the rest of the history is as before."""
+    proportion, as a return does), a birthday bonus for about one member in five, and about one member in twelve
+    erased after their last activity (the balance they held forfeited). Drawn from their own generator, so the
+    rest of the history is as before."""
     earned = [event["detail"] for event in history.events if event["detail-type"] == "PointsEarned"]
     for detail in earned:
         if rng.random() < 0.125:
@@ -127,8 +136,14 @@ def _returns_and_erasures(history: History, rng: random.Random) -> None:
             refunded = rng.choice([detail["amount_minor"], rng.randrange(1, detail["amount_minor"] + 1)])
             history.return_(detail["member_id"], day, detail["transaction_id"], refunded,
                             detail["points"] * refunded // detail["amount_minor"])
+    for member, joined in sorted(history.enrolled.items()):
+        if rng.random() < 0.2:
+            history.birthday(member, joined + timedelta(days=rng.randrange(1, 300)), 100)
     balance: dict[str, int] = dict(history.welcome)
     last: dict[str, date] = dict(history.enrolled)
+    for member, day, points in history.birthdays:
+        balance[member] += points
+        last[member] = max(last[member], day)
     for member, day, _, points, _ in history.purchases:
         balance[member] += points
         last[member] = max(last[member], day)

@@ -173,7 +173,7 @@ def test_clv_is_revenue_and_points_cost_per_member_of_each_cohort_after_3_6_and_
     assert sum(amount for _, day, amount, _ in history.returns if day <= end) > 0  # returns were there to take off
 
 
-def test_liability_is_the_outstanding_points_at_each_month_end_after_returns_and_erasures(history, store):
+def test_liability_is_the_outstanding_points_at_each_month_end_with_birthdays_returns_and_erasures(history, store):
     answer = _run(_insights(store), "liability", **{"from": "2026-04-01", "to": "2026-09-30"})
     for month in answer["months"]:
         index = int(month["month"][:4]) * 12 + int(month["month"][5:]) - 1
@@ -182,6 +182,7 @@ def test_liability_is_the_outstanding_points_at_each_month_end_after_returns_and
 
         outstanding = (sum(points for _, day, _, points, _ in history.purchases if within(day))
                        + sum(history.welcome[m] for m, joined in history.enrolled.items() if within(joined))
+                       + sum(points for _, day, points in history.birthdays if within(day))
                        - sum(points for _, day, points in history.redemptions if within(day))
                        - sum(points for day, points in history.expiries if within(day))
                        - sum(points for _, day, _, points in history.returns if within(day))
@@ -192,6 +193,7 @@ def test_liability_is_the_outstanding_points_at_each_month_end_after_returns_and
     september = date(2026, 9, 30)
     assert sum(p for _, day, _, p in history.returns if day <= september) > 0  # both were there to count
     assert sum(p for _, day, p in history.forfeits if day <= september) > 0
+    assert sum(p for _, day, p in history.birthdays if day <= september) > 0
 
 
 def _campaign_history(seed: int, effect: float, members: int) -> History:
