@@ -47,15 +47,17 @@ class History:
         base = amount // 100
         points = base + campaign_points
         expires = date(day.year + 1, day.month, 1) - timedelta(days=1)
-        breakdown = [{"source": "base", "campaign_id": None, "points": base}]
+        breakdown = [{"source": "base", "campaign_id": None, "points": base, "program_version": 1}]
         if campaign_points:
-            breakdown.append({"source": "campaign", "campaign_id": campaign_id, "points": campaign_points})
+            breakdown.append({"source": "campaign", "campaign_id": campaign_id, "points": campaign_points,
+                              "program_version": 1})
         self.purchases.append((member, day, amount, points, campaign_points))
         self.issued_with_expiry.append((day, expires, points))
         self.events.append(envelope("PointsEarned", {
             "event_id": self._id(), "member_id": member, "entry_id": self._id(), "transaction_id": self._id(),
             "points": points, "base_points": base, "breakdown": breakdown, "amount_minor": amount, "currency": "EUR",
             "balance": 0, "tier": "Bronze", "expires_at": _at(expires, 23), "available_at": None, "at": _at(day, hour),
+            "program_version": 1,
             "occurred_at": _at(day, hour), "store_id": "s1", "channel": channel,
             "items": [{"sku": "coffee", "category": "drinks", "amount_minor": amount, "quantity": quantity}]}, _at(day, hour)))
 

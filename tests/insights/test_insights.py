@@ -306,3 +306,48 @@ def test_bad_parameters_are_refused_before_any_query(body):
 @pytest.mark.parametrize(("df", "table"), [(5, 2.5706), (10, 2.2281), (30, 2.0423), (120, 1.9799)])
 def test_the_t_quantile_agrees_with_the_tables(df, table):
     assert t_quantile(0.975, df) == pytest.approx(table, abs=2e-3)
+
+
+def test_a_store_kept_from_before_returns_and_versions_were_published_still_answers(tmp_path):
+    """Files written before `return_id`, `points_unrecovered`, `program_version` and the breakdown lines' version
+    joined the schema sort first (older days): the engine reads every file by its own columns, the old ones' new
+    fields null, and the insights count old and new rows alike."""
+    import duckdb
+
+    from loyalty.insights.schema import DETAIL_FIELDS
+
+    old_fields = [(name, kind) for name, kind, _ in DETAIL_FIELDS
+                  if name not in ("return_id", "points_unrecovered", "program_version", "breakdown")]
+    old_fields.append(("breakdown", "STRUCT(source VARCHAR, campaign_id VARCHAR, points BIGINT)[]"))
+    values = {"event_id": "'old-1'", "member_id": "'m00001'", "points": "120", "amount_minor": "12000",
+              "at": "'2025-04-30T10:00:00Z'", "occurred_at": "'2025-04-30T10:00:00Z'",
+              "breakdown": f"[{{'source': 'campaign', 'campaign_id': '{CAMPAIGN}', 'points': 20}}]"}
+    detail = "struct_pack(" + ", ".join(f'"{name}" := {values.get(name, f"CAST(NULL AS {kind})")}'
+                                        for name, kind in old_fields) + ")"
+    folder = tmp_path / "events" / "day=2025-04-30"  # the first file DuckDB meets
+    folder.mkdir(parents=True)
+    connection = duckdb.connect()
+    connection.execute(f"COPY (SELECT 'old-1' AS id, 'PointsEarned' AS detail_type, 'loyalty' AS source, "
+                       f"'2025-04-30T10:00:00Z' AS time, {detail} AS detail) TO '{folder / 'part-old.parquet'}' "
+                       "(FORMAT parquet)")
+    connection.close()
+    history = History()
+    history.enroll("m00001", date(2025, 5, 1))
+    history.purchase("m00001", date(2025, 6, 2), 3000, CAMPAIGN, 10)
+    history.return_(history.events[-1]["detail"]["member_id"], date(2025, 6, 3),
+                    history.events[-1]["detail"]["transaction_id"], 3000, 40)
+    deliver(history.events, tmp_path)
+    liability = _run(_insights(tmp_path), "liability", **{"from": "2025-06-01", "to": "2025-06-30"})
+    assert liability["months"] == [{"month": "2025-06", "outstanding_points": 120 + 40 - 40,
+                                    "value_minor": 120 * POINT_VALUE}]
+    lift = _run(_insights(tmp_path, CampaignFrame(CAMPAIGN, date(2025, 4, 1), date(2025, 6, 30), 0)), "campaign_lift",
+                **{"from": "2025-04-01", "to": "2025-06-30", "campaign_id": CAMPAIGN})
+    assert lift["points_awarded"] == 20 + 10
+    read = DuckDbEngine(tmp_path).start(
+        "SELECT detail_type, detail.return_id IS NOT NULL AS returned, line.program_version AS version "
+        "FROM events LEFT JOIN UNNEST(detail.breakdown) AS line (source, campaign_id, points, program_version) ON true "
+        "WHERE detail_type IN ('PointsEarned', 'PurchaseReturned') ORDER BY day, version")
+    assert read.status == "succeeded", read.error
+    assert [(r["detail_type"], r["returned"], r["version"]) for r in read.rows] == [
+        ("PointsEarned", False, None), ("PointsEarned", False, 1), ("PointsEarned", False, 1),
+        ("PurchaseReturned", True, None)]  # the old file's line has no version; the new ones name theirs
