@@ -5,8 +5,9 @@ import { act, button, clear, empty, field, h, input, loading, num, table, toast,
 
 // docs/events.md's detail types; "*" is every one, those to come included
 const EVENT_TYPES = ["MemberEnrolled", "MemberUpdated", "MemberBlocked", "MemberUnblocked", "MemberErased", "PointsEarned",
-  "PointsRedeemed", "PointsAdjusted", "PointsAvailable", "PointsExpiringSoon", "PointsExpired", "TierChanged",
-  "RedemptionCancelled", "VoucherUsed", "CampaignActivated", "CampaignEnded", "OfferActivated", "WebhookDisabled"];
+  "PointsRedeemed", "PointsAdjusted", "PointsAvailable", "PointsExpiringSoon", "PointsExpired", "PointsForfeited",
+  "PurchaseReturned", "TierChanged", "RedemptionCancelled", "VoucherUsed", "CampaignActivated", "CampaignEnded",
+  "OfferActivated", "WebhookDisabled"];
 const URL_ERRORS = { WEBHOOK_URL_NOT_ALLOWED: "url" };
 
 const path = (id) => `/v1/webhooks/${encodeURIComponent(id)}`;

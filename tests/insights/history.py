@@ -26,6 +26,9 @@ class History:
     expiries: list[tuple[date, int]] = field(default_factory=list)
     issued_with_expiry: list[tuple[date, date, int]] = field(default_factory=list)  # issued day, expires day, points
     welcome: dict[str, int] = field(default_factory=dict)
+    returns: list[tuple[str, date, int, int]] = field(default_factory=list)  # member, day, amount refunded, points taken back
+    forfeits: list[tuple[str, date, int]] = field(default_factory=list)  # member, day of erasure, points forfeited
+    birthdays: list[tuple[str, date, int]] = field(default_factory=list)  # member, day credited, points
     _n: int = 0
 
     def _id(self) -> str:
@@ -44,15 +47,17 @@ class History:
         base = amount // 100
         points = base + campaign_points
         expires = date(day.year + 1, day.month, 1) - timedelta(days=1)
-        breakdown = [{"source": "base", "campaign_id": None, "points": base}]
+        breakdown = [{"source": "base", "campaign_id": None, "points": base, "program_version": 1}]
         if campaign_points:
-            breakdown.append({"source": "campaign", "campaign_id": campaign_id, "points": campaign_points})
+            breakdown.append({"source": "campaign", "campaign_id": campaign_id, "points": campaign_points,
+                              "program_version": 1})
         self.purchases.append((member, day, amount, points, campaign_points))
         self.issued_with_expiry.append((day, expires, points))
         self.events.append(envelope("PointsEarned", {
             "event_id": self._id(), "member_id": member, "entry_id": self._id(), "transaction_id": self._id(),
             "points": points, "base_points": base, "breakdown": breakdown, "amount_minor": amount, "currency": "EUR",
             "balance": 0, "tier": "Bronze", "expires_at": _at(expires, 23), "available_at": None, "at": _at(day, hour),
+            "program_version": 1,
             "occurred_at": _at(day, hour), "store_id": "s1", "channel": channel,
             "items": [{"sku": "coffee", "category": "drinks", "amount_minor": amount, "quantity": quantity}]}, _at(day, hour)))
 
@@ -67,6 +72,29 @@ class History:
         self.events.append(envelope("PointsExpired", {
             "event_id": self._id(), "member_id": member, "entry_id": self._id(), "points": points, "lots": {},
             "balance": 0, "at": _at(day, 2)}, _at(day, 2)))
+
+
+    def return_(self, member: str, day: date, transaction_id: str, amount: int, points: int) -> None:
+        self.returns.append((member, day, amount, points))
+        self.events.append(envelope("PurchaseReturned", {
+            "event_id": self._id(), "member_id": member, "entry_id": self._id(), "transaction_id": transaction_id,
+            "return_id": self._id(), "points": points, "points_unrecovered": 0, "amount_minor": amount,
+            "program_version": 1, "balance": 0, "at": _at(day, 17)}, _at(day, 17)))
+
+    def birthday(self, member: str, day: date, points: int) -> None:
+        self.birthdays.append((member, day, points))
+        self.events.append(envelope("BirthdayBonusCredited", {
+            "event_id": self._id(), "member_id": member, "entry_id": self._id(), "points": points, "year": day.year,
+            "balance": 0, "expires_at": _at(date(day.year + 1, day.month, 1) - timedelta(days=1), 23),
+            "at": _at(day, 6)}, _at(day, 6)))
+
+    def forfeit(self, member: str, day: date, points: int) -> None:
+        self.forfeits.append((member, day, points))
+        self.events.append(envelope("PointsForfeited", {
+            "event_id": self._id(), "member_id": member, "entry_id": self._id(), "points": points, "reason": "erasure",
+            "balance": 0, "at": _at(day, 18)}, _at(day, 18)))
+        self.events.append(envelope("MemberErased", {"event_id": self._id(), "member_id": member,
+                                                     "erased_at": _at(day, 18)}, _at(day, 18)))
 
 
 def generated(seed: int, members: int = 400, campaign_id: str = "double-coffee", holdout_percent: int = 20,
@@ -94,4 +122,39 @@ def generated(seed: int, members: int = 400, campaign_id: str = "double-coffee",
             history.redeem(member, joined + timedelta(days=rng.randrange(1, 200)), rng.choice([100, 200]))
         if rng.random() < 0.1:
             history.expire(member, date(2026, 1, 31) + timedelta(days=rng.randrange(0, 300)), rng.randrange(1, 50))
+    _returns_and_erasures(history, random.Random(seed + 1))
     return history
+
+
+def _returns_and_erasures(history: History, rng: random.Random) -> None:
+    """About one purchase in eight returned (in part or whole, up to 40 days later: the points taken back in
+    proportion, as a return does), a birthday bonus for about one member in five, and about one member in twelve
+    erased after their last activity (the balance they held forfeited). Drawn from their own generator, so the
+    rest of the history is as before."""
+    earned = [event["detail"] for event in history.events if event["detail-type"] == "PointsEarned"]
+    for detail in earned:
+        if rng.random() < 0.125:
+            day = date.fromisoformat(detail["at"][:10]) + timedelta(days=rng.randrange(0, 41))
+            refunded = rng.choice([detail["amount_minor"], rng.randrange(1, detail["amount_minor"] + 1)])
+            history.return_(detail["member_id"], day, detail["transaction_id"], refunded,
+                            detail["points"] * refunded // detail["amount_minor"])
+    for member, joined in sorted(history.enrolled.items()):
+        if rng.random() < 0.2:
+            history.birthday(member, joined + timedelta(days=rng.randrange(1, 300)), 100)
+    balance: dict[str, int] = dict(history.welcome)
+    last: dict[str, date] = dict(history.enrolled)
+    for member, day, points in history.birthdays:
+        balance[member] += points
+        last[member] = max(last[member], day)
+    for member, day, _, points, _ in history.purchases:
+        balance[member] += points
+        last[member] = max(last[member], day)
+    for member, day, _, points in history.returns:
+        balance[member] -= points
+        last[member] = max(last[member], day)
+    for member, day, points in history.redemptions:
+        balance[member] -= points
+        last[member] = max(last[member], day)
+    for member in sorted(history.enrolled):
+        if rng.random() < 1 / 12:
+            history.forfeit(member, last[member] + timedelta(days=rng.randrange(1, 30)), max(0, balance[member]))

@@ -45,7 +45,7 @@ class Frames:
         self.frames = {frame.campaign_id: frame for frame in frames}
         self.documents = documents or {}
 
-    def find(self, campaign_id):
+    def find(self, campaign_id, time_zone):
         return self.frames.get(campaign_id)
 
     def document(self, campaign_id):
@@ -146,7 +146,7 @@ def test_redemption_counts_points_issued_redeemed_expired_breakage_and_the_media
     assert answer["median_days_to_first_redemption"] == statistics.median(days)
 
 
-def test_clv_is_revenue_and_points_cost_per_member_of_each_cohort_after_3_6_and_12_months(history, store):
+def test_clv_is_revenue_and_points_cost_per_member_of_each_cohort_after_3_6_and_12_months_after_returns(history, store):
     end = date(2026, 12, 31)
     answer = _run(_insights(store), "clv", **{"from": "2026-01-01", "to": "2026-12-31"})
     cohorts = defaultdict(set)
@@ -164,13 +164,16 @@ def test_clv_is_revenue_and_points_cost_per_member_of_each_cohort_after_3_6_and_
                 continue
             spent = [(amount, points) for member, day, amount, points, _ in history.purchases
                      if member in members and day <= end and _month(day) - index < months]
+            spent += [(-amount, -points) for member, day, amount, points in history.returns  # in the return's month
+                      if member in members and day <= end and _month(day) - index < months]
             assert horizon["revenue_per_member_minor"] == pytest.approx(sum(a for a, _ in spent) / len(members), abs=0.01)
             assert horizon["points_cost_per_member_minor"] == pytest.approx(
                 sum(p for _, p in spent) * POINT_VALUE / len(members), abs=0.01)
     assert answer["cohorts"][0]["horizons"][2]["revenue_per_member_minor"] is not None  # January's 12 months are known
+    assert sum(amount for _, day, amount, _ in history.returns if day <= end) > 0  # returns were there to take off
 
 
-def test_liability_is_the_outstanding_points_at_each_month_end(history, store):
+def test_liability_is_the_outstanding_points_at_each_month_end_with_birthdays_returns_and_erasures(history, store):
     answer = _run(_insights(store), "liability", **{"from": "2026-04-01", "to": "2026-09-30"})
     for month in answer["months"]:
         index = int(month["month"][:4]) * 12 + int(month["month"][5:]) - 1
@@ -179,11 +182,18 @@ def test_liability_is_the_outstanding_points_at_each_month_end(history, store):
 
         outstanding = (sum(points for _, day, _, points, _ in history.purchases if within(day))
                        + sum(history.welcome[m] for m, joined in history.enrolled.items() if within(joined))
+                       + sum(points for _, day, points in history.birthdays if within(day))
                        - sum(points for _, day, points in history.redemptions if within(day))
-                       - sum(points for day, points in history.expiries if within(day)))
+                       - sum(points for day, points in history.expiries if within(day))
+                       - sum(points for _, day, _, points in history.returns if within(day))
+                       - sum(points for _, day, points in history.forfeits if within(day)))
         assert month["outstanding_points"] == outstanding
         assert month["value_minor"] == outstanding * POINT_VALUE
     assert [m["month"] for m in answer["months"]] == [f"2026-{n:02d}" for n in range(4, 10)]
+    september = date(2026, 9, 30)
+    assert sum(p for _, day, _, p in history.returns if day <= september) > 0  # both were there to count
+    assert sum(p for _, day, p in history.forfeits if day <= september) > 0
+    assert sum(p for _, day, p in history.birthdays if day <= september) > 0
 
 
 def _campaign_history(seed: int, effect: float, members: int) -> History:
@@ -296,3 +306,48 @@ def test_bad_parameters_are_refused_before_any_query(body):
 @pytest.mark.parametrize(("df", "table"), [(5, 2.5706), (10, 2.2281), (30, 2.0423), (120, 1.9799)])
 def test_the_t_quantile_agrees_with_the_tables(df, table):
     assert t_quantile(0.975, df) == pytest.approx(table, abs=2e-3)
+
+
+def test_a_store_kept_from_before_returns_and_versions_were_published_still_answers(tmp_path):
+    """Files written before `return_id`, `points_unrecovered`, `program_version` and the breakdown lines' version
+    joined the schema sort first (older days): the engine reads every file by its own columns, the old ones' new
+    fields null, and the insights count old and new rows alike."""
+    import duckdb
+
+    from loyalty.insights.schema import DETAIL_FIELDS
+
+    old_fields = [(name, kind) for name, kind, _ in DETAIL_FIELDS
+                  if name not in ("return_id", "points_unrecovered", "program_version", "breakdown")]
+    old_fields.append(("breakdown", "STRUCT(source VARCHAR, campaign_id VARCHAR, points BIGINT)[]"))
+    values = {"event_id": "'old-1'", "member_id": "'m00001'", "points": "120", "amount_minor": "12000",
+              "at": "'2025-04-30T10:00:00Z'", "occurred_at": "'2025-04-30T10:00:00Z'",
+              "breakdown": f"[{{'source': 'campaign', 'campaign_id': '{CAMPAIGN}', 'points': 20}}]"}
+    detail = "struct_pack(" + ", ".join(f'"{name}" := {values.get(name, f"CAST(NULL AS {kind})")}'
+                                        for name, kind in old_fields) + ")"
+    folder = tmp_path / "events" / "day=2025-04-30"  # the first file DuckDB meets
+    folder.mkdir(parents=True)
+    connection = duckdb.connect()
+    connection.execute(f"COPY (SELECT 'old-1' AS id, 'PointsEarned' AS detail_type, 'loyalty' AS source, "
+                       f"'2025-04-30T10:00:00Z' AS time, {detail} AS detail) TO '{folder / 'part-old.parquet'}' "
+                       "(FORMAT parquet)")
+    connection.close()
+    history = History()
+    history.enroll("m00001", date(2025, 5, 1))
+    history.purchase("m00001", date(2025, 6, 2), 3000, CAMPAIGN, 10)
+    history.return_(history.events[-1]["detail"]["member_id"], date(2025, 6, 3),
+                    history.events[-1]["detail"]["transaction_id"], 3000, 40)
+    deliver(history.events, tmp_path)
+    liability = _run(_insights(tmp_path), "liability", **{"from": "2025-06-01", "to": "2025-06-30"})
+    assert liability["months"] == [{"month": "2025-06", "outstanding_points": 120 + 40 - 40,
+                                    "value_minor": 120 * POINT_VALUE}]
+    lift = _run(_insights(tmp_path, CampaignFrame(CAMPAIGN, date(2025, 4, 1), date(2025, 6, 30), 0)), "campaign_lift",
+                **{"from": "2025-04-01", "to": "2025-06-30", "campaign_id": CAMPAIGN})
+    assert lift["points_awarded"] == 20 + 10
+    read = DuckDbEngine(tmp_path).start(
+        "SELECT detail_type, detail.return_id IS NOT NULL AS returned, line.program_version AS version "
+        "FROM events LEFT JOIN UNNEST(detail.breakdown) AS line (source, campaign_id, points, program_version) ON true "
+        "WHERE detail_type IN ('PointsEarned', 'PurchaseReturned') ORDER BY day, version")
+    assert read.status == "succeeded", read.error
+    assert [(r["detail_type"], r["returned"], r["version"]) for r in read.rows] == [
+        ("PointsEarned", False, None), ("PointsEarned", False, 1), ("PointsEarned", False, 1),
+        ("PurchaseReturned", True, None)]  # the old file's line has no version; the new ones name theirs

@@ -85,14 +85,20 @@ def test_no_personal_data_lands_in_the_store_and_an_erased_member_s_rows_stay(tm
     [(before,)] = _query(f"SELECT count(*) FROM read_parquet('{root}/events/day=*/*.parquet') "
                          "WHERE detail.member_id = ?", member)
     assert call("enroll", http_event("DELETE", f"/v1/members/{member}", scopes=MEMBER, sub="app-user-1")).status == 200
-    assert _publish_and_deliver(sink, root, seen) == 1  # MemberErased: nothing rewritten
+    assert _publish_and_deliver(sink, root, seen) == 2  # MemberErased and PointsForfeited: nothing rewritten
     text = _columns_text(root)
     for value in PERSON.values():
         assert value.lower() not in text, value
     types = [r[0] for r in _query(f"SELECT detail_type FROM read_parquet('{root}/events/day=*/*.parquet') "
                                   "WHERE detail.member_id = ?", member)]
     assert "MemberErased" in types and types.count("PointsEarned") == 1  # the pseudonymous history stays
-    assert len(types) == before + 1
+    assert len(types) == before + 2
+    [(forfeited,)] = _query(f"SELECT detail.points FROM read_parquet('{root}/events/day=*/*.parquet') "
+                            "WHERE detail_type = 'PointsForfeited' AND detail.member_id = ?", member)
+    [(held,)] = _query(f"SELECT sum(CASE WHEN detail_type = 'PointsEarned' THEN detail.points "
+                       "WHEN detail_type = 'MemberEnrolled' THEN detail.points_balance END) "
+                       f"FROM read_parquet('{root}/events/day=*/*.parquet') WHERE detail.member_id = ?", member)
+    assert forfeited == held > 0  # the balance the erasure forfeited leaves the liability
 
 
 @pytest.mark.parametrize(("body", "scopes", "status"), [

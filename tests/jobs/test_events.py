@@ -56,7 +56,7 @@ def test_every_domain_event_comes_from_the_streams(uc, clock_file, tmp_path):
     assert by_type["PointsEarned"][0]["at"] == "2025-11-10T00:00:00Z", "times as the API writes them"
     assert by_type["PointsEarned"][0]["expires_at"] == "2026-11-30T23:59:59Z"
     assert (by_type["PointsEarned"][0]["base_points"], by_type["PointsEarned"][0]["breakdown"]) == (
-        600, [{"source": "base", "campaign_id": None, "points": 600}])
+        600, [{"source": "base", "campaign_id": None, "points": 600, "program_version": 1}])
     assert len({e["detail"]["event_id"] for e in published}) == len(published), "consumers deduplicate by event_id"
 
 
@@ -116,3 +116,52 @@ def test_back_office_changes_are_published_without_personal_data(uc, tmp_path):
     assert (blocked["status"], unblocked["status"]) == ("blocked", "active")
     assert adjusted["points"] == 25 and adjusted["balance"] == 175 and adjusted["reason"] == "goodwill: late delivery"
     assert "email" not in adjusted and adjusted["member_id"] == member_id
+
+
+def test_a_return_and_an_erasure_are_published_with_ids_a_replay_from_the_ledger_repeats(uc, tmp_path):
+    """A return announces the points it took back and the refund; an erasure the balance it forfeits (pending
+    included), with no personal data; both with the ids a replay from the ledger derives again."""
+    admin = Caller(sub="admin-1", scopes=frozenset({"loyalty/admin"}))
+    member_id = member_with_points(uc, "ret@example.com", 10_000)  # 50 welcome + 100 earned
+    earned = uc.store.get_member(member_id).balance
+    uc.return_purchase(STAFF, member_id, transaction_id="t1", return_id="r-1", amount_minor=2_500, payload={"r": 1})
+    uc.erase(admin, member_id)
+
+    sink = tmp_path / "events.jsonl"
+    publisher = load_function("publish_events", LOCAL_EVENTS_FILE=str(sink))
+    publisher.lambda_handler({"Records": stream_records("LedgerTable")}, LambdaContext(function_name="publish_events"))
+    published = [json.loads(line) for line in sink.read_text().splitlines()]
+    assert "ret@example.com" not in json.dumps(published)
+    by_type = {event["detail-type"]: event["detail"] for event in published}
+    returned, forfeited, bought = by_type["PurchaseReturned"], by_type["PointsForfeited"], by_type["PointsEarned"]
+    taken_back = 100 * 2_500 // 10_000  # the refunded share of the purchase's points
+    assert {key: returned[key] for key in ("member_id", "points", "amount_minor", "transaction_id", "return_id",
+                                           "points_unrecovered", "balance")} == {
+        "member_id": member_id, "points": taken_back, "amount_minor": 2_500, "transaction_id": "t1",
+        "return_id": "r-1", "points_unrecovered": 0, "balance": earned - taken_back}
+    assert returned["program_version"] == bought["program_version"] is not None
+    assert (forfeited["points"], forfeited["balance"], forfeited["reason"]) == (earned - taken_back, 0, "erasure")
+    assert set(forfeited) == {"event_id", "member_id", "entry_id", "points", "balance", "reason", "at"}
+    assert [line["program_version"] for line in bought["breakdown"]] == [bought["program_version"]]
+
+    ledger = boto3.client("dynamodb", region_name="us-east-1").scan(TableName="LedgerTable")["Items"]
+    replayed = {event.detail_type: event.detail["event_id"] for item in ledger for event in events.from_ledger_item(item)}
+    assert {kind: replayed[kind] for kind in by_type} == {kind: detail["event_id"] for kind, detail in by_type.items()}
+
+
+def test_an_earn_s_breakdown_lines_carry_the_program_version_that_gave_them():
+    """A line stores its version only where it is not the entry's (a tier added since): the event names every
+    line's version either way, and null for an entry written before versions."""
+    def earn_item(**extra) -> dict:
+        return {"member_id": {"S": "m1"}, "entry_key": {"S": "earn#t1"}, "created_seq": {"S": "0000000001"},
+                "entry_id": {"S": "e1"}, "type": {"S": "earn"}, "points": {"N": "130"}, "balance_after": {"N": "130"},
+                "created_at": {"S": "2026-12-01T10:00:00.000000+0000"}, "transaction_id": {"S": "t1"}, **extra}
+
+    lines = {"L": [{"M": {"source": {"S": "base"}, "points": {"N": "100"}, "campaign_id": {"NULL": True}}},
+                   {"M": {"source": {"S": "tier"}, "points": {"N": "30"}, "campaign_id": {"NULL": True},
+                          "program_version": {"N": "2"}}}]}
+    (event,) = events.from_ledger_item(earn_item(breakdown=lines, program_version={"N": "3"}))
+    assert [(line["source"], line["program_version"]) for line in event.detail["breakdown"]] == [("base", 3), ("tier", 2)]
+    assert event.detail["program_version"] == 3
+    (older,) = events.from_ledger_item(earn_item(breakdown={"L": lines["L"][:1]}))
+    assert older.detail["breakdown"][0]["program_version"] is None and older.detail["program_version"] is None

@@ -145,6 +145,7 @@ def _ledger_events(entry: dict, base: dict) -> list[DomainEvent]:
                                              "amount_minor": entry.get("amount_minor"), "currency": entry.get("currency"),
                                              "tier": entry.get("tier_after"), "expires_at": _timestamp(entry.get("expires_at")),
                                              "available_at": _timestamp(entry.get("available_at")),
+                                             "program_version": entry.get("program_version"),
                                              **_explanation(entry), **_purchase(entry)})]
     if entry["type"] == "redeem":
         return [DomainEvent("PointsRedeemed", {**common, "points": -entry["points"], "reward_id": entry.get("reward_id"),
@@ -163,6 +164,14 @@ def _ledger_events(entry: dict, base: dict) -> list[DomainEvent]:
                                                       "expires_at": _timestamp(entry.get("expires_at"))})]
     if entry["type"] == "expire":
         return [DomainEvent("PointsExpired", {**common, "points": -entry["points"], "lots": entry.get("lots_consumed") or {}})]
+    if entry["type"] == "return":  # the points a return took back (pending first, then the balance), and the refund
+        return [DomainEvent("PurchaseReturned", {
+            **common, "points": -entry["points"], "points_unrecovered": entry.get("points_unrecovered", 0),
+            "transaction_id": entry.get("transaction_id"), "return_id": entry.get("return_id"),
+            "amount_minor": entry.get("amount_minor"), "program_version": entry.get("program_version"),
+        })]
+    if entry["type"] == "erase":  # the balance (spendable and pending) an erasure forfeits: amounts only, no person
+        return [DomainEvent("PointsForfeited", {**common, "points": -entry["points"], "reason": "erasure"})]
     return []
 
 
@@ -172,10 +181,13 @@ def _birthday_year(entry: dict) -> int:
 
 
 def _explanation(entry: dict) -> dict:
-    """An earn's base points and breakdown (null on an entry written before explanations were kept)."""
+    """An earn's base points and breakdown (null on an entry written before explanations were kept); each line
+    names the program version whose rules gave it (stored on the line only where it is not the entry's; null on
+    an entry written before versions)."""
     lines = entry.get("breakdown")
     return {"base_points": entry.get("base_points"),
-            "breakdown": [{"source": line["source"], "campaign_id": line.get("campaign_id"), "points": line["points"]}
+            "breakdown": [{"source": line["source"], "campaign_id": line.get("campaign_id"), "points": line["points"],
+                           "program_version": line.get("program_version", entry.get("program_version"))}
                           for line in lines] if lines is not None else None}
 
 

@@ -80,7 +80,8 @@ class BacktestParams(Params):
 
 @dataclass(frozen=True)
 class CampaignFrame:
-    """What the lift needs of a campaign: its dates (days, UTC; None: open) and its holdout percent (0: none)."""
+    """What the lift needs of a campaign: its first and last days (the program's time zone's; None: open) and its
+    holdout percent (0: none)."""
 
     campaign_id: str
     starts_on: date | None

@@ -42,6 +42,26 @@ def to_duckdb(sql: str) -> str:
     return sqlglot.parse_one(sql, read="trino").transform(rewrite).sql(dialect="duckdb")
 
 
+def _plain_type(kind: str) -> str:
+    return kind.replace('"', "").replace(" ", "").upper()
+
+
+def _events_view(connection, pattern: str) -> None:
+    """The view `events` over the store's files. DuckDB takes the columns from the first file (files with fewer
+    fields read them as null): when that file was written before a field joined the schema (a store kept from
+    an older version), the files are read by name instead, every file's own columns, which costs reading each
+    file's footer."""
+    def create(by_name: bool) -> None:
+        connection.execute(
+            "CREATE OR REPLACE VIEW events AS SELECT * FROM read_parquet('" + pattern + "', hive_partitioning = true, "
+            + ("union_by_name = true, " if by_name else "") + "hive_types = {'day': 'VARCHAR'})")
+
+    create(by_name=False)
+    [(kind,)] = connection.execute("SELECT column_type FROM (DESCRIBE SELECT detail FROM events)").fetchall()
+    if _plain_type(kind) != _plain_type(duckdb_detail_type()):
+        create(by_name=True)
+
+
 class DuckDbEngine:
     """Runs each query at once in a fresh in-memory DuckDB over the Parquet files under `root`."""
 
@@ -64,9 +84,7 @@ class DuckDbEngine:
         files = self._files()
         if files:
             pattern = str(self.root / EVENTS_FOLDER / "day=*" / "*.parquet").replace("'", "''")
-            connection.execute(
-                f"CREATE VIEW events AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, "
-                "hive_types = {'day': 'VARCHAR'})")
+            _events_view(connection, pattern)
         else:  # no event yet: an empty table of the same columns
             connection.execute(f"CREATE TABLE events (id VARCHAR, detail_type VARCHAR, source VARCHAR, time VARCHAR, "
                                f"detail {duckdb_detail_type()}, day VARCHAR)")

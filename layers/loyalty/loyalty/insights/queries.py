@@ -8,7 +8,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 from typing import Any, Protocol
 
 from loyalty.clock import Clock
@@ -32,8 +33,8 @@ class UnknownCampaign(errors.DomainError):
 
 
 class CampaignFrames(Protocol):
-    def find(self, campaign_id: str) -> CampaignFrame | None:
-        """campaign_lift's view of a campaign: its dates and holdout."""
+    def find(self, campaign_id: str, time_zone: str) -> CampaignFrame | None:
+        """campaign_lift's view of a campaign: its dates (the days of `time_zone`, the program's) and holdout."""
         ...
 
     def document(self, campaign_id: str) -> dict[str, Any] | None:
@@ -52,16 +53,23 @@ class StoredCampaignFrames:
         stored = self.store.get(campaign_id)
         return stored.campaign.model_dump(mode="json", exclude_none=True) if stored else None
 
-    def find(self, campaign_id: str) -> CampaignFrame | None:
+    def find(self, campaign_id: str, time_zone: str) -> CampaignFrame | None:
+        """The campaign's first and last days are those of the program's time zone: a campaign from 04:00 UTC on
+        1 September to 04:00 UTC on 1 October runs, in New York, from the 1st to 30 September (its end excluded)."""
         stored = self.store.get(campaign_id)
         if stored is None:
             return None
         campaign = stored.campaign
         starts = campaign.starts_at or stored.activated_at
         ends = campaign.ends_at or stored.ended_at
-        return CampaignFrame(campaign_id, starts.date() if starts else None,
-                             (ends - timedelta(microseconds=1)).date() if ends else None,
+        return CampaignFrame(campaign_id, local_day(starts, time_zone) if starts else None,
+                             local_day(ends - timedelta(microseconds=1), time_zone) if ends else None,
                              int(getattr(campaign, "holdout_percent", 0) or 0))
+
+
+def local_day(moment: datetime, time_zone: str) -> date:
+    """The day of `time_zone` an instant falls on."""
+    return moment.astimezone(ZoneInfo(time_zone)).date()
 
 
 def _frame_dict(frame: CampaignFrame) -> dict[str, Any]:
@@ -103,7 +111,7 @@ class Insights:
         definition = INSIGHTS[insight]
         stored_context = dict(stored_context or {})
         if insight == "campaign_lift":
-            frame = self.campaigns.find(params.campaign_id)
+            frame = self.campaigns.find(params.campaign_id, self.program.time_zone)
             if frame is None:
                 raise UnknownCampaign(f"no campaign {params.campaign_id}",
                                       errors=[{"field": "params.campaign_id", "message": "no such campaign"}])

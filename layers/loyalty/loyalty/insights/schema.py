@@ -40,8 +40,11 @@ DETAIL_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("erased_at", "VARCHAR", "string"),
     ("status", "VARCHAR", "string"),
     ("lot_month", "VARCHAR", "string"),
-    ("breakdown", "STRUCT(source VARCHAR, campaign_id VARCHAR, points BIGINT)[]",
-     "array<struct<source:string,campaign_id:string,points:bigint>>"),
+    ("return_id", "VARCHAR", "string"),
+    ("points_unrecovered", "BIGINT", "bigint"),
+    ("program_version", "BIGINT", "bigint"),
+    ("breakdown", "STRUCT(source VARCHAR, campaign_id VARCHAR, points BIGINT, program_version BIGINT)[]",
+     "array<struct<source:string,campaign_id:string,points:bigint,program_version:bigint>>"),
     ("items", "STRUCT(sku VARCHAR, category VARCHAR, amount_minor BIGINT, quantity BIGINT)[]",
      "array<struct<sku:string,category:string,amount_minor:bigint,quantity:bigint>>"),
 )

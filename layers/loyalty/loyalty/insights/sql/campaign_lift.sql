@@ -18,7 +18,7 @@ bought AS (
 awarded AS (
     SELECT detail.member_id AS member_id, sum(line.points) AS points
     FROM events
-    CROSS JOIN UNNEST(detail.breakdown) AS line (source, campaign_id, points)
+    CROSS JOIN UNNEST(detail.breakdown) AS line (source, campaign_id, points, program_version)
     WHERE detail_type = 'PointsEarned' AND day BETWEEN :from_day AND :to_day AND line.campaign_id = :campaign_id
     GROUP BY detail.member_id
 )

@@ -1,5 +1,6 @@
 -- clv: per enrolment month in [from, to], its members and what they spent and earned (points) in their first 3,
--- 6 and 12 calendar months (the month of enrolment is the first), purchases up to `to`. Trino dialect.
+-- 6 and 12 calendar months (the month of enrolment is the first), purchases up to `to`, after returns: a return
+-- takes its refund and the points it took back off the month it happened in. Trino dialect.
 WITH enrolled AS (
     SELECT detail.member_id AS member_id,
            year(CAST(day AS DATE)) * 12 + month(CAST(day AS DATE)) - 1 AS cohort
@@ -12,6 +13,12 @@ bought AS (
            detail.amount_minor AS amount_minor, detail.points AS points
     FROM events
     WHERE detail_type = 'PointsEarned' AND day BETWEEN :from_day AND :to_day
+    UNION ALL
+    SELECT detail.member_id AS member_id,
+           year(CAST(day AS DATE)) * 12 + month(CAST(day AS DATE)) - 1 AS bought_month,
+           -detail.amount_minor AS amount_minor, -detail.points AS points
+    FROM events
+    WHERE detail_type = 'PurchaseReturned' AND day BETWEEN :from_day AND :to_day
 )
 SELECT e.cohort,
        count(DISTINCT e.member_id) AS members,
