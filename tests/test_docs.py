@@ -140,3 +140,10 @@ def test_make_events_says_a_type_does_not_exist_and_lists_the_known_ones(capsys,
     assert all(kind in said for kind in local_events.known_types())
     assert local_events.main(["--type", "TierChanged", "--file", str(tmp_path / "none.jsonl")]) == 0
     assert "no events in" in capsys.readouterr().out
+
+
+def test_the_console_offers_every_event_type_a_webhook_can_subscribe_to():
+    script = (ROOT / "console" / "screens" / "webhooks.js").read_text()
+    offered = re.search(r"const EVENT_TYPES = \[(.*?)\];", script, re.S)
+    assert offered, "console/screens/webhooks.js no longer lists EVENT_TYPES"
+    assert set(re.findall(r'"(\w+)"', offered.group(1))) == set(local_events.known_types())
