@@ -129,3 +129,29 @@ def test_the_sender_s_offer_sample_sends_its_offer_message(tmp_path):
     simple = json.loads(line)["request"]["Content"]["Simple"]
     assert simple["Subject"]["Data"] == "Neu für Sie: Win-back: 200 points"  # the member's locale
     assert "bis 2027-01-31" in simple["Body"]["Text"]["Data"]
+
+
+def test_an_offer_event_delivered_to_two_senders_at_once_sends_one_e_mail(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    members = [enroll(f"race{n}@example.com", name="Race", marketing_opt_in=True).body["member_id"] for n in range(4)]
+    start({"campaign_id": "race", "name": "Race", "activation": "required", "effect": {"type": "bonus", "points": 5}})
+    events_file = tmp_path / "events.jsonl"
+    snapshot(tmp_path, events_file)
+    offers = [e for e in published(events_file) if e["detail-type"] == "OfferAvailable"]
+    assert len(offers) == len(members)
+    outbox = tmp_path / "outbox.jsonl"
+    senders = [load_function("send_messages", instance, LOCAL_OUTBOX_FILE=str(outbox)) for instance in (0, 1)]
+    barrier = Barrier(2)
+
+    def deliver_with(sender):
+        records = [{"messageId": f"r-{n}", "receiptHandle": "r", "eventSource": "aws:sqs",
+                    "body": json.dumps({"version": "0", "source": "loyalty", **e})} for n, e in enumerate(offers)]
+        barrier.wait()
+        return sender.lambda_handler({"Records": records}, LambdaContext(function_name="send_messages"))
+
+    with ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(deliver_with, senders)) == [{"batchItemFailures": []}] * 2
+    sent = [json.loads(line)["request"]["Destination"]["ToAddresses"][0] for line in outbox.read_text().splitlines()]
+    assert sorted(sent) == sorted(f"race{n}@example.com" for n in range(4)), "one e-mail per member, not two"
