@@ -15,7 +15,7 @@ from loyalty.insights.settings import SnapshotSettings, engine_from_settings
 from loyalty.insights.snapshot_sinks import sink_from_settings
 from loyalty.jobs.snapshot import FactsSnapshot
 from loyalty.jobs.snapshot_store import MemberPages
-from loyalty.messages.offer_announcements import active_campaigns
+from loyalty.messages.offer_announcements import active_campaigns, one_at_a_time
 from loyalty.messages.settings import OfferAnnouncementSettings
 from loyalty.programs.store import cached_programs
 from loyalty.segments.store import SegmentStore
@@ -31,12 +31,14 @@ def compose() -> FactsSnapshot:
     _, programs = cached_programs(ProgramVersionsSettings.from_environment(), clock)
     segments = SegmentStore.from_table(settings.catalog_table, region, endpoint)
     bus = OfferAnnouncementSettings.from_environment()
-    publisher = Publisher(bus.event_bus_name, region=bus.aws_region, sink=platform().event_sink())
+    sink = platform().event_sink()  # several batches publish at once: a sink (the local file) takes one at a time
+    publisher = Publisher(bus.event_bus_name, region=bus.aws_region, sink=one_at_a_time(sink) if sink else None)
     return FactsSnapshot(MemberPages.from_table(settings.members_table, region, endpoint), segments.all,
                          sink_from_settings(settings), Published.from_table(settings.catalog_table, region, endpoint),
                          clock, programs, engine_from_settings(settings), scan_segments=settings.snapshot_scan_segments,
                          campaigns=partial(active_campaigns, CampaignStore.from_table(settings.catalog_table, region, endpoint)),
-                         publish=lambda events: publisher.publish(events, logger.info))
+                         publish=lambda events: publisher.publish(events, logger.info),
+                         publish_workers=bus.offer_publish_workers)
 
 
 snapshot = compose()

@@ -4,6 +4,7 @@ them, PutEvents-sized batches, and the same event ids when a failed run is run a
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -207,3 +208,43 @@ def test_a_failed_publish_fails_the_run_before_its_mark(tmp_path):
     with pytest.raises(RuntimeError):
         job.run()
     assert published.marks == [], "no mark: the next run announces the offer again"
+
+
+@pytest.mark.parametrize("members, workers", [(0, 4), (1, 4), (95, 4), (400, 8), (57, 2)])
+def test_batches_published_several_at_once_announce_every_member_once_with_few_in_flight(members, workers):
+    lock, state = threading.Lock(), {"now": 0, "most": 0}
+    batches: list[list] = []
+    release = threading.Event()
+
+    def publish(events):
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        release.wait(0.001)  # the calls overlap: a PutEvents takes a while
+        with lock:
+            state["now"] -= 1
+            batches.append(events)
+
+    announcer = Announcer(publish, [campaign("c", activation="required")], workers=workers)
+    for n in range(members):
+        announcer.member(member(n), {}, frozenset(), NIGHT)
+    announcer.flush()
+    assert sorted(e.detail["member_id"] for batch in batches for e in batch) == [f"m{n:04d}" for n in range(members)]
+    assert all(0 < len(batch) <= PUT_EVENTS_LIMIT for batch in batches) and announcer.announced == members
+    assert state["most"] <= workers
+
+
+def test_a_batch_that_fails_among_several_at_once_fails_the_run_and_is_not_counted():
+    calls = []
+
+    def publish(events):
+        calls.append(len(events))
+        if len(calls) == 5:
+            raise RuntimeError("EventBridge refused")
+
+    announcer = Announcer(publish, [campaign("c", activation="required")], workers=3)
+    with pytest.raises(RuntimeError):
+        for n in range(300):
+            announcer.member(member(n), {}, frozenset(), NIGHT)
+        announcer.flush()
+    assert announcer.announced < 300

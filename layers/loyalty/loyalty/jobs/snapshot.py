@@ -33,6 +33,7 @@ from loyalty.insights.snapshot_queries import Waiter, rfm_boundaries
 from loyalty.insights.snapshot_sinks import SnapshotSink
 from loyalty.jobs.snapshot_store import MemberPages
 from loyalty.messages.offer_announcements import Announcer, starting
+from loyalty.program import Program
 
 PAGE_ROWS = 5000  # rows handed to the sink at a time: memory stays bounded whatever the membership
 
@@ -53,6 +54,7 @@ class FactsSnapshot:
     # OfferAvailable events go (the platform's publisher); without them no offer is announced.
     campaigns: Callable[[datetime], Sequence[Any]] | None = None
     publish: Callable[[list], None] | None = None
+    publish_workers: int = 1  # OfferAvailable batches published at once
     announced: int = 0  # OfferAvailable events published by the last `take()`
 
     def run(self) -> dict[str, Any]:
@@ -71,6 +73,19 @@ class FactsSnapshot:
         boundaries = self.published.rfm()
         day = SnapshotMark.taken(now, 0, (), now, self.sink.delivery_delay).snapshot_day
         announcer = self._announcer(now)
+        try:
+            count = self._rows(day, now, program, segments, tags, boundaries, announcer)
+        except BaseException:
+            if announcer is not None:
+                announcer.close()
+            raise
+        mark = SnapshotMark.taken(now, count, list(tags.values()), self.clock.now(), self.sink.delivery_delay)
+        self.published.add_snapshot(mark, self.clock.now())
+        return mark
+
+    def _rows(self, day: str, now: datetime, program: Program, segments: list[Segment], tags: dict[str, str],
+              boundaries: RfmBoundaries | None, announcer: Announcer | None) -> int:
+        """Every member's row to the sink, page by page (and its offers to the announcer): how many rows."""
         rows: list[dict[str, Any]] = []
         count = 0
         for part in range(self.scan_segments):
@@ -95,9 +110,7 @@ class FactsSnapshot:
         if announcer is not None:
             announcer.flush()
             self.announced = announcer.announced
-        mark = SnapshotMark.taken(now, count, list(tags.values()), self.clock.now(), self.sink.delivery_delay)
-        self.published.add_snapshot(mark, self.clock.now())
-        return mark
+        return count
 
     def _announcer(self, now: datetime) -> Announcer | None:
         """The offers started since the previous snapshot (the newest mark before `now`), to announce on this run."""
@@ -106,7 +119,7 @@ class FactsSnapshot:
             return None
         previous = max((mark.snapshot_at for mark in self.published.snapshots() if mark.snapshot_at < now), default=None)
         offers = starting(self.campaigns(now), previous, now)
-        return Announcer(self.publish, offers) if offers else None
+        return Announcer(self.publish, offers, workers=self.publish_workers) if offers else None
 
     def publish_rfm(self) -> RfmBoundaries | None:
         """Boundaries from the newest complete snapshot, published; None when there is none or nobody bought."""

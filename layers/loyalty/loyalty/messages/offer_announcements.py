@@ -10,14 +10,16 @@ of it.
 
 The event's id is derived from the campaign and the member (`offer_event_id`): a run that fails after publishing
 some events, and runs again, publishes them again under the same ids, and the message sender (claims by event id)
-sends one e-mail. The events go out in batches of PutEvents' 10 entries, as the member pages are read, so memory
-stays bounded whatever the audience's size.
+sends one e-mail. The events go out in batches of PutEvents' 10 entries, several at once, as the member pages are
+read, so memory stays bounded whatever the audience's size.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
@@ -92,15 +94,32 @@ def announcement(member_id: str, campaign: Campaign) -> DomainEvent:
     })
 
 
+def one_at_a_time(sink: Callable[..., None]) -> Callable[..., None]:
+    """A sink (the platform's event sink: a file) that several publishing threads may call: one call at a time."""
+    lock = threading.Lock()
+
+    def locked(*args, **kwargs) -> None:
+        with lock:
+            sink(*args, **kwargs)
+
+    return locked
+
+
 @dataclass
 class Announcer:
-    """Collects one snapshot run's OfferAvailable events, member after member, and publishes them `batch` at a time."""
+    """Collects one snapshot run's OfferAvailable events, member after member, and publishes them `batch` at a time,
+    `workers` batches at once: with more than one, the first batch goes alone (it creates the publisher's client),
+    then up to `workers` PutEvents are in flight while the members are read on (at most twice that many batches
+    wait, so memory stays bounded); `flush()` waits for all and raises the first failure."""
 
     publish: Callable[[list[DomainEvent]], None]  # the platform's publisher (EventBridge PutEvents, or the local file)
     offers: Sequence[Campaign]  # `starting(...)`: the offers to announce on this run
     batch: int = PUT_EVENTS_LIMIT
+    workers: int = 1  # batches published at once; 1: one after another, in the order the members were read
     announced: int = 0
     _pending: list[DomainEvent] = field(default_factory=list)
+    _flying: list[tuple[Future, int]] = field(default_factory=list)
+    _pool: ThreadPoolExecutor | None = None
 
     def member(self, member: Member, facts: Mapping[str, object], in_segments: frozenset[str], now: datetime) -> None:
         """`facts`: the member's condition facts now; `in_segments`: the segments it is in now."""
@@ -110,10 +129,41 @@ class Announcer:
             if offered(member, campaign, facts, in_segments, now):
                 self._pending.append(announcement(member.member_id, campaign))
                 if len(self._pending) >= self.batch:
-                    self.flush()
+                    self._send()
 
-    def flush(self) -> None:
-        if self._pending:
-            events, self._pending = self._pending, []
+    def _send(self) -> None:
+        events, self._pending = self._pending, []
+        if self.workers <= 1 or self.announced == 0 and not self._flying:
             self.publish(events)
             self.announced += len(events)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="announce")
+        self._flying.append((self._pool.submit(self.publish, events), len(events)))
+        if len(self._flying) >= 2 * self.workers:
+            self._settle(self.workers)
+
+    def _settle(self, count: int) -> None:
+        """Wait for the oldest `count` batches in flight; the first failure stops the rest and is raised."""
+        done, self._flying = self._flying[:count], self._flying[count:]
+        try:
+            for future, size in done:
+                future.result()
+                self.announced += size
+        except BaseException:
+            self.close()
+            raise
+
+    def flush(self) -> None:
+        """Publish what is left and wait for every batch in flight."""
+        if self._pending:
+            self._send()
+        self._settle(len(self._flying))
+        self.close()
+
+    def close(self) -> None:
+        """Stop: batches not started are dropped (a failed run announces them again on the next run)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._flying = []

@@ -55,4 +55,5 @@ class OfferAnnouncementSettings(Settings):
     """The nightly snapshot's announcement of personalised offers: the bus its OfferAvailable events go to."""
 
     event_bus_name: str
+    offer_publish_workers: int = Field(default=8, ge=1, le=32)  # PutEvents calls in flight at once
     aws_region: str | None = None
