@@ -350,7 +350,11 @@ def test_queues_and_the_bus_are_configured_where_they_are_used_and_sent_to_only_
     deliver = FUNCTIONS["DeliverWebhooksFunction"]
     assert _environment(deliver)["EVENT_BUS_NAME"] == {"Ref": "LoyaltyEventBus"}
     assert [s["Action"] for s in _statements(deliver) if "LoyaltyEventBus" in str(s["Resource"])] == [["events:PutEvents"]]
-    publishers = {"PublishEventsFunction", "DeliverWebhooksFunction"}
+    # the nightly snapshot announces the personalised offers that started (OfferAvailable)
+    snapshot = FUNCTIONS["SnapshotFunction"]
+    assert _environment(snapshot)["EVENT_BUS_NAME"] == {"Ref": "LoyaltyEventBus"}
+    assert [s["Action"] for s in _statements(snapshot) if "LoyaltyEventBus" in str(s["Resource"])] == [["events:PutEvents"]]
+    publishers = {"PublishEventsFunction", "DeliverWebhooksFunction", "SnapshotFunction"}
     for name in set(FUNCTIONS) - {"ExpirePointsFunction", "TierReviewFunction", "WebhooksFunction"} - publishers:
         assert not senders[name] and "JOB_QUEUE_URL" not in _environment(FUNCTIONS[name]), name
     for name in set(FUNCTIONS) - publishers:
@@ -469,7 +473,7 @@ def test_the_message_sender_may_send_only_as_its_identity_through_its_configurat
     assert suppression == {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]}
     rule = RESOURCES["MessageEventsRule"]["Properties"]
     assert rule["EventPattern"]["detail-type"] == ["MemberEnrolled", "PointsExpiringSoon", "TierChanged", "PointsRedeemed",
-                                                   "BirthdayBonusCredited", "MemberErased"]
+                                                   "BirthdayBonusCredited", "OfferAvailable", "MemberErased"]
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["MessageQueue", "Arn"]}
     (source,) = function["Properties"]["Events"].values()

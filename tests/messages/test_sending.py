@@ -183,7 +183,7 @@ def test_consent_and_the_weekly_cap_over_random_event_sequences(world, opt_in, p
     start, sent_before = world.clock.now(), len(world.outbox.sent)
     marketing_sent, expected = [], []  # the model: when marketing went out; which kinds should be sent
     values = {"welcome": {"points": 1}, "tier_changed": {"tier": "Gold", "previous_tier": None},
-              "birthday": {"points": 5}, "offer_available": {"offer": {"name": "Double", "ends_at": None}}}
+              "birthday": {"points": 5}, "offer_available": {"offer": {"name": "Double", "description": "", "ends_at": None}}}
     for number, (kind, later) in enumerate(steps):
         world.clock.advance(timedelta(seconds=later))
         now = world.clock.now()
@@ -216,7 +216,7 @@ def test_concurrent_marketing_messages_send_exactly_the_cap(world, racers, per_w
     def deliver(number):
         barrier.wait()
         outcome = world.sending.deliver(Trigger(KINDS["offer_available"], f"race-{number}", SAM,
-                                                {"offer": {"name": f"Offer {number}", "ends_at": None}}))
+                                                {"offer": {"name": f"Offer {number}", "description": "", "ends_at": None}}))
         with lock:
             outcomes.append((outcome.result, outcome.reason))
 
@@ -249,7 +249,7 @@ def test_a_marketing_message_that_did_not_go_out_gives_its_place_back(world):
     assert world.store.marketing_week(SAM).sent == {}
     assert world.sending.deliver(Trigger(KINDS["birthday"], "b1", SAM, {"points": 5})).result == "sent"
     assert world.sending.deliver(Trigger(KINDS["offer_available"], "o1", SAM,
-                                         {"offer": {"name": "x", "ends_at": None}})).reason == "weekly_cap"
+                                         {"offer": {"name": "x", "description": "", "ends_at": None}})).reason == "weekly_cap"
     assert list(world.store.marketing_week(SAM).sent) == ["b1#birthday"]
 
 

@@ -7,12 +7,19 @@ condition engine on those facts), hands the rows to the sink page by page, and p
 the boundaries the functions cache. The scheduled run does both, in that order: in AWS tonight's rows are still in
 Firehose's buffer when the run ends, so the boundaries come from last night's snapshot; a local store takes the
 rows at once, so `make snapshot` gets boundaries from the snapshot it has just taken.
+
+While it reads the members, `take()` also announces the personalised offers that started since the previous
+snapshot (messages/offer_announcements.py): one `OfferAvailable` event per member the offer is offered to, published
+in batches before tonight's mark. A run that fails before its mark is published leaves the previous one in place, so
+the next run announces the same offers again under the same event ids (the sender sends each once); a run that
+published its mark has told them, and the next run's window starts at that mark.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from loyalty.clock import Clock
@@ -25,6 +32,8 @@ from loyalty.insights.published import Published
 from loyalty.insights.snapshot_queries import Waiter, rfm_boundaries
 from loyalty.insights.snapshot_sinks import SnapshotSink
 from loyalty.jobs.snapshot_store import MemberPages
+from loyalty.messages.offer_announcements import Announcer, starting
+from loyalty.program import Program
 
 PAGE_ROWS = 5000  # rows handed to the sink at a time: memory stays bounded whatever the membership
 
@@ -41,6 +50,12 @@ class FactsSnapshot:
     waiter: Waiter = field(default_factory=Waiter)
     scan_segments: int = 1
     page_rows: int = PAGE_ROWS
+    # The campaigns active at a time, with their activation (campaigns.store's StoredCampaign), and where the
+    # OfferAvailable events go (the platform's publisher); without them no offer is announced.
+    campaigns: Callable[[datetime], Sequence[Any]] | None = None
+    publish: Callable[[list], None] | None = None
+    publish_workers: int = 1  # OfferAvailable batches published at once
+    announced: int = 0  # OfferAvailable events published by the last `take()`
 
     def run(self) -> dict[str, Any]:
         """The nightly run: tonight's snapshot, then the boundaries from the newest complete one (tonight's when the
@@ -48,7 +63,7 @@ class FactsSnapshot:
         mark = self.take()
         boundaries = self.publish_rfm()
         return {"snapshot_day": mark.snapshot_day, "members": mark.members,
-                "rfm_as_of": boundaries.as_of.isoformat() if boundaries else None}
+                "rfm_as_of": boundaries.as_of.isoformat() if boundaries else None, "offers_announced": self.announced}
 
     def take(self) -> SnapshotMark:
         now = self.clock.now()
@@ -57,6 +72,20 @@ class FactsSnapshot:
         tags = {segment.segment_id: segment_tag(segment) for segment in segments}
         boundaries = self.published.rfm()
         day = SnapshotMark.taken(now, 0, (), now, self.sink.delivery_delay).snapshot_day
+        announcer = self._announcer(now)
+        try:
+            count = self._rows(day, now, program, segments, tags, boundaries, announcer)
+        except BaseException:
+            if announcer is not None:
+                announcer.close()
+            raise
+        mark = SnapshotMark.taken(now, count, list(tags.values()), self.clock.now(), self.sink.delivery_delay)
+        self.published.add_snapshot(mark, self.clock.now())
+        return mark
+
+    def _rows(self, day: str, now: datetime, program: Program, segments: list[Segment], tags: dict[str, str],
+              boundaries: RfmBoundaries | None, announcer: Announcer | None) -> int:
+        """Every member's row to the sink, page by page (and its offers to the announcer): how many rows."""
         rows: list[dict[str, Any]] = []
         count = 0
         for part in range(self.scan_segments):
@@ -66,7 +95,10 @@ class FactsSnapshot:
                 settled = settle(member, program, now)
                 member = settled.member if settled else member
                 facts = member_facts(member, now, program.time_zone, boundaries)
-                inside = members_segments(segments, condition_facts(facts))
+                seen = condition_facts(facts)
+                inside = members_segments(segments, seen)
+                if announcer is not None:
+                    announcer.member(member, seen, inside, now)
                 rows.append(row_of(member.member_id, member.status, facts, twelve_months(member, now, program.time_zone),
                                    [tags[segment_id] for segment_id in inside], now))
                 if len(rows) >= self.page_rows:
@@ -75,9 +107,19 @@ class FactsSnapshot:
         if rows:
             self.sink.write(day, rows)
             count += len(rows)
-        mark = SnapshotMark.taken(now, count, list(tags.values()), self.clock.now(), self.sink.delivery_delay)
-        self.published.add_snapshot(mark, self.clock.now())
-        return mark
+        if announcer is not None:
+            announcer.flush()
+            self.announced = announcer.announced
+        return count
+
+    def _announcer(self, now: datetime) -> Announcer | None:
+        """The offers started since the previous snapshot (the newest mark before `now`), to announce on this run."""
+        self.announced = 0
+        if self.campaigns is None or self.publish is None:
+            return None
+        previous = max((mark.snapshot_at for mark in self.published.snapshots() if mark.snapshot_at < now), default=None)
+        offers = starting(self.campaigns(now), previous, now)
+        return Announcer(self.publish, offers, workers=self.publish_workers) if offers else None
 
     def publish_rfm(self) -> RfmBoundaries | None:
         """Boundaries from the newest complete snapshot, published; None when there is none or nobody bought."""

@@ -14,7 +14,7 @@ COMMON = frozenset({"member", "program"})  # member.name, member.member_id; prog
 class Kind:
     name: str
     category: str  # service | marketing
-    trigger: str | None  # the detail-type that sends it; None: not published yet
+    trigger: str  # the detail-type that sends it
     placeholders: frozenset[str]
 
 
@@ -25,8 +25,8 @@ KINDS = {kind.name: kind for kind in (
     Kind("reward_redeemed", SERVICE, "PointsRedeemed", COMMON | {"points", "reward_id", "voucher_code"}),
     # The daily job's birthday bonus entry (once per member and year) announces the birthday.
     Kind("birthday", MARKETING, "BirthdayBonusCredited", COMMON | {"points"}),
-    # Not triggered yet: an offer's start for each member of its audience needs the audience enumerated (docs/messages.md).
-    Kind("offer_available", MARKETING, None, COMMON | {"offer"}),
+    # The nightly snapshot announces each personalised offer that started to each member it is offered to, once.
+    Kind("offer_available", MARKETING, "OfferAvailable", COMMON | {"offer"}),
 )}
 
 
@@ -56,4 +56,9 @@ def triggered(detail_type: str, detail: dict[str, Any]) -> Trigger | None:
     if detail_type == "PointsRedeemed" and detail.get("voucher_code"):  # a discount without a voucher says nothing
         return Trigger(KINDS["reward_redeemed"], event_id, detail["member_id"],
                        {"points": detail["points"], "reward_id": detail.get("reward_id"), "voucher_code": detail["voucher_code"]})
+    if detail_type == "OfferAvailable":  # offer.ends_at: the date (UTC) it ends, or None
+        ends_at = detail.get("ends_at")
+        return Trigger(KINDS["offer_available"], event_id, detail["member_id"],
+                       {"offer": {"campaign_id": detail["campaign_id"], "name": detail["name"],
+                                  "description": detail.get("description") or "", "ends_at": str(ends_at)[:10] if ends_at else None}})
     return None

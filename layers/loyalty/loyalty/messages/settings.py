@@ -49,3 +49,11 @@ class SendingSettings(MessageSettings):
         return ProgramVersionsSettings(catalog_table=self.catalog_table, program_file=self.program_file,
                                        program_cache_seconds=self.program_cache_seconds, aws_region=self.aws_region,
                                        aws_endpoint_url_dynamodb=self.aws_endpoint_url_dynamodb)
+
+
+class OfferAnnouncementSettings(Settings):
+    """The nightly snapshot's announcement of personalised offers: the bus its OfferAvailable events go to."""
+
+    event_bus_name: str
+    offer_publish_workers: int = Field(default=8, ge=1, le=32)  # PutEvents calls in flight at once
+    aws_region: str | None = None

@@ -18,7 +18,8 @@ MAX_SOURCE = 20_000
 MAX_OUTPUT = 100_000
 SAMPLE = {"member": {"name": "Sam", "member_id": "m0000000000000000000"}, "program": {"name": "Demo"},
           "points": 300, "expires_on": "2027-11-30", "tier": "Gold", "previous_tier": "Silver",
-          "reward_id": "coffee-any-size", "voucher_code": "K7QF4M2XPA", "offer": {"name": "Double points", "ends_at": None}}
+          "reward_id": "coffee-any-size", "voucher_code": "K7QF4M2XPA",
+          "offer": {"campaign_id": "win-back", "name": "Double points", "description": "On your next coffee", "ends_at": None}}
 
 
 class TemplateRefused(ValueError):
