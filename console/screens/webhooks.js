@@ -8,7 +8,8 @@ import { act, button, clear, empty, field, h, input, loading, num, table, toast,
 const EVENT_TYPES = ["MemberEnrolled", "MemberUpdated", "MemberAttributesChanged", "MemberBlocked", "MemberUnblocked",
   "MemberErased", "PointsEarned", "PointsRedeemed", "PointsAdjusted", "PointsAvailable", "PointsExpiringSoon",
   "PointsExpired", "PointsForfeited", "PurchaseReturned", "BirthdayBonusCredited", "TierChanged", "RedemptionCancelled",
-  "VoucherUsed", "CampaignActivated", "CampaignEnded", "OfferActivated", "ProgramVersionPublished", "WebhookDisabled"];
+  "VoucherUsed", "CampaignActivated", "CampaignEnded", "OfferActivated", "OfferAvailable", "ProgramVersionPublished",
+  "WebhookDisabled"];
 const URL_ERRORS = { WEBHOOK_URL_NOT_ALLOWED: "url" };
 
 const path = (id) => `/v1/webhooks/${encodeURIComponent(id)}`;
