@@ -75,4 +75,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # `make outbox | head`: the reader had enough; not an error
+        sys.stderr.close()  # nothing more to say, and no "Exception ignored" when the interpreter flushes it
+        sys.exit(0)
