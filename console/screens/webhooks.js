@@ -7,9 +7,9 @@ import { act, button, clear, empty, field, h, input, loading, num, table, toast,
 // Every domain event of docs/events.md (tests/test_docs.py holds this list to that page).
 const EVENT_TYPES = ["MemberEnrolled", "MemberUpdated", "MemberAttributesChanged", "MemberBlocked", "MemberUnblocked",
   "MemberErased", "PointsEarned", "PointsRedeemed", "PointsAdjusted", "PointsAvailable", "PointsExpiringSoon",
-  "PointsExpired", "PointsForfeited", "PurchaseReturned", "BirthdayBonusCredited", "TierChanged", "RedemptionCancelled",
-  "VoucherUsed", "CampaignActivated", "CampaignEnded", "OfferActivated", "OfferAvailable", "ProgramVersionPublished",
-  "WebhookDisabled"];
+  "PointsExpired", "PointsForfeited", "PurchaseReturned", "BirthdayBonusCredited", "ReferralBonusCredited", "TierChanged",
+  "RedemptionCancelled", "VoucherUsed", "CampaignActivated", "CampaignEnded", "OfferActivated", "OfferAvailable",
+  "ProgramVersionPublished", "WebhookDisabled"];
 const URL_ERRORS = { WEBHOOK_URL_NOT_ALLOWED: "url" };
 
 const path = (id) => `/v1/webhooks/${encodeURIComponent(id)}`;

@@ -29,6 +29,7 @@ class History:
     returns: list[tuple[str, date, int, int]] = field(default_factory=list)  # member, day, amount refunded, points taken back
     forfeits: list[tuple[str, date, int]] = field(default_factory=list)  # member, day of erasure, points forfeited
     birthdays: list[tuple[str, date, int]] = field(default_factory=list)  # member, day credited, points
+    referrals: list[tuple[str, date, int]] = field(default_factory=list)  # member, day credited, points
     _n: int = 0
 
     def _id(self) -> str:
@@ -82,11 +83,20 @@ class History:
             "program_version": 1, "balance": 0, "at": _at(day, 17)}, _at(day, 17)))
 
     def birthday(self, member: str, day: date, points: int) -> None:
+        expires = date(day.year + 1, day.month, 1) - timedelta(days=1)
         self.birthdays.append((member, day, points))
+        self.issued_with_expiry.append((day, expires, points))
         self.events.append(envelope("BirthdayBonusCredited", {
             "event_id": self._id(), "member_id": member, "entry_id": self._id(), "points": points, "year": day.year,
-            "balance": 0, "expires_at": _at(date(day.year + 1, day.month, 1) - timedelta(days=1), 23),
-            "at": _at(day, 6)}, _at(day, 6)))
+            "balance": 0, "expires_at": _at(expires, 23), "at": _at(day, 6)}, _at(day, 6)))
+
+    def referral(self, member: str, day: date, points: int) -> None:
+        expires = date(day.year + 1, day.month, 1) - timedelta(days=1)
+        self.referrals.append((member, day, points))
+        self.issued_with_expiry.append((day, expires, points))
+        self.events.append(envelope("ReferralBonusCredited", {
+            "event_id": self._id(), "member_id": member, "entry_id": self._id(), "points": points, "balance": 0,
+            "expires_at": _at(expires, 23), "available_at": None, "at": _at(day, 13)}, _at(day, 13)))
 
     def forfeit(self, member: str, day: date, points: int) -> None:
         self.forfeits.append((member, day, points))
@@ -122,13 +132,14 @@ def generated(seed: int, members: int = 400, campaign_id: str = "double-coffee",
             history.redeem(member, joined + timedelta(days=rng.randrange(1, 200)), rng.choice([100, 200]))
         if rng.random() < 0.1:
             history.expire(member, date(2026, 1, 31) + timedelta(days=rng.randrange(0, 300)), rng.randrange(1, 50))
-    _returns_and_erasures(history, random.Random(seed + 1))
+    _returns_and_erasures(history, random.Random(seed + 1), random.Random(seed + 2))
     return history
 
 
-def _returns_and_erasures(history: History, rng: random.Random) -> None:
+def _returns_and_erasures(history: History, rng: random.Random, referring: random.Random) -> None:
     """About one purchase in eight returned (in part or whole, up to 40 days later: the points taken back in
-    proportion, as a return does), a birthday bonus for about one member in five, and about one member in twelve
+    proportion, as a return does), a birthday bonus for about one member in five, a referral bonus for about one in
+    ten (from `referring`), and about one member in twelve
     erased after their last activity (the balance they held forfeited). Drawn from their own generator, so the
     rest of the history is as before."""
     earned = [event["detail"] for event in history.events if event["detail-type"] == "PointsEarned"]
@@ -141,9 +152,12 @@ def _returns_and_erasures(history: History, rng: random.Random) -> None:
     for member, joined in sorted(history.enrolled.items()):
         if rng.random() < 0.2:
             history.birthday(member, joined + timedelta(days=rng.randrange(1, 300)), 100)
+    for member, joined in sorted(history.enrolled.items()):
+        if referring.random() < 0.1:
+            history.referral(member, joined + timedelta(days=referring.randrange(1, 90)), 200)
     balance: dict[str, int] = dict(history.welcome)
     last: dict[str, date] = dict(history.enrolled)
-    for member, day, points in history.birthdays:
+    for member, day, points in history.birthdays + history.referrals:
         balance[member] += points
         last[member] = max(last[member], day)
     for member, day, _, points, _ in history.purchases:

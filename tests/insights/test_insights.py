@@ -132,6 +132,7 @@ def test_redemption_counts_points_issued_redeemed_expired_breakage_and_the_media
     answer = _run(_insights(store), "redemption", **{"from": "2026-03-01", "to": "2026-10-31"})
     issued = sum(points for _, day, _, points, _ in history.purchases if start <= day <= end)
     issued += sum(history.welcome[m] for m, joined in history.enrolled.items() if start <= joined <= end)
+    issued += sum(points for _, day, points in history.birthdays + history.referrals if start <= day <= end)
     redeemed = sum(points for _, day, points in history.redemptions if start <= day <= end)
     expired = sum(points for day, points in history.expiries if start <= day <= end)
     expiring = sum(points for day, expires, points in history.issued_with_expiry if day <= end and start <= expires <= end)
@@ -182,7 +183,7 @@ def test_liability_is_the_outstanding_points_at_each_month_end_with_birthdays_re
 
         outstanding = (sum(points for _, day, _, points, _ in history.purchases if within(day))
                        + sum(history.welcome[m] for m, joined in history.enrolled.items() if within(joined))
-                       + sum(points for _, day, points in history.birthdays if within(day))
+                       + sum(points for _, day, points in history.birthdays + history.referrals if within(day))
                        - sum(points for _, day, points in history.redemptions if within(day))
                        - sum(points for day, points in history.expiries if within(day))
                        - sum(points for _, day, _, points in history.returns if within(day))
@@ -194,6 +195,7 @@ def test_liability_is_the_outstanding_points_at_each_month_end_with_birthdays_re
     assert sum(p for _, day, _, p in history.returns if day <= september) > 0  # both were there to count
     assert sum(p for _, day, p in history.forfeits if day <= september) > 0
     assert sum(p for _, day, p in history.birthdays if day <= september) > 0
+    assert sum(p for _, day, p in history.referrals if day <= september) > 0
 
 
 def _campaign_history(seed: int, effect: float, members: int) -> History:

@@ -11,7 +11,8 @@ import pytest
 from benchmarks.environment import queue_on_bus
 from loyalty import events
 from loyalty.domain.access import POS_SCOPE, Caller
-from tests.conftest import LambdaContext, load_function
+from loyalty.domain.model import Purchase
+from tests.conftest import PROGRAM, LambdaContext, load_function
 from tests.jobs.test_jobs import member_with_points, run
 
 STAFF = Caller(sub="terminal", scopes=frozenset({POS_SCOPE}))
@@ -165,3 +166,31 @@ def test_an_earn_s_breakdown_lines_carry_the_program_version_that_gave_them():
     assert event.detail["program_version"] == 3
     (older,) = events.from_ledger_item(earn_item(breakdown={"L": lines["L"][:1]}))
     assert older.detail["breakdown"][0]["program_version"] is None and older.detail["program_version"] is None
+
+
+def test_a_referral_bonus_is_published_for_both_members_once_with_the_ids_a_replay_repeats(uc, tmp_path):
+    """The referred member's first purchase credits the referral bonus to it and to its referrer: one
+    ReferralBonusCredited each, no personal data; the second purchase credits none."""
+    referrer = uc.enroll(STAFF, email="ref@example.com", channel="store")
+    referred = uc.enroll(STAFF, email="new@example.com", channel="store", referral_code=referrer.referral_code)
+    uc.earn(STAFF, referred.member_id, Purchase("t1", 1_000, "EUR"), payload={"t": 1})
+    uc.earn(STAFF, referred.member_id, Purchase("t2", 1_000, "EUR"), payload={"t": 2})
+
+    sink = tmp_path / "events.jsonl"
+    publisher = load_function("publish_events", LOCAL_EVENTS_FILE=str(sink))
+    publisher.lambda_handler({"Records": stream_records("LedgerTable")}, LambdaContext(function_name="publish_events"))
+    published = [json.loads(line) for line in sink.read_text().splitlines()]
+    bonuses = {event["detail"]["member_id"]: event["detail"] for event in published
+               if event["detail-type"] == "ReferralBonusCredited"}
+    referral = PROGRAM.bonuses.referral
+    assert {member: detail["points"] for member, detail in bonuses.items()} == {
+        referrer.member_id: referral, referred.member_id: referral}
+    assert len([e for e in published if e["detail-type"] == "ReferralBonusCredited"]) == 2
+    welcome = PROGRAM.bonuses.welcome
+    assert bonuses[referrer.member_id]["balance"] == welcome + referral
+    assert "ref@example.com" not in json.dumps(published) and "new@example.com" not in json.dumps(published)
+
+    ledger = boto3.client("dynamodb", region_name="us-east-1").scan(TableName="LedgerTable")["Items"]
+    replayed = {event.detail["event_id"] for item in ledger for event in events.from_ledger_item(item)
+                if event.detail_type == "ReferralBonusCredited"}
+    assert replayed == {detail["event_id"] for detail in bonuses.values()}

@@ -162,6 +162,10 @@ def _ledger_events(entry: dict, base: dict) -> list[DomainEvent]:
     if entry["type"] == "bonus" and entry.get("bonus") == "birthday":  # the daily job's, once a year (its key names it)
         return [DomainEvent("BirthdayBonusCredited", {**common, "points": entry["points"], "year": _birthday_year(entry),
                                                       "expires_at": _timestamp(entry.get("expires_at"))})]
+    if entry["type"] == "bonus" and entry.get("bonus") == "referral":  # an earn's, once per referred member, to both
+        return [DomainEvent("ReferralBonusCredited", {**common, "points": entry["points"],
+                                                      "expires_at": _timestamp(entry.get("expires_at")),
+                                                      "available_at": _timestamp(entry.get("available_at"))})]
     if entry["type"] == "expire":
         return [DomainEvent("PointsExpired", {**common, "points": -entry["points"], "lots": entry.get("lots_consumed") or {}})]
     if entry["type"] == "return":  # the points a return took back (pending first, then the balance), and the refund

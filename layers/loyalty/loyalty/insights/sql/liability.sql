@@ -1,11 +1,12 @@
 -- liability: the net change of outstanding points per month, over all history up to `to` (what was issued:
--- purchases, welcome and birthday bonuses, credits; less what was redeemed, net of cancellations, what expired,
+-- purchases, welcome, birthday and referral bonuses, credits; less what was redeemed, net of cancellations, what expired,
 -- what returns took back and what erasures forfeited);
 -- the outstanding balance at each month's end is their running sum. Trino dialect.
 SELECT substr(day, 1, 7) AS month,
        sum(CASE WHEN detail_type = 'PointsEarned' THEN detail.points
                 WHEN detail_type = 'MemberEnrolled' THEN detail.points_balance
                 WHEN detail_type = 'BirthdayBonusCredited' THEN detail.points
+                WHEN detail_type = 'ReferralBonusCredited' THEN detail.points
                 WHEN detail_type = 'PointsAdjusted' THEN detail.points
                 WHEN detail_type = 'RedemptionCancelled' THEN detail.points
                 WHEN detail_type = 'PointsRedeemed' THEN -detail.points

@@ -1,4 +1,4 @@
--- redemption: points issued (purchases, welcome bonuses, credits), redeemed (net of cancellations) and expired in
+-- redemption: points issued (purchases, welcome, birthday and referral bonuses, credits), redeemed (net of cancellations) and expired in
 -- [from, to]; the points issued that expire in the range (breakage's denominator); and, as a histogram, the days
 -- from enrolment to first redemption of the members whose first redemption fell in the range. Trino dialect.
 WITH first_redemptions AS (
@@ -16,12 +16,15 @@ SELECT 'figures' AS kind,
        sum(CASE WHEN day >= :from_day AND detail_type = 'PointsEarned' THEN detail.points
                 WHEN day >= :from_day AND detail_type = 'MemberEnrolled' THEN detail.points_balance
                 WHEN day >= :from_day AND detail_type = 'PointsAdjusted' AND detail.points > 0 THEN detail.points
+                WHEN day >= :from_day AND detail_type IN ('BirthdayBonusCredited', 'ReferralBonusCredited')
+                     THEN detail.points
                 ELSE 0 END) AS issued,
        sum(CASE WHEN day >= :from_day AND detail_type = 'PointsRedeemed' THEN detail.points
                 WHEN day >= :from_day AND detail_type = 'RedemptionCancelled' THEN -detail.points
                 ELSE 0 END) AS redeemed,
        sum(CASE WHEN day >= :from_day AND detail_type = 'PointsExpired' THEN detail.points ELSE 0 END) AS expired,
-       sum(CASE WHEN detail_type IN ('PointsEarned', 'PointsAdjusted') AND detail.points > 0
+       sum(CASE WHEN detail_type IN ('PointsEarned', 'PointsAdjusted', 'BirthdayBonusCredited', 'ReferralBonusCredited')
+                     AND detail.points > 0
                      AND substr(detail.expires_at, 1, 10) BETWEEN :from_day AND :to_day
                 THEN detail.points ELSE 0 END) AS expiring
 FROM events
