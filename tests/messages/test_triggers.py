@@ -95,12 +95,14 @@ def test_the_birthday_event_triggers_the_birthday_kind_with_its_bonus():
     assert KINDS["birthday"].trigger == "BirthdayBonusCredited"
 
 
-@pytest.mark.parametrize("bonus", ["welcome", "referral"])
-def test_only_the_birthday_bonus_entry_is_announced_as_one(bonus):
+@pytest.mark.parametrize("bonus,announced", [("welcome", []), ("referral", ["ReferralBonusCredited"])])
+def test_only_the_birthday_bonus_entry_is_announced_as_one(bonus, announced):
     entry = {"member_id": "m1", "entry_key": f"bonus#{bonus}#x", "entry_id": "e_1", "balance_after": 50, "points": 50,
              "type": "bonus", "bonus": bonus, "created_at": "2026-11-20T00:15:03.000000+0000", "created_seq": 1}
     image = {name: ({"N": str(v)} if isinstance(v, int) else {"S": v}) for name, v in entry.items()}
-    assert events.from_ledger_item(image) == []
+    # A welcome bonus is MemberEnrolled's; a referral bonus has an event of its own, which sends no message.
+    assert [event.detail_type for event in events.from_ledger_item(image)] == announced
+    assert all(triggered(kind, {"event_id": "e1", "member_id": "m1", "points": 50}) is None for kind in announced)
     birthday = {**image, "entry_key": {"S": "bonus#birthday#2026"}, "bonus": {"S": "birthday"}}
     (event,) = events.from_ledger_item(birthday)
     assert (event.detail_type, event.detail["year"], event.detail["points"]) == ("BirthdayBonusCredited", 2026, 50)
