@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 
 from loyalty.clock import FixedClock
 from loyalty.core.programs import Programs
@@ -18,14 +17,6 @@ from tests.conftest import PROGRAM
 from tests.insights.test_insights import Frames, MemoryQueries
 
 EXECUTION = "0b3f2c1e-0000-4000-8000-000000000001"
-
-
-@pytest.fixture
-def athena():
-    client = boto3.client("athena", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
 
 
 def _insights(client) -> Insights:

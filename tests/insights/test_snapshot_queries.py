@@ -9,9 +9,8 @@ import math
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -103,14 +102,6 @@ def _results(rows: list[tuple[str, str | None, str | None]]) -> dict:
     header = {"Data": [{"VarCharValue": "kind"}, {"VarCharValue": "members"}, {"VarCharValue": "member_id"}]}
     data = [{"Data": [{"VarCharValue": v} if v is not None else {} for v in row]} for row in rows]
     return {"ResultSet": {"Rows": [header, *data], "ResultSetMetadata": {"ColumnInfo": columns}}}
-
-
-@pytest.fixture
-def athena():
-    client = boto3.client("athena", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
 
 
 def _sizes(client, marks, sleeps: list[float]) -> SegmentSizes:
