@@ -81,6 +81,15 @@ class Console:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
+    def fits_every_width(self, name: str) -> None:
+        """At each of WIDTHS: a screenshot `<name>-<width>`, no sideways scrolling, axe clean; then back to 1280."""
+        for width, (w, height) in WIDTHS.items():
+            self.page.set_viewport_size({"width": w, "height": height})
+            self.screenshot(f"{name}-{width}")
+            assert self.page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), width
+            assert self.axe() == [], width
+        self.page.set_viewport_size({"width": 1280, "height": 800})
+
 
 @pytest.fixture
 def console(browser, runtime):

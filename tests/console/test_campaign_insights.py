@@ -10,7 +10,7 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from tests.console.conftest import WIDTHS, api
+from tests.console.conftest import api
 from tests.console.test_journeys import enrol, shown
 
 STORE_VISIT = {"name": "25 points a store visit", "description": "Once a day per member",
@@ -100,12 +100,7 @@ def test_a_draft_is_backtested_and_an_ended_campaign_s_lift_is_shown(console, ru
     assert figure(console, f"#chart-backtest tr[data-key='{today}'] td[data-series=Purchases]") == str(len(matched))
     console.page.wait_for_selector("#chart-backtest .plot canvas")
     assert api(runtime, "GET", f"/v1/campaigns/{draft}").json()["status"] == "draft"  # a backtest writes nothing
-    for width, (w, height) in WIDTHS.items():
-        console.page.set_viewport_size({"width": w, "height": height})
-        console.screenshot(f"campaign-backtest-{width}")
-        assert console.page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), width
-        assert console.axe() == []
-    console.page.set_viewport_size({"width": 1280, "height": 800})
+    console.fits_every_width("campaign-backtest")
 
     def lifted() -> bool:
         accepted = api(runtime, "POST", "/v1/insights/queries", {"insight": "campaign_lift",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from tests.console.conftest import WIDTHS, api
+from tests.console.conftest import api
 from tests.console.test_journeys import earn, enrol, shown
 
 
@@ -70,12 +70,7 @@ def test_define_size_edit_use_and_delete_a_segment(console, runtime):
         assert console.page.get_attribute("#segment-size [data-segment-size]", "data-segment-size") == "unavailable"
         assert shown(console, "#segment-size [data-segment-size]").startswith("Size not available yet")
         assert not console.page.locator("#segment-size .error-box").count()
-    for width, (w, height) in WIDTHS.items():
-        console.page.set_viewport_size({"width": w, "height": height})
-        console.screenshot(f"segment-{width}")
-        assert console.page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), width
-        assert console.axe() == []
-    console.page.set_viewport_size({"width": 1280, "height": 800})
+    console.fits_every_width("segment")
 
     # edited: the name and a second condition, replaced with PUT
     form.locator("input[name=name]").fill("Recent buyers")

@@ -172,12 +172,7 @@ def test_subscribe_test_retry_deliver_and_remove_a_webhook(console, runtime, rec
     assert [rows.nth(i).get_attribute("data-delivery") for i in range(rows.count())] == [d["delivery_id"] for d in log]
     for delivery in log:
         row_shows(console, delivery)
-    for width, (w, height) in WIDTHS.items():
-        console.page.set_viewport_size({"width": w, "height": height})
-        console.screenshot(f"webhook-deliveries-{width}")
-        assert console.page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), width
-        assert console.axe() == []
-    console.page.set_viewport_size({"width": 1280, "height": 800})
+    console.fits_every_width("webhook-deliveries")
 
     # removed, after a confirmation
     assert not console.page.is_visible("text=Yes, remove it") and not console.page.is_visible("text=Older deliveries")
