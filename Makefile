@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/layers/loyalty:$(CURDIR)
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install browser console-deps console-vendor deploy-console run token events webhook-echo replay-events snapshot migrate-campaign-counters migrate-first-day test unit lint openapi check-openapi bench mutation build deploy validate clean
+.PHONY: help install browser console-deps console-vendor deploy-console run token events webhook-echo replay-events snapshot migrate-campaign-counters migrate-first-day test unit lint openapi check-openapi bench mutation mutation-sample build deploy validate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -123,6 +123,12 @@ MUTATION_DIR := .mutation
 mutation: $(STAMP)  ## mutation testing of the shipped package (mutmut; hours on 2 cores): score per package, surviving mutants
 	$(PY) -m benchmarks.mutation_score prepare $(MUTATION_DIR)
 	cd $(MUTATION_DIR) && PYTHONPATH= $(CURDIR)/$(VENV)/bin/mutmut run --max-children $(or $(JOBS),2)
+	cd $(MUTATION_DIR) && PYTHONPATH=$(CURDIR) $(CURDIR)/$(PY) -m benchmarks.mutation_score
+
+mutation-sample: $(STAMP)  ## the same on SAMPLE mutants drawn from each of domain/, store/ and api/ (default 70): scores within an interval
+	$(PY) -m benchmarks.mutation_score prepare $(MUTATION_DIR)
+	cd $(MUTATION_DIR) && PYTHONPATH=$(CURDIR) $(CURDIR)/$(PY) -m benchmarks.mutation_score sample $(or $(SAMPLE),70) > sample.txt
+	cd $(MUTATION_DIR) && PYTHONPATH= $(CURDIR)/$(VENV)/bin/mutmut run --max-children $(or $(JOBS),2) $$(cat sample.txt)
 	cd $(MUTATION_DIR) && PYTHONPATH=$(CURDIR) $(CURDIR)/$(PY) -m benchmarks.mutation_score
 
 build:  ## sam build (needs the SAM CLI and python3.13 on PATH)

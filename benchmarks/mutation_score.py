@@ -7,13 +7,20 @@ module the tests import. mutmut copies only what `also_copy` names into its muta
 the copy's pyproject.toml gets every top-level entry of the copy there: whatever the tests import
 (ops/, loyalty_local/, ...) comes along without a list to keep.
 
+`python -m benchmarks.mutation_score sample N` (in the copy) prints the names of N mutants drawn at
+random (seed fixed) from each package with a target, for `mutmut run NAMES...`: a whole run is hours
+on 2 cores, a sample of a few hundred gives each package's score within a stated interval.
+
 `python -m benchmarks.mutation_score` (in the directory mutmut ran in) prints the score per
-package and file and every surviving mutant; it fails when a package misses its TARGETS.
+package and file (with a 95% Wilson interval: exact for a whole run, an estimate for a sample) and
+every surviving mutant; it fails when a package misses its TARGETS.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import random
 import re
 import shutil
 import subprocess
@@ -23,9 +30,10 @@ from pathlib import Path
 
 from mutmut.mutation.data import SourceFileMutationData
 from mutmut.mutation.diff_apply import get_diff_for_mutant
+from mutmut.mutation.file_mutation import mutate_file_contents
 from mutmut.stats import status_by_exit_code
 from mutmut.utils.file_utils import walk_mutatable_files
-from mutmut.utils.format_utils import orig_function_and_class_names_from_key
+from mutmut.utils.format_utils import get_mutant_name, orig_function_and_class_names_from_key
 
 TARGETS = {"domain": 0.85, "store": 0.70, "api": 0.70}  # share of a package's mutants killed
 PACKAGE = "layers/loyalty/loyalty"  # in the repository; src/loyalty in the copy
@@ -74,9 +82,35 @@ def where(path: Path, mutant: str) -> tuple[int, str, str]:
     return line + 1, removed.strip(), added.strip()
 
 
+def decided(counts: Counter) -> int:
+    return counts["killed"] + counts["timeout"] + counts["survived"] + counts["no tests"]
+
+
 def score(counts: Counter) -> float:
-    decided = counts["killed"] + counts["timeout"] + counts["survived"] + counts["no tests"]
-    return (counts["killed"] + counts["timeout"]) / decided if decided else 0.0
+    return (counts["killed"] + counts["timeout"]) / decided(counts) if decided(counts) else 0.0
+
+
+def interval(counts: Counter, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson interval of the share killed, as if the decided mutants were drawn at random."""
+    n = decided(counts)
+    if not n:
+        return 0.0, 1.0
+    p = score(counts)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def sample(per_package: int, seed: int = 20) -> list[str]:
+    """`per_package` mutant names drawn at random from each package with a target (all of a smaller one)."""
+    names: dict[str, list[str]] = {}
+    for path in sorted(walk_mutatable_files()):
+        if package_of(path) in TARGETS:
+            mutants = mutate_file_contents(str(path), path.read_text()).mutant_names
+            names.setdefault(package_of(path), []).extend(get_mutant_name(path, name) for name in mutants)
+    chosen = random.Random(seed)
+    return sorted(name for package in sorted(names) for name in
+                  chosen.sample(names[package], min(per_package, len(names[package]))))
 
 
 def main() -> int:
@@ -97,7 +131,7 @@ def main() -> int:
         print("no mutation results here: run `make mutation`")
         return 1
 
-    print(f"{'file':<32} " + " ".join(f"{status:>11}" for status in COUNTED) + f" {'killed %':>9}")
+    print(f"{'file':<32} " + " ".join(f"{status:>11}" for status in COUNTED) + f" {'killed %':>9} {'95% interval':>14}")
     by_package: dict[str, Counter] = {}
     everything = Counter()
     for path, counts in sorted(by_file.items()):
@@ -106,7 +140,9 @@ def main() -> int:
         by_package.setdefault(package_of(path), Counter()).update(counts)
     print()
     for label, counts in [*sorted(by_package.items()), ("all", everything)]:
-        print(f"{label:<32} " + " ".join(f"{counts[s]:>11}" for s in COUNTED) + f" {score(counts):>9.1%}")
+        low, high = interval(counts)
+        print(f"{label:<32} " + " ".join(f"{counts[s]:>11}" for s in COUNTED) + f" {score(counts):>9.1%}"
+              f" {low:>6.0%}-{high:<6.0%}")
     print(f"\nSurviving mutants ({len(survivors)}): file:line, the original and the mutated code")
     for file, line, before, after in sorted(survivors):
         print(f"  {file}:{line}\n      - {before}\n      + {after}")
@@ -120,5 +156,8 @@ def main() -> int:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["prepare"]:
         print("copied; also_copy =", prepare(Path.cwd(), Path(sys.argv[2])))
+        sys.exit(0)
+    if sys.argv[1:2] == ["sample"]:
+        print("\n".join(sample(int(sys.argv[2]))))
         sys.exit(0)
     sys.exit(main())

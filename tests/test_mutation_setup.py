@@ -55,3 +55,32 @@ def test_the_mutation_run_starts_from_its_copy_and_collects_every_selected_test(
     tests = collected.stdout
     assert "test_ledger_stateful.py::TestLedger" in tests and "test_truth_check" in tests and "test_privacy.py" in tests
     assert "error" not in tests.splitlines()[-1].lower(), tests.splitlines()[-1]
+
+
+def test_the_interval_of_a_score_is_wilsons():
+    from collections import Counter
+
+    from benchmarks.mutation_score import interval, score
+
+    # 80 killed of 100: Wilson's 95% interval, worked by hand from p = 0.8, n = 100, z = 1.96:
+    # centre = (0.8 + 0.019208) / 1.038416 = 0.788902; half = 1.96 * sqrt(0.0016 + 0.00009604) / 1.038416 = 0.077733
+    counts = Counter({"killed": 70, "timeout": 10, "survived": 15, "no tests": 5, "not checked": 400})
+    assert score(counts) == 0.8
+    low, high = interval(counts)
+    assert abs(low - 0.711169) < 1e-5 and abs(high - 0.866634) < 1e-5
+    assert interval(Counter({"not checked": 3})) == (0.0, 1.0)
+
+
+def test_a_sample_draws_the_same_mutants_from_each_package_with_a_target(tmp_path, monkeypatch):
+    from benchmarks.mutation_score import TARGETS, sample
+
+    copy = tmp_path / "mutation"
+    prepare(ROOT, copy)
+    monkeypatch.chdir(copy)  # mutmut reads its configuration from the working directory
+    drawn = sample(5)
+    assert drawn == sample(5), "the seed is fixed: a sample can be run again"
+    by_package = {}
+    for name in drawn:
+        assert name.startswith("loyalty.") and "__mutmut_" in name
+        by_package.setdefault(name.split(".")[1], []).append(name)
+    assert set(by_package) == set(TARGETS) and all(len(names) == 5 for names in by_package.values())
