@@ -84,3 +84,16 @@ def test_a_sample_draws_the_same_mutants_from_each_package_with_a_target(tmp_pat
         assert name.startswith("loyalty.") and "__mutmut_" in name
         by_package.setdefault(name.split(".")[1], []).append(name)
     assert set(by_package) == set(TARGETS) and all(len(names) == 5 for names in by_package.values())
+
+
+def test_no_test_of_the_mutation_run_starts_the_local_runtime():
+    """The local runtime runs the functions in processes of its own, where no mutant is switched on and, in the
+    copy, the package is not where the runtime looks: such a test belongs in tests/local, outside the selection."""
+    import re
+    import tomllib
+
+    selection = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]["pytest_add_cli_args_test_selection"]
+    starts_it = re.compile(r"def test_\w+\([^)]*\blocal_runtime\b|import local_runtime")
+    offenders = [str(path.relative_to(ROOT)) for folder in selection for path in sorted((ROOT / folder).rglob("*.py"))
+                 if starts_it.search(path.read_text())]
+    assert not offenders, offenders

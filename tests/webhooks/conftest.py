@@ -20,7 +20,6 @@ from loyalty.webhooks.signing import HEADER, verify
 from loyalty.webhooks.store import WebhookStore
 from loyalty.webhooks.usecases import Webhooks
 from loyalty_local.template import load_template, table_definitions
-from tests.local.conftest import local_runtime  # noqa: F401 - the session's `make run`, for test_local_delivery.py
 
 REGION = "us-east-1"
 START = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
