@@ -46,7 +46,8 @@ class InvalidCampaign(DomainError):
 
 
 class _Document(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+    # Built on first use: functions that import the language without evaluating a campaign do not build it.
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True, defer_build=True)
 
 
 def _only_strings(value: object) -> object:
