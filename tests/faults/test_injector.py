@@ -108,6 +108,24 @@ def test_what_no_retry_can_fix_is_500_store_rejected_naming_the_operation(cause)
     assert not error.headers and error.operation == "Failed to write transaction items" and error.cause
 
 
+@pytest.mark.parametrize(("status", "retry"), [(500, True), (503, True), (499, False)])
+def test_any_5xx_is_a_retry_whatever_its_code_and_a_4xx_no_retry_can_fix_is_not(status, retry):
+    error = _busy(_transact_error("SomethingNewFromDynamoDB", status=status))
+    assert isinstance(error, errors.Busy if retry else errors.StoreRejected)
+
+
+def test_a_busy_error_tells_the_logs_what_failed():
+    assert _busy(_transact_error("ThrottlingException")).cause == "ThrottlingException"
+    lost = _busy(TransactWriteError("Failed", ConnectionClosedError(endpoint_url="https://dynamodb")))
+    assert lost.cause == "ConnectionClosedError"
+
+
+def test_an_answer_without_an_error_body_is_still_classified():
+    refused = _busy(TransactWriteError("Failed to write transaction items", ClientError(
+        {"ResponseMetadata": {"HTTPStatusCode": 400}}, "TransactWriteItems")))
+    assert isinstance(refused, errors.StoreRejected) and (refused.cause, refused.reason) == (None, None)
+
+
 def test_one_dynamodb_call_at_its_worst_ends_before_the_api_functions_time_out():
     """3 attempts, each at most a connect and a read timeout, and botocore's backoff between them (<= 1 s, 2 s)."""
     worst = DYNAMODB_MAX_ATTEMPTS * (DYNAMODB_CONNECT_TIMEOUT_SECONDS + DYNAMODB_READ_TIMEOUT_SECONDS) + sum(

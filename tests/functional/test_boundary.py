@@ -126,6 +126,16 @@ def test_numbers_too_long_to_mean_anything_get_400(member_id, digits):
     assert table_items() == before
 
 
+def test_a_float_is_malformed_only_past_32_digits_plus_its_sign_point_and_exponent(member_id):
+    longest, too_long = "-1." + "0" * 34 + "e+1", "-1." + "0" * 35 + "e+1"
+    assert (len(longest), len(too_long)) == (40, 41)
+    for text, malformed in ((longest, False), (too_long, True)):
+        raw = '{"transaction_id": "t1", "currency": "EUR", "amount_minor": ' + text + "}"
+        reply = send("earn", "POST", "/v1/members/{m}/earn", member_id, raw=raw)
+        assert (reply.status == 400 and reply["code"] == "MALFORMED_JSON") == malformed, (len(text), reply.status)
+        assert reply.status in (400, 422)  # a float is no amount in minor units: refused either way
+
+
 def test_a_large_but_parseable_number_is_a_422_validation_error(member_id):
     raw = '{"transaction_id": "t1", "currency": "EUR", "amount_minor": ' + "9" * 30 + "}"
     reply = send("earn", "POST", "/v1/members/{m}/earn", member_id, raw=raw)

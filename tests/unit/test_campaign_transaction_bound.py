@@ -156,3 +156,17 @@ def test_the_worst_case_is_cut_to_what_fits_and_shown_as_limited():
     # campaigns 0-14 get 3 shards of both counters (3 points), campaign 15 two (2 points).
     assert [line.points for line in award.breakdown] == [3] * 15 + [2]
     assert {cut.campaign_id: cut.given for cut in award.limited} == {line.campaign_id: line.points for line in award.breakdown}
+
+
+def test_room_for_one_shard_goes_to_a_shard_with_room_not_to_a_full_home():
+    """Every shard holds one of the five times; the home shard has used its one, so with room for one item the
+    earn is given the next shard, not the full home (which would cut the award to nothing)."""
+    from loyalty.domain.campaigns.shards import confine
+
+    capped = campaign("c1", limits=[{"per": "campaign", "period": "campaign", "max_times": CAMPAIGN_SHARDS}])
+    key = CounterKey("c1", "campaign", "campaign")
+    read = {key.in_shard(0): Usage(points=100, times=1)}
+    confined = confine(read, [capped], NOW, time_zone="UTC", home=0, room=1)
+    assert confined.get(key.in_shard(1), Usage()) == Usage()  # given: as read, room for one more
+    assert all(confined[key.in_shard(shard)].times >= 1 for shard in range(2, CAMPAIGN_SHARDS))  # shown full
+    assert run([capped], counters=totals(confined)).points > 0

@@ -42,3 +42,17 @@ def test_routes_from_an_included_router_document_the_shared_statuses_too():
     app.include_router(router)
     responses = app.get_openapi_schema().paths["/v1/things"].post.responses
     assert {400, 401, 403, 409, 415, 422, 500, 503} <= {int(status) for status in responses}
+
+
+def test_a_request_refused_before_routing_answers_in_the_same_shape_as_a_routed_one():
+    app = make_resolver()
+
+    @app.post("/v1/echo")
+    def echo():
+        return {"ok": True}
+
+    routed = app.resolve(http_event("POST", "/v1/echo", body={}), LambdaContext())
+    refused = app.resolve(http_event("POST", "/v1/echo", raw_body="{not json"), LambdaContext())
+    assert (routed["statusCode"], refused["statusCode"]) == (200, 400)
+    assert set(refused) == set(routed) and refused["cookies"] == routed["cookies"] == []
+    assert refused["isBase64Encoded"] is False and json.loads(refused["body"])["code"] == "MALFORMED_JSON"
