@@ -144,3 +144,43 @@ def test_make_run_passes_a_faults_plan_to_every_function_and_refuses_one_it_cann
     monkeypatch.setenv("FAULTS", "dynamodb.*=melt:0.1")
     with pytest.raises(FaultPlanError, match="melt"):
         local_environment(tmp_path / "events.jsonl", tmp_path / "clock.json")
+
+
+def test_over_http_a_lost_response_reaches_the_server_before_the_client_hears_the_error():
+    """As `make run` uses it, with no transport: the injector sends a lost request itself, then fails the call."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received = []
+
+    class DynamoDB(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(200)
+            self.send_header("content-type", "application/x-amz-json-1.0")
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *_):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), DynamoDB)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        injector = FaultInjector(FaultPlan.parse(""))
+        client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{server.server_port}",
+                              aws_access_key_id="x", aws_secret_access_key="x",
+                              config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+        attach(injector, client)
+        client.put_item(TableName="StatsTable", Item={"pk": {"S": "a"}})  # no fault: botocore sends it
+        injector.script("dynamodb.PutItem", "lost")
+        with pytest.raises(ConnectionClosedError):
+            client.put_item(TableName="StatsTable", Item={"pk": {"S": "b"}})
+        injector.script("dynamodb.PutItem", "reset")
+        with pytest.raises(ConnectionClosedError):
+            client.put_item(TableName="StatsTable", Item={"pk": {"S": "c"}})
+    finally:
+        server.shutdown()
+    assert [request["Item"]["pk"]["S"] for request in received] == ["a", "b"], "lost is applied; reset is not"
