@@ -63,6 +63,14 @@ def expected(history: History, now: datetime, enrolled_at: datetime) -> dict[str
     }
 
 
+def last_twelve_months(history: History, now: datetime) -> tuple[int, int]:
+    """Purchases not refunded in full, and spend after refunds, in this local month and the 11 before it."""
+    today = local(now)
+    first = today.year * 12 + today.month - 12
+    recent = [bought for bought in history.purchases if local(bought.at).year * 12 + local(bought.at).month > first]
+    return sum(bought.refunded < bought.amount for bought in recent), sum(bought.amount - bought.refunded for bought in recent)
+
+
 step = st.one_of(
     st.tuples(st.just("buy"), st.integers(1, 50_000), st.lists(st.sampled_from(CATEGORIES), max_size=4),
               st.integers(0, 20 * 24)),  # bought up to 20 days before now (the earn accepts 30)
@@ -105,6 +113,7 @@ def test_maintained_facts_equal_the_history_at_any_clock(steps, read_after_hours
         seen = facts.member_facts(member, reading, ZONE)
         want = expected(history, reading, START)
         assert {name: seen[name] for name in want} == want
+        assert facts.twelve_months(member, reading, ZONE) == last_twelve_months(history, reading)  # RFM's f and m
 
 
 def test_categories_keep_the_fifty_most_recent():

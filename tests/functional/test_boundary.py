@@ -204,6 +204,7 @@ def test_ordinary_emails_are_accepted(email):
 def test_names_with_control_characters_get_422(text):
     reply = enroll(name=text)
     assert (reply.status, reply["code"]) == (422, "VALIDATION_ERROR") and reply["errors"][0]["field"] == "name"
+    assert "must not contain control characters" in reply["errors"][0]["message"]  # what the form shows beside the field
 
 
 @pytest.mark.parametrize("field", ["store_id", "items.0.sku", "items.0.category"])
