@@ -2,6 +2,7 @@
 loaded where tracing is off. Each case runs a fresh interpreter: the SDK patches botocore process-wide."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -27,6 +28,8 @@ print(json.dumps({"result": wrapped({"a": 1}, None), "wrapped": wrapped is not h
 def run_child(env: dict[str, str]) -> dict:
     base = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
             "PYTHONPATH": ":".join(sys.path)}
+    if "MUTANT_UNDER_TEST" in os.environ:  # `make mutation`: the child runs the mutant the test process runs
+        base["MUTANT_UNDER_TEST"] = os.environ["MUTANT_UNDER_TEST"]
     result = subprocess.run([sys.executable, "-c", CHILD], env={**base, **env}, capture_output=True, text=True,
                             check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
