@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from loyalty.domain import errors
-from loyalty.store.transaction import LostRace
+from loyalty.store.transaction import LostRace, full_jitter
 
 T = TypeVar("T")
-
-# Drawn from os.urandom at each call: copies of one SnapStart snapshot must not share a seed, or racing
-# instances would back off in step and collide again.
-_JITTER = random.SystemRandom()
 
 
 @dataclass(frozen=True)
@@ -34,5 +29,5 @@ class RetryPolicy:
                 return attempt()
             except retry_on:
                 if tries + 1 < self.attempts:
-                    self.sleep(_JITTER.uniform(0, self.base_delay_seconds * 2**tries))
+                    self.sleep(full_jitter(self.base_delay_seconds * 2**tries))
         raise errors.Busy(exhausted)

@@ -34,9 +34,13 @@ if TYPE_CHECKING:  # the campaign engine is imported only by the functions that 
 BATCH_GET_LIMIT = 100
 
 
-# Drawn from os.urandom at each call: copies of one SnapStart snapshot share the module `random`'s state, so
-# instances throttled together would back off in step.
-_JITTER = random.SystemRandom()
+_ENTROPY = random.SystemRandom()
+
+
+def full_jitter(delay: float) -> float:
+    """A wait drawn uniformly from [0, delay], from os.urandom at each call: copies of one SnapStart snapshot share
+    the module `random`'s state, so instances throttled or racing together would back off in step."""
+    return _ENTROPY.uniform(0, delay)
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class Backoff:
     cap: float = 0.5
     attempts: int = 8
     sleep: Callable[[float], None] = time.sleep
-    jitter: Callable[[float], float] = lambda delay: _JITTER.uniform(0, delay)  # noqa: E731 - a default collaborator
+    jitter: Callable[[float], float] = full_jitter
 
     def delay(self, retry: int) -> float:
         """The wait before the `retry`-th resend (0 for the first)."""
