@@ -262,3 +262,12 @@ def tables():
 @pytest.fixture
 def loyalty(tables) -> UseCases:
     return make_loyalty()
+
+
+@pytest.fixture(scope="module")
+def built_openapi() -> dict:
+    """The OpenAPI document built from the code, as `make check-openapi` builds it: inside a test, not at collection,
+    so that mutmut ties the resolver's route and response code to the tests that read the document."""
+    from loyalty_local.openapi import build_openapi
+
+    return build_openapi()

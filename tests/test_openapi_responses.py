@@ -5,23 +5,22 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
-from loyalty_local.openapi import build_openapi
+from tests.openapi_operations import OPERATION_KEYS, operation_of
 
-DOCUMENT = build_openapi()
-OPERATIONS = [(method.upper(), path, operation) for path, item in DOCUMENT["paths"].items() for method, operation in item.items()]
-IDS = [f"{method} {path}" for method, path, _ in OPERATIONS]
+IDS = [f"{method} {path}" for method, path in OPERATION_KEYS]
 
 EVERY_ROUTE = {"401", "403", "500", "503"}
 BODY_ROUTE = {"400", "415", "422"}
 MEMBER_ROUTE = {"404", "422"}
 
 
-def schema_of(operation: dict, status: str) -> dict:
-    return {**operation["responses"][status]["content"]["application/json"]["schema"], "components": DOCUMENT["components"]}
+def schema_of(document: dict, operation: dict, status: str) -> dict:
+    return {**operation["responses"][status]["content"]["application/json"]["schema"], "components": document["components"]}
 
 
-@pytest.mark.parametrize(("method", "path", "operation"), OPERATIONS, ids=IDS)
-def test_every_route_documents_the_statuses_it_can_answer(method, path, operation):
+@pytest.mark.parametrize(("method", "path"), OPERATION_KEYS, ids=IDS)
+def test_every_route_documents_the_statuses_it_can_answer(built_openapi, method, path):
+    operation = operation_of(built_openapi, method, path)
     statuses = set(operation["responses"])
     assert statuses >= EVERY_ROUTE
     if method in ("POST", "PUT", "PATCH"):
@@ -34,23 +33,25 @@ def test_every_route_documents_the_statuses_it_can_answer(method, path, operatio
         assert "422" in statuses
 
 
-@pytest.mark.parametrize(("method", "path", "operation"), OPERATIONS, ids=IDS)
-def test_every_error_status_has_a_json_body_schema(method, path, operation):
+@pytest.mark.parametrize(("method", "path"), OPERATION_KEYS, ids=IDS)
+def test_every_error_status_has_a_json_body_schema(built_openapi, method, path):
+    operation = operation_of(built_openapi, method, path)
     for status in operation["responses"]:
         if int(status) >= 400:
-            schema = schema_of(operation, status)
+            schema = schema_of(built_openapi, operation, status)
             jsonschema.validate({"code": "SOME_CODE", "message": "why"}, schema)
             jsonschema.validate({"code": "INSUFFICIENT_POINTS", "message": "why", "details": {"balance": 1}}, schema)
 
 
 @pytest.mark.parametrize("status", ["401", "403", "503"])
-def test_the_gateways_own_refusals_match_the_documented_schema(status):
-    for _, _, operation in OPERATIONS:
-        jsonschema.validate({"message": "Unauthorized"}, schema_of(operation, status))
-        jsonschema.validate({"code": "INVALID_TOKEN", "message": "why"}, schema_of(operation, status))
+def test_the_gateways_own_refusals_match_the_documented_schema(built_openapi, status):
+    for method, path in OPERATION_KEYS:
+        operation = operation_of(built_openapi, method, path)
+        jsonschema.validate({"message": "Unauthorized"}, schema_of(built_openapi, operation, status))
+        jsonschema.validate({"code": "INVALID_TOKEN", "message": "why"}, schema_of(built_openapi, operation, status))
 
 
-def test_function_errors_keep_their_code():
-    _, _, operation = OPERATIONS[0]
+def test_function_errors_keep_their_code(built_openapi):
+    operation = operation_of(built_openapi, *OPERATION_KEYS[0])
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"message": "no code"}, schema_of(operation, "500"))
+        jsonschema.validate({"message": "no code"}, schema_of(built_openapi, operation, "500"))
