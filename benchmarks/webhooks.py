@@ -165,8 +165,9 @@ def main() -> int:
     once, refused = counts["once"], counts["refused"]
     per_event = {op: n / EVENTS for op, n in sorted(calls.items())}
     wru = sum(max(1, -(-size // 1024)) for size in written) / EVENTS + calls["UpdateItem"] / EVENTS
-    # eventually consistent: a Query of the 10 subscriptions (< 4 KB) per batch, half a unit per log item looked up
-    rru = calls["Query"] * 0.5 / EVENTS + calls["BatchGetItem"] * 0.5 * min(BATCH * SUBSCRIPTIONS, 100) / EVENTS
+    # a strongly consistent Query of the 10 subscriptions (< 4 KB) per batch, one unit; eventually consistent log
+    # lookups, half a unit per item
+    rru = calls["Query"] * 1.0 / EVENTS + calls["BatchGetItem"] * 0.5 * min(BATCH * SUBSCRIPTIONS, 100) / EVENTS
     sqs_requests = 1 + 2 / BATCH  # EventBridge's SendMessage per event; a receive and a delete per batch
     batches = EVENTS / BATCH
     lambda_dollars = (batches * LAMBDA_PER_MILLION_REQUESTS / 1e6 + seconds * MEMORY_GB * LAMBDA_ARM_PER_GB_SECOND) / EVENTS

@@ -220,7 +220,7 @@ GRANTS = {
     # webhook subscriptions: add (conditional put), list (one Query), read, remove (DeleteItem on SUB keys only);
     # tests and retries write their delivery's log item and go to the queue
     "WebhooksFunction": {"WebhooksTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}},
-    # delivery: the subscriptions (one Query, cached 10 s), a batch's log items (BatchGetItem, then BatchWriteItem on
+    # delivery: the subscriptions (one Query per batch), a batch's log items (BatchGetItem, then BatchWriteItem on
     # D# keys only), a retry's log item, the subscription's health
     "DeliverWebhooksFunction": {"WebhooksTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
                                                   "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"}},

@@ -14,17 +14,6 @@ import pytest
 import requests
 
 from loyalty.webhooks.signing import HEADER, verify
-from tests.local.conftest import start_runtime
-
-
-@pytest.fixture(scope="module")
-def local_runtime(tmp_path_factory):
-    """A `make run` of its own, as these tests had beside the webhook tests. On the session's runtime, after the
-    other local tests, the enrolment's delivery once never came within 90 s (CI, 2026-12-07), which a run of
-    schemathesis, throttling and these tests alone did not repeat: see the closing note of that session."""
-    runtime = start_runtime(tmp_path_factory.mktemp("webhooks") / "runtime.log")
-    yield runtime
-    assert runtime.stop() == 0, f"SIGTERM did not stop the runtime cleanly:\n{runtime.log()}"
 
 
 def _receiver(fail_first: int):

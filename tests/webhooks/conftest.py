@@ -93,5 +93,5 @@ def world():
         webhooks = Webhooks(store=WebhookStore(dynamodb, "WebhooksTable"), box=KmsSecretBox(kms, key), clock=clock,
                             policy=AddressPolicy.named("public"), resolver=lambda host, port: answers[host],
                             queue=queue, sender=receiver, publish=lambda t, d: published.append((t, d)),
-                            signing_clock=clock, subscriptions_cache_seconds=0)
+                            signing_clock=clock)
         yield World(webhooks, clock, queue, receiver, published, dynamodb, answers)

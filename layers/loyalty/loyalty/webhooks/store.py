@@ -94,7 +94,7 @@ class WebhookStore:
     def subscriptions(self) -> list[Subscription]:
         items, key = [], None
         while True:
-            page = self.client.query(TableName=self.table, KeyConditionExpression="pk = :pk",
+            page = self.client.query(TableName=self.table, KeyConditionExpression="pk = :pk", ConsistentRead=True,
                                      ExpressionAttributeValues={":pk": {"S": SUBSCRIPTIONS}},
                                      **({"ExclusiveStartKey": key} if key else {}))
             items.extend(page["Items"])

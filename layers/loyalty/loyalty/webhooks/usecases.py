@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import secrets as _random
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -104,18 +103,8 @@ class Webhooks:
     max_subscriptions: int = 100
     # The signature's `t` is the real time, whatever the business clock says: receivers check it against theirs.
     signing_clock: Any = field(default_factory=SystemClock)
-    # The deliverer reads the subscriptions at most this often (a new one hears events within it; a removed or
-    # disabled one may get an event more: its retries read it afresh).
-    subscriptions_cache_seconds: float = 10.0
-    _cached: tuple[float, list[Subscription]] | None = field(default=None, repr=False)
     _recorded: dict[str, datetime] = field(default_factory=dict, repr=False)  # successes this instance wrote
     _marked: set[str] = field(default_factory=set, repr=False)  # subscriptions this instance marked failing
-
-    def _subscriptions(self) -> list[Subscription]:
-        now = time.monotonic()
-        if self._cached is None or now - self._cached[0] >= self.subscriptions_cache_seconds:
-            self._cached = (now, self.store.subscriptions())
-        return self._cached[1]
 
     # ------------------------------------------------------------ administration
 
@@ -196,7 +185,9 @@ class Webhooks:
             else:
                 envelopes.append(message)
         if envelopes:
-            self.fan_out_batch(envelopes, self._subscriptions())
+            # Read for every batch, not cached: an event published after a subscription was created reaches it
+            # (a warm instance's cached list once missed a subscription made seconds before the event).
+            self.fan_out_batch(envelopes, self.store.subscriptions())
         return failures
 
     def fan_out(self, envelope: dict, subscriptions: list[Subscription]) -> list[Step]:
