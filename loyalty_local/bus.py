@@ -339,9 +339,12 @@ class LocalBus:
         return {name: replace(spec, environment={k: names.get(v, v) for k, v in spec.environment.items()})
                 for name, spec in specs.items()}
 
+    def send(self, queue: str, message: dict) -> None:
+        """A message to one of the template's queues, by its logical id."""
+        self.sqs.send_message(QueueUrl=self.queue_urls[queue], MessageBody=json.dumps(message))
+
     def start(self, invoke: Callable[[str, dict], Any], invoke_async: Callable[[str, dict], None]) -> None:
-        self.types.register("AWS::SQS::Queue", lambda queue, event: self.sqs.send_message(
-            QueueUrl=self.queue_urls[queue], MessageBody=json.dumps(event)))
+        self.types.register("AWS::SQS::Queue", self.send)
         self.types.register("AWS::Serverless::Function", invoke_async)
         follower = EventsFollower(self.events_path, Router(rules_of(self.template), self.types, self.log), self.log)
         sources = [SqsEventSource(self.sqs, self.queue_urls[m.queue], m, invoke, self.log)

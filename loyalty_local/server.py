@@ -125,7 +125,7 @@ class Runtime:
         outbox_file(published).write_text("")  # and its e-mail
         from loyalty_local.streams import StreamPoller
 
-        self.poller = StreamPoller(endpoint, specs, self._deliver_stream_batch, log)
+        self.poller = StreamPoller(endpoint, specs, self._deliver_stream_batch, log, give_up=self.bus.send)
         self.poller.start()
         from loyalty_local import analytics
 
@@ -163,9 +163,10 @@ class Runtime:
         if self.dynamodb:
             self.dynamodb.shutdown()
 
-    def _deliver_stream_batch(self, name: str, event: dict) -> None:
-        """As Lambda's event source mapping does; a failure raises, so the poller offers the batch again."""
-        self.pool.invoke(name, event, str(uuid.uuid4()))
+    def _deliver_stream_batch(self, name: str, event: dict) -> Any:
+        """As Lambda's event source mapping does: the function's result (its batchItemFailures); a failure raises,
+        so the poller offers the batch again."""
+        return self.pool.invoke(name, event, str(uuid.uuid4()))
 
     def _invoke_unwaited(self, name: str, event: Any, request_id: str) -> None:
         """An `Event` invocation, after its 202: nobody waits for it, so a failure goes to the log."""

@@ -8,6 +8,7 @@ logical id (so `!Ref MembersTable` is the table `MembersTable`).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,28 @@ class Route:
 
 
 @dataclass(frozen=True)
+class StreamSource:
+    """A function's DynamoDB stream event source, and what Lambda does with a batch that fails."""
+
+    table: str  # the table's logical id
+    max_retry_attempts: int = -1  # Lambda's default: retried until the records leave the stream
+    report_item_failures: bool = False  # FunctionResponseTypes: [ReportBatchItemFailures]
+    on_failure: str | None = None  # the SQS queue (logical id) told of a batch given up on
+    filters: tuple[dict[str, Any], ...] = ()  # FilterCriteria's patterns: a record matching none is not delivered
+
+
+def stream_source(event_props: dict[str, Any]) -> StreamSource:
+    destination = event_props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    return StreamSource(
+        table=event_props["Stream"]["Fn::GetAtt"][0],
+        max_retry_attempts=int(event_props.get("MaximumRetryAttempts", -1)),
+        report_item_failures="ReportBatchItemFailures" in event_props.get("FunctionResponseTypes", []),
+        on_failure=destination["Fn::GetAtt"][0] if isinstance(destination, dict) else None,
+        filters=tuple(json.loads(f["Pattern"]) for f in event_props.get("FilterCriteria", {}).get("Filters", [])),
+    )
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
     code_dir: Path
@@ -200,7 +223,7 @@ class FunctionSpec:
     environment: dict[str, str]
     routes: tuple[Route, ...]
     schedules: tuple[dict[str, Any], ...]
-    streams: tuple[str, ...] = ()  # logical ids of the tables whose streams invoke the function
+    streams: tuple[StreamSource, ...] = ()  # the table streams that invoke the function
 
 
 def functions(template: dict[str, Any] | None = None, parameters: dict[str, str] | None = None) -> dict[str, FunctionSpec]:
@@ -224,7 +247,7 @@ def functions(template: dict[str, Any] | None = None, parameters: dict[str, str]
             elif event["Type"] in ("Schedule", "ScheduleV2"):
                 schedules.append(event_props)
             elif event["Type"] == "DynamoDB":
-                streams.append(event_props["Stream"]["Fn::GetAtt"][0])
+                streams.append(stream_source(event_props))
         specs[logical_id] = FunctionSpec(
             logical_id=logical_id,
             code_dir=ROOT / props["CodeUri"],

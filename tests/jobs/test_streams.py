@@ -98,3 +98,77 @@ def test_local_events_are_listed_by_type_and_member(tmp_path, capsys):
     assert [e["detail-type"] for e in local_events.read_events(sink, member_id="a")] == ["PointsEarned", "TierChanged"]
     local_events.main(["--file", str(sink), "--type", "TierChanged"])
     assert capsys.readouterr().out.count("TierChanged") == 1
+
+
+def _publisher_batches(poller: StreamPoller, answer) -> list[list[str]]:
+    """The sequence numbers of each batch the publisher is given, answering each with `answer(batch)`."""
+    seen: list[list[str]] = []
+
+    def deliver(function: str, event: dict):
+        assert function == "PublishEventsFunction"
+        numbers = [record["dynamodb"]["SequenceNumber"] for record in event["Records"]]
+        seen.append(numbers)
+        return answer(numbers)
+
+    poller.deliver = deliver
+    return seen
+
+
+def test_records_from_the_first_reported_failure_on_are_delivered_again_and_those_before_are_done(endpoint):
+    poller = StreamPoller(endpoint, functions(), deliver=lambda function, event: None, log=lambda line: None)
+    for n in range(3):
+        enroll_directly(endpoint, f"m-partial-{n}")
+    answers = iter([lambda numbers: {"batchItemFailures": [{"itemIdentifier": numbers[1]}]},
+                    lambda numbers: {"batchItemFailures": []}])
+    seen = _publisher_batches(poller, lambda numbers: next(answers)(numbers))
+    assert poller.poll_once() == 1, "the record before the failed one is done"
+    assert poller.poll_once() == 2
+    assert poller.poll_once() == 0
+    first, again = seen
+    assert len(first) == 3 and again == first[1:], "the failed record and every one after it, once more"
+
+
+def test_a_batch_failing_past_its_retries_goes_to_the_on_failure_queue_and_the_stream_moves_on(endpoint):
+    from ops.replay_events import batch_info
+
+    source = next(s for s in functions()["PublishEventsFunction"].streams if s.table == "MembersTable")
+    given_up: list[tuple[str, dict]] = []
+    poller = StreamPoller(endpoint, functions(), deliver=lambda function, event: None, log=lambda line: None,
+                          give_up=lambda queue, message: given_up.append((queue, message)))
+    enroll_directly(endpoint, "m-poison")
+
+    def failing(numbers):
+        raise RuntimeError("the function failed")
+
+    seen = _publisher_batches(poller, failing)
+    for _ in range(source.max_retry_attempts):
+        assert poller.poll_once() == 0
+    assert given_up == [], "retried as often as the template allows"
+    assert poller.poll_once() == 0
+    assert len(seen) == source.max_retry_attempts + 1 and all(batch == seen[0] for batch in seen)
+    (queue, message), = given_up
+    assert queue == source.on_failure == "EventsDeadLetterQueue"
+    info = batch_info(message)  # what ops/replay_events.py reads from that queue
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (seen[0][0], seen[0][0], 1)
+    assert message["requestContext"]["condition"] == "RetryAttemptsExhausted"
+
+    delivered = _publisher_batches(poller, lambda numbers: None)
+    enroll_directly(endpoint, "m-after")
+    assert poller.poll_once() == 1 and len(delivered) == 1 and delivered[0] != seen[0]
+
+
+def test_records_matching_none_of_the_filters_are_never_delivered(endpoint):
+    source = next(s for s in functions()["PublishEventsFunction"].streams if s.table == "CatalogTable")
+    assert source.filters, "the template filters the catalog's stream"
+    poller = StreamPoller(endpoint, functions(), deliver=lambda function, event: None, log=lambda line: None)
+    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name=LOCAL_REGION)
+    got: list[str] = []
+
+    def deliver(function: str, event: dict):
+        got.extend(record["dynamodb"]["Keys"]["pk"]["S"] for record in event["Records"])
+
+    poller.deliver = deliver
+    for pk in ("REWARD#coffee", "CAMPAIGN", "STOCK#coffee", "PROGRAM"):
+        client.put_item(TableName="CatalogTable", Item={"pk": {"S": pk}, "sk": {"S": "x"}})
+    poller.poll_once()
+    assert got == ["CAMPAIGN", "PROGRAM"]
