@@ -63,6 +63,7 @@ class Reader:
     iterator: str
     delivered: int = -1  # the last sequence number done with
     pending: list[dict] = field(default_factory=list)  # Lambda-shaped records still to deliver
+    through: int = -1  # the last sequence number of the page they came from (filtered records included)
     retries: int = 0
 
 
@@ -106,12 +107,12 @@ class StreamPoller(Poller):
             batch = [_as_lambda_delivers(record, reader.arn) for record in page["Records"]]
             if not batch:
                 return 0
-            last = _sequence(batch[-1])
+            reader.through = _sequence(batch[-1])
             reader.pending = [r for r in batch if not reader.source.filters
                               or any(matches(pattern, r) for pattern in reader.source.filters)]
             reader.retries = 0
             if not reader.pending:  # filtered out: done with, as Lambda drops them
-                self._done(reader, last)
+                self._done(reader)
                 return 0
         batch = reader.pending
         try:
@@ -123,7 +124,7 @@ class StreamPoller(Poller):
             if reader.source.report_item_failures and isinstance(result, dict) else set()
         first_failed = next((i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] in reported), None)
         if first_failed is None:
-            self._done(reader, _sequence(batch[-1]))
+            self._done(reader)
             return len(batch)
         if first_failed:
             reader.delivered = _sequence(batch[first_failed - 1])
@@ -142,12 +143,13 @@ class StreamPoller(Poller):
                  + (f"; their place is on {reader.source.on_failure}" if reader.source.on_failure else ""))
         if reader.source.on_failure and self.give_up is not None:
             self.give_up(reader.source.on_failure, self._batch_info(reader, remaining))
-        self._done(reader, _sequence(remaining[-1]))
+        self._done(reader)
         return 0
 
-    def _done(self, reader: Reader, last: int) -> None:
+    def _done(self, reader: Reader) -> None:
+        """Every record of the page delivered, passed over or given up on."""
         reader.pending, reader.retries = [], 0
-        reader.delivered = max(reader.delivered, last)
+        reader.delivered = max(reader.delivered, reader.through)
         # What every reader of the table has had is needed no more.
         trim_stream(reader.source.table, min(r.delivered for r in self.readers if r.source.table == reader.source.table),
                     LOCAL_ACCOUNT, LOCAL_REGION)

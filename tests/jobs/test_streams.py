@@ -17,7 +17,7 @@ from loyalty.store.models import bind_members
 from loyalty.store.records import member_to_record
 from loyalty_local import events as local_events
 from loyalty_local.streams import StreamPoller, start_stream_poller
-from loyalty_local.template import LOCAL_REGION, create_tables, functions
+from loyalty_local.template import LOCAL_ACCOUNT, LOCAL_REGION, create_tables, functions
 from tests.conftest import PROGRAM
 
 
@@ -168,7 +168,11 @@ def test_records_matching_none_of_the_filters_are_never_delivered(endpoint):
         got.extend(record["dynamodb"]["Keys"]["pk"]["S"] for record in event["Records"])
 
     poller.deliver = deliver
-    for pk in ("REWARD#coffee", "CAMPAIGN", "STOCK#coffee", "PROGRAM"):
+    for pk in ("REWARD#coffee", "CAMPAIGN", "PROGRAM", "STOCK#coffee"):
         client.put_item(TableName="CatalogTable", Item={"pk": {"S": pk}, "sk": {"S": "x"}})
     poller.poll_once()
     assert got == ["CAMPAIGN", "PROGRAM"]
+    from moto.dynamodb.models import dynamodb_backends  # the server runs in this process
+
+    shard = dynamodb_backends[LOCAL_ACCOUNT][LOCAL_REGION].tables["CatalogTable"].stream_shard
+    assert len(shard.items) == 0, "the records passed over leave the stream too"
