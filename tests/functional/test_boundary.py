@@ -186,6 +186,7 @@ def test_errors_without_details_carry_no_details_field():
 @pytest.mark.parametrize("email", [
     "ann\x00@example.com", "ann@example.com\x00", "a b@example.com", "ann@@example.com", "ann@example",
     ".ann@example.com", "a..b@example.com", "ann@-example.com", "ann@exa_mple.com", "ann@example.123",
+    "ann@mail.example.123",  # a numeric top-level label, behind more than one dot
     "a" * 65 + "@example.com", "ann@" + "a" * 250 + ".com", "ann\u2028@example.com", '"ann"@example.com',
 ])
 def test_an_email_a_careful_api_would_refuse_gets_422_and_writes_nothing(email):
