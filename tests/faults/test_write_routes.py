@@ -168,3 +168,13 @@ def test_without_sdk_retries_a_lost_response_reaches_the_client_whose_retry_is_a
     assert send(h).body == retried.body
     balance = next(item for item in before["MembersTable"] if item["pk"]["S"] == f"M#{member_id}")["balance"]
     assert int(balance["N"]) == ledger_sum(member_id) == 50 + retried["points"]
+
+
+@pytest.mark.parametrize("route", ["adjust", "cancel", "redeem", "return"])  # those that read with TransactGetItems
+def test_a_conflict_on_the_consistent_read_is_a_lost_race_and_retried(inject, route):
+    """TransactGetItems cancelled by a write in flight (TransactionConflict) is read again, not answered 503."""
+    member_id, send = ROUTES[route].prepare()
+    injector = inject().script("dynamodb.TransactGetItems", "conflict")
+    answer = send(Handlers())
+    assert injector.summary() == {"dynamodb.TransactGetItems": {"conflict": 1}}
+    assert answer.status == ROUTES[route].status, answer.body
