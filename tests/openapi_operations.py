@@ -1,21 +1,19 @@
-"""The operations the OpenAPI document tests run over, and the document they check.
+"""The operations the OpenAPI document tests run over, listed from the committed openapi.json.
 
-The operations are listed from the committed openapi.json (collection must not run the resolver: mutmut ties a
-function to the tests that ran it, and code run while collecting belongs to no test). The document itself is built
-from the code inside a fixture, so the resolver's route and response code runs under the test that checks it.
-`make check-openapi` keeps the two the same.
+Collection must not run the resolver: mutmut ties a function to the tests that ran it, and code run while
+collecting belongs to no test. The document the tests check is built from the code inside a fixture
+(`built_openapi`, tests/conftest.py), so the resolver's route and response code runs under the test that checks it;
+a test compares it with the committed file, as `make check-openapi` does.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-METHODS = ("get", "put", "post", "delete", "patch")
+from loyalty_local.template import ROOT
 
 OPERATION_KEYS = [(method.upper(), path) for path, item in json.loads((ROOT / "openapi.json").read_text())["paths"].items()
-                  for method in item if method in METHODS]
+                  for method in item]
 
 
 def operation_of(document: dict, method: str, path: str) -> dict:
